@@ -1,0 +1,106 @@
+// Package v1 serves the modern JSON API under /api/v1, described by OpenAPI at /api/v1/openapi.json.
+package v1
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/hub"
+)
+
+// Prefix is where this API lives.
+const Prefix = "/api/v1"
+
+// Problem is the v1 error body: {"error": {"code", "message", "field"}}.
+type Problem struct {
+	status int
+	Err    ProblemBody `json:"error"`
+}
+
+// ProblemBody is the inside of a Problem.
+type ProblemBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func (p *Problem) Error() string  { return p.Err.Message }
+func (p *Problem) GetStatus() int { return p.status }
+
+var codeOf = map[apperr.Kind]string{
+	apperr.Internal: "internal", apperr.Invalid: "invalid", apperr.Unauthorized: "unauthorized",
+	apperr.Forbidden: "forbidden", apperr.NotFound: "not_found", apperr.Conflict: "conflict",
+	apperr.TooLarge: "too_large", apperr.Unsupported: "unsupported_media_type",
+	apperr.RateLimited: "rate_limited", apperr.Unavailable: "unavailable",
+}
+
+// API is the v1 front door.
+type API struct {
+	hub     *hub.Service
+	version string
+}
+
+// Register mounts /api/v1 on mux.
+func Register(mux *http.ServeMux, h *hub.Service, version string) {
+	huma.NewError = newProblem // the library's documented hook for a custom error shape
+	cfg := huma.DefaultConfig("StackHub API", version)
+	cfg.OpenAPIPath = Prefix + "/openapi"
+	cfg.DocsPath = Prefix + "/docs"
+	cfg.SchemasPath = Prefix + "/schemas"
+	cfg.Servers = nil
+	api := humago.New(mux, cfg)
+	a := &API{hub: h, version: version}
+	huma.Register(api, huma.Operation{
+		OperationID: "health", Method: http.MethodGet, Path: Prefix + "/health",
+		Summary: "Is the server up and its database reachable", Tags: []string{"server"},
+	}, a.health)
+}
+
+func newProblem(status int, msg string, errs ...error) huma.StatusError {
+	p := &Problem{status: status, Err: ProblemBody{Code: http.StatusText(status), Message: msg}}
+	for _, e := range errs {
+		if d, ok := e.(huma.ErrorDetailer); ok && d.ErrorDetail() != nil {
+			p.Err.Message += ": " + d.ErrorDetail().Message
+			p.Err.Field = d.ErrorDetail().Location
+			break
+		}
+	}
+	return p
+}
+
+// fail converts a service error into a Problem; internal causes stay in the log.
+func fail(err error) error {
+	e := apperr.As(err)
+	st := map[apperr.Kind]int{
+		apperr.Internal: 500, apperr.Invalid: 400, apperr.Unauthorized: 401, apperr.Forbidden: 403,
+		apperr.NotFound: 404, apperr.Conflict: 409, apperr.TooLarge: 413, apperr.Unsupported: 415,
+		apperr.RateLimited: 429, apperr.Unavailable: 503,
+	}[e.Kind]
+	msg := e.Message
+	if e.Kind == apperr.Internal {
+		msg = "internal error"
+	}
+	return &Problem{status: st, Err: ProblemBody{Code: codeOf[e.Kind], Message: msg, Field: e.Field}}
+}
+
+// HealthOutput is the health report.
+type HealthOutput struct {
+	Body struct {
+		Status   string `json:"status" example:"ok"`
+		Database string `json:"database" example:"sqlite"`
+		Version  string `json:"version"`
+	}
+}
+
+func (a *API) health(ctx context.Context, _ *struct{}) (*HealthOutput, error) {
+	if err := a.hub.Ping(ctx); err != nil {
+		return nil, fail(err)
+	}
+	out := &HealthOutput{}
+	out.Body.Status, out.Body.Database, out.Body.Version = "ok", a.hub.Engine(), a.version
+	return out, nil
+}

@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/config"
+	"github.com/stackhub/stackhub/internal/events"
+	"github.com/stackhub/stackhub/internal/hub"
+	"github.com/stackhub/stackhub/internal/logx"
+	"github.com/stackhub/stackhub/internal/server"
+	"github.com/stackhub/stackhub/internal/store"
+)
+
+func serveCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the StackHub server",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cmd.Flags(), os.Environ())
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cfg, newLogger(cfg.LogLevel))
+		},
+	}
+	config.Flags(cmd.Flags())
+	return cmd
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(logx.Handler{Handler: slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})})
+}
+
+// serve runs until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	st, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	token := cfg.AdminToken
+	if token == "" {
+		var created bool
+		if token, created, err = auth.LoadOrCreateAdminToken(cfg.DataDir); err != nil {
+			return err
+		}
+		if created {
+			// Printed once, on the terminal only, so the operator can copy it; it is never logged.
+			fmt.Fprintf(os.Stdout, "Generated admin token (stored in %s/admin-token): %s\n", cfg.DataDir, token)
+		}
+	}
+	if len(token) < 16 {
+		log.Warn("the admin token (DOGETOK) is short; use 16 characters or more")
+	}
+	// Ten failed checks a minute per client address or uid; enough for typos, too few for guessing.
+	au := auth.NewService(st, token, auth.NewLimiter(10, time.Minute))
+	bus := events.NewBus()
+	h := hub.New(st, au, bus, log)
+	handler := server.Handler(server.Deps{Hub: h, Auth: au, Hooks: cfg.Hooks, Log: log, Version: Version})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second, // slowloris guard; bodies are bounded by MaxBytesReader
+		IdleTimeout:       2 * time.Minute,
+	}
+	log.Info("stackhub serving", "listen", ln.Addr().String(), "database", string(st.Dialect()),
+		"data_dir", cfg.DataDir, "version", Version)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

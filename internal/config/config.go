@@ -1,0 +1,119 @@
+// Package config builds StackHub's settings once, in main: defaults, then environment variables (STACKHUB_* and the
+// original names DOGETOK, WEBHOOKS, DATABASE_URL), then command-line flags.
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/knadh/koanf/providers/posflag"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+
+	"github.com/stackhub/stackhub/internal/store"
+	"github.com/stackhub/stackhub/internal/webhook"
+)
+
+// Config is every setting of `stackhub serve`.
+type Config struct {
+	Listen     string `koanf:"listen"`
+	WSListen   string `koanf:"ws-listen"`
+	DataDir    string `koanf:"data-dir"`
+	Database   string `koanf:"database"`
+	AdminToken string `koanf:"dogetok"`
+	Webhooks   string `koanf:"webhooks"`
+	LogLevel   string `koanf:"log-level"`
+
+	Hooks []webhook.Hook `koanf:"-"`
+}
+
+// envNames maps environment variables to setting keys.
+var envNames = map[string]string{
+	"STACKHUB_LISTEN":    "listen",
+	"STACKHUB_WS_LISTEN": "ws-listen",
+	"STACKHUB_DATA_DIR":  "data-dir",
+	"STACKHUB_DATABASE":  "database",
+	"DATABASE_URL":       "database",
+	"DOGETOK":            "dogetok",
+	"WEBHOOKS":           "webhooks",
+	"STACKHUB_LOG_LEVEL": "log-level",
+}
+
+// Flags declares the serve flags on fs with their defaults.
+func Flags(fs *pflag.FlagSet) {
+	fs.String("listen", ":8080", "HTTP listen address (env STACKHUB_LISTEN)")
+	fs.String("ws-listen", ":2333", "GeekApk WebSocket listen address (env STACKHUB_WS_LISTEN)")
+	fs.String("data-dir", "./data", "data directory (env STACKHUB_DATA_DIR)")
+	fs.String("database", "", "database: a SQLite path, or postgres://... (env DATABASE_URL; default SQLite in the data dir)")
+	fs.String("log-level", "info", "log level: debug, info, warn, error (env STACKHUB_LOG_LEVEL)")
+}
+
+// Load reads the environment (through getenv) and the parsed flags, and validates the result.
+func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(posflag.Provider(fs, ".", k), nil); err != nil {
+		return nil, fmt.Errorf("flag defaults: %w", err)
+	}
+	// The environment is read from the given list (not os.Environ) so tests can pass their own.
+	for _, kv := range environ {
+		name, v, _ := strings.Cut(kv, "=")
+		if key, ok := envNames[name]; ok {
+			if err := k.Set(key, v); err != nil {
+				return nil, fmt.Errorf("environment %s: %w", name, err)
+			}
+		}
+	}
+	// Flags set on the command line win over the environment.
+	changed := koanf.New(".")
+	if err := changed.Load(posflag.ProviderWithFlag(fs, ".", nil, func(f *pflag.Flag) (string, any) {
+		if !f.Changed {
+			return "", nil
+		}
+		return f.Name, posflag.FlagVal(fs, f)
+	}), nil); err != nil {
+		return nil, fmt.Errorf("flags: %w", err)
+	}
+	if err := k.Merge(changed); err != nil {
+		return nil, fmt.Errorf("flags: %w", err)
+	}
+	var c Config
+	if err := k.Unmarshal("", &c); err != nil {
+		return nil, fmt.Errorf("settings: %w", err)
+	}
+	return &c, c.Validate()
+}
+
+// Validate checks the settings and fills the derived ones.
+func (c *Config) Validate() error {
+	for name, addr := range map[string]string{"--listen": c.Listen, "--ws-listen": c.WSListen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("%s %q: want host:port or :port", name, addr)
+		}
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		return fmt.Errorf("--data-dir may not be empty")
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("--data-dir %q: %w", c.DataDir, err)
+	}
+	c.DataDir = abs
+	if c.Database == "" {
+		c.Database = store.DefaultSQLitePath(c.DataDir)
+	}
+	if c.Hooks, err = webhook.Parse(c.Webhooks); err != nil {
+		return err
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// Environ is os.Environ, named for the call site in main.
+func Environ() []string { return os.Environ() }

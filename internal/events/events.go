@@ -1,0 +1,74 @@
+// Package events is the in-process bus. Services publish after their transaction commits; subscribers (the
+// WebSocket hub, the event stream, the webhook queue) fan events out. Publish never blocks on a subscriber:
+// subscribers must hand events off quickly.
+package events
+
+import (
+	"sync"
+	"time"
+)
+
+// Event types published by the hub.
+const (
+	UserCreated      = "user.created"
+	UserDeleted      = "user.deleted"
+	UserFollowed     = "user.followed"
+	AppCreated       = "app.created"
+	AppChanged       = "app.changed"
+	AppDeleted       = "app.deleted"
+	AppStarred       = "app.starred"
+	UpdatePublished  = "update.published"
+	CommentCreated   = "comment.created"
+	CommentEdited    = "comment.edited"
+	CommentDeleted   = "comment.deleted"
+	CommentStarred   = "comment.starred"
+	NotificationSent = "notification.created"
+)
+
+// Event is something that happened, after it was committed.
+type Event struct {
+	Type     string    `json:"type"`
+	Time     time.Time `json:"time"`
+	Actor    int64     `json:"actor"`    // the uid that acted; 0 for the admin or the system
+	Audience int64     `json:"audience"` // a uid when only that user may see it; 0 when public
+	Payload  any       `json:"payload"`
+}
+
+// Bus delivers events to subscribers in publish order.
+type Bus struct {
+	mu   sync.RWMutex
+	next int
+	subs map[int]func(Event)
+}
+
+// NewBus returns an empty bus.
+func NewBus() *Bus { return &Bus{subs: map[int]func(Event){}} }
+
+// Subscribe calls fn for every later event until cancel is called. fn runs on the publisher's goroutine and must
+// not block.
+func (b *Bus) Subscribe(fn func(Event)) (cancel func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	id := b.next
+	b.next++
+	b.subs[id] = fn
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		delete(b.subs, id)
+	}
+}
+
+// Publish hands events to every subscriber.
+func (b *Bus) Publish(evs ...Event) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for _, e := range evs {
+		if e.Time.IsZero() {
+			e.Time = time.Now()
+		}
+		for _, fn := range b.subs {
+			fn(e)
+		}
+	}
+}

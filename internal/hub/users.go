@@ -1,0 +1,312 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/events"
+	"github.com/stackhub/stackhub/internal/store"
+)
+
+// metapassLen is the length of an issued metapass (the contract's "20 random characters").
+const metapassLen = 20
+
+// CreateUser creates a user (admin only) and returns the uid and the metapass, shown this once.
+func (s *Service) CreateUser(ctx context.Context, a auth.Actor, in UserInput) (int64, string, error) {
+	if err := requireAdmin(a); err != nil {
+		return 0, "", err
+	}
+	now := s.ms()
+	u := &User{CreatedAt: now, OnlineAt: now, Enabled: true}
+	applyUser(u, in)
+	if u.Name == "" {
+		u.Name = u.SimpleName
+	}
+	if err := checkUser(u); err != nil {
+		return 0, "", err
+	}
+	metapass, err := auth.RandomString(metapassLen, auth.Alphanumeric)
+	if err != nil {
+		return 0, "", err
+	}
+	hash, err := auth.Hash(metapass)
+	if err != nil {
+		return 0, "", err
+	}
+	err = s.tx(ctx, func(t *txn) error {
+		if err := t.CreateUser(ctx, u, hash); err != nil {
+			return conflict(err, "simple_name", "simple_name %q is taken", u.SimpleName)
+		}
+		t.emit(events.UserCreated, 0, 0, *u)
+		return nil
+	})
+	if err != nil {
+		return 0, "", err
+	}
+	return u.ID, metapass, nil
+}
+
+func applyUser(u *User, in UserInput) {
+	in.SimpleName.apply(&u.SimpleName)
+	in.Name.apply(&u.Name)
+	in.AvatarURL.apply(&u.AvatarURL)
+	in.Alias.apply(&u.Alias)
+	in.Github.apply(&u.Github)
+	in.Bio.apply(&u.Bio)
+	in.DevBio.apply(&u.DevBio)
+}
+
+// User loads one user. The system user (0) is not a user anyone can see.
+func (s *Service) User(ctx context.Context, uid int64) (*User, error) {
+	if uid == 0 {
+		return nil, notFound(store.ErrNotFound, "user", uid)
+	}
+	u, err := s.store.Q().User(ctx, uid)
+	if err != nil {
+		return nil, notFound(err, "user", uid)
+	}
+	return u, nil
+}
+
+// UpdateUser changes the caller's own profile.
+func (s *Service) UpdateUser(ctx context.Context, a auth.Actor, uid int64, in UserInput) (*User, error) {
+	if err := requireSelf(a, uid); err != nil {
+		return nil, err
+	}
+	var u *User
+	err := s.tx(ctx, func(t *txn) error {
+		var err error
+		if u, err = t.User(ctx, uid); err != nil {
+			return notFound(err, "user", uid)
+		}
+		applyUser(u, in)
+		if err := checkUser(u); err != nil {
+			return err
+		}
+		if err := t.UpdateUser(ctx, u); err != nil {
+			return conflict(err, "simple_name", "simple_name %q is taken", u.SimpleName)
+		}
+		return nil
+	})
+	return u, err
+}
+
+// DeleteUser removes a user (self or admin); their apps, updates and comments stay.
+func (s *Service) DeleteUser(ctx context.Context, a auth.Actor, uid int64) error {
+	if !a.Admin {
+		if err := requireSelf(a, uid); err != nil {
+			return err
+		}
+	}
+	if uid == 0 {
+		return apperr.New(apperr.Forbidden, "The system user cannot be deleted")
+	}
+	err := s.tx(ctx, func(t *txn) error {
+		if err := t.DeleteUser(ctx, uid); err != nil {
+			return notFound(err, "user", uid)
+		}
+		t.emit(events.UserDeleted, a.UID, 0, map[string]int64{"uid": uid})
+		return nil
+	})
+	if err == nil {
+		s.auth.Forget(uid)
+	}
+	return err
+}
+
+// ToggleUserEnabled enables or disables a user (admin only) and returns the new state.
+func (s *Service) ToggleUserEnabled(ctx context.Context, a auth.Actor, uid int64) (bool, error) {
+	if err := requireAdmin(a); err != nil {
+		return false, err
+	}
+	var enabled bool
+	err := s.tx(ctx, func(t *txn) error {
+		var err error
+		enabled, err = t.ToggleUserEnabled(ctx, uid)
+		return notFound(err, "user", uid)
+	})
+	return enabled, err
+}
+
+// SetMetapass replaces a user's metapass (admin only); an empty one is generated. It returns the new metapass.
+func (s *Service) SetMetapass(ctx context.Context, a auth.Actor, uid int64, metapass string) (string, error) {
+	if err := requireAdmin(a); err != nil {
+		return "", err
+	}
+	metapass = strings.TrimSpace(metapass)
+	if metapass == "" {
+		var err error
+		if metapass, err = auth.RandomString(metapassLen, auth.Alphanumeric); err != nil {
+			return "", err
+		}
+	}
+	var c checker
+	c.len("metapass", metapass, limMetapass)
+	if c.err == nil && len(metapass) < 8 {
+		c.fail(apperr.Field(apperr.Invalid, "metapass", "metapass must be at least 8 characters"))
+	}
+	if c.err != nil {
+		return "", c.err
+	}
+	hash, err := auth.Hash(metapass)
+	if err != nil {
+		return "", err
+	}
+	if err := s.store.Q().SetMetapass(ctx, uid, hash); err != nil {
+		return "", notFound(err, "user", uid)
+	}
+	return metapass, nil
+}
+
+// Users lists uids.
+func (s *Service) Users(ctx context.Context, sort Sort, p Page) ([]int64, error) {
+	ids, err := s.store.Q().UserIDs(ctx, sort, p)
+	return ids, wrap(err, "list users")
+}
+
+// SearchUsers lists uids whose field (mode) contains keyword.
+func (s *Service) SearchUsers(ctx context.Context, mode, keyword string, sort Sort, p Page) ([]int64, error) {
+	if mode == "" {
+		mode = "name"
+	}
+	switch mode {
+	case "sname", "name", "alias", "github", "bio", "dev_bio":
+	default:
+		return nil, apperr.Field(apperr.Invalid, "mode", "mode must be one of sname, name, alias, github, bio, dev_bio")
+	}
+	ids, err := s.store.Q().SearchUsers(ctx, mode, keyword, sort, p)
+	return ids, wrap(err, "search users")
+}
+
+// Followers lists who follows uid.
+func (s *Service) Followers(ctx context.Context, uid int64, p Page) ([]int64, error) {
+	if _, err := s.User(ctx, uid); err != nil {
+		return nil, err
+	}
+	ids, err := s.store.Q().Followers(ctx, uid, p)
+	return ids, wrap(err, "followers")
+}
+
+// Following lists whom uid follows.
+func (s *Service) Following(ctx context.Context, uid int64, p Page) ([]int64, error) {
+	if _, err := s.User(ctx, uid); err != nil {
+		return nil, err
+	}
+	ids, err := s.store.Q().Following(ctx, uid, p)
+	return ids, wrap(err, "following")
+}
+
+// Follows reports whether the caller follows uid.
+func (s *Service) Follows(ctx context.Context, a auth.Actor, uid int64) (bool, error) {
+	if err := requireSignedIn(a); err != nil {
+		return false, err
+	}
+	if _, err := s.User(ctx, uid); err != nil {
+		return false, err
+	}
+	ok, err := s.store.Q().Follows(ctx, a.UID, uid)
+	return ok, wrap(err, "follows")
+}
+
+// ToggleFollow follows or unfollows uid; a new follow adds a timeline entry and notifies uid.
+func (s *Service) ToggleFollow(ctx context.Context, a auth.Actor, uid int64) (bool, error) {
+	if err := requireUser(a); err != nil {
+		return false, err
+	}
+	if uid == a.UID {
+		return false, apperr.Field(apperr.Invalid, "uid", "You cannot follow yourself")
+	}
+	var on bool
+	err := s.tx(ctx, func(t *txn) error {
+		if ok, err := t.UserExists(ctx, uid); err != nil || !ok || uid == 0 {
+			return notFound(errors.Join(store.ErrNotFound, err), "user", uid)
+		}
+		var err error
+		if on, err = t.ToggleFollow(ctx, a.UID, uid); err != nil || !on {
+			return err
+		}
+		now := s.ms()
+		if err := t.AddTimeline(ctx, Timeline{UID: a.UID, Type: store.LineFollowUser, Data: uid, CreatedAt: now}); err != nil {
+			return err
+		}
+		t.emit(events.UserFollowed, a.UID, 0, map[string]int64{"uid": a.UID, "followed": uid})
+		return t.notify(ctx, uid, store.NoteFollow, a.UID, now)
+	})
+	return on, err
+}
+
+// OnlineAt tells when uid was last online.
+func (s *Service) OnlineAt(ctx context.Context, uid int64) (int64, error) {
+	u, err := s.User(ctx, uid)
+	if err != nil {
+		return 0, err
+	}
+	return u.OnlineAt, nil
+}
+
+// MarkOnline records that the caller (uid) is online now.
+func (s *Service) MarkOnline(ctx context.Context, a auth.Actor, uid int64) (int64, error) {
+	if err := requireSelf(a, uid); err != nil {
+		return 0, err
+	}
+	now := s.ms()
+	if err := s.store.Q().SetOnline(ctx, uid, now); err != nil {
+		return 0, notFound(err, "user", uid)
+	}
+	return now, nil
+}
+
+// UserApps lists the apps uid authored, most recently updated first.
+func (s *Service) UserApps(ctx context.Context, uid int64, p Page) ([]int64, error) {
+	ids, err := s.store.Q().UserAppIDs(ctx, uid, p)
+	return ids, wrap(err, "user apps")
+}
+
+// UserComments lists uid's comments, newest first.
+func (s *Service) UserComments(ctx context.Context, uid int64, p Page) ([]int64, error) {
+	ids, err := s.store.Q().UserCommentIDs(ctx, uid, p)
+	return ids, wrap(err, "user comments")
+}
+
+// UserStars lists the apps uid starred.
+func (s *Service) UserStars(ctx context.Context, uid int64, p Page) ([]int64, error) {
+	ids, err := s.store.Q().UserStars(ctx, uid, p)
+	return ids, wrap(err, "user stars")
+}
+
+// UserCommentStars lists the comments uid starred.
+func (s *Service) UserCommentStars(ctx context.Context, uid int64, p Page) ([]int64, error) {
+	ids, err := s.store.Q().UserCommentStars(ctx, uid, p)
+	return ids, wrap(err, "user comment stars")
+}
+
+// Timeline lists timeline entries newest first, of the given users or (nil) of everybody.
+func (s *Service) Timeline(ctx context.Context, uids []int64, p Page) ([]Timeline, error) {
+	lines, err := s.store.Q().Timelines(ctx, uids, p)
+	return lines, wrap(err, "timeline")
+}
+
+// requireSignedIn lets through any signed-in user, enabled or not (for reads about oneself).
+func requireSignedIn(a auth.Actor) error {
+	if a.User {
+		return nil
+	}
+	if a.Admin {
+		return apperr.New(apperr.Forbidden, "The admin is not a user: sign in as a user to do this")
+	}
+	return apperr.New(apperr.Unauthorized, "Unauthorized, check geekapk_uid/geekapk_passhash")
+}
+
+func wrap(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, store.ErrInvalid) {
+		return apperr.Wrap(apperr.Invalid, err, "Invalid request for %s", what)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

@@ -1,0 +1,85 @@
+// Package server assembles the front doors on one mux behind the middleware chain.
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/stackhub/stackhub/internal/api/geekapk"
+	v1 "github.com/stackhub/stackhub/internal/api/v1"
+	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/hub"
+	"github.com/stackhub/stackhub/internal/logx"
+	"github.com/stackhub/stackhub/internal/webhook"
+)
+
+// Deps are the services the front doors call.
+type Deps struct {
+	Hub     *hub.Service
+	Auth    *auth.Service
+	Hooks   []webhook.Hook
+	Log     *slog.Logger
+	Version string
+}
+
+// Handler returns the whole HTTP surface: the GeekApk paths at the root and /api/v1.
+func Handler(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	geekapk.New(d.Hub, d.Auth, d.Hooks, d.Log, d.Version).Register(mux)
+	v1.Register(mux, d.Hub, d.Version)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": 404, "message": "Resource was not found"})
+	})
+	return recoverer(d.Log, logRequests(d.Log, mux))
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logRequests logs each request with an id. The query string is never logged: it may hold the admin token.
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-Id", id)
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		next.ServeHTTP(sw, r.WithContext(logx.WithRequestID(r.Context(), id)))
+		log.DebugContext(r.Context(), "request", "id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"dur", time.Since(start))
+	})
+}
+
+func recoverer(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				http.Error(w, `{"status":500,"message":"Internal server error"}`, http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

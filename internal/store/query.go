@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Page limits a list. Limit 0 means no rows; callers set the default.
+type Page struct {
+	Limit  int
+	Offset int
+}
+
+// Sort orders a list by a whitelisted key; each entity maps its keys to columns.
+type Sort struct {
+	Key  string
+	Desc bool
+}
+
+// orderBy renders ORDER BY for a whitelisted key, always ending with the id so equal keys rank stably.
+func orderBy(cols map[string]string, s Sort, idCol string) (string, error) {
+	col, ok := cols[s.Key]
+	if !ok {
+		return "", fmt.Errorf("sort key %q: %w", s.Key, ErrInvalid)
+	}
+	dir := " ASC"
+	if s.Desc {
+		dir = " DESC"
+	}
+	if col == idCol {
+		return " ORDER BY " + col + dir, nil
+	}
+	return " ORDER BY " + col + dir + ", " + idCol + dir, nil
+}
+
+func limit(p Page) string {
+	return " LIMIT " + strconv.Itoa(p.Limit) + " OFFSET " + strconv.Itoa(p.Offset)
+}
+
+// likePattern escapes LIKE metacharacters so the keyword is matched as a plain substring (with ESCAPE '\').
+func likePattern(keyword string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(keyword)) + "%"
+}
+
+// placeholders returns "$from, $from+1, ..." for n arguments.
+func placeholders(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(from+i))
+	}
+	return b.String()
+}
+
+func (q *Q) ids(ctx context.Context, query string, args ...any) ([]int64, error) {
+	rows, err := q.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+func (q *Q) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := q.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return res.RowsAffected()
+}
+
+// execOne runs a statement that must touch exactly one row; zero rows is ErrNotFound.
+func (q *Q) execOne(ctx context.Context, query string, args ...any) error {
+	n, err := q.exec(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+func (q *Q) exists(ctx context.Context, query string, args ...any) (bool, error) {
+	var one int
+	err := q.db.QueryRowContext(ctx, query, args...).Scan(&one)
+	if err == sql.ErrNoRows {
+		return false, nil
+	}
+	return err == nil, mapErr(err)
+}
+
+func (q *Q) int64(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := q.db.QueryRowContext(ctx, query, args...).Scan(&n)
+	return n, mapErr(err)
+}

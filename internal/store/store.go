@@ -1,0 +1,133 @@
+// Package store holds every SQL statement of StackHub. One SQL text serves SQLite and PostgreSQL ($n placeholders,
+// ON CONFLICT, RETURNING); only the DDL differs per dialect (see migrations/).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Dialect names the SQL engine behind a Store.
+type Dialect string
+
+// The two supported engines.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// querier is what *sql.DB, *sql.Conn and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Q runs queries on one connection or transaction. Every query method of the store hangs off Q, so the same
+// method works alone (Store.Q) or as one step of a larger transaction (Store.Tx).
+type Q struct {
+	db querier
+}
+
+// Store is the database. Reads go to a pool; writes go through Tx.
+type Store struct {
+	read    *sql.DB
+	write   *sql.DB
+	dialect Dialect
+}
+
+// Open connects to dsn and runs the migrations. An empty dsn or a path opens SQLite (created if missing);
+// postgres:// or postgresql:// opens PostgreSQL.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	var s *Store
+	var err error
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		s, err = openPostgres(dsn)
+	} else {
+		s, err = openSQLite(dsn)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	dir, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
+	if err != nil {
+		return fmt.Errorf("migrations for %s: %w", s.dialect, err)
+	}
+	gd := goose.DialectSQLite3
+	if s.dialect == Postgres {
+		gd = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(gd, s.write, dir)
+	if err != nil {
+		return fmt.Errorf("migration provider: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate %s: %w", s.dialect, err)
+	}
+	return nil
+}
+
+// Dialect tells which engine this store runs on.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Close closes the pools.
+func (s *Store) Close() error {
+	err := s.read.Close()
+	if s.write != s.read {
+		err = errors.Join(err, s.write.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.read.PingContext(ctx) }
+
+// Q returns queries that run outside any transaction, on the read pool.
+func (s *Store) Q() *Q { return &Q{db: s.read} }
+
+// Tx runs fn in one write transaction: everything fn does commits together or not at all.
+func (s *Store) Tx(ctx context.Context, fn func(q *Q) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(&Q{db: tx}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", mapErr(err))
+	}
+	return nil
+}
+
+// DefaultSQLitePath is where the SQLite database lives inside a data directory.
+func DefaultSQLitePath(dataDir string) string { return filepath.Join(dataDir, "stackhub.db") }
+
+func ensureDir(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	return nil
+}
