@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	tu "github.com/stackhub/stackhub/internal/testutil"
+)
+
+// TestMain lets the test binary act as the stackhub command, so tests can run it as a real process.
+func TestMain(m *testing.M) {
+	if os.Getenv("STACKHUB_RUN_AS_MAIN") == "1" {
+		root := Root()
+		root.SetArgs(os.Args[1:])
+		if err := root.Execute(); err != nil {
+			fmt.Fprintln(os.Stderr, "stackhub:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type proc struct {
+	cmd            *exec.Cmd
+	stdout, stderr *bytes.Buffer
+	url            string
+}
+
+func startServe(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	addr := freeAddr(t)
+	p := &proc{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, url: "http://" + addr}
+	p.cmd = exec.Command(os.Args[0], append([]string{"serve", "--listen", addr, "--ws-listen", freeAddr(t)}, args...)...)
+	p.cmd.Env = append(append(os.Environ(), "STACKHUB_RUN_AS_MAIN=1", "DOGETOK="), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get(p.url + "/api/v1/health")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not become healthy: %v\n%s", err, p.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve exited with %v after SIGTERM\n%s", err, p.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop within 20 s of SIGTERM")
+	}
+	if !strings.Contains(p.stderr.String(), "shutting down") {
+		t.Errorf("no graceful shutdown in the log:\n%s", p.stderr)
+	}
+}
+
+func TestServeGeneratesAdminTokenOnceAndStopsGracefully(t *testing.T) {
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		dir := t.TempDir()
+		dsn := e.DSN(t)
+		p := startServe(t, nil, "--data-dir", dir, "--database", dsn)
+		b, err := os.ReadFile(filepath.Join(dir, "admin-token"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := strings.TrimSpace(string(b))
+		if len(token) < 32 || !strings.Contains(p.stdout.String(), token) {
+			t.Errorf("token %q not printed on first start: %q", token, p.stdout)
+		}
+		if strings.Contains(p.stderr.String(), token) {
+			t.Error("the admin token reached the log")
+		}
+		if fi, _ := os.Stat(filepath.Join(dir, "admin-token")); fi.Mode().Perm() != 0o600 {
+			t.Errorf("admin-token mode = %v, want 0600", fi.Mode().Perm())
+		}
+		// The token works; migrations created app 0.
+		req, _ := http.NewRequest("POST", p.url+"/doge/useradd", strings.NewReader(`{"simple_name":"first"}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode != 201 {
+			t.Fatalf("useradd with the generated token: %v %v", err, res.Status)
+		}
+		res.Body.Close()
+		res, err = http.Get(p.url + "/app/0")
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("app 0: %v %v", err, res)
+		}
+		res.Body.Close()
+		p.stop(t)
+
+		// Second start: same token, not printed again, data kept (migrations are idempotent).
+		p = startServe(t, nil, "--data-dir", dir, "--database", dsn)
+		if strings.Contains(p.stdout.String(), token) {
+			t.Error("the token was printed again on the second start")
+		}
+		res, err = http.Get(p.url + "/user/1")
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("user 1 after restart: %v %v", err, res)
+		}
+		res.Body.Close()
+		p.stop(t)
+	})
+}
+
+func TestServeRefusesBadSettings(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "serve", "--data-dir", t.TempDir())
+	cmd.Env = append(os.Environ(), "STACKHUB_RUN_AS_MAIN=1", "WEBHOOKS=newUser:ftp://x")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "newUser:ftp://x") {
+		t.Errorf("bad WEBHOOKS: err %v, output %q; want a failure naming the entry", err, out)
+	}
+}

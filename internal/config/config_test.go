@@ -1,0 +1,67 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func load(t *testing.T, args []string, env ...string) (*Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	Flags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return Load(fs, env)
+}
+
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	c, err := load(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":8080" || c.WSListen != ":2333" || !strings.HasSuffix(c.DataDir, "/data") ||
+		c.Database != filepath.Join(c.DataDir, "stackhub.db") {
+		t.Errorf("defaults = %+v", c)
+	}
+	c, err = load(t, nil, "STACKHUB_LISTEN=127.0.0.1:9000", "STACKHUB_DATA_DIR="+dir, "DOGETOK=tok",
+		"DATABASE_URL=postgres://u@h/db", "WEBHOOKS=newUser:https://x.org/hook", "UNRELATED=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9000" || c.DataDir != dir || c.AdminToken != "tok" || c.Database != "postgres://u@h/db" ||
+		len(c.Hooks) != 1 || c.Hooks[0].URL != "https://x.org/hook" {
+		t.Errorf("from env = %+v", c)
+	}
+	c, err = load(t, []string{"--listen", "127.0.0.1:9001", "--database", dir + "/x.db"},
+		"STACKHUB_LISTEN=127.0.0.1:9000", "DATABASE_URL=postgres://u@h/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9001" || c.Database != dir+"/x.db" {
+		t.Errorf("flags should win over env: %+v", c)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		env      []string
+		mentions string
+	}{
+		{[]string{"--listen", "nonsense"}, nil, "--listen"},
+		{nil, []string{"STACKHUB_WS_LISTEN=2333"}, "--ws-listen"},
+		{nil, []string{"WEBHOOKS=pushApp:1:https://x.org"}, "pushApp"},
+		{nil, []string{"WEBHOOKS=commentApp:abc:https://x.org"}, "commentApp:abc"},
+		{nil, []string{"STACKHUB_LOG_LEVEL=loud"}, "--log-level"},
+		{[]string{"--data-dir", " "}, nil, "--data-dir"},
+	} {
+		if _, err := load(t, tc.args, tc.env...); err == nil || !strings.Contains(err.Error(), tc.mentions) {
+			t.Errorf("%v %v: err = %v, want one naming %q", tc.args, tc.env, err, tc.mentions)
+		}
+	}
+}

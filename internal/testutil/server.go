@@ -1,0 +1,179 @@
+package testutil
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/events"
+	"github.com/stackhub/stackhub/internal/hub"
+	"github.com/stackhub/stackhub/internal/server"
+	"github.com/stackhub/stackhub/internal/store"
+	"github.com/stackhub/stackhub/internal/webhook"
+)
+
+// AdminToken is the admin token of test servers.
+const AdminToken = "test-admin-token-0123456789"
+
+// Server is a running StackHub on loopback with its parts exposed for assertions.
+type Server struct {
+	t     testing.TB
+	URL   string
+	Store *store.Store
+	Bus   *events.Bus
+	Hub   *hub.Service
+	HTTP  *http.Client
+}
+
+// Options tune a test server.
+type Options struct {
+	Hooks   []webhook.Hook
+	Limiter *auth.Limiter // default: generous, so tests of other things never trip it
+}
+
+// StartServer runs a server on a fresh database of engine e.
+func StartServer(t testing.TB, e Engine, opt Options) *Server {
+	t.Helper()
+	st := OpenStore(t, e)
+	if opt.Limiter == nil {
+		opt.Limiter = auth.NewLimiter(10_000, time.Minute)
+	}
+	log := Logger(t)
+	au := auth.NewService(st, AdminToken, opt.Limiter)
+	bus := events.NewBus()
+	h := hub.New(st, au, bus, log)
+	ts := httptest.NewServer(server.Handler(server.Deps{Hub: h, Auth: au, Hooks: opt.Hooks, Log: log, Version: "test"}))
+	t.Cleanup(ts.Close)
+	return &Server{t: t, URL: ts.URL, Store: st, Bus: bus, Hub: h, HTTP: ts.Client()}
+}
+
+// As is who a request is sent as.
+type As struct {
+	UID      int64
+	Passhash string
+	Token    string // admin token, sent as a Bearer
+}
+
+// Admin sends requests with the admin token.
+var Admin = As{Token: AdminToken}
+
+// Anon sends requests without credentials.
+var Anon = As{}
+
+// Resp is a response, read whole.
+type Resp struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Text returns the body as a string.
+func (r *Resp) Text() string { return string(r.Body) }
+
+// JSON decodes the body into v, failing the test on error.
+func (r *Resp) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %q: %v", r.Body, err)
+	}
+}
+
+// Int parses the body as a decimal number.
+func (r *Resp) Int(t testing.TB) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(strings.TrimSpace(string(r.Body)), 10, 64)
+	if err != nil {
+		t.Fatalf("body %q is not a number (status %d)", r.Body, r.Status)
+	}
+	return n
+}
+
+// Do sends a request. A string body goes as text/plain, []byte as is (no content type), anything else as JSON.
+func (s *Server) Do(as As, method, path string, body any, header ...string) *Resp {
+	s.t.Helper()
+	var rd io.Reader
+	ct := ""
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd, ct = strings.NewReader(b), "text/plain"
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			s.t.Fatalf("encode body: %v", err)
+		}
+		rd, ct = bytes.NewReader(j), "application/json"
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		s.t.Fatalf("request: %v", err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	if as.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+as.Token)
+	}
+	if as.UID != 0 {
+		req.AddCookie(&http.Cookie{Name: "geekapk_uid", Value: strconv.FormatInt(as.UID, 10)})
+		req.AddCookie(&http.Cookie{Name: "geekapk_passhash", Value: as.Passhash})
+	}
+	res, err := s.HTTP.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		s.t.Fatalf("read %s %s: %v", method, path, err)
+	}
+	return &Resp{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// Want sends a request and fails the test unless the status is want.
+func (s *Server) Want(want int, as As, method, path string, body any, header ...string) *Resp {
+	s.t.Helper()
+	r := s.Do(as, method, path, body, header...)
+	if r.Status != want {
+		s.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, r.Status, want, r.Body)
+	}
+	return r
+}
+
+// Passhash is what a GeekApk client sends for a password: lowercase hex SHA-256.
+func Passhash(password string) string {
+	sum := sha256.Sum256([]byte(password))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewUser creates a user through the admin API and sets their password through the metapass flow.
+func (s *Server) NewUser(simpleName string) As {
+	s.t.Helper()
+	r := s.Want(http.StatusCreated, Admin, "POST", "/doge/useradd", map[string]any{"simple_name": simpleName})
+	uidText, metapass, ok := strings.Cut(r.Text(), ":")
+	if !ok {
+		s.t.Fatalf("useradd answered %q, want uid:metapass", r.Text())
+	}
+	uid, err := strconv.ParseInt(uidText, 10, 64)
+	if err != nil {
+		s.t.Fatalf("useradd uid %q: %v", uidText, err)
+	}
+	ph := Passhash("password of " + simpleName)
+	s.Want(http.StatusOK, Anon, "PUT", fmt.Sprintf("/pass/%d/%s", uid, ph), metapass)
+	return As{UID: uid, Passhash: ph}
+}
