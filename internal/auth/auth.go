@@ -39,6 +39,7 @@ type Credentials struct {
 // Service checks credentials.
 type Service struct {
 	store   *store.Store
+	params  Params
 	token   []byte
 	limiter *Limiter
 	cacheMu sync.Mutex
@@ -56,11 +57,11 @@ const verifiedTTL = 10 * time.Minute
 
 var passhashRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-// NewService returns a Service with the admin token and a limiter of failed checks.
-func NewService(st *store.Store, adminToken string, limiter *Limiter) *Service {
+// NewService returns a Service with the admin token, the hashing costs and a limiter of failed checks.
+func NewService(st *store.Store, adminToken string, params Params, limiter *Limiter) *Service {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // crypto/rand never fails on Linux; a zero key would only weaken the in-memory cache
-	return &Service{store: st, token: []byte(adminToken), limiter: limiter, cache: map[int64]cached{}, cacheKy: key}
+	return &Service{store: st, params: params, token: []byte(adminToken), limiter: limiter, cache: map[int64]cached{}, cacheKy: key}
 }
 
 // Authenticate resolves credentials to an actor. No credentials at all is the anonymous actor; wrong or partial
@@ -166,7 +167,7 @@ func (s *Service) SetPasshash(ctx context.Context, uid int64, metapass, passhash
 	if err := s.CheckMetapass(ctx, uid, metapass, client); err != nil {
 		return err
 	}
-	hash, err := Hash(passhash)
+	hash, err := s.Hash(passhash)
 	if err != nil {
 		return err
 	}
@@ -176,6 +177,9 @@ func (s *Service) SetPasshash(ctx context.Context, uid int64, metapass, passhash
 	s.Forget(uid)
 	return nil
 }
+
+// Hash hashes a credential with the service's costs.
+func (s *Service) Hash(secret string) (string, error) { return s.params.Hash(secret) }
 
 // Forget drops a user's cached verification, after their credentials change or they are deleted.
 func (s *Service) Forget(uid int64) {

@@ -13,12 +13,17 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// Argon2id parameters: OWASP's minimum profile (19 MiB, 2 passes, 1 lane). They are stored in each hash, so
-// raising them later still verifies old hashes.
+// Params are the argon2id costs. They are stored in each hash, so raising them later still verifies old hashes.
+type Params struct {
+	Time    uint32 // passes
+	Memory  uint32 // KiB
+	Threads uint8
+}
+
+// DefaultParams is OWASP's minimum argon2id profile: 19 MiB, 2 passes, 1 lane.
+func DefaultParams() Params { return Params{Time: 2, Memory: 19 * 1024, Threads: 1} }
+
 const (
-	argonTime    = 2
-	argonMemory  = 19 * 1024
-	argonThreads = 1
 	argonKeyLen  = 32
 	argonSaltLen = 16
 )
@@ -27,14 +32,14 @@ const (
 var ErrBadHash = errors.New("malformed password hash")
 
 // Hash returns a salted argon2id hash of secret in the PHC string format.
-func Hash(secret string) (string, error) {
+func (p Params) Hash(secret string) (string, error) {
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(secret), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argon2.IDKey([]byte(secret), salt, p.Time, p.Memory, p.Threads, argonKeyLen)
 	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 

@@ -72,7 +72,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		log.Warn("the admin token (DOGETOK) is short; use 16 characters or more")
 	}
 	// Ten failed checks a minute per client address or uid; enough for typos, too few for guessing.
-	au := auth.NewService(st, token, auth.NewLimiter(10, time.Minute))
+	au := auth.NewService(st, token, auth.DefaultParams(), auth.NewLimiter(10, time.Minute))
 	bus := events.NewBus()
 	h := hub.New(st, au, bus, log)
 	handler := server.Handler(server.Deps{Hub: h, Auth: au, Hooks: cfg.Hooks, Log: log, Version: Version})

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -40,16 +41,34 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// syncBuffer is a bytes.Buffer the child process writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 type proc struct {
 	cmd            *exec.Cmd
-	stdout, stderr *bytes.Buffer
+	stdout, stderr *syncBuffer
 	url            string
 }
 
 func startServe(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	addr := freeAddr(t)
-	p := &proc{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, url: "http://" + addr}
+	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, url: "http://" + addr}
 	p.cmd = exec.Command(os.Args[0], append([]string{"serve", "--listen", addr, "--ws-listen", freeAddr(t)}, args...)...)
 	p.cmd.Env = append(append(os.Environ(), "STACKHUB_RUN_AS_MAIN=1", "DOGETOK="), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr

@@ -33,7 +33,7 @@ func (s *Service) CreateUser(ctx context.Context, a auth.Actor, in UserInput) (i
 	if err != nil {
 		return 0, "", err
 	}
-	hash, err := auth.Hash(metapass)
+	hash, err := s.auth.Hash(metapass)
 	if err != nil {
 		return 0, "", err
 	}
@@ -152,7 +152,7 @@ func (s *Service) SetMetapass(ctx context.Context, a auth.Actor, uid int64, meta
 	if c.err != nil {
 		return "", c.err
 	}
-	hash, err := auth.Hash(metapass)
+	hash, err := s.auth.Hash(metapass)
 	if err != nil {
 		return "", err
 	}

@@ -25,6 +25,10 @@ import (
 // AdminToken is the admin token of test servers.
 const AdminToken = "test-admin-token-0123456789"
 
+// HashParams are light argon2id costs for tests: the real algorithm and format, without 19 MiB per hash, which
+// under the race detector would make the suite spend minutes hashing. TestDefaultParams pins production's.
+var HashParams = auth.Params{Time: 1, Memory: 64, Threads: 1}
+
 // Server is a running StackHub on loopback with its parts exposed for assertions.
 type Server struct {
 	t     testing.TB
@@ -49,7 +53,7 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 		opt.Limiter = auth.NewLimiter(10_000, time.Minute)
 	}
 	log := Logger(t)
-	au := auth.NewService(st, AdminToken, opt.Limiter)
+	au := auth.NewService(st, AdminToken, HashParams, opt.Limiter)
 	bus := events.NewBus()
 	h := hub.New(st, au, bus, log)
 	ts := httptest.NewServer(server.Handler(server.Deps{Hub: h, Auth: au, Hooks: opt.Hooks, Log: log, Version: "test"}))
