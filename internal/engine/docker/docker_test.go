@@ -1,0 +1,705 @@
+package docker
+
+// Tests on a real Docker Engine. Every container runs the testapp image built by dockertest (nothing can be
+// pulled here); every test uses its own project name and removes what it created, failed or not.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+
+	"github.com/stackhub/stackhub/internal/engine"
+	"github.com/stackhub/stackhub/internal/testutil/dockertest"
+)
+
+// env is one test project on the engine.
+type env struct {
+	t    *testing.T
+	e    *Engine
+	cli  *client.Client
+	name string // project name, also W9_ID
+	net  string // W9_NETWORK, an external network named after the project so Cleanup removes it
+	dir  string
+	p    *engine.Project
+}
+
+// newEnv renders compose (with .env vars plus W9_ID and W9_NETWORK) into a fresh directory and loads it.
+func newEnv(t *testing.T, compose string, vars map[string]string, files map[string]string) *env {
+	t.Helper()
+	cli := dockertest.Require(t)
+	name := dockertest.Project(t)
+	e, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	v := &env{t: t, e: e, cli: cli, name: name, net: name + "-net", dir: t.TempDir()}
+	t.Cleanup(func() { // runs before dockertest's Cleanup, which catches whatever Down leaves
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := e.Down(ctx, name, true); err != nil {
+			t.Errorf("cleanup Down: %v", err)
+		}
+	})
+	var envFile strings.Builder
+	fmt.Fprintf(&envFile, "W9_ID=%s\nW9_NETWORK=%s\n", v.name, v.net)
+	for k, val := range vars {
+		fmt.Fprintf(&envFile, "%s=%s\n", k, val)
+	}
+	files[engine.ComposeFile] = compose
+	files[".env"] = envFile.String()
+	for f, body := range files {
+		path := filepath.Join(v.dir, f)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v.p, err = engine.Load(context.Background(), name, v.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// progress records the stages an operation reports.
+type progress struct {
+	mu     sync.Mutex
+	stages []string
+}
+
+func (p *progress) fn(pr engine.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stages = append(p.stages, pr.Stage+":"+pr.Service)
+}
+
+func (v *env) up(labels map[string]string) {
+	v.t.Helper()
+	var pr progress
+	if err := v.e.Up(ctxT(v.t, 45*time.Second), v.p, labels, pr.fn); err != nil {
+		v.t.Fatalf("Up: %v", err)
+	}
+}
+
+func (v *env) status() *engine.Status {
+	v.t.Helper()
+	st, err := v.e.Status(ctxT(v.t, 15*time.Second), v.name)
+	if err != nil {
+		v.t.Fatalf("Status: %v", err)
+	}
+	return st
+}
+
+func service(st *engine.Status, name string) engine.ServiceState {
+	for _, s := range st.Services {
+		if s.Service == name {
+			return s
+		}
+	}
+	return engine.ServiceState{}
+}
+
+// waitStatus polls Status until ok holds, failing after timeout with the last status seen.
+func (v *env) waitStatus(what string, timeout time.Duration, ok func(*engine.Status) bool) *engine.Status {
+	v.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := v.status()
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			v.t.Fatalf("waiting for %s: last status %+v", what, st.Services)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func allState(state string) func(*engine.Status) bool {
+	return func(st *engine.Status) bool {
+		if len(st.Services) == 0 {
+			return false
+		}
+		for _, s := range st.Services {
+			if s.State != state {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+var httpc = &http.Client{Timeout: 3 * time.Second}
+
+// get retries GET url until it answers 200 (a container just started may not listen yet).
+func get(t *testing.T, url string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := httpc.Get(url)
+		if err == nil {
+			b, rerr := io.ReadAll(res.Body)
+			res.Body.Close()
+			if rerr == nil && res.StatusCode == http.StatusOK {
+				return string(b)
+			}
+			err = fmt.Errorf("%s: %s", res.Status, b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+}
+
+func put(t *testing.T, url, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, url, strings.NewReader(body))
+	res, err := httpc.Do(req)
+	if err != nil {
+		t.Fatalf("PUT %s: %v", url, err)
+	}
+	res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		t.Fatalf("PUT %s: %s", url, res.Status)
+	}
+}
+
+func (v *env) networkExists(name string) bool {
+	v.t.Helper()
+	_, err := v.cli.NetworkInspect(ctxT(v.t, 10*time.Second), name, client.NetworkInspectOptions{})
+	if err != nil && !errdefs.IsNotFound(err) {
+		v.t.Fatalf("inspect network %s: %v", name, err)
+	}
+	return err == nil
+}
+
+func (v *env) volumeExists(name string) bool {
+	v.t.Helper()
+	_, err := v.cli.VolumeInspect(ctxT(v.t, 10*time.Second), name, client.VolumeInspectOptions{})
+	if err != nil && !errdefs.IsNotFound(err) {
+		v.t.Fatalf("inspect volume %s: %v", name, err)
+	}
+	return err == nil
+}
+
+const healthcheck = `
+    healthcheck:
+      test: ["CMD", "/testapp", "check", "http://127.0.0.1:8080/health"]
+      interval: 500ms
+      timeout: 2s
+      retries: 3
+      start_period: 30s`
+
+// TestLifecycle runs a web app and its database through Up, Stop, Start, Restart and Down.
+func TestLifecycle(t *testing.T) {
+	t.Parallel()
+	web, db := dockertest.Image(t, "stackhub-test/web:v1"), dockertest.Image(t, "stackhub-test/db:v1")
+	port := dockertest.FreePort(t)
+	v := newEnv(t, `
+services:
+  web:
+    image: `+web+`
+    container_name: $W9_ID
+    environment:
+      APP_NAME: web
+      VERSION: v1
+      DATA_DIR: /data
+      DEPENDS_URL: http://db:8080/
+    ports: ["${W9_HTTP_PORT_SET}:8080"]
+    volumes:
+      - data:/data
+      - ./src/conf.txt:/conf.txt:ro
+    restart: unless-stopped
+    depends_on:
+      db: {condition: service_healthy}
+    networks: [default, backend]
+  db:
+    image: `+db+`
+    environment:
+      APP_NAME: db
+      READY_AFTER: "2"`+healthcheck+`
+    restart: unless-stopped
+    networks: [backend]
+networks:
+  default:
+    name: ${W9_NETWORK}
+    external: true
+  backend: {}
+volumes:
+  data: {}
+`, map[string]string{"W9_HTTP_PORT_SET": fmt.Sprint(port)}, map[string]string{"src/conf.txt": "conf\n"})
+	labels := map[string]string{"io.stackhub.instance": v.name, "io.stackhub.app": "testapp"}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if v.networkExists(v.net) {
+		t.Fatalf("external network %s exists before Up", v.net)
+	}
+
+	start := time.Now()
+	v.up(labels)
+	t.Logf("Up took %v", time.Since(start))
+
+	st := v.status()
+	if len(st.Services) != 2 {
+		t.Fatalf("status %+v", st.Services)
+	}
+	dbs, webs := service(st, "db"), service(st, "web")
+	if dbs.State != "running" || dbs.Health != "healthy" || dbs.Container != v.name+"-db-1" {
+		t.Errorf("db %+v", dbs)
+	}
+	if webs.State != "running" || webs.Container != v.name || !slices.Contains(webs.HostPorts, port) || webs.OneShot {
+		t.Errorf("web %+v", webs)
+	}
+	if got := get(t, base+"/"); got != "web v1\n" {
+		t.Errorf("GET / = %q", got)
+	}
+	if got := get(t, base+"/dep"); got != "db v1\n" {
+		t.Errorf("GET /dep (web -> db by service name) = %q", got)
+	}
+	put(t, base+"/data", "kept")
+
+	// The Compose CLI's view: both containers carry the project label, and ours.
+	ps := dockertest.Docker(t, "ps", "--filter", "label="+engine.LabelProject+"="+v.name, "--format", "{{.Names}}")
+	if names := strings.Fields(ps); len(names) != 2 || !slices.Contains(names, v.name) || !slices.Contains(names, v.name+"-db-1") {
+		t.Errorf("docker ps lists %q", names)
+	}
+	for _, c := range []string{v.name, v.name + "-db-1"} {
+		in, err := v.cli.ContainerInspect(ctxT(t, 10*time.Second), c, client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, val := range labels {
+			if in.Container.Config.Labels[k] != val {
+				t.Errorf("%s: label %s = %q, want %q", c, k, in.Container.Config.Labels[k], val)
+			}
+		}
+		if c == v.name {
+			var found bool
+			for _, m := range in.Container.Mounts {
+				if m.Destination == "/conf.txt" {
+					found = true
+					if m.Source != filepath.Join(v.dir, "src", "conf.txt") || m.RW {
+						t.Errorf("bind %+v", m)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no /conf.txt bind in %+v", in.Container.Mounts)
+			}
+		}
+	}
+	if !v.networkExists(v.net) || !v.networkExists(v.name+"_backend") {
+		t.Errorf("networks %s and %s_backend should exist", v.net, v.name)
+	}
+
+	var logs bytes.Buffer
+	if err := v.e.Logs(ctxT(t, 10*time.Second), v.name, 10, false, &logs); err != nil {
+		t.Fatalf("Logs: %v", err)
+	}
+	// db logs every healthcheck, so its start may be past the tail; web has served only a few requests.
+	if s := logs.String(); !strings.Contains(s, "web | listening on :8080") || !strings.Contains(s, "\ndb | ") {
+		t.Errorf("logs:\n%s", s)
+	}
+	// Following ends, without an error, when the context does.
+	logs.Reset()
+	fctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	err := v.e.Logs(fctx, v.name, 1, true, &logs)
+	cancel()
+	if err != nil || strings.Count(logs.String(), "\n") < 2 {
+		t.Errorf("Logs(follow) = %v, output %q", err, logs.String())
+	}
+
+	if err := v.e.Stop(ctxT(t, 30*time.Second), v.name); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if st := v.status(); !allState("exited")(st) {
+		t.Errorf("after Stop: %+v", st.Services)
+	}
+	if err := v.e.Start(ctxT(t, 30*time.Second), v.name); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	v.waitStatus("running after Start", 10*time.Second, allState("running"))
+	if got := get(t, base+"/data"); got != "kept" {
+		t.Errorf("GET /data after Start = %q", got)
+	}
+	if err := v.e.Restart(ctxT(t, 30*time.Second), v.name); err != nil {
+		t.Fatalf("Restart: %v", err)
+	}
+	v.waitStatus("running after Restart", 10*time.Second, allState("running"))
+	if got := get(t, base+"/"); got != "web v1\n" {
+		t.Errorf("GET / after Restart = %q", got)
+	}
+
+	// Down without volumes: containers, the project's network and the external network StackHub created are
+	// gone; the volume stays, and a new Up finds the data in it.
+	if err := v.e.Down(ctxT(t, 30*time.Second), v.name, false); err != nil {
+		t.Fatalf("Down: %v", err)
+	}
+	if st := v.status(); len(st.Services) != 0 {
+		t.Errorf("after Down: %+v", st.Services)
+	}
+	if ps := dockertest.Docker(t, "ps", "-a", "-q", "--filter", "label="+engine.LabelProject+"="+v.name); strings.TrimSpace(ps) != "" {
+		t.Errorf("containers left after Down: %q", ps)
+	}
+	if v.networkExists(v.name + "_backend") {
+		t.Error("project network left after Down")
+	}
+	if v.networkExists(v.net) {
+		t.Error("the external network StackHub created is left after Down, though unused")
+	}
+	if !v.volumeExists(v.name + "_data") {
+		t.Fatal("Down(volumes=false) removed the volume")
+	}
+	v.up(labels)
+	if got := get(t, base+"/data"); got != "kept" {
+		t.Errorf("GET /data after Down and Up = %q", got)
+	}
+	if err := v.e.Down(ctxT(t, 30*time.Second), v.name, true); err != nil {
+		t.Fatalf("Down(volumes): %v", err)
+	}
+	if v.volumeExists(v.name + "_data") {
+		t.Error("Down(volumes=true) left the volume")
+	}
+	if v.networkExists(v.net) || v.networkExists(v.name+"_backend") {
+		t.Error("networks left after the second Down")
+	}
+}
+
+// TestCompletedSuccessfully: a one-shot init container must finish before the app starts.
+func TestCompletedSuccessfully(t *testing.T) {
+	t.Parallel()
+	img := dockertest.Image(t, "stackhub-test/web:v1")
+	v := newEnv(t, `
+services:
+  init:
+    image: `+img+`
+    command: ["once"]
+    restart: "no"
+  web:
+    image: `+img+`
+    restart: unless-stopped
+    depends_on:
+      init: {condition: service_completed_successfully}
+  worker:
+    image: `+img+`
+    restart: unless-stopped
+`, nil, map[string]string{})
+	v.up(nil)
+	st := v.status()
+	in, web := service(st, "init"), service(st, "web")
+	if in.State != "exited" || in.ExitCode != 0 || !in.OneShot || in.LastLog != "init done" {
+		t.Errorf("init %+v", in)
+	}
+	if web.State != "running" || web.OneShot {
+		t.Errorf("web %+v", web)
+	}
+	// Containers are listed in creation (dependency) order, even when created within the same second (as web and
+	// worker are), so Start starts dependencies first and Stop stops dependents first.
+	cs, err := v.e.containers(ctxT(t, 10*time.Second), v.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, c := range cs {
+		order = append(order, c.Labels[engine.LabelService])
+	}
+	if !slices.Equal(order, []string{"init", "web", "worker"}) {
+		t.Errorf("containers in order %v, want [init web worker]", order)
+	}
+	if !v.networkExists(v.name + "_default") {
+		t.Errorf("no default network %s_default", v.name)
+	}
+}
+
+// TestCrash: a crashing service is reported with its exit code and last log line; a service_healthy
+// dependency that exits fails Up with its name and code.
+func TestCrash(t *testing.T) {
+	t.Parallel()
+	img := dockertest.Image(t, "stackhub-test/web:v1")
+	t.Run("status", func(t *testing.T) {
+		t.Parallel()
+		v := newEnv(t, `
+services:
+  app:
+    image: `+img+`
+    command: ["crash"]
+    environment: {EXIT_CODE: "3"}
+    restart: "no"
+`, nil, map[string]string{})
+		v.up(nil)
+		st := v.waitStatus("app to exit", 10*time.Second, allState("exited"))
+		app := service(st, "app")
+		if app.ExitCode != 3 || !strings.Contains(app.LastLog, "fatal: cannot connect") {
+			t.Errorf("app %+v", app)
+		}
+	})
+	t.Run("healthy dependency exits", func(t *testing.T) {
+		t.Parallel()
+		v := newEnv(t, `
+services:
+  db:
+    image: `+img+`
+    command: ["crash"]
+    environment: {EXIT_CODE: "3"}
+    restart: "no"`+healthcheck+`
+  web:
+    image: `+img+`
+    depends_on:
+      db: {condition: service_healthy}
+`, nil, map[string]string{})
+		start := time.Now()
+		err := v.e.Up(ctxT(t, 30*time.Second), v.p, nil, func(engine.Progress) {})
+		if err == nil || !strings.Contains(err.Error(), "db") || !strings.Contains(err.Error(), "code 3") {
+			t.Fatalf("Up = %v, want an error naming db and code 3", err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("Up took %v to notice the exit", d)
+		}
+		if ok, _ := v.e.Exists(ctxT(t, 10*time.Second), v.name); !ok {
+			t.Error("what Up created should be left for Down")
+		}
+	})
+}
+
+// TestMissingImage: an image that is not local and cannot be pulled is listed, and Pull fails fast naming it.
+func TestMissingImage(t *testing.T) {
+	t.Parallel()
+	img := dockertest.Image(t, "stackhub-test/web:v1")
+	const missing = "stackhub-test/missing:nope"
+	v := newEnv(t, `
+services:
+  app:
+    image: `+missing+`
+  web:
+    image: `+img+`
+`, nil, map[string]string{})
+	ctx := ctxT(t, 60*time.Second)
+	got, err := v.e.MissingImages(ctx, v.p)
+	if err != nil || !slices.Equal(got, []string{missing}) {
+		t.Fatalf("MissingImages = %v, %v; want [%s]", got, err, missing)
+	}
+	var pr progress
+	start := time.Now()
+	err = v.e.Pull(ctx, v.p, pr.fn)
+	if err == nil || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("Pull = %v, want an error naming %s", err, missing)
+	}
+	t.Logf("Pull failed after %v: %v", time.Since(start), err)
+	if !slices.Contains(pr.stages, "pull:") {
+		t.Errorf("no pull progress: %v", pr.stages)
+	}
+	if err := v.e.Up(ctx, v.p, nil, func(engine.Progress) {}); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("Up with a missing image = %v, want an error naming it", err)
+	}
+}
+
+// TestPortsAndLookups: PublishedPorts, Exists and Projects see a project, running or stopped.
+func TestPortsAndLookups(t *testing.T) {
+	t.Parallel()
+	img := dockertest.Image(t, "stackhub-test/web:v1")
+	port := dockertest.FreePort(t)
+	v := newEnv(t, `
+services:
+  web:
+    image: `+img+`
+    container_name: ${W9_ID}-web
+    ports: ["127.0.0.1:${W9_HTTP_PORT_SET}:8080"]
+    environment: {STOP_IGNORE: "1"}
+    stop_grace_period: 1s
+`, map[string]string{"W9_HTTP_PORT_SET": fmt.Sprint(port)}, map[string]string{})
+	ctx := ctxT(t, 45*time.Second)
+	if ok, err := v.e.Exists(ctx, v.name, v.name+"-web"); err != nil || ok {
+		t.Fatalf("Exists before Up = %v, %v", ok, err)
+	}
+	v.up(map[string]string{"io.stackhub.instance": v.name})
+	if got := get(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); got != "testapp v1\n" {
+		t.Errorf("GET / = %q", got)
+	}
+	check := func(when string) {
+		ports, err := v.e.PublishedPorts(ctx)
+		if err != nil || !ports[port] {
+			t.Errorf("%s: PublishedPorts lacks %d: %v", when, port, err)
+		}
+	}
+	check("running")
+	// The app ignores SIGTERM: Stop waits its stop_grace_period (1s), then kills it.
+	start := time.Now()
+	if err := v.e.Stop(ctx, v.name); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Stop took %v: it does not honour stop_grace_period 1s", d)
+	}
+	check("stopped")
+	if ok, err := v.e.Exists(ctx, v.name); err != nil || !ok {
+		t.Errorf("Exists(project) = %v, %v", ok, err)
+	}
+	if ok, err := v.e.Exists(ctx, "sh-test-nonexistent", v.name+"-web"); err != nil || !ok {
+		t.Errorf("Exists(container name) = %v, %v", ok, err)
+	}
+	if ok, err := v.e.Exists(ctx, "sh-test-nonexistent", "sh-test-nonexistent-web"); err != nil || ok {
+		t.Errorf("Exists(nothing) = %v, %v", ok, err)
+	}
+	if ps, err := v.e.Projects(ctx, "io.stackhub.instance", v.name); err != nil || !slices.Equal(ps, []string{v.name}) {
+		t.Errorf("Projects = %v, %v", ps, err)
+	}
+	if err := v.e.Down(ctx, v.name, true); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := v.e.Exists(ctx, v.name, v.name+"-web"); err != nil || ok {
+		t.Errorf("Exists after Down = %v, %v", ok, err)
+	}
+}
+
+// TestCancel: cancelling Up while it waits returns the context's error promptly, and Down cleans up.
+func TestCancel(t *testing.T) {
+	t.Parallel()
+	img := dockertest.Image(t, "stackhub-test/web:v1")
+	v := newEnv(t, `
+services:
+  db:
+    image: `+img+`
+    environment: {READY_AFTER: "3600"}`+healthcheck+`
+  web:
+    image: `+img+`
+    depends_on:
+      db: {condition: service_healthy}
+`, nil, map[string]string{})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := v.e.Up(ctx, v.p, nil, func(engine.Progress) {})
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Up returned after %v", d)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Up = %v, want context.DeadlineExceeded", err)
+	}
+	st := v.status()
+	if len(st.Services) != 1 || service(st, "db").Health != "starting" {
+		t.Errorf("after the cancelled Up: %+v", st.Services)
+	}
+	if err := v.e.Down(ctxT(t, 30*time.Second), v.name, true); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := v.e.Exists(ctxT(t, 10*time.Second), v.name); err != nil || ok {
+		t.Errorf("Exists after Down = %v, %v", ok, err)
+	}
+	if v.networkExists(v.name + "_default") {
+		t.Error("network left after Down")
+	}
+}
+
+// TestCancelledCallsReturnContextError: a call cut short by its context returns an error that is the context's,
+// whichever Docker call it was in.
+func TestCancelledCallsReturnContextError(t *testing.T) {
+	t.Parallel()
+	dockertest.Require(t)
+	e, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.waitFor(ctx, "sh-test-nonexistent-db-1", "db", "service_healthy"); !errors.Is(err, context.Canceled) {
+		t.Errorf("waitFor = %v, want context.Canceled", err)
+	}
+	if err := e.Stop(ctx, "sh-test-nonexistent"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Stop = %v, want context.Canceled", err)
+	}
+	p := &engine.Project{Name: "sh-test-nonexistent", Services: types.Services{"a": {Name: "a"}}}
+	a := p.Services["a"]
+	a.Image = "stackhub-test/web:v1"
+	p.Services["a"] = a
+	if err := e.createAndStart(ctx, p, "a", nil, func(engine.Progress) {}); !errors.Is(err, context.Canceled) {
+		t.Errorf("createAndStart = %v, want context.Canceled", err)
+	}
+}
+
+// TestSharedNetworkConcurrentUp: projects on different instances run independently, even when they share a
+// missing external network: Up creates it once, and Down removes it only when its last user is gone.
+func TestSharedNetworkConcurrentUp(t *testing.T) {
+	t.Parallel()
+	img := dockertest.Image(t, "stackhub-test/web:v1")
+	const compose = `
+services:
+  web:
+    image: %s
+    environment: {APP_NAME: %s}
+networks:
+  default:
+    name: ${W9_NETWORK}
+    external: true
+`
+	a := newEnv(t, fmt.Sprintf(compose, img, "a"), nil, map[string]string{})
+	b := newEnv(t, fmt.Sprintf(compose, img, "b"), nil, map[string]string{})
+	// Both on a's network (Cleanup removes it with a's project), through one Engine, as in the host service.
+	b.p.Networks["default"] = a.p.Networks["default"]
+	b.e = a.e
+
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, v := range []*env{a, b} {
+		wg.Go(func() { errs[i] = v.e.Up(ctxT(t, 45*time.Second), v.p, nil, func(engine.Progress) {}) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("concurrent Up: %v", err)
+	}
+	nets, err := a.cli.NetworkList(ctxT(t, 10*time.Second), client.NetworkListOptions{Filters: client.Filters{}.Add("name", a.net)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var same int
+	for _, n := range nets.Items {
+		if n.Name == a.net {
+			same++
+		}
+	}
+	if same != 1 {
+		t.Errorf("%d networks named %s, want 1", same, a.net)
+	}
+	// b is stopped, not removed: it still needs the network to start again.
+	if err := b.e.Stop(ctxT(t, 30*time.Second), b.name); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.e.Down(ctxT(t, 30*time.Second), a.name, true); err != nil {
+		t.Fatal(err)
+	}
+	if !a.networkExists(a.net) {
+		t.Error("Down removed the shared network while a stopped project still uses it")
+	}
+	if err := b.e.Start(ctxT(t, 30*time.Second), b.name); err != nil {
+		t.Fatalf("Start after the other project's Down: %v", err)
+	}
+	if err := b.e.Down(ctxT(t, 30*time.Second), b.name, true); err != nil {
+		t.Fatal(err)
+	}
+	if a.networkExists(a.net) {
+		t.Error("the shared network outlived its last user")
+	}
+}

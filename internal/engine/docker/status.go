@@ -1,0 +1,151 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/stackhub/stackhub/internal/engine"
+)
+
+// Status implements engine.Engine.
+func (e *Engine) Status(ctx context.Context, name string) (*engine.Status, error) {
+	cs, err := e.containers(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	st := &engine.Status{Project: name}
+	for _, c := range cs {
+		in, err := e.c.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("inspect %s: %w", c.Names, cleanErr(err))
+		}
+		j := in.Container
+		s := engine.ServiceState{
+			Service:   c.Labels[engine.LabelService],
+			Container: strings.TrimPrefix(j.Name, "/"),
+			State:     string(j.State.Status),
+			ExitCode:  j.State.ExitCode,
+			Restarts:  j.RestartCount,
+		}
+		if j.State.Health != nil {
+			s.Health = string(j.State.Health.Status)
+		}
+		if j.HostConfig != nil {
+			pol := j.HostConfig.RestartPolicy.Name
+			s.OneShot = pol == "" || pol == container.RestartPolicyDisabled || pol == container.RestartPolicyOnFailure
+			for _, bs := range j.HostConfig.PortBindings {
+				for _, b := range bs {
+					var n int
+					if _, err := fmt.Sscanf(b.HostPort, "%d", &n); err == nil {
+						s.HostPorts = append(s.HostPorts, n)
+					}
+				}
+			}
+		}
+		if !j.State.Running || j.State.Restarting {
+			s.LastLog = e.lastLine(ctx, c.ID)
+		}
+		st.Services = append(st.Services, s)
+	}
+	return st, nil
+}
+
+// lastLine returns a container's last non-empty log line ("" when there is none).
+func (e *Engine) lastLine(ctx context.Context, id string) string {
+	var buf bytes.Buffer
+	if err := e.containerLogs(ctx, id, 5, false, &buf); err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+func (e *Engine) containerLogs(ctx context.Context, id string, tail int, follow bool, w io.Writer) error {
+	rc, err := e.c.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true,
+		Tail: fmt.Sprint(tail), Follow: follow})
+	if err != nil {
+		return cleanErr(err)
+	}
+	defer rc.Close()
+	in, err := e.c.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err == nil && in.Container.Config != nil && in.Container.Config.Tty {
+		_, err = io.Copy(w, rc)
+		return err
+	}
+	_, err = stdcopy.StdCopy(w, w, rc)
+	return err
+}
+
+// Logs implements engine.Engine: lines of every container, prefixed with the service name.
+func (e *Engine) Logs(ctx context.Context, name string, tail int, follow bool, w io.Writer) error {
+	cs, err := e.containers(ctx, name)
+	if err != nil {
+		return err
+	}
+	if len(cs) == 0 {
+		return fmt.Errorf("project %s has no containers", name)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make([]error, len(cs))
+	for i, c := range cs {
+		pw := &prefixWriter{mu: &mu, w: w, prefix: c.Labels[engine.LabelService] + " | "}
+		wg.Go(func() {
+			errs[i] = e.containerLogs(ctx, c.ID, tail, follow, pw)
+			pw.flush()
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prefixWriter writes whole lines, each prefixed, under a shared lock so containers' lines do not interleave.
+type prefixWriter struct {
+	mu      *sync.Mutex
+	w       io.Writer
+	prefix  string
+	partial []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.partial = append(p.partial, b...)
+	var done int
+	for {
+		i := bytes.IndexByte(p.partial[done:], '\n')
+		if i < 0 {
+			break
+		}
+		line := p.partial[done : done+i+1]
+		p.mu.Lock()
+		_, err := io.WriteString(p.w, p.prefix+string(line))
+		p.mu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+		done += i + 1
+	}
+	p.partial = append(p.partial[:0], p.partial[done:]...)
+	return len(b), nil
+}
+
+func (p *prefixWriter) flush() {
+	if len(p.partial) > 0 {
+		p.mu.Lock()
+		_, _ = io.WriteString(p.w, p.prefix+string(p.partial)+"\n")
+		p.mu.Unlock()
+		p.partial = nil
+	}
+}

@@ -1,0 +1,153 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// Compose's own labels, so `docker compose ls/ps` see StackHub's projects.
+const (
+	LabelProject    = "com.docker.compose.project"
+	LabelService    = "com.docker.compose.service"
+	LabelNumber     = "com.docker.compose.container-number"
+	LabelOneoff     = "com.docker.compose.oneoff"
+	LabelWorkingDir = "com.docker.compose.project.working_dir"
+	LabelConfigFile = "com.docker.compose.project.config_files"
+	LabelNetwork    = "com.docker.compose.network"
+	LabelVolume     = "com.docker.compose.volume"
+	LabelVersion    = "com.docker.compose.version"
+	LabelDependsOn  = "com.docker.compose.depends_on"
+	// LabelManaged marks resources StackHub created outside a project, such as a missing external network.
+	LabelManaged = "io.stackhub.managed"
+)
+
+// ComposeFile is the file name of a rendered project.
+const ComposeFile = "docker-compose.yml"
+
+// Load reads dir/docker-compose.yml with dir/.env as its environment, as project name.
+func Load(ctx context.Context, name, dir string) (*Project, error) {
+	env, err := ReadEnvFile(filepath.Join(dir, ".env"))
+	if err != nil {
+		return nil, err
+	}
+	file := filepath.Join(dir, ComposeFile)
+	details := types.ConfigDetails{
+		WorkingDir:  dir,
+		ConfigFiles: []types.ConfigFile{{Filename: file}},
+		Environment: env,
+	}
+	p, err := loader.LoadWithContext(ctx, details, func(o *loader.Options) {
+		o.SetProjectName(name, true)
+		o.ResolvePaths = true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", file, err)
+	}
+	return p, nil
+}
+
+// ReadEnvFile parses a .env file; a missing file is an empty environment.
+func ReadEnvFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	env, err := dotenv.ParseWithLookup(f, func(string) (string, bool) { return "", false })
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	return env, nil
+}
+
+// Order returns the service names so that each comes after everything it depends on; ties sort by name so the
+// order is stable. A cycle is an error.
+func Order(p *Project) ([]string, error) {
+	names := make([]string, 0, len(p.Services))
+	for n := range p.Services {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []string
+	state := map[string]int{} // 0 new, 1 visiting, 2 done
+	var visit func(n string, path []string) error
+	visit = func(n string, path []string) error {
+		switch state[n] {
+		case 1:
+			return fmt.Errorf("services depend on each other in a cycle: %v", append(path, n))
+		case 2:
+			return nil
+		}
+		state[n] = 1
+		deps := make([]string, 0, len(p.Services[n].DependsOn))
+		for d := range p.Services[n].DependsOn {
+			if _, ok := p.Services[d]; !ok {
+				return fmt.Errorf("service %s depends on %s, which is not defined", n, d)
+			}
+			deps = append(deps, d)
+		}
+		sort.Strings(deps)
+		for _, d := range deps {
+			if err := visit(d, append(path, n)); err != nil {
+				return err
+			}
+		}
+		state[n] = 2
+		out = append(out, n)
+		return nil
+	}
+	for _, n := range names {
+		if err := visit(n, nil); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ContainerName is the name of a service's container: container_name, or Compose's <project>-<service>-1.
+func ContainerName(p *Project, service string) string {
+	if cn := p.Services[service].ContainerName; cn != "" {
+		return cn
+	}
+	return p.Name + "-" + service + "-1"
+}
+
+// ContainerLabels are the labels of a service's container: its own, then Compose's, then extra.
+func ContainerLabels(p *Project, service string, extra map[string]string) map[string]string {
+	s := p.Services[service]
+	l := map[string]string{}
+	for k, v := range s.Labels {
+		l[k] = v
+	}
+	deps := make([]string, 0, len(s.DependsOn))
+	for d, c := range s.DependsOn { // Compose's format, which `docker compose -p <name> down` parses
+		deps = append(deps, fmt.Sprintf("%s:%s:%t", d, c.Condition, c.Restart))
+	}
+	slices.Sort(deps)
+	l[LabelProject] = p.Name
+	l[LabelService] = service
+	l[LabelNumber] = "1"
+	l[LabelOneoff] = "False"
+	l[LabelWorkingDir] = p.WorkingDir
+	l[LabelConfigFile] = filepath.Join(p.WorkingDir, ComposeFile)
+	l[LabelVersion] = "stackhub"
+	if len(deps) > 0 {
+		l[LabelDependsOn] = strings.Join(deps, ",")
+	}
+	for k, v := range extra {
+		l[k] = v
+	}
+	return l
+}
