@@ -1,0 +1,122 @@
+package catalog
+
+import (
+	"strings"
+
+	"go.yaml.in/yaml/v4"
+)
+
+// topLevelKeys are the compose file's supported top-level keys (x-* extensions are also allowed).
+var topLevelKeys = setOf("version", "name", "services", "networks", "volumes")
+
+// serviceKeys are the service keys the engine runs (x-* extensions are also allowed).
+var serviceKeys = setOf("image", "container_name", "ports", "volumes", "environment", "env_file", "command",
+	"entrypoint", "restart", "healthcheck", "logging", "depends_on", "networks", "user", "working_dir", "labels",
+	"hostname", "domainname", "expose", "extra_hosts", "ulimits", "cap_add", "cap_drop", "privileged",
+	"stop_grace_period", "stop_signal", "tmpfs", "shm_size", "security_opt", "sysctls", "tty", "stdin_open", "init",
+	"mem_limit", "mem_reservation", "cpus", "cpu_shares", "cpuset", "pids_limit",
+	"cpu_percent", // Windows-only; accepted because Linux engines ignore it
+	"deploy", "links", "dns", "dns_search", "dns_opt", "network_mode", "pid", "ipc", "devices", "group_add",
+	"read_only", "profiles", "attach", "platform")
+
+// unsupportedHints says what to do instead of a key StackHub does not run.
+var unsupportedHints = map[string]string{
+	"build":    "publish an image instead",
+	"configs":  "put the content in the stack's files and bind-mount it",
+	"secrets":  "put the content in the stack's files or .env",
+	"extends":  "write the service out in full",
+	"include":  "put every service in this one docker-compose.yml",
+	"models":   "run the model server as a service with an image",
+	"provider": "run it as a service with an image",
+	"develop":  "remove it; it only serves `docker compose watch`",
+}
+
+// setOf builds a set of strings.
+func setOf(keys ...string) map[string]bool {
+	m := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		m[k] = true
+	}
+	return m
+}
+
+// hint is the fix for an unsupported key.
+func hint(key string) string {
+	if h, ok := unsupportedHints[key]; ok {
+		return h
+	}
+	return "remove it"
+}
+
+// checkStructure checks the keys StackHub supports and that every service has an image. It looks at every
+// service, enabled or not: a profile only decides whether a service starts.
+func checkStructure(c *composeDoc, p *problems) {
+	for _, kv := range pairs(c.root) {
+		if k := kv.Key.Value; !topLevelKeys[k] && !strings.HasPrefix(k, "x-") {
+			p.add(ComposeFile, kv.Key.Line, "top-level key %q is not supported by StackHub; %s", k, hint(k))
+		}
+	}
+	k, svcs := get(c.root, "services")
+	switch {
+	case svcs == nil || svcs.Kind == yaml.ScalarNode && svcs.Tag == "!!null" || len(c.services) == 0 && svcs.Kind == yaml.MappingNode:
+		p.add(ComposeFile, 0, "no services are defined; add a services: section")
+		return
+	case svcs.Kind != yaml.MappingNode:
+		p.add(ComposeFile, k.Line, "services must be a mapping of service names to their settings")
+		return
+	}
+	for _, s := range c.services {
+		checkService(s, p)
+	}
+}
+
+// checkService checks one service's keys, deploy section and image.
+func checkService(s service, p *problems) {
+	if s.Node.Kind != yaml.MappingNode {
+		p.add(ComposeFile, s.Line, "service %s must be a mapping of settings", s.Name)
+		return
+	}
+	for _, kv := range pairs(s.Node) {
+		k := kv.Key.Value
+		switch {
+		case strings.HasPrefix(k, "x-"):
+		case !serviceKeys[k]:
+			p.add(ComposeFile, kv.Key.Line, "service %s uses %q, which StackHub does not support; %s", s.Name, k, hint(k))
+		case k == "deploy":
+			checkDeploy(s.Name, kv.Value, p)
+		}
+	}
+	if _, img := get(s.Node, "image"); img == nil || img.Kind != yaml.ScalarNode || strings.TrimSpace(img.Value) == "" {
+		p.add(ComposeFile, s.Line, "service %s has no image; every service needs an image", s.Name)
+	}
+}
+
+// deployKeys are the deploy paths the engine maps onto container resources.
+var deployKeys = map[string]map[string]bool{
+	"deploy":       setOf("resources"),
+	"resources":    setOf("limits", "reservations"),
+	"limits":       setOf("cpus", "memory", "pids"),
+	"reservations": setOf("cpus", "memory", "pids"),
+}
+
+// checkDeploy accepts only deploy.resources.limits/reservations with cpus, memory and pids.
+func checkDeploy(svc string, n *yaml.Node, p *problems) {
+	var walk func(name, at string, n *yaml.Node)
+	walk = func(name, at string, n *yaml.Node) {
+		for _, kv := range pairs(n) {
+			k := kv.Key.Value
+			if strings.HasPrefix(k, "x-") {
+				continue
+			}
+			if !deployKeys[name][k] {
+				p.add(ComposeFile, kv.Key.Line, "service %s uses %q, which StackHub does not support; "+
+					"only deploy.resources.limits and reservations with cpus, memory and pids are", svc, at+"."+k)
+				continue
+			}
+			if deployKeys[k] != nil {
+				walk(k, at+"."+k, kv.Value)
+			}
+		}
+	}
+	walk("deploy", "deploy", n)
+}

@@ -1,0 +1,180 @@
+package catalog
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// Names of a stack's parts, as ValidationError.File reports them.
+const (
+	ComposeFile   = "docker-compose.yml"
+	EnvFile       = ".env"
+	VariablesFile = "variables.json"
+)
+
+// DefaultMaxSize is the size limit of a stack (compose, env and files together) when ValidateOptions leaves it 0.
+const DefaultMaxSize = 1 << 20
+
+// maxListed caps how many further problems a ValidationError's message lists.
+const maxListed = 20
+
+// ValidateOptions: AllowHostAccess is true for templates the admin imports; false for stacks ordinary users
+// publish (then any host-access need is an error). MaxSize is the limit in bytes of compose+env+files; 0 means
+// DefaultMaxSize.
+type ValidateOptions struct {
+	AllowHostAccess bool
+	MaxSize         int
+}
+
+// ValidationError is why a stack was refused: the file ("docker-compose.yml", ".env", "variables.json" or a
+// files path), the line when known (0 otherwise), and the reason with its fix. More holds the other problems
+// found in the same pass, so a publisher can fix them all at once.
+type ValidationError struct {
+	File   string
+	Line   int
+	Reason string
+	More   []*ValidationError
+}
+
+// Error formats the problem as `file line N: reason`, followed by the others.
+func (e *ValidationError) Error() string {
+	msg := e.one()
+	for i, m := range e.More {
+		if i == maxListed {
+			msg += fmt.Sprintf("; and %d more", len(e.More)-maxListed)
+			break
+		}
+		msg += "; " + m.one()
+	}
+	return msg
+}
+
+// one formats this problem alone.
+func (e *ValidationError) one() string {
+	switch {
+	case e.File == "":
+		return e.Reason
+	case e.Line > 0:
+		return fmt.Sprintf("%s line %d: %s", e.File, e.Line, e.Reason)
+	default:
+		return e.File + ": " + e.Reason
+	}
+}
+
+// problems collects validation errors in the order found.
+type problems []*ValidationError
+
+// add records a problem.
+func (p *problems) add(file string, line int, format string, args ...any) {
+	*p = append(*p, &ValidationError{File: file, Line: line, Reason: fmt.Sprintf(format, args...)})
+}
+
+// err returns nil, or the first problem carrying the others.
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	// Files in the order first found, then by line (problems without a line last), so messages read top down.
+	order := map[string]int{}
+	for _, e := range p {
+		if _, ok := order[e.File]; !ok {
+			order[e.File] = len(order)
+		}
+	}
+	sorted := slices.Clone(p)
+	slices.SortStableFunc(sorted, func(a, b *ValidationError) int {
+		return cmp.Or(cmp.Compare(order[a.File], order[b.File]), cmp.Compare(lineKey(a.Line), lineKey(b.Line)))
+	})
+	first := *sorted[0]
+	first.More = sorted[1:]
+	return &first
+}
+
+// lineKey orders unknown lines (0) after known ones.
+func lineKey(l int) int {
+	if l <= 0 {
+		return math.MaxInt
+	}
+	return l
+}
+
+// Validate checks a stack and fills s.HostAccess. It never touches the disk. Errors are *ValidationError.
+//
+// Only services enabled by default are checked for variables, ports, binds and host access: a service behind a
+// compose profile is never started by StackHub, so its references (postgresql's $DATABASE_BACKUP) are ignored;
+// it must still parse and use only supported keys.
+func Validate(s *Stack, opt ValidateOptions) error {
+	s.HostAccess = nil
+	var p problems
+	if checkSize(s, opt, &p); len(p) > 0 {
+		return p.err()
+	}
+	checkFiles(s, &p)
+	checkRequirements(s.Requirements, &p)
+	env := checkEnv(s.Env, &p)
+	if len(p) > 0 {
+		return p.err()
+	}
+	return validateCompose(s, env, opt)
+}
+
+// validateCompose checks the compose file against the (valid) .env and files, and fills s.HostAccess.
+func validateCompose(s *Stack, env *envInfo, opt ValidateOptions) error {
+	c, err := parseCompose(s.Compose)
+	if err != nil {
+		return err
+	}
+	var p problems
+	// Unsupported keys stop here: include and extends would make compose-go read other files.
+	if checkStructure(c, &p); len(p) > 0 {
+		return p.err()
+	}
+	checkVariables(c, env, &p)
+	proj, lerr := loadProject(s.Compose, env, c)
+	switch {
+	case lerr != nil && len(p) == 0:
+		return lerr
+	case lerr != nil: // most likely a consequence of the variable problems: report those
+		return p.err()
+	}
+	checkPorts(c, env, &p)
+	checkContainerNames(c, &p)
+	bindAccess := checkMounts(c, env, s.Files, &p)
+	s.HostAccess = sortedUnique(append(bindAccess, hostAccess(proj)...))
+	if len(s.HostAccess) > 0 && !opt.AllowHostAccess {
+		p.add(ComposeFile, 0, "this stack needs access to the host (%s); only templates the administrator imports may",
+			strings.Join(s.HostAccess, "; "))
+	}
+	return p.err()
+}
+
+// checkSize refuses stacks over the size limit before anything parses them.
+func checkSize(s *Stack, opt ValidateOptions, p *problems) {
+	limit := opt.MaxSize
+	if limit <= 0 {
+		limit = DefaultMaxSize
+	}
+	size := len(s.Compose) + len(s.Env)
+	for name, body := range s.Files {
+		size += len(name) + len(body)
+	}
+	if size > limit {
+		p.add("", 0, "the stack is %d bytes, over the limit of %d bytes; move large content into the image", size, limit)
+	}
+}
+
+// checkRequirements refuses negative or non-finite requirements.
+func checkRequirements(r Requirements, p *problems) {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"cpu", r.CPU}, {"memory", r.Memory}, {"disk", r.Disk}} {
+		if !(f.v >= 0) || f.v > 1e6 {
+			p.add(VariablesFile, 0, "requirements.%s is %v; give a number of %s that is 0 or more", f.name, f.v,
+				map[string]string{"cpu": "cores", "memory": "GB", "disk": "GB"}[f.name])
+		}
+	}
+}

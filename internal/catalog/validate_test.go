@@ -1,0 +1,188 @@
+package catalog
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const validCompose = `services:
+  web:
+    image: nginx:${W9_VERSION}
+    container_name: $W9_ID
+    ports:
+      - "${W9_HTTP_PORT_SET}:80"
+      - "127.0.0.1:${W9_DB_PORT_SET:-3306}:3306/tcp"
+      - "8080"
+    volumes:
+      - ./src/default.conf:/etc/nginx/conf.d/default.conf:ro
+      - ./src/conf.d/:/etc/extra
+      - /etc/localtime:/etc/localtime:ro
+      - data:/data
+    env_file: .env
+    environment:
+      PASSWORD: ${W9_POWER_PASSWORD}
+      HOME_DIR: "$$HOME"
+      OPTIONAL: ${NOT_DEFINED:-fallback}
+    command: sh -c 'echo $${PATH}'
+  backup:
+    image: alpine
+    container_name: ${W9_ID}-backup
+    profiles: [backup]
+    ports:
+      - "5000:5000"
+    command: echo $UNDEFINED_IN_DISABLED
+volumes:
+  data:
+networks:
+  default:
+    name: ${W9_NETWORK}
+    external: true
+`
+
+const validEnv = `W9_VERSION=1.29
+W9_HTTP_PORT_SET='9001'
+W9_DB_PORT_SET=3306
+W9_POWER_PASSWORD='secret!'
+W9_LOGIN_PASSWORD=$W9_POWER_PASSWORD
+W9_URL=internet_ip:$W9_HTTP_PORT_SET
+`
+
+// validStack is a stack that passes Validate without host access.
+func validStack() *Stack {
+	return &Stack{Compose: validCompose, Env: validEnv, Requirements: Requirements{CPU: 1, Memory: 1, Disk: 2},
+		Files: map[string]string{"src/default.conf": "server {}", "src/conf.d/my.cnf": "[mysqld]"}}
+}
+
+func TestValidateAccepts(t *testing.T) {
+	s := validStack()
+	if err := Validate(s, ValidateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if s.HostAccess != nil {
+		t.Errorf("HostAccess = %v, want none", s.HostAccess)
+	}
+}
+
+func TestValidateAcceptsAnchorsAndExtensions(t *testing.T) {
+	s := validStack()
+	s.Compose = "x-common: &common\n  restart: unless-stopped\n  env_file: .env\n" +
+		strings.Replace(s.Compose, "    image: alpine\n", "    <<: *common\n    x-note: kept\n    image: alpine\n", 1)
+	if err := Validate(s, ValidateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestValidateErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(s *Stack)
+		opt    ValidateOptions
+		want   ValidationError // Reason: a substring of the reason
+	}{
+		{"bad YAML indentation", replace("    env_file: .env", "   env_file: .env"), ValidateOptions{},
+			ValidationError{ComposeFile, 14, "invalid YAML: did not find expected key", nil}},
+		{"tab in YAML", replace("    env_file: .env", "\tenv_file: .env"), ValidateOptions{},
+			ValidationError{ComposeFile, 14, "invalid YAML: found a tab character that violates indentation", nil}},
+		{"duplicate YAML key", replace("    env_file: .env", "    env_file: .env\n    image: other"), ValidateOptions{},
+			ValidationError{ComposeFile, 15, `"image" is defined twice (first on line 3)`, nil}},
+		{"unknown variable", replace("HOME_DIR: \"$$HOME\"", "HOME_DIR: $HOME_DIR"), ValidateOptions{},
+			ValidationError{ComposeFile, 17, "variable HOME_DIR is not defined in .env", nil}},
+		{"unknown variable in a block scalar", replace("command: sh -c 'echo $${PATH}'", "command: |\n      a\n      b $MISSING"),
+			ValidateOptions{}, ValidationError{ComposeFile, 21, "variable MISSING is not defined", nil}},
+		{"required variable", replace("${NOT_DEFINED:-fallback}", "${NEEDED:?set it}"), ValidateOptions{},
+			ValidationError{ComposeFile, 18, "variable NEEDED is not defined", nil}},
+		{"fixed host port", replace(`"8080"`, `"8080:80"`), ValidateOptions{},
+			ValidationError{ComposeFile, 8, "service web publishes host port 8080 directly; use a variable such as ${W9_HTTP_PORT_SET}", nil}},
+		{"host port through a non-_SET variable", func(s *Stack) {
+			replace("${W9_HTTP_PORT_SET}:80", "${W9_HTTP_PORT}:80")(s)
+			s.Env += "W9_HTTP_PORT=80\n"
+		}, ValidateOptions{}, ValidationError{ComposeFile, 6, "publishes a host port through ${W9_HTTP_PORT}", nil}},
+		{"port variable with only a default", replace("${W9_HTTP_PORT_SET}:80", "${W9_X_PORT_SET:-81}:80"),
+			ValidateOptions{}, ValidationError{ComposeFile, 6, "${W9_X_PORT_SET}, which .env does not define", nil}},
+		{"long syntax fixed port", replace(`- "8080"`, "- target: 80\n        published: 8081"), ValidateOptions{},
+			ValidationError{ComposeFile, 9, "publishes host port 8081 directly", nil}},
+		{"build key", replace("    container_name: $W9_ID\n", "    container_name: $W9_ID\n    build: .\n"),
+			ValidateOptions{}, ValidationError{ComposeFile, 5,
+				`service web uses "build", which StackHub does not support; publish an image instead`, nil}},
+		{"build pulled in by a merge key", func(s *Stack) {
+			s.Compose = "x-base: &base\n  build: .\n" + strings.Replace(s.Compose, "    image: alpine\n", "    <<: *base\n    image: alpine\n", 1)
+		}, ValidateOptions{}, ValidationError{ComposeFile, 2, `service backup uses "build"`, nil}},
+		{"include", func(s *Stack) { s.Compose = "include:\n  - other.yml\n" + s.Compose }, ValidateOptions{},
+			ValidationError{ComposeFile, 1, `top-level key "include" is not supported by StackHub; put every service in this one`, nil}},
+		{"compose-go refuses a dependency", replace("    env_file: .env\n", "    env_file: .env\n    depends_on: [nowhere]\n"),
+			ValidateOptions{}, ValidationError{ComposeFile, 2, `not a valid Compose file: service "web" depends on undefined service`, nil}},
+		{"compose-go refuses a port", replace(`- "8080"`, `- "80:80:80:80"`), ValidateOptions{},
+			ValidationError{ComposeFile, 0, "not a valid Compose file: invalid IP address", nil}},
+		{"unsupported top-level key", replace("volumes:\n  data:", "configs:\n  c:\n    file: ./c\nvolumes:\n  data:"),
+			ValidateOptions{}, ValidationError{ComposeFile, 27, `top-level key "configs" is not supported`, nil}},
+		{"unsupported deploy key", replace("    env_file: .env\n", "    env_file: .env\n    deploy:\n      replicas: 2\n"),
+			ValidateOptions{}, ValidationError{ComposeFile, 16, `"deploy.replicas", which StackHub does not support`, nil}},
+		{"no image", replace("    image: alpine\n", ""), ValidateOptions{},
+			ValidationError{ComposeFile, 20, "service backup has no image", nil}},
+		{"privileged without host access", replace("    env_file: .env\n", "    env_file: .env\n    privileged: true\n"),
+			ValidateOptions{}, ValidationError{ComposeFile, 0, "needs access to the host (service web runs privileged)", nil}},
+		{"docker socket", replace("      - data:/data\n", "      - data:/data\n      - /var/run/docker.sock:/var/run/docker.sock\n"),
+			ValidateOptions{}, ValidationError{ComposeFile, 0, "service web binds the Docker socket (/var/run/docker.sock)", nil}},
+		{"bind escapes the project", replace("./src/conf.d/:/etc/extra", "./src/../../etc:/etc/extra"), ValidateOptions{},
+			ValidationError{ComposeFile, 11, "binds ./src/../../etc, which leaves the project directory", nil}},
+		{"bind source not in files", replace("./src/conf.d/:/etc/extra", "./clickhouse/x.xml:/etc/x.xml"), ValidateOptions{},
+			ValidationError{ComposeFile, 11, "bind source ./clickhouse/x.xml is not in the template's files", nil}},
+		{"bind source from a setting", replace("./src/conf.d/:/etc/extra", "./src/${W9_HTTP_PORT_SET}:/etc/extra"),
+			ValidateOptions{}, ValidationError{ComposeFile, 11, "bind source from the setting W9_HTTP_PORT_SET", nil}},
+		{"env_file outside the project", replace("env_file: .env", "env_file: ../secrets.env"), ValidateOptions{},
+			ValidationError{ComposeFile, 14, "env_file ../secrets.env, which is outside the project", nil}},
+		{"fixed container name", replace("container_name: $W9_ID", "container_name: web"), ValidateOptions{},
+			ValidationError{ComposeFile, 4, `fixed container name "web"`, nil}},
+		{"oversize", func(s *Stack) { s.Files["src/big"] = strings.Repeat("x", DefaultMaxSize) }, ValidateOptions{},
+			ValidationError{"", 0, "over the limit of 1048576 bytes", nil}},
+		{"oversize with a custom limit", func(*Stack) {}, ValidateOptions{MaxSize: 100},
+			ValidationError{"", 0, "over the limit of 100 bytes", nil}},
+		{"file path escapes", func(s *Stack) { s.Files["../x"] = "" }, ValidateOptions{},
+			ValidationError{"../x", 0, "leaves the project directory", nil}},
+		{"file path collides", func(s *Stack) { s.Files[".env"] = "" }, ValidateOptions{},
+			ValidationError{".env", 0, "reserved for the stack's own .env", nil}},
+		{"file is also a directory", func(s *Stack) { s.Files["src/conf.d"] = "" }, ValidateOptions{},
+			ValidationError{"src/conf.d/my.cnf", 0, "src/conf.d is both a file and a directory", nil}},
+		{"negative requirement", func(s *Stack) { s.Requirements.Memory = -1 }, ValidateOptions{},
+			ValidationError{VariablesFile, 0, "requirements.memory is -1", nil}},
+		{".env forward reference", func(s *Stack) { s.Env = "A=$B\nB=1\n" + s.Env }, ValidateOptions{},
+			ValidationError{EnvFile, 1, "A refers to B, which is not defined above it", nil}},
+		{".env syntax", func(s *Stack) { s.Env += "BROKEN\n" }, ValidateOptions{},
+			ValidationError{EnvFile, 7, `"BROKEN" has no value`, nil}},
+		{".env port not a number", func(s *Stack) { s.Env = strings.Replace(s.Env, "'9001'", "http", 1) }, ValidateOptions{},
+			ValidationError{EnvFile, 2, `W9_HTTP_PORT_SET is "http"`, nil}},
+		{".env duplicate", func(s *Stack) { s.Env += "W9_VERSION=2\n" }, ValidateOptions{},
+			ValidationError{EnvFile, 7, "W9_VERSION is defined twice (first on line 1)", nil}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := validStack()
+			tt.change(s)
+			err := Validate(s, tt.opt)
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("Validate = %v, want a *ValidationError", err)
+			}
+			got := ValidationError{File: ve.File, Line: ve.Line, Reason: tt.want.Reason}
+			if !strings.Contains(ve.Reason, tt.want.Reason) {
+				got.Reason = ve.Reason
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Validate error %q (-want +got):\n%s", err, diff)
+			}
+		})
+	}
+}
+
+// replace returns a change that replaces old by new in the compose text once, failing loudly if old is absent.
+func replace(old, new string) func(s *Stack) {
+	return func(s *Stack) {
+		if !strings.Contains(s.Compose, old) {
+			panic("test compose lacks " + old)
+		}
+		s.Compose = strings.Replace(s.Compose, old, new, 1)
+	}
+}

@@ -1,0 +1,211 @@
+package catalog
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Template is one template of a Websoft9 docker-library: DIR/apps/<Key>/.
+type Template struct {
+	Key         string
+	Name        string // trademark
+	Description string // README.md text, trimmed to fewer than maxDescription characters
+	Release     bool
+	Dist        string
+	Versions    []string // list order; first = default
+	Stack       Stack
+}
+
+// Refusal is a template that cannot be used, with the exact reason.
+type Refusal struct {
+	Key    string
+	Reason string
+}
+
+// maxDescription bounds Template.Description in characters.
+const maxDescription = 10000
+
+// keyPattern is what a template folder name must look like to become a package name.
+var keyPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,30}$`)
+
+// tagPattern is a valid image tag: every version ends up as W9_VERSION in an image reference.
+var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// ReadWebsoft9 reads DIR/apps/<key>/ for every key (sorted). A template that cannot be used becomes a Refusal
+// with the exact reason; an I/O error on DIR itself is the error. includeUnreleased: release:false templates are
+// refused with reason "not released" unless true. Folders whose name starts with a dot are ignored.
+func ReadWebsoft9(dir string, includeUnreleased bool) ([]Template, []Refusal, error) {
+	apps := filepath.Join(dir, "apps")
+	entries, err := os.ReadDir(apps)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read template library: %w", err)
+	}
+	var out []Template
+	var refused []Refusal
+	for _, e := range entries { // os.ReadDir sorts by name
+		key := e.Name()
+		if !e.IsDir() || strings.HasPrefix(key, ".") {
+			continue
+		}
+		t, err := readTemplate(filepath.Join(apps, key), key, includeUnreleased)
+		if err != nil {
+			refused = append(refused, Refusal{Key: key, Reason: err.Error()})
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, refused, nil
+}
+
+// readTemplate reads and validates one template folder; any error is the refusal reason.
+func readTemplate(dir, key string, includeUnreleased bool) (Template, error) {
+	if !keyPattern.MatchString(key) {
+		return Template{}, fmt.Errorf("folder name %q is not a valid package name (lowercase letters, digits and -, "+
+			"2 to 31 characters, starting with a letter)", key)
+	}
+	meta, err := readVariables(filepath.Join(dir, VariablesFile))
+	if err != nil {
+		return Template{}, err
+	}
+	if !meta.Release && !includeUnreleased {
+		return Template{}, errors.New("not released")
+	}
+	t := Template{Key: key, Name: meta.Trademark, Release: meta.Release}
+	if t.Name == "" {
+		t.Name = key
+	}
+	if t.Dist, t.Versions, err = meta.versions(); err != nil {
+		return Template{}, err
+	}
+	req, err := meta.requirements()
+	if err != nil {
+		return Template{}, err
+	}
+	if t.Stack, err = readStack(dir, req); err != nil {
+		return Template{}, err
+	}
+	if t.Description, err = readDescription(filepath.Join(dir, "README.md")); err != nil {
+		return Template{}, err
+	}
+	if err := Validate(&t.Stack, ValidateOptions{AllowHostAccess: true}); err != nil {
+		return Template{}, err
+	}
+	return t, nil
+}
+
+// readStack reads the compose file, .env and src/ files of a template folder.
+func readStack(dir string, req Requirements) (Stack, error) {
+	compose, err := readText(dir, ComposeFile)
+	if err != nil {
+		return Stack{}, err
+	}
+	env, err := readText(dir, EnvFile)
+	if err != nil {
+		return Stack{}, err
+	}
+	files, err := readSrc(dir)
+	if err != nil {
+		return Stack{}, err
+	}
+	return Stack{Compose: compose, Env: env, Files: files, Requirements: req}, nil
+}
+
+// readText reads a required text file of the template.
+func readText(dir, name string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("%s is missing", name)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", name, err)
+	}
+	if !utf8.Valid(b) {
+		return "", fmt.Errorf("%s is not UTF-8 text", name)
+	}
+	return string(b), nil
+}
+
+// readSrc returns every regular text file under src/ by its "src/<rel>" path. Binary files (holding a NUL byte)
+// and symbolic links are left out: a bind that needs one is then refused by Validate.
+func readSrc(dir string) (map[string]string, error) {
+	root := filepath.Join(dir, "src")
+	files := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == root && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipDir
+			}
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(b, 0) {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		files[filepath.ToSlash(rel)] = string(b)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read src: %w", err)
+	}
+	if len(files) == 0 {
+		return nil, nil
+	}
+	return files, nil
+}
+
+// readDescription returns README.md's text, trimmed below maxDescription characters at a line end when it can;
+// a missing README gives an empty description.
+func readDescription(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read README.md: %w", err)
+	}
+	text := strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
+	if utf8.RuneCountInString(text) < maxDescription {
+		return text, nil
+	}
+	runes := []rune(text)[:maxDescription-1]
+	cut := string(runes)
+	if i := strings.LastIndexByte(cut, '\n'); i > len(cut)/2 {
+		cut = cut[:i]
+	}
+	return strings.TrimSpace(cut), nil
+}
+
+// StackFor returns the template's stack for one version: Env with W9_VERSION set to that version (RenderEnv),
+// which is the stack stored per update.
+func (t Template) StackFor(version string) (Stack, error) {
+	if !slices.Contains(t.Versions, version) {
+		return Stack{}, fmt.Errorf("template %s has no version %q (it has %s)", t.Key, version, strings.Join(t.Versions, ", "))
+	}
+	s := t.Stack
+	env, err := RenderEnv(s.Env, map[string]string{VarVersion: version})
+	if err != nil {
+		return Stack{}, fmt.Errorf("template %s version %s: %w", t.Key, version, err)
+	}
+	s.Env = env
+	s.Files = maps.Clone(s.Files)
+	s.HostAccess = slices.Clone(s.HostAccess)
+	return s, nil
+}
