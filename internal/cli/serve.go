@@ -16,7 +16,9 @@ import (
 
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/config"
+	"github.com/stackhub/stackhub/internal/engine/docker"
 	"github.com/stackhub/stackhub/internal/events"
+	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
 	"github.com/stackhub/stackhub/internal/logx"
 	"github.com/stackhub/stackhub/internal/server"
@@ -68,14 +70,31 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			fmt.Fprintf(os.Stdout, "Generated admin token (stored in %s/admin-token): %s\n", cfg.DataDir, token)
 		}
 	}
-	if len(token) < 16 {
-		log.Warn("the admin token (DOGETOK) is short; use 16 characters or more")
+	weak := config.WeakToken(token)
+	if weak {
+		log.Warn("the admin token (DOGETOK) is weak; use 16 or more random characters")
 	}
 	// Ten failed checks a minute per client address or uid; enough for typos, too few for guessing.
 	au := auth.NewService(st, token, auth.DefaultParams(), auth.NewLimiter(10, time.Minute))
 	bus := events.NewBus()
 	h := hub.New(st, au, bus, log)
-	handler := server.Handler(server.Deps{Hub: h, Auth: au, Hooks: cfg.Hooks, Log: log, Version: Version})
+	eng, err := docker.New()
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	hs := host.New(st, eng, bus, log, host.Config{DataDir: cfg.DataDir, Prefix: cfg.Prefix,
+		PublicAddress: cfg.PublicAddr, HealthTimeout: cfg.HealthTimeout})
+	defer hs.Close()
+	if v, err := eng.Version(ctx); err != nil {
+		log.Warn("Docker Engine does not answer; installs will fail until it does", "err", err)
+	} else if err := hs.Reconcile(ctx); err != nil {
+		log.Error("reconcile unfinished jobs", "err", err)
+	} else {
+		log.Info("docker engine", "version", v)
+	}
+	handler := server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Hooks: cfg.Hooks, Log: log, Version: Version,
+		WeakToken: weak})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -7,7 +7,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"time"
 
 	"github.com/knadh/koanf/providers/posflag"
 	"github.com/knadh/koanf/v2"
@@ -26,20 +28,27 @@ type Config struct {
 	AdminToken string `koanf:"dogetok"`
 	Webhooks   string `koanf:"webhooks"`
 	LogLevel   string `koanf:"log-level"`
+	Prefix     string `koanf:"prefix"`
+	PublicAddr string `koanf:"public-address"`
+	Health     string `koanf:"health-timeout"`
 
-	Hooks []webhook.Hook `koanf:"-"`
+	Hooks         []webhook.Hook `koanf:"-"`
+	HealthTimeout time.Duration  `koanf:"-"`
 }
 
 // envNames maps environment variables to setting keys.
 var envNames = map[string]string{
-	"STACKHUB_LISTEN":    "listen",
-	"STACKHUB_WS_LISTEN": "ws-listen",
-	"STACKHUB_DATA_DIR":  "data-dir",
-	"STACKHUB_DATABASE":  "database",
-	"DATABASE_URL":       "database",
-	"DOGETOK":            "dogetok",
-	"WEBHOOKS":           "webhooks",
-	"STACKHUB_LOG_LEVEL": "log-level",
+	"STACKHUB_LISTEN":         "listen",
+	"STACKHUB_WS_LISTEN":      "ws-listen",
+	"STACKHUB_DATA_DIR":       "data-dir",
+	"STACKHUB_DATABASE":       "database",
+	"DATABASE_URL":            "database",
+	"DOGETOK":                 "dogetok",
+	"WEBHOOKS":                "webhooks",
+	"STACKHUB_LOG_LEVEL":      "log-level",
+	"STACKHUB_PREFIX":         "prefix",
+	"STACKHUB_PUBLIC_ADDRESS": "public-address",
+	"STACKHUB_HEALTH_TIMEOUT": "health-timeout",
 }
 
 // Flags declares the serve flags on fs with their defaults.
@@ -49,6 +58,9 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("data-dir", "./data", "data directory (env STACKHUB_DATA_DIR)")
 	fs.String("database", "", "database: a SQLite path, or postgres://... (env DATABASE_URL; default SQLite in the data dir)")
 	fs.String("log-level", "info", "log level: debug, info, warn, error (env STACKHUB_LOG_LEVEL)")
+	fs.String("prefix", "stackhub", "name prefix of installed apps' projects and containers (env STACKHUB_PREFIX)")
+	fs.String("public-address", "", "this server's address in app URLs (W9_URL); default: its first non-loopback IP (env STACKHUB_PUBLIC_ADDRESS)")
+	fs.String("health-timeout", "5m", "how long an install waits for the app to be healthy (env STACKHUB_HEALTH_TIMEOUT)")
 }
 
 // Load reads the environment (through getenv) and the parsed flags, and validates the result.
@@ -107,12 +119,45 @@ func (c *Config) Validate() error {
 	if c.Hooks, err = webhook.Parse(c.Webhooks); err != nil {
 		return err
 	}
+	if !prefixRe.MatchString(c.Prefix) {
+		return fmt.Errorf("--prefix %q: use 1 to 20 lowercase letters, digits or -, starting with a letter", c.Prefix)
+	}
+	if c.HealthTimeout, err = time.ParseDuration(c.Health); err != nil || c.HealthTimeout <= 0 {
+		return fmt.Errorf("--health-timeout %q: want a duration such as 5m", c.Health)
+	}
+	if c.PublicAddr == "" {
+		c.PublicAddr = firstAddress()
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
 	}
 	return nil
+}
+
+var prefixRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
+
+// firstAddress is the first non-loopback IPv4 address of the host, or localhost.
+func firstAddress() string {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
+				return ipn.IP.String()
+			}
+		}
+	}
+	return "localhost"
+}
+
+// WeakToken reports an admin token that is short or commonly used.
+func WeakToken(t string) bool {
+	switch strings.ToLower(t) {
+	case "dogetok", "admin", "password", "changeme", "secret", "token", "stackhub", "websoft9":
+		return true
+	}
+	return len(t) < 16
 }
 
 // Environ is os.Environ, named for the call site in main.

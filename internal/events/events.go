@@ -23,15 +23,19 @@ const (
 	CommentDeleted   = "comment.deleted"
 	CommentStarred   = "comment.starred"
 	NotificationSent = "notification.created"
+
+	InstallStage  = "install.stage"  // a job reached a stage or logged a line
+	InstallStatus = "install.status" // an instance's status changed (job finished, started, stopped, removed)
 )
 
 // Event is something that happened, after it was committed.
 type Event struct {
-	Type     string    `json:"type"`
-	Time     time.Time `json:"time"`
-	Actor    int64     `json:"actor"`    // the uid that acted; 0 for the admin or the system
-	Audience int64     `json:"audience"` // a uid when only that user may see it; 0 when public
-	Payload  any       `json:"payload"`
+	Type      string    `json:"type"`
+	Time      time.Time `json:"time"`
+	Actor     int64     `json:"actor"`      // the uid that acted; 0 for the admin or the system
+	Audience  int64     `json:"audience"`   // a uid when only that user may see it; 0 when public
+	AdminOnly bool      `json:"admin_only"` // host events: only the admin sees them
+	Payload   any       `json:"payload"`
 }
 
 // Bus delivers events to subscribers in publish order.

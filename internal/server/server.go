@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/stackhub/stackhub/internal/api/geekapk"
+	"github.com/stackhub/stackhub/internal/api/stackhub"
 	v1 "github.com/stackhub/stackhub/internal/api/v1"
 	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
 	"github.com/stackhub/stackhub/internal/logx"
 	"github.com/stackhub/stackhub/internal/webhook"
@@ -19,18 +21,21 @@ import (
 
 // Deps are the services the front doors call.
 type Deps struct {
-	Hub     *hub.Service
-	Auth    *auth.Service
-	Hooks   []webhook.Hook
-	Log     *slog.Logger
-	Version string
+	Hub       *hub.Service
+	Host      *host.Service
+	Auth      *auth.Service
+	Hooks     []webhook.Hook
+	Log       *slog.Logger
+	Version   string
+	WeakToken bool // the admin token is weak: searchServer reports it
 }
 
 // Handler returns the whole HTTP surface: the GeekApk paths at the root and /api/v1.
 func Handler(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	geekapk.New(d.Hub, d.Auth, d.Hooks, d.Log, d.Version).Register(mux)
-	v1.Register(mux, d.Hub, d.Version)
+	stackhub.New(d.Host, d.Auth, d.Log, d.WeakToken).Register(mux)
+	v1.Register(mux, v1.Deps{Hub: d.Hub, Host: d.Host, Auth: d.Auth, Version: d.Version, WeakToken: d.WeakToken})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)

@@ -2,6 +2,8 @@ package testutil
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,7 +17,10 @@ import (
 	"time"
 
 	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/engine"
+	"github.com/stackhub/stackhub/internal/engine/docker"
 	"github.com/stackhub/stackhub/internal/events"
+	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
 	"github.com/stackhub/stackhub/internal/server"
 	"github.com/stackhub/stackhub/internal/store"
@@ -36,13 +41,21 @@ type Server struct {
 	Store *store.Store
 	Bus   *events.Bus
 	Hub   *hub.Service
+	Host  *host.Service
 	HTTP  *http.Client
+	// DataDir is the server's data directory; Prefix names its projects (<Prefix>-<instance>).
+	DataDir string
+	Prefix  string
 }
 
 // Options tune a test server.
 type Options struct {
 	Hooks   []webhook.Hook
 	Limiter *auth.Limiter // default: generous, so tests of other things never trip it
+	// Engine runs installs; nil means a real Docker engine. Instances are named with a random prefix so
+	// parallel tests and packages never collide, and everything is uninstalled with purge at the end.
+	Engine        engine.Engine
+	HealthTimeout time.Duration // default 60 s
 }
 
 // StartServer runs a server on a fresh database of engine e.
@@ -56,9 +69,41 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	au := auth.NewService(st, AdminToken, HashParams, opt.Limiter)
 	bus := events.NewBus()
 	h := hub.New(st, au, bus, log)
-	ts := httptest.NewServer(server.Handler(server.Deps{Hub: h, Auth: au, Hooks: opt.Hooks, Log: log, Version: "test"}))
-	t.Cleanup(ts.Close)
-	return &Server{t: t, URL: ts.URL, Store: st, Bus: bus, Hub: h, HTTP: ts.Client()}
+	eng := opt.Engine
+	if eng == nil {
+		d, err := docker.New()
+		if err != nil {
+			t.Fatalf("docker client: %v", err)
+		}
+		t.Cleanup(func() { d.Close() })
+		eng = d
+	}
+	if opt.HealthTimeout == 0 {
+		opt.HealthTimeout = 60 * time.Second
+	}
+	dataDir := t.TempDir()
+	prefix := "t" + randomHex(3)
+	hs := host.New(st, eng, bus, log, host.Config{DataDir: dataDir, Prefix: prefix, PublicAddress: "127.0.0.1",
+		HealthTimeout: opt.HealthTimeout})
+	ts := httptest.NewServer(server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Hooks: opt.Hooks, Log: log,
+		Version: "test"}))
+	t.Cleanup(func() {
+		ts.Close()
+		hs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if _, err := hs.UninstallAll(ctx, auth.Actor{Admin: true}, true); err != nil {
+			t.Errorf("uninstall everything: %v", err)
+		}
+	})
+	return &Server{t: t, URL: ts.URL, Store: st, Bus: bus, Hub: h, Host: hs, HTTP: ts.Client(), DataDir: dataDir,
+		Prefix: prefix}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // As is who a request is sent as.

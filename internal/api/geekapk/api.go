@@ -8,11 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/stackhub/stackhub/internal/api/reqauth"
 	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/hub"
@@ -88,41 +88,11 @@ func gone(w http.ResponseWriter) error {
 	return writeJSON(w, http.StatusGone, map[string]any{"status": http.StatusGone, "message": "Gone"})
 }
 
-// credentials gathers what the request presents: the admin token (URL parameter, cookie or Bearer) and the
-// user cookies.
-func credentials(r *http.Request) auth.Credentials {
-	c := auth.Credentials{Client: clientAddr(r), Token: r.URL.Query().Get("token")}
-	if c.Token == "" {
-		if ck, err := r.Cookie("doge_token"); err == nil {
-			c.Token = ck.Value
-		}
-	}
-	if c.Token == "" {
-		if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-			c.Token = strings.TrimSpace(t)
-		}
-	}
-	if ck, err := r.Cookie("geekapk_uid"); err == nil {
-		c.UID = ck.Value
-	}
-	if ck, err := r.Cookie("geekapk_passhash"); err == nil {
-		c.Passhash = ck.Value
-	}
-	return c
-}
-
 func (h *Handler) actor(r *http.Request) (auth.Actor, error) {
-	return h.auth.Authenticate(r.Context(), credentials(r))
+	return h.auth.Authenticate(r.Context(), reqauth.Credentials(r))
 }
 
-// clientAddr is the peer's IP; proxies' headers are not trusted.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+func clientAddr(r *http.Request) string { return reqauth.ClientAddr(r) }
 
 // pathID parses a numeric path value.
 func pathID(r *http.Request, name string) (int64, error) {

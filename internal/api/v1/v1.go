@@ -8,7 +8,10 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/stackhub/stackhub/internal/api/reqauth"
 	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
 )
 
@@ -40,12 +43,27 @@ var codeOf = map[apperr.Kind]string{
 
 // API is the v1 front door.
 type API struct {
-	hub     *hub.Service
-	version string
+	hub       *hub.Service
+	host      *host.Service
+	auth      *auth.Service
+	version   string
+	weakToken bool
 }
 
+// Deps are the services behind /api/v1.
+type Deps struct {
+	Hub       *hub.Service
+	Host      *host.Service
+	Auth      *auth.Service
+	Version   string
+	WeakToken bool
+}
+
+type actorKey struct{}
+
 // Register mounts /api/v1 on mux.
-func Register(mux *http.ServeMux, h *hub.Service, version string) {
+func Register(mux *http.ServeMux, d Deps) {
+	h, version := d.Hub, d.Version
 	huma.NewError = newProblem // the library's documented hook for a custom error shape
 	cfg := huma.DefaultConfig("StackHub API", version)
 	cfg.OpenAPIPath = Prefix + "/openapi"
@@ -53,7 +71,18 @@ func Register(mux *http.ServeMux, h *hub.Service, version string) {
 	cfg.SchemasPath = Prefix + "/schemas"
 	cfg.Servers = nil
 	api := humago.New(mux, cfg)
-	a := &API{hub: h, version: version}
+	a := &API{hub: h, host: d.Host, auth: d.Auth, version: version, weakToken: d.WeakToken}
+	api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
+		r, _ := humago.Unwrap(ctx)
+		actor, err := a.auth.Authenticate(r.Context(), reqauth.Credentials(r))
+		if err != nil {
+			p := fail(err).(*Problem)
+			_ = huma.WriteErr(api, ctx, p.status, p.Err.Message)
+			return
+		}
+		next(huma.WithValue(ctx, actorKey{}, actor))
+	})
+	a.registerHost(api, mux)
 	huma.Register(api, huma.Operation{
 		OperationID: "health", Method: http.MethodGet, Path: Prefix + "/health",
 		Summary: "Is the server up and its database reachable", Tags: []string{"server"},
@@ -85,6 +114,11 @@ func fail(err error) error {
 		msg = "internal error"
 	}
 	return &Problem{status: st, Err: ProblemBody{Code: codeOf[e.Kind], Message: msg, Field: e.Field}}
+}
+
+func actorOf(ctx context.Context) auth.Actor {
+	a, _ := ctx.Value(actorKey{}).(auth.Actor)
+	return a
 }
 
 // HealthOutput is the health report.

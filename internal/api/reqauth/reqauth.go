@@ -1,0 +1,42 @@
+// Package reqauth reads what an HTTP request presents as credentials, the same way for every front door: the
+// admin token (URL parameter token, cookie doge_token, or Bearer) and the user cookies.
+package reqauth
+
+import (
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/stackhub/stackhub/internal/auth"
+)
+
+// Credentials gathers the request's credentials and client address.
+func Credentials(r *http.Request) auth.Credentials {
+	c := auth.Credentials{Client: ClientAddr(r), Token: r.URL.Query().Get("token")}
+	if c.Token == "" {
+		if ck, err := r.Cookie("doge_token"); err == nil {
+			c.Token = ck.Value
+		}
+	}
+	if c.Token == "" {
+		if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			c.Token = strings.TrimSpace(t)
+		}
+	}
+	if ck, err := r.Cookie("geekapk_uid"); err == nil {
+		c.UID = ck.Value
+	}
+	if ck, err := r.Cookie("geekapk_passhash"); err == nil {
+		c.Passhash = ck.Value
+	}
+	return c
+}
+
+// ClientAddr is the peer's IP; proxies' headers are not trusted.
+func ClientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

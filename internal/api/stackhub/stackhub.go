@@ -1,0 +1,221 @@
+// Package stackhub serves the StackHub/Websoft9 installer contract: installApp and its five siblings, by GET with
+// query parameters or POST with JSON or form fields, every answer in the {code, message, data} envelope.
+package stackhub
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/stackhub/stackhub/internal/api/reqauth"
+	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/host"
+)
+
+// Handler serves the contract.
+type Handler struct {
+	host      *host.Service
+	auth      *auth.Service
+	log       *slog.Logger
+	weakToken bool
+}
+
+// New returns the StackHub front door. weakToken tells searchServer to report the admin token as a risk.
+func New(h *host.Service, a *auth.Service, log *slog.Logger, weakToken bool) *Handler {
+	return &Handler{host: h, auth: a, log: log, weakToken: weakToken}
+}
+
+// envelope is every answer's shape.
+type envelope struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Data    any    `json:"data"`
+}
+
+type handlerFunc func(r *http.Request, a auth.Actor, p params) (msg string, data any, err error)
+
+// Register mounts the six endpoints, each for GET and POST.
+func (h *Handler) Register(mux *http.ServeMux) {
+	for path, fn := range map[string]handlerFunc{
+		"/installApp": h.install, "/uninstallApp": h.uninstall, "/getAppInfo": h.appInfo,
+		"/getAllAppInfo": h.allAppInfo, "/uninstallAllApp": h.uninstallAll, "/searchServer": h.searchServer,
+	} {
+		mux.Handle("GET "+path, h.wrap(fn))
+		mux.Handle("POST "+path, h.wrap(fn))
+	}
+}
+
+func (h *Handler) wrap(fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, err := h.auth.Authenticate(r.Context(), reqauth.Credentials(r))
+		if err == nil && !a.Admin {
+			err = requireAdmin(a)
+		}
+		var p params
+		if err == nil {
+			p, err = readParams(w, r)
+		}
+		var msg string
+		var data any
+		if err == nil {
+			msg, data, err = fn(r, a, p)
+		}
+		h.write(w, r, msg, data, err)
+	})
+}
+
+func requireAdmin(a auth.Actor) error {
+	if a.User {
+		return apperr.New(apperr.Forbidden, "Only the admin may manage apps on this server")
+	}
+	return apperr.New(apperr.Unauthorized, "Unauthorized: send the admin token (token parameter, doge_token cookie or Bearer)")
+}
+
+// write encodes the envelope: HTTP 200 always, except 401 and 403 for credentials.
+func (h *Handler) write(w http.ResponseWriter, r *http.Request, msg string, data any, err error) {
+	status, env := http.StatusOK, envelope{Code: "1", Message: msg, Data: data}
+	if pe, ok := err.(*partial); ok {
+		env = envelope{Code: "0", Message: pe.Error(), Data: pe.results}
+		err = nil
+	}
+	if err != nil {
+		e := apperr.As(err)
+		env = envelope{Code: "0", Message: e.Message, Data: map[string]any{}}
+		switch e.Kind {
+		case apperr.Unauthorized:
+			status = http.StatusUnauthorized
+		case apperr.Forbidden:
+			status = http.StatusForbidden
+		case apperr.RateLimited:
+			status = http.StatusTooManyRequests
+			w.Header().Set("Retry-After", strconv.Itoa(max(int(e.RetryAfter.Seconds()), 1)))
+		case apperr.Internal:
+			h.log.ErrorContext(r.Context(), "stackhub request failed", "path", r.URL.Path, "err", err)
+			env.Message = "Internal error; see the server log"
+		}
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(env)
+}
+
+// params are a request's parameters from the query, a JSON body or form fields.
+type params map[string]any
+
+func readParams(w http.ResponseWriter, r *http.Request) (params, error) {
+	p := params{}
+	for k, v := range r.URL.Query() {
+		p[k] = v[0]
+	}
+	if r.Method != http.MethodPost {
+		return p, nil
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	switch ct {
+	case "application/json", "":
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, apperr.New(apperr.Invalid, "The request body could not be read: %v", err)
+		}
+		if len(strings.TrimSpace(string(b))) == 0 {
+			return p, nil
+		}
+		var body map[string]any
+		if err := json.Unmarshal(b, &body); err != nil {
+			return nil, apperr.New(apperr.Invalid, "The body is not a JSON object: send {\"appName\": \"...\"}")
+		}
+		for k, v := range body {
+			p[k] = v
+		}
+	case "application/x-www-form-urlencoded", "multipart/form-data":
+		if err := r.ParseMultipartForm(1 << 20); err != nil && err != http.ErrNotMultipart {
+			return nil, apperr.New(apperr.Invalid, "The form could not be read: %v", err)
+		}
+		for k, v := range r.PostForm {
+			p[k] = v[0]
+		}
+	default:
+		return nil, apperr.New(apperr.Unsupported, "Send JSON or form fields, not %s", ct)
+	}
+	return p, nil
+}
+
+// str reads a text parameter.
+func (p params) str(name string) (string, error) {
+	switch v := p[name].(type) {
+	case nil:
+		return "", nil
+	case string:
+		return strings.TrimSpace(v), nil
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), nil
+	}
+	return "", apperr.Field(apperr.Invalid, name, "%s must be text", name)
+}
+
+// flag reads a boolean parameter: true, 1, yes or on.
+func (p params) flag(name string) bool {
+	switch v := p[name].(type) {
+	case bool:
+		return v
+	case string:
+		v = strings.ToLower(strings.TrimSpace(v))
+		return v == "true" || v == "1" || v == "yes" || v == "on"
+	case float64:
+		return v != 0
+	}
+	return false
+}
+
+// settings reads the settings object: JSON in a body, or a JSON string in a query or form.
+func (p params) settings() (map[string]string, error) {
+	raw := p["settings"]
+	if s, ok := raw.(string); ok {
+		if strings.TrimSpace(s) == "" {
+			return nil, nil
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(s), &m); err != nil {
+			return nil, apperr.Field(apperr.Invalid, "settings", `settings must be a JSON object such as {"W9_HTTP_PORT_SET": "9001"}`)
+		}
+		raw = m
+	}
+	if raw == nil {
+		return nil, nil
+	}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return nil, apperr.Field(apperr.Invalid, "settings", `settings must be an object such as {"W9_HTTP_PORT_SET": "9001"}`)
+	}
+	out := map[string]string{}
+	for k, v := range m {
+		switch v := v.(type) {
+		case string:
+			out[k] = v
+		case float64:
+			out[k] = strconv.FormatFloat(v, 'f', -1, 64)
+		case bool:
+			out[k] = strconv.FormatBool(v)
+		default:
+			return nil, apperr.Field(apperr.Invalid, "settings", "setting %s must be text or a number", k)
+		}
+	}
+	return out, nil
+}
+
+func (p params) required(name, example string) (string, error) {
+	v, err := p.str(name)
+	if err == nil && v == "" {
+		err = apperr.Field(apperr.Invalid, name, "%s is required, for example %s=%s", name, name, example)
+	}
+	return v, err
+}
+
+func pct(v float64) string { return fmt.Sprintf("%.0f%%", v) }

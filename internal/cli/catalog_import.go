@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackhub/stackhub/internal/catalog"
+)
+
+func catalogCmd() *cobra.Command {
+	r := &remote{}
+	cmd := &cobra.Command{Use: "catalog", Short: "Manage the app catalog"}
+	r.flags(cmd)
+	var unreleased bool
+	imp := &cobra.Command{
+		Use:   "import DIR",
+		Short: "Import a Websoft9 docker-library (DIR/apps/<key>/) into the catalog",
+		Long: "Reads every template under DIR/apps and sends it to the server. Prints one line per template: " +
+			"accepted (with the versions added) or refused (with the reason). Importing twice changes nothing.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ts, refused, err := catalog.ReadWebsoft9(args[0], unreleased)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := r.ctx(cmd)
+			defer cancel()
+			c := r.client()
+			out := cmd.OutOrStdout()
+			failed := len(refused)
+			for _, t := range ts {
+				res, err := c.ImportTemplate(ctx, t)
+				switch {
+				case err != nil:
+					failed++
+					fmt.Fprintf(out, "refused  %s: %s\n", t.Key, err)
+				case res.Created:
+					fmt.Fprintf(out, "accepted %s: new app %d with versions %s\n", t.Key, res.App, strings.Join(res.Added, ", "))
+				case len(res.Added) > 0:
+					fmt.Fprintf(out, "accepted %s: added versions %s to app %d\n", t.Key, strings.Join(res.Added, ", "), res.App)
+				default:
+					fmt.Fprintf(out, "accepted %s: unchanged (app %d)\n", t.Key, res.App)
+				}
+			}
+			for _, rf := range refused {
+				fmt.Fprintf(out, "refused  %s: %s\n", rf.Key, rf.Reason)
+			}
+			fmt.Fprintf(out, "%d accepted, %d refused\n", len(ts)+len(refused)-failed, failed)
+			return nil
+		},
+	}
+	imp.Flags().BoolVar(&unreleased, "unreleased", false, "also import templates marked release: false")
+	cmd.AddCommand(imp)
+	return cmd
+}

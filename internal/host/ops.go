@@ -1,0 +1,294 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/engine"
+	"github.com/stackhub/stackhub/internal/events"
+	"github.com/stackhub/stackhub/internal/store"
+)
+
+// Uninstall removes an instance: its containers and networks, its volumes and files too when purge, and its
+// port bookings. It is recorded as a job first, so a crash in the middle is finished by Reconcile.
+func (s *Service) Uninstall(ctx context.Context, a auth.Actor, name string, purge bool) error {
+	if err := requireAdmin(a); err != nil {
+		return err
+	}
+	if !nameRe.MatchString(name) {
+		return apperr.New(apperr.NotFound, "%s is not installed", name)
+	}
+	inst, err := s.store.Q().Instance(ctx, name)
+	if err != nil {
+		return notInstalled(err, name)
+	}
+	if !s.lock(name) {
+		return apperr.New(apperr.Conflict, "%s is busy with another job; try again when it finishes", name)
+	}
+	defer s.unlock(name)
+	rb := "{}"
+	if purge {
+		rb = `{"purge":true}`
+	}
+	now := s.ms()
+	job := &store.Job{Instance: name, Kind: "uninstall", Stage: "removing", State: store.JobRunning, Rollback: rb,
+		CreatedAt: now, UpdatedAt: now}
+	if err := s.store.Tx(ctx, func(q *store.Q) error {
+		if err := q.CreateJob(ctx, job); err != nil {
+			return err
+		}
+		return q.SetInstanceState(ctx, name, store.StateUninstalling, "", now)
+	}); err != nil {
+		return err
+	}
+	if err := s.remove(ctx, inst, purge); err != nil {
+		ctx := context.WithoutCancel(ctx)
+		_ = s.store.Q().SetInstanceState(ctx, name, inst.State, inst.Cause, s.ms())
+		(&run{s: s, job: job}).finish(store.JobFailed, err.Error())
+		return apperr.Wrap(apperr.Unavailable, err, "%s could not be fully uninstalled: %s. %s", name, err, s.leftovers(ctx, inst))
+	}
+	return nil
+}
+
+// remove takes an instance off the server and out of the database.
+func (s *Service) remove(ctx context.Context, inst *store.Instance, purge bool) error {
+	if err := s.engine.Down(ctx, inst.Project, purge); err != nil {
+		return err
+	}
+	if purge {
+		if err := os.RemoveAll(s.projectDir(inst.Name)); err != nil {
+			return fmt.Errorf("remove files: %w", err)
+		}
+	}
+	if err := s.store.Q().DeleteInstance(context.WithoutCancel(ctx), inst.Name); err != nil {
+		return fmt.Errorf("forget %s: %w", inst.Name, err)
+	}
+	s.publish(events.InstallStatus, StatusEvent{Instance: inst.Name, State: "removed", Status: StatusNotStarted, Info: "uninstalled"})
+	return nil
+}
+
+// leftovers says what still runs after a failed removal, and how to remove it by hand.
+func (s *Service) leftovers(ctx context.Context, inst *store.Instance) string {
+	st, err := s.engine.Status(ctx, inst.Project)
+	if err != nil || len(st.Services) == 0 {
+		return fmt.Sprintf("Check by hand with: docker ps -a --filter label=com.docker.compose.project=%s", inst.Project)
+	}
+	var parts []string
+	for _, c := range st.Services {
+		parts = append(parts, fmt.Sprintf("%s (%s, ports %v)", c.Container, c.State, c.HostPorts))
+	}
+	return fmt.Sprintf("Still there: %s. Remove them by hand with: docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=%s)",
+		strings.Join(parts, ", "), inst.Project)
+}
+
+// Result is the outcome for one instance of a bulk operation.
+type Result struct {
+	AppName string `json:"appName"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// UninstallAll uninstalls every instance and reports each.
+func (s *Service) UninstallAll(ctx context.Context, a auth.Actor, purge bool) ([]Result, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	insts, err := s.store.Q().Instances(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Result, 0, len(insts))
+	for _, inst := range insts {
+		r := Result{AppName: inst.Name, Code: "1", Message: inst.Name + " is uninstalled"}
+		if err := s.Uninstall(ctx, a, inst.Name, purge); err != nil {
+			r.Code, r.Message = "0", apperr.As(err).Message
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Operate starts, stops or restarts an instance as a job and returns the job at once.
+func (s *Service) Operate(ctx context.Context, a auth.Actor, name, kind string) (*store.Job, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	if kind != "start" && kind != "stop" && kind != "restart" {
+		return nil, apperr.Field(apperr.Invalid, "action", "action must be start, stop or restart")
+	}
+	inst, err := s.store.Q().Instance(ctx, name)
+	if err != nil {
+		return nil, notInstalled(err, name)
+	}
+	if inst.State != store.StateInstalled {
+		return nil, apperr.New(apperr.Conflict, "%s is %s; it can be %sed once it is installed", name, inst.State, kind)
+	}
+	if !s.lock(name) {
+		return nil, apperr.New(apperr.Conflict, "%s is busy with another job; try again when it finishes", name)
+	}
+	now := s.ms()
+	job := &store.Job{Instance: name, Kind: kind, Stage: "queued", State: store.JobRunning, CreatedAt: now, UpdatedAt: now}
+	if err := s.store.Q().CreateJob(ctx, job); err != nil {
+		s.unlock(name)
+		return nil, err
+	}
+	s.jobs.Add(1)
+	go s.runOperate(inst, job)
+	return job, nil
+}
+
+func (s *Service) runOperate(inst *store.Instance, job *store.Job) {
+	defer s.jobs.Done()
+	defer s.unlock(inst.Name)
+	r := &run{s: s, job: job}
+	ctx := s.ctx
+	r.note(job.Kind+"ing", job.Kind+"ing "+inst.Name, -1)
+	var err error
+	switch job.Kind {
+	case "start":
+		err = s.engine.Start(ctx, inst.Project)
+	case "stop":
+		err = s.engine.Stop(ctx, inst.Project)
+	case "restart":
+		err = s.engine.Restart(ctx, inst.Project)
+	}
+	stopped := job.Kind == "stop"
+	if err == nil {
+		if err = s.store.Q().SetInstanceStopped(ctx, inst.Name, stopped, s.ms()); err == nil && !stopped {
+			inst.Stopped = false
+			r.note("waiting", "waiting for "+inst.Name+" to be healthy", -1)
+			err = s.waitHealthy(ctx, inst)
+		}
+	}
+	if err != nil {
+		r.note("failed", err.Error(), -1)
+		r.finish(store.JobFailed, err.Error())
+		return
+	}
+	r.note("done", map[string]string{"start": "started", "stop": "stopped", "restart": "restarted"}[job.Kind]+" "+inst.Name, 100)
+	r.finish(store.JobSucceeded, "")
+	status, info := StatusRunning, "running"
+	if stopped {
+		status, info = StatusNotStarted, "stopped"
+	}
+	s.publish(events.InstallStatus, StatusEvent{Instance: inst.Name, Job: job.ID, State: store.StateInstalled, Status: status, Info: info})
+}
+
+// Logs writes an instance's container logs to w.
+func (s *Service) Logs(ctx context.Context, a auth.Actor, name string, tail int, follow bool, w io.Writer) error {
+	if err := requireAdmin(a); err != nil {
+		return err
+	}
+	inst, err := s.store.Q().Instance(ctx, name)
+	if err != nil {
+		return notInstalled(err, name)
+	}
+	if tail <= 0 || tail > 10_000 {
+		tail = 200
+	}
+	if err := s.engine.Logs(ctx, inst.Project, tail, follow, w); err != nil && ctx.Err() == nil {
+		return apperr.Wrap(apperr.Unavailable, err, "the logs of %s cannot be read", name)
+	}
+	return nil
+}
+
+// credentialKeys are the .env variables the credentials endpoint reveals.
+var credentialKeys = []string{"W9_URL", "W9_LOGIN_USER", "W9_LOGIN_PASSWORD", "W9_POWER_PASSWORD", "W9_RCODE",
+	"W9_ADMIN_PATH", "W9_DB_EXPOSE"}
+
+// Credentials reveals an instance's generated secrets and login, resolved from its rendered .env. Only this
+// call returns them.
+func (s *Service) Credentials(ctx context.Context, a auth.Actor, name string) (map[string]string, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.Q().Instance(ctx, name); err != nil {
+		return nil, notInstalled(err, name)
+	}
+	env, err := engine.ReadEnvFile(filepath.Join(s.projectDir(name), ".env"))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, k := range credentialKeys {
+		if v, ok := env[k]; ok {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// Job returns a job and its log.
+func (s *Service) Job(ctx context.Context, a auth.Actor, id int64) (*store.Job, []store.JobEvent, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, nil, err
+	}
+	j, err := s.store.Q().Job(ctx, id)
+	if err != nil {
+		return nil, nil, apperr.Wrap(apperr.NotFound, err, "job %d was not found", id)
+	}
+	evs, err := s.store.Q().JobEvents(ctx, id, 0)
+	return j, evs, err
+}
+
+// Follow calls fn with the job's log lines after seq `after`, then with new ones as they come, until the job ends
+// or ctx is done. It returns the job as it ended.
+func (s *Service) Follow(ctx context.Context, a auth.Actor, id, after int64, fn func(store.JobEvent) error) (*store.Job, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	// live only wakes the loop, which re-reads the store: the log is the truth, the bus is a doorbell.
+	live := make(chan struct{}, 1)
+	cancel := s.bus.Subscribe(func(e events.Event) {
+		ring := false
+		switch p := e.Payload.(type) {
+		case StageEvent:
+			ring = p.Job == id
+		case StatusEvent:
+			ring = p.Job == id
+		}
+		if ring {
+			select {
+			case live <- struct{}{}:
+			default:
+			}
+		}
+	})
+	defer cancel()
+	// A job that ends without an event (finished by Reconcile, say) is still noticed.
+	recheck := time.NewTicker(time.Second)
+	defer recheck.Stop()
+	for {
+		// The state is read before the log: a job that had ended then has all its lines in the log now.
+		j, err := s.store.Q().Job(ctx, id)
+		if err != nil {
+			return nil, apperr.Wrap(apperr.NotFound, err, "job %d was not found", id)
+		}
+		evs, err := s.store.Q().JobEvents(ctx, id, after)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range evs {
+			if err := fn(e); err != nil {
+				return nil, err
+			}
+			after = e.Seq
+		}
+		if j.State != store.JobRunning {
+			return j, nil
+		}
+		select {
+		case <-ctx.Done():
+			return j, ctx.Err()
+		case <-live:
+		case <-recheck.C:
+		}
+	}
+}

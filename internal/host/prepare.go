@@ -1,0 +1,286 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/catalog"
+	"github.com/stackhub/stackhub/internal/engine"
+	"github.com/stackhub/stackhub/internal/store"
+)
+
+// rollbackInfo is what a failed install must undo, stored on the job so a restarted server knows it too.
+type rollbackInfo struct {
+	FreshDir       bool     `json:"fresh_dir"`       // the project directory did not exist before
+	VolumesBefore  []string `json:"volumes_before"`  // the project's volumes that predate this install (kept)
+	VolumesChecked bool     `json:"volumes_checked"` // VolumesBefore was read; otherwise every volume predates it
+}
+
+// prepare books the ports, records the instance and its job, and renders the project directory.
+func (s *Service) prepare(ctx context.Context, app *store.App, up *store.Update, stack *catalog.Stack,
+	settings []catalog.Setting, req InstallRequest) (*store.Instance, *store.Job, error) {
+	s.bookMu.Lock()
+	defer s.bookMu.Unlock()
+	project := s.Project(req.Name)
+	if _, err := s.store.Q().Instance(ctx, req.Name); err == nil {
+		return nil, nil, apperr.New(apperr.Conflict, "%s already exists", req.Name)
+	}
+	if taken, err := s.engine.Exists(ctx, project, project); err != nil {
+		return nil, nil, apperr.Wrap(apperr.Unavailable, err, "Docker Engine does not answer; is dockerd running?")
+	} else if taken {
+		return nil, nil, apperr.New(apperr.Conflict, "%s already exists (a Docker project or container named %s is there)", req.Name, project)
+	}
+	ports, err := s.bookPorts(ctx, req.Name, stack.Compose, settings, req.Settings)
+	if err != nil {
+		return nil, nil, err
+	}
+	values, secrets, err := s.values(req, up.Version, stack, ports)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := s.projectDir(req.Name)
+	_, statErr := os.Stat(dir)
+	rb := rollbackInfo{FreshDir: os.IsNotExist(statErr)}
+	rbJSON, _ := json.Marshal(rb)
+	settingsJSON, _ := json.Marshal(req.Settings)
+	secretsJSON, _ := json.Marshal(secrets)
+	now := s.ms()
+	inst := &store.Instance{Name: req.Name, Project: project, App: app.ID, AppKey: req.App, Reversion: up.Reversion,
+		Version: up.Version, State: store.StateInstalling, Settings: string(settingsJSON), Secrets: string(secretsJSON),
+		HostAccess: len(stack.HostAccess) > 0, CreatedAt: now, UpdatedAt: now}
+	job := &store.Job{Instance: req.Name, Kind: "install", Stage: "queued", State: store.JobRunning,
+		Rollback: string(rbJSON), CreatedAt: now, UpdatedAt: now}
+	err = s.store.Tx(ctx, func(q *store.Q) error {
+		if err := q.CreateInstance(ctx, inst); err != nil {
+			return err
+		}
+		for _, b := range ports {
+			if err := q.BookPort(ctx, b); err != nil {
+				return fmt.Errorf("book port %d: %w", b.Port, err)
+			}
+		}
+		return q.CreateJob(ctx, job)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("record %s: %w", req.Name, err)
+	}
+	services, err := s.render(ctx, dir, project, stack, values)
+	if err == nil {
+		err = s.store.Q().SetInstanceServices(ctx, req.Name, strings.Join(services, ","))
+	}
+	if err != nil {
+		if rb.FreshDir {
+			_ = os.RemoveAll(dir)
+		}
+		_ = s.store.Q().DeleteInstance(context.WithoutCancel(ctx), req.Name)
+		return nil, nil, err
+	}
+	inst.Services = strings.Join(services, ",")
+	return inst, job, nil
+}
+
+// udpRe finds a variable used as the host side of a UDP port mapping.
+var udpRe = regexp.MustCompile(`\$\{?([A-Z0-9_]+_PORT_SET)\b[^\n]*/udp`)
+
+// bookPorts picks a free host port for every port setting: the user's choice (which must be free) or the first
+// free one from the template's default upwards.
+func (s *Service) bookPorts(ctx context.Context, name, compose string, settings []catalog.Setting, given map[string]string) ([]store.PortBooking, error) {
+	published, err := s.engine.PublishedPorts(ctx)
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Unavailable, err, "Docker Engine does not answer; is dockerd running?")
+	}
+	booked, err := s.store.Q().PortBookings(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	held := map[string]bool{}
+	for _, b := range booked {
+		held[b.Protocol+strconv.Itoa(b.Port)] = true
+	}
+	udp := map[string]bool{}
+	for _, m := range udpRe.FindAllStringSubmatch(compose, -1) {
+		udp[m[1]] = true
+	}
+	var out []store.PortBooking
+	for _, st := range settings {
+		if !st.Port {
+			continue
+		}
+		proto := "tcp"
+		if udp[st.Name] {
+			proto = "udp"
+		}
+		free := func(p int) bool {
+			return !held[proto+strconv.Itoa(p)] && (proto == "udp" || !published[p]) && canBind(proto, p)
+		}
+		if v, ok := given[st.Name]; ok {
+			p, _ := strconv.Atoi(v)
+			if !free(p) {
+				return nil, apperr.Field(apperr.Conflict, "settings", "port %d for %s is already in use; choose another or leave it out", p, st.Name)
+			}
+			held[proto+v] = true
+			out = append(out, store.PortBooking{Port: p, Protocol: proto, Instance: name, Variable: st.Name})
+			continue
+		}
+		start, err := strconv.Atoi(st.Default)
+		if err != nil || start < 1 {
+			start = 8000
+		}
+		p := start
+		for p <= s.cfg.PortMax && !free(p) {
+			p++
+		}
+		if p > s.cfg.PortMax {
+			return nil, apperr.New(apperr.Conflict, "no free port for %s between %d and %d", st.Name, start, s.cfg.PortMax)
+		}
+		held[proto+strconv.Itoa(p)] = true
+		out = append(out, store.PortBooking{Port: p, Protocol: proto, Instance: name, Variable: st.Name})
+	}
+	return out, nil
+}
+
+// canBind reports whether no process on the host holds the port, on any address.
+func canBind(proto string, port int) bool {
+	for _, addr := range []string{":", "127.0.0.1:"} {
+		a := addr + strconv.Itoa(port)
+		if proto == "udp" {
+			c, err := net.ListenPacket("udp", a)
+			if err != nil {
+				return false
+			}
+			c.Close()
+			continue
+		}
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			return false
+		}
+		l.Close()
+	}
+	return true
+}
+
+// powerAlphabet is the W9_POWER_PASSWORD alphabet: letters, digits and "!", as the catalog says.
+const powerAlphabet = auth.Alphanumeric + "!"
+
+// values are the engine's variables for the rendered .env, and the secrets among them.
+func (s *Service) values(req InstallRequest, version string, stack *catalog.Stack, ports []store.PortBooking) (map[string]string, map[string]string, error) {
+	v := map[string]string{"W9_ID": s.Project(req.Name), "W9_APP_NAME": req.App, "W9_VERSION": version}
+	for k, val := range req.Settings {
+		v[k] = val
+	}
+	httpPort := ""
+	for _, b := range ports {
+		v[b.Variable] = strconv.Itoa(b.Port)
+		if b.Variable == "W9_HTTP_PORT_SET" {
+			httpPort = v[b.Variable]
+		}
+	}
+	secrets := map[string]string{}
+	pw, err := strongPassword()
+	if err != nil {
+		return nil, nil, err
+	}
+	v["W9_POWER_PASSWORD"], secrets["W9_POWER_PASSWORD"] = pw, pw
+	has := map[string]bool{}
+	vars, err := catalog.ParseEnv(stack.Env)
+	if err != nil {
+		return nil, nil, apperr.Wrap(apperr.Invalid, err, "the template's .env does not parse")
+	}
+	for _, e := range vars {
+		has[e.Key] = true
+	}
+	if has["W9_RCODE"] {
+		code, err := auth.RandomString(12, auth.Alphanumeric)
+		if err != nil {
+			return nil, nil, err
+		}
+		v["W9_RCODE"], secrets["W9_RCODE"] = code, code
+	}
+	if has["W9_URL"] {
+		if _, given := req.Settings["W9_URL"]; !given {
+			v["W9_URL"] = s.cfg.PublicAddress
+			if httpPort != "" {
+				v["W9_URL"] += ":" + httpPort
+			}
+		}
+	}
+	return v, secrets, nil
+}
+
+// strongPassword draws 20 characters until it has an upper and a lower letter, a digit and "!", which most apps'
+// password rules accept.
+func strongPassword() (string, error) {
+	for {
+		p, err := auth.RandomString(20, powerAlphabet)
+		if err != nil {
+			return "", err
+		}
+		if strings.ContainsAny(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") && strings.ContainsAny(p, "abcdefghijklmnopqrstuvwxyz") &&
+			strings.ContainsAny(p, "0123456789") && strings.Contains(p, "!") {
+			return p, nil
+		}
+	}
+}
+
+func (s *Service) projectDir(name string) string { return filepath.Join(s.cfg.DataDir, "apps", name) }
+
+// render writes the project directory: the compose file, .env (0600: it holds secrets) and the template's files,
+// then loads it with compose-go to check it and list its services.
+func (s *Service) render(ctx context.Context, dir, project string, stack *catalog.Stack, values map[string]string) ([]string, error) {
+	env, err := catalog.RenderEnv(stack.Env, values)
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Invalid, err, "the template's .env cannot be rendered")
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	write := func(rel, text string, mode os.FileMode) error {
+		path := filepath.Join(dir, filepath.FromSlash(rel))
+		if !strings.HasPrefix(path, dir+string(filepath.Separator)) {
+			return apperr.New(apperr.Invalid, "template file %q leaves the project directory", rel)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+		}
+		if err := os.WriteFile(path, []byte(text), mode); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return os.Chmod(path, mode) // WriteFile keeps an existing file's mode
+	}
+	if err := write(engine.ComposeFile, stack.Compose, 0o644); err != nil {
+		return nil, err
+	}
+	if err := write(".env", env, 0o600); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(stack.Files))
+	for rel := range stack.Files {
+		names = append(names, rel)
+	}
+	slices.Sort(names)
+	for _, rel := range names {
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(rel, ".sh") {
+			mode = 0o755
+		}
+		if err := write(rel, stack.Files[rel], mode); err != nil {
+			return nil, err
+		}
+	}
+	p, err := engine.Load(ctx, project, dir)
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Invalid, err, "the rendered project does not load")
+	}
+	return engine.Order(p)
+}

@@ -1,0 +1,112 @@
+// Package host installs catalog apps onto this server as Compose projects: it validates requests, books ports,
+// renders the project, and runs durable jobs through the engine, rolling back what a failed job created.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/engine"
+	"github.com/stackhub/stackhub/internal/events"
+	"github.com/stackhub/stackhub/internal/store"
+)
+
+// Config are the host settings.
+type Config struct {
+	DataDir       string        // projects live in DataDir/apps/<name>
+	Prefix        string        // project and main container names are <Prefix>-<name>
+	PublicAddress string        // the server address used in W9_URL
+	HealthTimeout time.Duration // how long an install waits for health
+	PortMax       int           // booking steps up from a template's default port to at most this
+}
+
+// Service is the host.
+type Service struct {
+	store  *store.Store
+	engine engine.Engine
+	bus    *events.Bus
+	log    *slog.Logger
+	cfg    Config
+	now    func() time.Time
+
+	bookMu sync.Mutex // serialises port booking, so two installs never pick the same free port
+	jobs   sync.WaitGroup
+	ctx    context.Context // jobs run under it; cancelled by Close
+	cancel context.CancelFunc
+	busy   sync.Map // instance name → struct{}: one job per instance at a time
+}
+
+// New returns the host service. Call Reconcile once at start, and Close at shutdown.
+func New(st *store.Store, eng engine.Engine, bus *events.Bus, log *slog.Logger, cfg Config) *Service {
+	if cfg.Prefix == "" {
+		cfg.Prefix = "stackhub"
+	}
+	if cfg.HealthTimeout == 0 {
+		cfg.HealthTimeout = 5 * time.Minute
+	}
+	if cfg.PortMax == 0 {
+		cfg.PortMax = 65535
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Service{store: st, engine: eng, bus: bus, log: log, cfg: cfg, now: time.Now, ctx: ctx, cancel: cancel}
+}
+
+// Close stops running jobs where they are (Reconcile finishes them on the next start) and waits for them.
+func (s *Service) Close() {
+	s.cancel()
+	s.jobs.Wait()
+}
+
+func (s *Service) ms() int64 { return s.now().UnixMilli() }
+
+// nameRe is the instance name rule: it becomes a path, a Compose project and container names.
+var nameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{1,30}$`)
+
+// CheckName refuses a name that is not a safe instance name.
+func CheckName(name string) error {
+	if !nameRe.MatchString(name) {
+		return apperr.Field(apperr.Invalid, "appId",
+			"%q is not a valid instance name: use 2 to 31 lowercase letters, digits or -, starting with a letter", name)
+	}
+	return nil
+}
+
+// Project is the Compose project name of an instance.
+func (s *Service) Project(name string) string { return s.cfg.Prefix + "-" + name }
+
+func requireAdmin(a auth.Actor) error {
+	switch {
+	case a.Admin:
+		return nil
+	case a.User:
+		return apperr.New(apperr.Forbidden, "Only the admin may manage apps on this server")
+	}
+	return apperr.New(apperr.Unauthorized, "Unauthorized: the admin token is required")
+}
+
+func notInstalled(err error, name string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return apperr.Wrap(apperr.NotFound, err, "%s is not installed", name)
+	}
+	return fmt.Errorf("instance %s: %w", name, err)
+}
+
+// lock claims the instance for one job; false means another job holds it.
+func (s *Service) lock(name string) bool {
+	_, busy := s.busy.LoadOrStore(name, struct{}{})
+	return !busy
+}
+
+func (s *Service) unlock(name string) { s.busy.Delete(name) }
+
+// publish sends a host event; only the admin may see it.
+func (s *Service) publish(typ string, payload any) {
+	s.bus.Publish(events.Event{Type: typ, AdminOnly: true, Payload: payload})
+}

@@ -1,0 +1,147 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/engine"
+	"github.com/stackhub/stackhub/internal/store"
+)
+
+// The contract's status codes.
+const (
+	StatusNotStarted = "0" // queued, pulling, creating, or stopped by the operator
+	StatusRunning    = "1" // every container runs and is healthy where it has a healthcheck
+	StatusFailed     = "2" // the job failed, or a container exited with an error or keeps restarting
+)
+
+// Info is an instance as the APIs show it. It never holds secrets.
+type Info struct {
+	Name       string              `json:"name"`
+	App        string              `json:"app"`
+	AppID      int64               `json:"app_id"`
+	Version    string              `json:"version"`
+	Container  string              `json:"containerName"`
+	State      string              `json:"state"`
+	Status     string              `json:"status"`
+	Info       string              `json:"info"`
+	Port       string              `json:"port"`
+	DBPort     string              `json:"db_port"`
+	Ports      []store.PortBooking `json:"ports"`
+	HostAccess bool                `json:"host_access"`
+	Services   []string            `json:"services"`
+	CreatedAt  int64               `json:"created_at"`
+	UpdatedAt  int64               `json:"updated_at"`
+}
+
+// computeStatus decides an instance's status from its record and Docker's real state.
+func computeStatus(inst *store.Instance, st *engine.Status) (code, info string) {
+	switch inst.State {
+	case store.StateInstalling:
+		return StatusNotStarted, "installing"
+	case store.StateFailed:
+		return StatusFailed, inst.Cause
+	case store.StateUninstalling:
+		return StatusNotStarted, "uninstalling"
+	}
+	if st == nil || len(st.Services) == 0 {
+		return StatusFailed, "its containers were removed outside StackHub; uninstall it, or install it again"
+	}
+	byService := map[string]engine.ServiceState{}
+	for _, c := range st.Services {
+		byService[c.Service] = c
+	}
+	if inst.Services != "" {
+		for _, svc := range strings.Split(inst.Services, ",") {
+			if _, ok := byService[svc]; !ok {
+				return StatusFailed, fmt.Sprintf("the container of service %s was removed outside StackHub", svc)
+			}
+		}
+	}
+	starting := ""
+	for _, c := range st.Services {
+		switch {
+		case c.State == "restarting":
+			return StatusFailed, fmt.Sprintf("service %s keeps restarting (exit code %d): %s", c.Service, c.ExitCode, c.LastLog)
+		case (c.State == "exited" || c.State == "dead") && c.ExitCode != 0 && !inst.Stopped:
+			return StatusFailed, fmt.Sprintf("service %s exited with code %d: %s", c.Service, c.ExitCode, c.LastLog)
+		case c.Health == "unhealthy":
+			return StatusFailed, fmt.Sprintf("service %s is unhealthy", c.Service)
+		case c.Health == "starting" && starting == "":
+			starting = fmt.Sprintf("service %s is starting", c.Service)
+		case c.State == "exited" && !c.OneShot && !inst.Stopped && starting == "":
+			starting = fmt.Sprintf("service %s is stopped", c.Service)
+		case c.State == "created" && starting == "":
+			starting = fmt.Sprintf("service %s is not started", c.Service)
+		}
+	}
+	if inst.Stopped {
+		return StatusNotStarted, "stopped"
+	}
+	if starting != "" {
+		return StatusNotStarted, starting
+	}
+	return StatusRunning, "running"
+}
+
+// Instance reports one instance with its status computed now.
+func (s *Service) Instance(ctx context.Context, a auth.Actor, name string) (*Info, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	inst, err := s.store.Q().Instance(ctx, name)
+	if err != nil {
+		return nil, notInstalled(err, name)
+	}
+	return s.info(ctx, inst)
+}
+
+// Instances reports every instance.
+func (s *Service) Instances(ctx context.Context, a auth.Actor) ([]Info, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	insts, err := s.store.Q().Instances(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Info, 0, len(insts))
+	for i := range insts {
+		info, err := s.info(ctx, &insts[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *info)
+	}
+	return out, nil
+}
+
+func (s *Service) info(ctx context.Context, inst *store.Instance) (*Info, error) {
+	bookings, err := s.store.Q().PortBookings(ctx, inst.Name)
+	if err != nil {
+		return nil, err
+	}
+	var code, text string
+	if inst.State == store.StateInstalled {
+		st, err := s.engine.Status(ctx, inst.Project)
+		if err != nil {
+			code, text = StatusFailed, "Docker Engine does not answer: "+err.Error()
+		} else {
+			code, text = computeStatus(inst, st)
+		}
+	} else {
+		code, text = computeStatus(inst, nil)
+	}
+	port, dbPort := mainPorts(bookings)
+	var services []string
+	if inst.Services != "" {
+		services = strings.Split(inst.Services, ",")
+	}
+	slices.Sort(services)
+	return &Info{Name: inst.Name, App: inst.AppKey, AppID: inst.App, Version: inst.Version, Container: inst.Project,
+		State: inst.State, Status: code, Info: text, Port: port, DBPort: dbPort, Ports: bookings,
+		HostAccess: inst.HostAccess, Services: services, CreatedAt: inst.CreatedAt, UpdatedAt: inst.UpdatedAt}, nil
+}

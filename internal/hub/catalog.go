@@ -1,0 +1,106 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/catalog"
+	"github.com/stackhub/stackhub/internal/events"
+	"github.com/stackhub/stackhub/internal/store"
+)
+
+// SystemUser owns imported templates; it cannot log in.
+const SystemUser = 0
+
+// ImportResult says what importing one template changed.
+type ImportResult struct {
+	Key     string   `json:"key"`
+	App     int64    `json:"app"`
+	Created bool     `json:"created"`
+	Added   []string `json:"added"` // versions added now; empty when the template was already there
+}
+
+// ImportTemplate stores a template as an app owned by the system user (package = its key) with one update per
+// version, in list order. Versions already present are left alone, so importing twice changes nothing.
+// Admin only; admin templates may need host access, which their stacks record.
+func (s *Service) ImportTemplate(ctx context.Context, a auth.Actor, t catalog.Template) (*ImportResult, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	if len(t.Versions) == 0 {
+		return nil, apperr.Field(apperr.Invalid, "versions", "template %s lists no version", t.Key)
+	}
+	stacks := make([]string, len(t.Versions))
+	for i, v := range t.Versions {
+		st, err := t.StackFor(v)
+		if err == nil {
+			err = catalog.Validate(&st, catalog.ValidateOptions{AllowHostAccess: true})
+		}
+		if err != nil {
+			return nil, apperr.Wrap(apperr.Invalid, err, "template %s version %s: %v", t.Key, v, err)
+		}
+		b, err := json.Marshal(st)
+		if err != nil {
+			return nil, err
+		}
+		stacks[i] = string(b)
+	}
+	res := &ImportResult{Key: t.Key, Added: []string{}}
+	err := s.tx(ctx, func(tx *txn) error {
+		app, err := tx.AppByPackage(ctx, t.Key)
+		now := s.ms()
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			key := t.Key
+			app = &App{Author: SystemUser, Package: &key, Name: t.Name, Desc: t.Description, CreatedAt: now, UpdatedAt: now}
+			if err := checkApp(app); err != nil {
+				return err
+			}
+			if err := tx.CreateApp(ctx, app); err != nil {
+				return conflict(err, "package", "package %q is taken", key)
+			}
+			res.Created = true
+			tx.emit(events.AppCreated, SystemUser, 0, *app)
+		case err != nil:
+			return err
+		case app.Author != SystemUser:
+			return apperr.New(apperr.Conflict, "package %s belongs to user %d's app, not to the catalog", t.Key, app.Author)
+		}
+		res.App = app.ID
+		have, err := tx.Updates(ctx, app.ID, false, Page{Limit: MaxMax * 100})
+		if err != nil {
+			return err
+		}
+		known := map[string]bool{}
+		for _, u := range have {
+			known[u.Version] = true
+		}
+		for i, v := range t.Versions {
+			if known[v] {
+				continue
+			}
+			u := &Update{App: app.ID, Version: v, Updates: fmt.Sprintf("%s %s from the template library", t.Name, v),
+				Stack: &stacks[i], CreatedAt: now}
+			if err := checkUpdate(u); err != nil {
+				return err
+			}
+			if err := tx.CreateUpdate(ctx, u); err != nil {
+				return err
+			}
+			res.Added = append(res.Added, v)
+			tx.emit(events.UpdatePublished, SystemUser, 0, *u)
+		}
+		if len(res.Added) > 0 && !res.Created {
+			return tx.TouchApp(ctx, app.ID, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
