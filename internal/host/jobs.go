@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/stackhub/stackhub/internal/engine"
@@ -178,7 +176,7 @@ func (s *Service) waitHealthy(ctx context.Context, inst *store.Instance) error {
 			switch {
 			case code == StatusFailed:
 				return errors.New(info)
-			case code == StatusRunning && (hasHealthcheck(st) || port == "" || answers(port)):
+			case code == StatusRunning && (hasHealthcheck(st) || port == "" || s.answers(port)):
 				if ready++; ready >= 2 {
 					return nil
 				}
@@ -203,14 +201,10 @@ func hasHealthcheck(st *engine.Status) bool {
 	return slices.ContainsFunc(st.Services, func(s engine.ServiceState) bool { return s.Health != "" })
 }
 
-// answerClient asks web ports for any HTTP answer; redirects are not followed, any status counts.
-var answerClient = &http.Client{Timeout: 2 * time.Second,
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-// answers reports whether the app answers HTTP on its web port. A bare TCP connect is not enough: Docker's
-// port proxy accepts connections even when nothing behind it serves.
-func answers(port string) bool {
-	res, err := answerClient.Get("http://127.0.0.1:" + port + "/")
+// answers reports whether the app answers HTTP on its web port; any status counts, redirects are not followed.
+// A bare TCP connect is not enough: Docker's port proxy accepts connections even when nothing behind it serves.
+func (s *Service) answers(port string) bool {
+	res, err := s.probe.Get("http://127.0.0.1:" + port + "/")
 	if err != nil {
 		return false
 	}
@@ -286,5 +280,3 @@ func (s *Service) Reconcile(ctx context.Context) error {
 	}
 	return nil
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

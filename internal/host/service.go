@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"sync"
 	"time"
@@ -41,6 +42,7 @@ type Service struct {
 	ctx    context.Context // jobs run under it; cancelled by Close
 	cancel context.CancelFunc
 	busy   sync.Map // instance name → struct{}: one job per instance at a time
+	probe  *http.Client
 }
 
 // New returns the host service. Call Reconcile once at start, and Close at shutdown.
@@ -55,7 +57,10 @@ func New(st *store.Store, eng engine.Engine, bus *events.Bus, log *slog.Logger, 
 		cfg.PortMax = 65535
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{store: st, engine: eng, bus: bus, log: log, cfg: cfg, now: time.Now, ctx: ctx, cancel: cancel}
+	probe := &http.Client{Timeout: 2 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &Service{store: st, engine: eng, bus: bus, log: log, cfg: cfg, now: time.Now, ctx: ctx, cancel: cancel,
+		probe: probe}
 }
 
 // Close stops running jobs where they are (Reconcile finishes them on the next start) and waits for them.

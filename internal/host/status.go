@@ -61,25 +61,25 @@ func computeStatus(inst *store.Instance, st *engine.Status) (code, info string) 
 			}
 		}
 	}
+	if inst.Stopped {
+		return StatusNotStarted, "stopped" // whatever a stopped container's last health or exit code says
+	}
 	starting := ""
 	for _, c := range st.Services {
 		switch {
 		case c.State == "restarting":
 			return StatusFailed, fmt.Sprintf("service %s keeps restarting (exit code %d): %s", c.Service, c.ExitCode, c.LastLog)
-		case (c.State == "exited" || c.State == "dead") && c.ExitCode != 0 && !inst.Stopped:
+		case (c.State == "exited" || c.State == "dead") && c.ExitCode != 0:
 			return StatusFailed, fmt.Sprintf("service %s exited with code %d: %s", c.Service, c.ExitCode, c.LastLog)
 		case c.Health == "unhealthy":
 			return StatusFailed, fmt.Sprintf("service %s is unhealthy", c.Service)
 		case c.Health == "starting" && starting == "":
 			starting = fmt.Sprintf("service %s is starting", c.Service)
-		case c.State == "exited" && !c.OneShot && !inst.Stopped && starting == "":
+		case c.State == "exited" && !c.OneShot && starting == "":
 			starting = fmt.Sprintf("service %s is stopped", c.Service)
 		case c.State == "created" && starting == "":
 			starting = fmt.Sprintf("service %s is not started", c.Service)
 		}
-	}
-	if inst.Stopped {
-		return StatusNotStarted, "stopped"
 	}
 	if starting != "" {
 		return StatusNotStarted, starting

@@ -34,6 +34,8 @@ func TestComputeStatus(t *testing.T) {
 		{"one-shot done", store.Instance{State: store.StateInstalled, Services: "init,web"},
 			st(ok, engine.ServiceState{Service: "init", State: "exited", OneShot: true}), "1", "running"},
 		{"stopped by hand", installed, st(ok, engine.ServiceState{Service: "db", State: "exited"}), "0", "service db is stopped"},
+		{"stopped and unhealthy", stopped, st(engine.ServiceState{Service: "web", State: "exited", Health: "unhealthy"},
+			engine.ServiceState{Service: "db", State: "exited"}), "0", "stopped"},
 		{"stopped by the operator", stopped, st(engine.ServiceState{Service: "web", State: "exited", ExitCode: 143},
 			engine.ServiceState{Service: "db", State: "exited"}), "0", "stopped"},
 	} {

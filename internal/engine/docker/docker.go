@@ -161,6 +161,7 @@ func (e *Engine) MissingImages(ctx context.Context, p *engine.Project) ([]string
 
 // Pull implements engine.Engine.
 func (e *Engine) Pull(ctx context.Context, p *engine.Project, progress func(engine.Progress)) error {
+	progress = orNoop(progress)
 	missing, err := e.MissingImages(ctx, p)
 	if err != nil {
 		return err

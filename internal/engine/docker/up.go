@@ -19,6 +19,7 @@ const pollEvery = 250 * time.Millisecond
 
 // Up implements engine.Engine.
 func (e *Engine) Up(ctx context.Context, p *engine.Project, labels map[string]string, progress func(engine.Progress)) error {
+	progress = orNoop(progress)
 	order, err := engine.Order(p)
 	if err != nil {
 		return err
@@ -196,4 +197,12 @@ func conditionMet(service, condition string, st *container.State) (bool, error) 
 		}
 		return exited, nil
 	}
+}
+
+// orNoop lets callers pass a nil progress function.
+func orNoop(progress func(engine.Progress)) func(engine.Progress) {
+	if progress == nil {
+		return func(engine.Progress) {}
+	}
+	return progress
 }
