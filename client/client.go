@@ -224,3 +224,25 @@ func (c *Client) ImportTemplate(ctx context.Context, t catalog.Template) (*Impor
 	var out ImportResult
 	return &out, c.do(ctx, http.MethodPost, "/api/v1/catalog/templates", t, &out)
 }
+
+// Backup is a snapshot of an app.
+type Backup = host.Backup
+
+// Upgrade moves an app to another version; it returns the job.
+func (c *Client) Upgrade(ctx context.Context, name, version string) (*Job, error) {
+	var out Job
+	return &out, c.do(ctx, http.MethodPost, "/api/v1/installs/"+url.PathEscape(name)+"/upgrade",
+		map[string]string{"version": version}, &out)
+}
+
+// Rollback returns an app to the version before its last upgrade; it returns the job.
+func (c *Client) Rollback(ctx context.Context, name string) (*Job, error) {
+	var out Job
+	return &out, c.do(ctx, http.MethodPost, "/api/v1/installs/"+url.PathEscape(name)+"/rollback", nil, &out)
+}
+
+// Backups lists an app's snapshots, newest first.
+func (c *Client) Backups(ctx context.Context, name string) ([]Backup, error) {
+	var out []Backup
+	return out, c.do(ctx, http.MethodGet, "/api/v1/installs/"+url.PathEscape(name)+"/backups", nil, &out)
+}

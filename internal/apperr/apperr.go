@@ -58,6 +58,12 @@ func Wrap(kind Kind, err error, format string, args ...any) *Error {
 	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...), Err: err}
 }
 
+// WithField names the request field an error is about.
+func (e *Error) WithField(field string) *Error {
+	e.Field = field
+	return e
+}
+
 // As finds the *Error in err's chain; a plain error becomes Internal with a generic message.
 func As(err error) *Error {
 	var e *Error

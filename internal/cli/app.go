@@ -21,7 +21,8 @@ func appCmd() *cobra.Command {
 	r := &remote{}
 	cmd := &cobra.Command{Use: "app", Short: "Install and manage apps on the server"}
 	r.flags(cmd)
-	cmd.AddCommand(installCmd(r), listCmd(r), statusCmd(r), logsCmd(r), uninstallCmd(r))
+	cmd.AddCommand(installCmd(r), listCmd(r), statusCmd(r), logsCmd(r), uninstallCmd(r), upgradeCmd(r), rollbackCmd(r),
+		backupsCmd(r))
 	for _, action := range []string{"start", "stop", "restart"} {
 		cmd.AddCommand(actionCmd(r, action))
 	}

@@ -33,6 +33,11 @@ type Engine interface {
 	// Up creates and starts the project. labels are added to every container. It returns once every service
 	// is started and every depends_on condition has been met.
 	Up(ctx context.Context, p *Project, labels map[string]string, progress func(Progress)) error
+	// Converge brings an existing project to p: services whose configuration changed (by ConfigHash) are
+	// recreated, missing ones created, stopped ones started; the rest keep running. It returns the recreated.
+	Converge(ctx context.Context, p *Project, labels map[string]string, progress func(Progress)) ([]string, error)
+	// VolumeMountpoint is where a volume's data lives on the host, for snapshots.
+	VolumeMountpoint(ctx context.Context, name string) (string, error)
 	// Down removes the project's containers and networks, and its volumes when volumes is true.
 	Down(ctx context.Context, name string, volumes bool) error
 	// Start, Stop and Restart act on every container of the project.

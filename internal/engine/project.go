@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,8 +29,11 @@ const (
 	LabelVolume     = "com.docker.compose.volume"
 	LabelVersion    = "com.docker.compose.version"
 	LabelDependsOn  = "com.docker.compose.depends_on"
+	LabelConfigHash = "com.docker.compose.config-hash"
 	// LabelManaged marks resources StackHub created outside a project, such as a missing external network.
 	LabelManaged = "io.stackhub.managed"
+	// LabelCreatedBy names the project whose Up created a shared network.
+	LabelCreatedBy = "io.stackhub.created-by"
 )
 
 // ComposeFile is the file name of a rendered project.
@@ -124,6 +130,16 @@ func ContainerName(p *Project, service string) string {
 	return p.Name + "-" + service + "-1"
 }
 
+// ConfigHash fingerprints a service's configuration, so an upgrade recreates only the services that changed.
+func ConfigHash(p *Project, service string) string {
+	b, err := json.Marshal(p.Services[service])
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
 // ContainerLabels are the labels of a service's container: its own, then Compose's, then extra.
 func ContainerLabels(p *Project, service string, extra map[string]string) map[string]string {
 	s := p.Services[service]
@@ -143,6 +159,7 @@ func ContainerLabels(p *Project, service string, extra map[string]string) map[st
 	l[LabelWorkingDir] = p.WorkingDir
 	l[LabelConfigFile] = filepath.Join(p.WorkingDir, ComposeFile)
 	l[LabelVersion] = "stackhub"
+	l[LabelConfigHash] = ConfigHash(p, service)
 	if len(deps) > 0 {
 		l[LabelDependsOn] = strings.Join(deps, ",")
 	}

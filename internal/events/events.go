@@ -24,8 +24,9 @@ const (
 	CommentStarred   = "comment.starred"
 	NotificationSent = "notification.created"
 
-	InstallStage  = "install.stage"  // a job reached a stage or logged a line
-	InstallStatus = "install.status" // an instance's status changed (job finished, started, stopped, removed)
+	InstallStage   = "install.stage"   // a job reached a stage or logged a line
+	InstallStatus  = "install.status"  // an instance's status changed (job finished, started, stopped, removed)
+	InstallUpgrade = "install.upgrade" // an upgrade or rollback ended: from, to, result, snapshot
 )
 
 // Event is something that happened, after it was committed.

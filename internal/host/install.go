@@ -157,7 +157,7 @@ func checkSettings(offered []catalog.Setting, given map[string]string) error {
 
 // checkResources compares the template's requirements with what the server has free now.
 func (s *Service) checkResources(ctx context.Context, app string, r catalog.Requirements) error {
-	snap, err := sysinfo.Read(ctx, s.cfg.DataDir)
+	snap, err := sysinfo.Capacity(ctx, s.cfg.DataDir)
 	if err != nil {
 		return fmt.Errorf("read server resources: %w", err)
 	}

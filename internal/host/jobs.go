@@ -69,7 +69,10 @@ func (r *run) progress(p engine.Progress) {
 	r.note(stage, p.Message, p.Percent)
 }
 
+// finish records the job's result. The instance is unlocked first, so a client that sees the job end can start
+// the next one at once.
 func (r *run) finish(state, errText string) {
+	r.s.unlock(r.job.Instance)
 	ctx := context.WithoutCancel(r.s.ctx)
 	if err := r.s.store.Q().FinishJob(ctx, r.job.ID, state, errText, r.s.ms()); err != nil {
 		r.s.log.Error("finish job", "job", r.job.ID, "err", err)
@@ -149,8 +152,14 @@ func (s *Service) updateRollback(ctx context.Context, job *store.Job, fn func(*r
 	return s.store.Q().SetJobRollback(ctx, job.ID, job.Rollback)
 }
 
-// healthPoll is how often an install checks its containers while it waits; it ends with the install.
-const healthPoll = 500 * time.Millisecond
+// healthPoll is how often an install checks its containers while it waits; it ends with the install, so a
+// short interval costs little and notices health as soon as Docker reports it.
+const healthPoll = 100 * time.Millisecond
+
+// settle is how long a project with neither a healthcheck nor a web port must keep running before it counts as
+// started: a process that dies right after it starts is caught meanwhile. A Docker "healthy" or an HTTP answer
+// from the app is proof enough on its own.
+const settle = time.Second
 
 // waitHealthy waits until every container runs (and is healthy where it has a healthcheck); with no
 // healthcheck at all, the web port must also answer. A container that exits fails the wait at once.
@@ -167,7 +176,7 @@ func (s *Service) waitHealthy(ctx context.Context, inst *store.Instance) error {
 	info := "no container reported yet"
 	t := time.NewTicker(healthPoll)
 	defer t.Stop()
-	ready := 0 // consecutive ready checks: a process that dies right after start is caught by the second
+	var runningSince time.Time
 	for {
 		st, err := s.engine.Status(ctx, inst.Project)
 		if err == nil {
@@ -176,14 +185,19 @@ func (s *Service) waitHealthy(ctx context.Context, inst *store.Instance) error {
 			switch {
 			case code == StatusFailed:
 				return errors.New(info)
-			case code == StatusRunning && (hasHealthcheck(st) || port == "" || s.answers(port)):
-				if ready++; ready >= 2 {
+			case code != StatusRunning:
+				runningSince = time.Time{}
+			case hasHealthcheck(st):
+				return nil
+			case port != "":
+				if s.answers(port) {
 					return nil
 				}
-			case code == StatusRunning:
-				ready, info = 0, "the web port "+port+" does not answer yet"
-			default:
-				ready = 0
+				info = "the web port " + port + " does not answer yet"
+			case runningSince.IsZero():
+				runningSince = time.Now()
+			case time.Since(runningSince) >= settle:
+				return nil
 			}
 		}
 		select {

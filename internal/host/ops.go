@@ -139,9 +139,10 @@ func (s *Service) Operate(ctx context.Context, a auth.Actor, name, kind string) 
 		s.unlock(name)
 		return nil, err
 	}
+	out := *job // the job goroutine updates its own copy
 	s.jobs.Add(1)
 	go s.runOperate(inst, job)
-	return job, nil
+	return &out, nil
 }
 
 func (s *Service) runOperate(inst *store.Instance, job *store.Job) {

@@ -35,6 +35,10 @@ func (r *recorder) Up(_ context.Context, p *engine.Project, _ map[string]string,
 	r.projects[p.Name] = p
 	return nil
 }
+func (r *recorder) Converge(ctx context.Context, p *engine.Project, l map[string]string, f func(engine.Progress)) ([]string, error) {
+	return nil, r.Up(ctx, p, l, f)
+}
+func (r *recorder) VolumeMountpoint(context.Context, string) (string, error) { return "", nil }
 func (r *recorder) Down(_ context.Context, name string, _ bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -26,6 +26,8 @@ type Config struct {
 	PublicAddress string        // the server address used in W9_URL
 	HealthTimeout time.Duration // how long an install waits for health
 	PortMax       int           // booking steps up from a template's default port to at most this
+	// BackupRetention is how many snapshots to keep per instance.
+	BackupRetention int
 }
 
 // Service is the host.
@@ -55,6 +57,9 @@ func New(st *store.Store, eng engine.Engine, bus *events.Bus, log *slog.Logger, 
 	}
 	if cfg.PortMax == 0 {
 		cfg.PortMax = 65535
+	}
+	if cfg.BackupRetention <= 0 {
+		cfg.BackupRetention = 3
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	probe := &http.Client{Timeout: 2 * time.Second,

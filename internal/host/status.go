@@ -32,9 +32,12 @@ type Info struct {
 	DBPort     string              `json:"db_port"`
 	Ports      []store.PortBooking `json:"ports"`
 	HostAccess bool                `json:"host_access"`
-	Services   []string            `json:"services"`
-	CreatedAt  int64               `json:"created_at"`
-	UpdatedAt  int64               `json:"updated_at"`
+	// Latest is the newest installable version of the app; UpdateAvailable says it is newer than the running one.
+	Latest          string   `json:"latest_version,omitempty"`
+	UpdateAvailable bool     `json:"update_available"`
+	Services        []string `json:"services"`
+	CreatedAt       int64    `json:"created_at"`
+	UpdatedAt       int64    `json:"updated_at"`
 }
 
 // computeStatus decides an instance's status from its record and Docker's real state.
@@ -141,7 +144,25 @@ func (s *Service) info(ctx context.Context, inst *store.Instance) (*Info, error)
 		services = strings.Split(inst.Services, ",")
 	}
 	slices.Sort(services)
-	return &Info{Name: inst.Name, App: inst.AppKey, AppID: inst.App, Version: inst.Version, Container: inst.Project,
+	latest, newer, err := s.latest(ctx, inst)
+	if err != nil {
+		return nil, err
+	}
+	return &Info{Latest: latest, UpdateAvailable: newer, Name: inst.Name, App: inst.AppKey, AppID: inst.App, Version: inst.Version, Container: inst.Project,
 		State: inst.State, Status: code, Info: text, Port: port, DBPort: dbPort, Ports: bookings,
 		HostAccess: inst.HostAccess, Services: services, CreatedAt: inst.CreatedAt, UpdatedAt: inst.UpdatedAt}, nil
+}
+
+// latest finds the app's newest installable version, and whether it is newer than the instance's.
+func (s *Service) latest(ctx context.Context, inst *store.Instance) (string, bool, error) {
+	ups, err := s.store.Q().Updates(ctx, inst.App, true, store.Page{Limit: 50})
+	if err != nil {
+		return "", false, err
+	}
+	for _, u := range ups {
+		if u.Stack != nil {
+			return u.Version, u.Reversion > inst.Reversion, nil
+		}
+	}
+	return "", false, nil
 }

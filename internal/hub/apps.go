@@ -2,10 +2,12 @@ package hub
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/events"
 	"github.com/stackhub/stackhub/internal/store"
 )
@@ -185,11 +187,12 @@ func (s *Service) DeleteApp(ctx context.Context, a auth.Actor, aid int64, recurs
 
 // AppStargazers lists who starred an app.
 func (s *Service) AppStargazers(ctx context.Context, aid int64, p Page) ([]int64, error) {
-	if _, err := s.App(ctx, aid); err != nil {
+	q := s.store.Q()
+	ids, err := q.AppStargazers(ctx, aid, p)
+	if err := parentCheck(ctx, len(ids), wrap(err, "stargazers"), q.AppExists, "app", aid); err != nil {
 		return nil, err
 	}
-	ids, err := s.store.Q().AppStargazers(ctx, aid, p)
-	return ids, wrap(err, "stargazers")
+	return ids, nil
 }
 
 // Starred reports whether the caller starred the app.
@@ -197,11 +200,20 @@ func (s *Service) Starred(ctx context.Context, a auth.Actor, aid int64) (bool, e
 	if err := requireSignedIn(a); err != nil {
 		return false, err
 	}
-	if _, err := s.App(ctx, aid); err != nil {
+	q := s.store.Q()
+	ok, err := q.Starred(ctx, a.UID, aid)
+	if err := parentCheck(ctx, boolLen(ok), wrap(err, "starred"), q.AppExists, "app", aid); err != nil {
 		return false, err
 	}
-	ok, err := s.store.Q().Starred(ctx, a.UID, aid)
-	return ok, wrap(err, "starred")
+	return ok, nil
+}
+
+// boolLen counts a yes as a list of one, for parentCheck: a star or a follow proves its target exists.
+func boolLen(ok bool) int {
+	if ok {
+		return 1
+	}
+	return 0
 }
 
 // ToggleStar stars or unstars an app; a new star adds a timeline entry.
@@ -211,8 +223,8 @@ func (s *Service) ToggleStar(ctx context.Context, a auth.Actor, aid int64) (bool
 	}
 	var on bool
 	err := s.tx(ctx, func(t *txn) error {
-		if _, err := t.App(ctx, aid); err != nil {
-			return notFound(err, "app", aid)
+		if err := requireApp(ctx, t.Q, aid); err != nil {
+			return err
 		}
 		var err error
 		if on, err = t.ToggleStar(ctx, a.UID, aid); err != nil || !on {
@@ -224,29 +236,57 @@ func (s *Service) ToggleStar(ctx context.Context, a auth.Actor, aid int64) (bool
 	return on, err
 }
 
+// requireApp answers 404 unless aid names an app.
+func requireApp(ctx context.Context, q *store.Q, aid int64) error {
+	return parentCheck(ctx, 0, nil, q.AppExists, "app", aid)
+}
+
 // Updates lists an app's versions by reversion.
-func (s *Service) Updates(ctx context.Context, aid int64, p Page) ([]Update, error) {
-	if _, err := s.App(ctx, aid); err != nil {
+func (s *Service) Updates(ctx context.Context, aid int64, p Page) ([]Version, error) {
+	q := s.store.Q()
+	us, err := q.Updates(ctx, aid, false, p)
+	if err := parentCheck(ctx, len(us), wrap(err, "updates"), q.AppExists, "app", aid); err != nil {
 		return nil, err
 	}
-	us, err := s.store.Q().Updates(ctx, aid, false, p)
-	return us, wrap(err, "updates")
+	out := make([]Version, len(us))
+	for i, u := range us {
+		out[i] = VersionOf(u)
+	}
+	return out, nil
 }
 
 // CountUpdates counts an app's versions.
 func (s *Service) CountUpdates(ctx context.Context, aid int64) (int64, error) {
-	if _, err := s.App(ctx, aid); err != nil {
+	q := s.store.Q()
+	n, err := q.CountUpdates(ctx, aid)
+	if err := parentCheck(ctx, int(min(n, 1)), wrap(err, "count updates"), q.AppExists, "app", aid); err != nil {
 		return 0, err
 	}
-	n, err := s.store.Q().CountUpdates(ctx, aid)
-	return n, wrap(err, "count updates")
+	return n, nil
+}
+
+// Version is an update as the APIs show it, with its stack as JSON.
+type Version struct {
+	Update
+	Stack json.RawMessage `json:"stack,omitempty"`
+}
+
+// VersionOf shows an update.
+func VersionOf(u Update) Version {
+	v := Version{Update: u}
+	if u.Stack != nil {
+		v.Stack = json.RawMessage(*u.Stack)
+	}
+	return v
 }
 
 // PublishUpdate adds a version to an app (owner or admin); it touches the app and adds a timeline entry.
-func (s *Service) PublishUpdate(ctx context.Context, a auth.Actor, aid int64, in UpdateInput) (*Update, error) {
+func (s *Service) PublishUpdate(ctx context.Context, a auth.Actor, aid int64, in UpdateInput) (*Version, error) {
 	now := s.ms()
 	u := &Update{App: aid, CreatedAt: now}
-	applyUpdate(u, in)
+	if err := applyUpdate(u, in, a); err != nil {
+		return nil, err
+	}
 	if err := checkUpdate(u); err != nil {
 		return nil, err
 	}
@@ -277,20 +317,42 @@ func (s *Service) PublishUpdate(ctx context.Context, a auth.Actor, aid int64, in
 	if err != nil {
 		return nil, err
 	}
-	return u, nil
+	v := VersionOf(*u)
+	return &v, nil
 }
 
-func applyUpdate(u *Update, in UpdateInput) {
+// applyUpdate copies the request into u. A stack is validated first: stacks ordinary users publish may not ask
+// for host power; the admin's may, and then record it.
+func applyUpdate(u *Update, in UpdateInput, a auth.Actor) error {
 	in.Reversion.apply(&u.Reversion)
 	in.Version.apply(&u.Version)
 	in.InstallURL.apply(&u.InstallURL)
 	in.Updates.apply(&u.Updates)
 	in.APIMin.apply(&u.APIMin)
 	in.APITarget.apply(&u.APITarget)
+	if !in.Stack.Set {
+		return nil
+	}
+	if in.Stack.V == nil {
+		u.Stack = nil
+		return nil
+	}
+	st := *in.Stack.V
+	st.HostAccess = nil // derived by Validate, never taken from the client
+	if err := catalog.Validate(&st, catalog.ValidateOptions{AllowHostAccess: a.Admin}); err != nil {
+		return apperr.Wrap(apperr.Invalid, err, "stack: %v", err).WithField("stack")
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode stack: %w", err)
+	}
+	text := string(b)
+	u.Stack = &text
+	return nil
 }
 
 // SaveUpdate changes a version's fields (owner or admin); the reversion itself never changes.
-func (s *Service) SaveUpdate(ctx context.Context, a auth.Actor, aid, rev int64, in UpdateInput) (*Update, error) {
+func (s *Service) SaveUpdate(ctx context.Context, a auth.Actor, aid, rev int64, in UpdateInput) (*Version, error) {
 	in.Reversion = Opt[int64]{}
 	var u *Update
 	err := s.tx(ctx, func(t *txn) error {
@@ -304,13 +366,19 @@ func (s *Service) SaveUpdate(ctx context.Context, a auth.Actor, aid, rev int64, 
 		if u, err = t.Update(ctx, aid, rev); err != nil {
 			return notFound(err, "update", fmt.Sprintf("%d/%d", aid, rev))
 		}
-		applyUpdate(u, in)
+		if err := applyUpdate(u, in, a); err != nil {
+			return err
+		}
 		if err := checkUpdate(u); err != nil {
 			return err
 		}
 		return t.SaveUpdate(ctx, u)
 	})
-	return u, err
+	if err != nil {
+		return nil, err
+	}
+	v := VersionOf(*u)
+	return &v, nil
 }
 
 // DeleteUpdate removes a version (owner or admin).

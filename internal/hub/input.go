@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"github.com/stackhub/stackhub/internal/catalog"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -58,6 +59,7 @@ type UpdateInput struct {
 	Updates    Opt[string]
 	APIMin     Opt[*int64]
 	APITarget  Opt[*int64]
+	Stack      Opt[*catalog.Stack] // null removes the stack; the version is then no longer installable
 }
 
 // CommentInput is a new comment.

@@ -44,11 +44,11 @@ func pct(used, total uint64) float64 {
 // cpuSample is how long CPU use is measured; short enough for a request, long enough to mean something.
 const cpuSample = 200 * time.Millisecond
 
-// Read measures the host; path picks the disk (the data directory's).
+// Read measures the host, CPU use included (which takes cpuSample); path picks the disk (the data directory's).
 func Read(ctx context.Context, path string) (Snapshot, error) {
-	s := Snapshot{CPUCores: runtime.NumCPU()}
-	if c, err := cpu.CountsWithContext(ctx, true); err == nil && c > 0 {
-		s.CPUCores = c
+	s, err := Capacity(ctx, path)
+	if err != nil {
+		return s, err
 	}
 	p, err := cpu.PercentWithContext(ctx, cpuSample, false)
 	if err != nil {
@@ -56,6 +56,15 @@ func Read(ctx context.Context, path string) (Snapshot, error) {
 	}
 	if len(p) > 0 {
 		s.CPUPercent = p[0]
+	}
+	return s, nil
+}
+
+// Capacity reads cores, memory, disk and load at once, without sampling CPU use: enough for a resource check.
+func Capacity(ctx context.Context, path string) (Snapshot, error) {
+	s := Snapshot{CPUCores: runtime.NumCPU()}
+	if c, err := cpu.CountsWithContext(ctx, true); err == nil && c > 0 {
+		s.CPUCores = c
 	}
 	vm, err := mem.VirtualMemoryWithContext(ctx)
 	if err != nil {

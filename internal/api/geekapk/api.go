@@ -139,8 +139,9 @@ func flag(r *http.Request, name string) bool {
 	return v != "0" && v != "false"
 }
 
-// maxBody bounds request bodies; the largest field (a description) is 10,000 characters of up to 4 bytes.
-const maxBody = 1 << 20
+// maxBody bounds request bodies. The largest field is a version's stack (1 MiB, checked by the catalog with a
+// clear message), so the body may be a little larger than that.
+const maxBody = 4 << 20
 
 // readToken reads a plain-text body holding one word (a token, an id, a name), without surrounding space.
 func readToken(w http.ResponseWriter, r *http.Request) (string, error) {

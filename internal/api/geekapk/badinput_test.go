@@ -62,7 +62,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			{"oversize multibyte desc", "POST", "/app", u, map[string]any{"name": "x", "desc": strings.Repeat("é", 10000)}, nil, 413, "desc"},
 			{"oversize special", "POST", "/app", u, map[string]any{"name": "x", "special": strings.Repeat("永", 12)}, nil, 413, "special"},
 			{"oversize comment", "POST", fmt.Sprintf("/app/%d/comment", aid), u, map[string]any{"content": strings.Repeat("😀", 7000)}, nil, 413, "content"},
-			{"oversize body", "POST", "/app", u, map[string]any{"name": "x", "desc": strings.Repeat("a", 2<<20)}, nil, 413, "body"},
+			{"oversize body", "POST", "/app", u, map[string]any{"name": "x", "desc": strings.Repeat("a", 5<<20)}, nil, 413, "body"},
 			{"duplicate package", "POST", "/app", u, map[string]any{"name": "x", "package": "keep"}, nil, 409, "keep"},
 			{"blank package", "POST", "/app", u, map[string]any{"name": "x", "package": " "}, nil, 400, "package"},
 			{"negative size", "POST", "/app", u, map[string]any{"name": "x", "size": -1}, nil, 400, "size"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/hub"
 )
 
@@ -57,6 +58,8 @@ func typeName[T any]() string {
 		return "a string"
 	case int64, *int64:
 		return "a number"
+	case *catalog.Stack:
+		return `an object {"compose": "...", "env": "...", "files": {...}, "requirements": {...}}`
 	}
 	return fmt.Sprintf("%T", v)
 }
@@ -103,6 +106,7 @@ func decodeUpdate(m fields) (hub.UpdateInput, error) {
 		Updates:    get[string](d, "updates"),
 		APIMin:     get[*int64](d, "api_min"),
 		APITarget:  get[*int64](d, "api_target"),
+		Stack:      get[*catalog.Stack](d, "stack"),
 	}
 	return in, d.err
 }

@@ -99,6 +99,7 @@ func (a *API) registerHost(api huma.API, mux *http.ServeMux) {
 	huma.Register(api, huma.Operation{OperationID: "server", Method: http.MethodGet, Path: Prefix + "/server",
 		Summary: "Server metrics, engine and risks (admin)", Tags: []string{"server"}}, a.server)
 	a.registerCatalog(api)
+	a.registerUpgrades(api)
 	mux.HandleFunc("GET "+Prefix+"/jobs/{id}/events", a.jobEvents)
 	mux.HandleFunc("GET "+Prefix+"/installs/{name}/logs", a.logs)
 }

@@ -43,10 +43,10 @@ func (e *Engine) Down(ctx context.Context, name string, volumes bool) error {
 			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, cleanErr(err)))
 		}
 	}
-	// Shared networks StackHub created: those this project's containers used, and any other left unused (an Up
-	// that failed before its first container never attached to the one it created).
+	// Shared networks StackHub created: those this project's containers used, and the one this project created
+	// (an Up that failed before its first container never attached to it). Others' are left to their projects.
 	if managed, err := e.c.NetworkList(ctx, client.NetworkListOptions{
-		Filters: client.Filters{}.Add("label", engine.LabelManaged+"=true")}); err == nil {
+		Filters: client.Filters{}.Add("label", engine.LabelCreatedBy+"="+name)}); err == nil {
 		for _, n := range managed.Items {
 			shared[n.Name] = true
 		}

@@ -81,6 +81,7 @@ func (e *Engine) networks(ctx context.Context, p *engine.Project, progress func(
 			// An external network that is missing (W9_NETWORK on a fresh server) is created, shared, and marked
 			// so Down can remove it once nothing uses it.
 			lbl[engine.LabelManaged] = "true"
+			lbl[engine.LabelCreatedBy] = p.Name
 		} else {
 			for k, v := range n.Labels {
 				lbl[k] = v

@@ -1,0 +1,352 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/catalog"
+	"github.com/stackhub/stackhub/internal/engine"
+	"github.com/stackhub/stackhub/internal/events"
+	"github.com/stackhub/stackhub/internal/store"
+)
+
+// UpgradeEvent is the payload of an install.upgrade event.
+type UpgradeEvent struct {
+	Instance string        `json:"instance"`
+	Upgrade  store.Upgrade `json:"upgrade"`
+}
+
+// Upgrade moves an instance to another version as a job: pull the new images while the old version runs, snapshot
+// the volumes and files, render the new version with the same ports, secrets and settings, recreate the services
+// that changed, and wait for health; if health does not come, restore the snapshot and the old version.
+func (s *Service) Upgrade(ctx context.Context, a auth.Actor, name, version string) (*store.Job, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	inst, err := s.store.Q().Instance(ctx, name)
+	if err != nil {
+		return nil, notInstalled(err, name)
+	}
+	if inst.State != store.StateInstalled {
+		return nil, apperr.New(apperr.Conflict, "%s is %s; only an installed app can be upgraded", name, inst.State)
+	}
+	if strings.TrimSpace(version) == "" {
+		return nil, apperr.Field(apperr.Invalid, "version", "version is required: the version to upgrade %s to", name)
+	}
+	_, up, stack, err := s.resolve(ctx, inst.AppKey, version)
+	if err != nil {
+		return nil, err
+	}
+	if up.Reversion == inst.Reversion {
+		return nil, apperr.Field(apperr.Conflict, "version", "%s already runs %s", name, version)
+	}
+	if !s.lock(name) {
+		return nil, apperr.New(apperr.Conflict, "%s is busy with another job; try again when it finishes", name)
+	}
+	job, rec, err := s.startRecord(ctx, inst, "upgrade", up.Version, up.Reversion)
+	if err != nil {
+		s.unlock(name)
+		return nil, err
+	}
+	out := *job // the job goroutine updates its own copy
+	s.jobs.Add(1)
+	go s.runUpgrade(inst, job, rec, up, stack)
+	return &out, nil
+}
+
+func (s *Service) startRecord(ctx context.Context, inst *store.Instance, kind, toVersion string, toRev int64) (*store.Job, *store.Upgrade, error) {
+	now := s.ms()
+	job := &store.Job{Instance: inst.Name, Kind: kind, Stage: "queued", State: store.JobRunning, CreatedAt: now, UpdatedAt: now}
+	rec := &store.Upgrade{Instance: inst.Name, Kind: kind, FromVersion: inst.Version, FromReversion: inst.Reversion,
+		ToVersion: toVersion, ToReversion: toRev, Result: store.UpgradeRunning, CreatedAt: now}
+	err := s.store.Tx(ctx, func(q *store.Q) error {
+		if err := q.CreateJob(ctx, job); err != nil {
+			return err
+		}
+		rec.Job = job.ID
+		return q.CreateUpgrade(ctx, rec)
+	})
+	return job, rec, err
+}
+
+func (s *Service) runUpgrade(inst *store.Instance, job *store.Job, rec *store.Upgrade, up *store.Update, stack *catalog.Stack) {
+	defer s.jobs.Done()
+	defer s.unlock(inst.Name)
+	ctx := context.WithoutCancel(s.ctx)
+	r := &run{s: s, job: job}
+	r.note("queued", fmt.Sprintf("upgrading %s from %s to %s", inst.Name, inst.Version, up.Version), -1)
+	values, err := s.upgradeValues(ctx, inst, up, stack)
+	if err != nil {
+		s.endUpgrade(ctx, r, rec, store.UpgradeFailed, err.Error(), "")
+		return
+	}
+	// Pull into a staging render first: a missing image fails the upgrade before anything is stopped.
+	staging := filepath.Join(s.cfg.DataDir, "apps", fmt.Sprintf(".upgrade-%s-%d", inst.Name, r.job.ID))
+	r.note("pulling", "pulling the images of "+up.Version, -1)
+	err = s.pullStaged(ctx, r, staging, inst.Project, stack, values)
+	_ = os.RemoveAll(staging)
+	if err != nil {
+		s.endUpgrade(ctx, r, rec, store.UpgradeFailed, fmt.Sprintf("%v; nothing was changed, %s still runs %s", err, inst.Name, inst.Version), "")
+		return
+	}
+	r.note("snapshot", "snapshotting volumes and files", -1)
+	backup, err := s.takeSnapshot(ctx, inst)
+	if err != nil {
+		s.endUpgrade(ctx, r, rec, store.UpgradeFailed, fmt.Sprintf("snapshot: %v; nothing was changed", err), "")
+		return
+	}
+	r.note("snapshot", fmt.Sprintf("snapshot of %d bytes in %s", backup.Size, backup.Path), -1)
+	services, err := s.switchTo(ctx, r, inst, stack, values)
+	if err == nil {
+		next := *inst
+		next.Services, next.Version = strings.Join(services, ","), up.Version
+		r.note("waiting", fmt.Sprintf("waiting up to %s for %s to be healthy", s.cfg.HealthTimeout, up.Version), -1)
+		err = s.waitHealthy(ctx, &next)
+	}
+	if err == nil {
+		err = s.store.Tx(ctx, func(q *store.Q) error {
+			if err := q.SetInstanceVersion(ctx, inst.Name, up.Version, up.Reversion, s.ms()); err != nil {
+				return err
+			}
+			return q.SetInstanceServices(ctx, inst.Name, strings.Join(services, ","))
+		})
+	}
+	if err == nil {
+		s.endUpgrade(ctx, r, rec, store.UpgradeSucceeded, "", backup.Path)
+		return
+	}
+	cause := err.Error()
+	r.note("rolling_back", fmt.Sprintf("%s failed: %s; restoring %s from the snapshot", up.Version, cause, inst.Version), -1)
+	if rerr := s.restore(ctx, r, inst, backup); rerr != nil {
+		cause += "; the restore failed too: " + rerr.Error()
+		_ = s.store.Q().SetInstanceState(ctx, inst.Name, store.StateFailed, cause, s.ms())
+		s.endUpgrade(ctx, r, rec, store.UpgradeFailed, cause, backup.Path)
+		return
+	}
+	s.endUpgrade(ctx, r, rec, store.UpgradeRolledBack, cause, backup.Path)
+}
+
+// pullStaged renders the new version into a staging directory only to load it and pull its images.
+func (s *Service) pullStaged(ctx context.Context, r *run, dir, project string, stack *catalog.Stack, values map[string]string) error {
+	if _, err := s.render(ctx, dir, project, stack, values); err != nil {
+		return err
+	}
+	p, err := engine.Load(ctx, project, dir)
+	if err != nil {
+		return err
+	}
+	return s.engine.Pull(ctx, p, r.progress)
+}
+
+// upgradeValues are the engine's variables for the new version: the instance's own ports, secrets and settings.
+func (s *Service) upgradeValues(ctx context.Context, inst *store.Instance, up *store.Update, stack *catalog.Stack) (map[string]string, error) {
+	var settings, secrets map[string]string
+	_ = json.Unmarshal([]byte(inst.Settings), &settings)
+	_ = json.Unmarshal([]byte(inst.Secrets), &secrets)
+	bookings, err := s.store.Q().PortBookings(ctx, inst.Name)
+	if err != nil {
+		return nil, err
+	}
+	v := map[string]string{"W9_ID": inst.Project, "W9_APP_NAME": inst.AppKey, "W9_VERSION": up.Version}
+	for k, val := range settings {
+		v[k] = val
+	}
+	for k, val := range secrets {
+		v[k] = val
+	}
+	booked := map[string]bool{}
+	for _, b := range bookings {
+		v[b.Variable] = fmt.Sprint(b.Port)
+		booked[b.Variable] = true
+	}
+	offered, err := stack.Settings()
+	if err != nil {
+		return nil, err
+	}
+	var missing []catalog.Setting
+	for _, st := range offered {
+		if st.Port && !booked[st.Name] {
+			missing = append(missing, st)
+		}
+	}
+	if len(missing) > 0 { // the new version publishes a port the old one did not
+		s.bookMu.Lock()
+		defer s.bookMu.Unlock()
+		ports, err := s.bookPorts(ctx, inst.Name, stack.Compose, missing, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range ports {
+			if err := s.store.Q().BookPort(ctx, b); err != nil {
+				return nil, err
+			}
+			v[b.Variable] = fmt.Sprint(b.Port)
+		}
+	}
+	if _, has := v["W9_URL"]; !has {
+		if port, ok := v["W9_HTTP_PORT_SET"]; ok {
+			v["W9_URL"] = s.cfg.PublicAddress + ":" + port
+		}
+	}
+	return v, nil
+}
+
+// switchTo renders the new version into the project directory and recreates the services that changed.
+func (s *Service) switchTo(ctx context.Context, r *run, inst *store.Instance, stack *catalog.Stack, values map[string]string) ([]string, error) {
+	services, err := s.render(ctx, s.projectDir(inst.Name), inst.Project, stack, values)
+	if err != nil {
+		return nil, err
+	}
+	p, err := engine.Load(ctx, inst.Project, s.projectDir(inst.Name))
+	if err != nil {
+		return nil, err
+	}
+	r.note("creating", "recreating the services that changed", -1)
+	labels := map[string]string{"io.stackhub.app": inst.AppKey, "io.stackhub.instance": inst.Name,
+		"io.stackhub.version": values["W9_VERSION"]}
+	recreated, err := s.engine.Converge(ctx, p, labels, r.progress)
+	if err != nil {
+		return nil, err
+	}
+	r.note("creating", fmt.Sprintf("recreated %s", strings.Join(recreated, ", ")), -1)
+	return services, nil
+}
+
+// restore removes the containers, puts the snapshot back and starts the snapshot's version again.
+func (s *Service) restore(ctx context.Context, r *run, inst *store.Instance, b *Backup) error {
+	if err := s.engine.Down(ctx, inst.Project, false); err != nil {
+		return err
+	}
+	if err := s.restoreSnapshot(ctx, inst, b); err != nil {
+		return err
+	}
+	p, err := engine.Load(ctx, inst.Project, s.projectDir(inst.Name))
+	if err != nil {
+		return err
+	}
+	labels := map[string]string{"io.stackhub.app": inst.AppKey, "io.stackhub.instance": inst.Name, "io.stackhub.version": b.Version}
+	if err := s.engine.Up(ctx, p, labels, r.progress); err != nil {
+		return err
+	}
+	services, _ := engine.Order(p)
+	old := *inst
+	old.Services, old.Version, old.Stopped = strings.Join(services, ","), b.Version, false
+	if err := s.waitHealthy(ctx, &old); err != nil {
+		return err
+	}
+	return s.store.Tx(ctx, func(q *store.Q) error {
+		if err := q.SetInstanceVersion(ctx, inst.Name, b.Version, b.Reversion, s.ms()); err != nil {
+			return err
+		}
+		if err := q.SetInstanceStopped(ctx, inst.Name, false, s.ms()); err != nil {
+			return err
+		}
+		return q.SetInstanceServices(ctx, inst.Name, old.Services)
+	})
+}
+
+func (s *Service) endUpgrade(ctx context.Context, r *run, rec *store.Upgrade, result, cause, snapshot string) {
+	now := s.ms()
+	if err := s.store.Q().FinishUpgrade(ctx, rec.ID, result, cause, snapshot, now); err != nil {
+		s.log.Error("finish upgrade", "instance", rec.Instance, "err", err)
+	}
+	rec.Result, rec.Cause, rec.Snapshot, rec.FinishedAt = result, cause, snapshot, &now
+	switch result {
+	case store.UpgradeSucceeded:
+		r.note("done", fmt.Sprintf("%s now runs %s", rec.Instance, rec.ToVersion), 100)
+		r.finish(store.JobSucceeded, "")
+	case store.UpgradeRolledBack:
+		msg := fmt.Sprintf("%s to %s failed: %s; %s runs %s again", rec.Kind, rec.ToVersion, cause, rec.Instance, rec.FromVersion)
+		r.note("failed", msg, -1)
+		r.finish(store.JobFailed, msg)
+	default:
+		r.note("failed", cause, -1)
+		r.finish(store.JobFailed, cause)
+	}
+	s.publish(events.InstallUpgrade, UpgradeEvent{Instance: rec.Instance, Upgrade: *rec})
+	s.publish(events.InstallStatus, StatusEvent{Instance: rec.Instance, Job: r.job.ID, State: store.StateInstalled})
+}
+
+// Rollback returns an instance to the version before its last successful upgrade, with that upgrade's snapshot.
+func (s *Service) Rollback(ctx context.Context, a auth.Actor, name string) (*store.Job, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	inst, err := s.store.Q().Instance(ctx, name)
+	if err != nil {
+		return nil, notInstalled(err, name)
+	}
+	recs, err := s.store.Q().Upgrades(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var last *store.Upgrade
+	for i := range recs {
+		if recs[i].Result == store.UpgradeSucceeded && recs[i].ToReversion == inst.Reversion && recs[i].Snapshot != "" {
+			last = &recs[i]
+			break
+		}
+	}
+	if last == nil {
+		return nil, apperr.New(apperr.Conflict, "%s has no earlier version to roll back to", name)
+	}
+	backup, err := s.backupAt(name, last.Snapshot)
+	if err != nil {
+		return nil, err
+	}
+	if !s.lock(name) {
+		return nil, apperr.New(apperr.Conflict, "%s is busy with another job; try again when it finishes", name)
+	}
+	job, rec, err := s.startRecord(ctx, inst, "rollback", last.FromVersion, last.FromReversion)
+	if err != nil {
+		s.unlock(name)
+		return nil, err
+	}
+	out := *job // the job goroutine updates its own copy
+	s.jobs.Add(1)
+	go func() {
+		defer s.jobs.Done()
+		defer s.unlock(name)
+		ctx := context.WithoutCancel(s.ctx)
+		r := &run{s: s, job: job}
+		r.note("rolling_back", fmt.Sprintf("restoring %s %s from %s", name, last.FromVersion, backup.Path), -1)
+		if err := s.restore(ctx, r, inst, backup); err != nil {
+			_ = s.store.Q().SetInstanceState(ctx, name, store.StateFailed, "rollback failed: "+err.Error(), s.ms())
+			s.endUpgrade(ctx, r, rec, store.UpgradeFailed, err.Error(), backup.Path)
+			return
+		}
+		s.endUpgrade(ctx, r, rec, store.UpgradeSucceeded, "", backup.Path)
+	}()
+	return &out, nil
+}
+
+func (s *Service) backupAt(name, path string) (*Backup, error) {
+	list, err := s.readBackups(name)
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		if list[i].Path == path {
+			return &list[i], nil
+		}
+	}
+	return nil, apperr.Wrap(apperr.Conflict, errors.New(path), "the snapshot of %s's last upgrade is gone (retention removed it)", name)
+}
+
+// Upgrades lists an instance's upgrade records, newest first.
+func (s *Service) Upgrades(ctx context.Context, a auth.Actor, name string) ([]store.Upgrade, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.Q().Instance(ctx, name); err != nil {
+		return nil, notInstalled(err, name)
+	}
+	return s.store.Q().Upgrades(ctx, name)
+}

@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// Upgrade results.
+const (
+	UpgradeRunning    = "running"
+	UpgradeSucceeded  = "succeeded"
+	UpgradeRolledBack = "rolled_back" // the new version failed; the snapshot and the old version were restored
+	UpgradeFailed     = "failed"      // failed before anything changed, or the restore failed too
+)
+
+// Upgrade records one upgrade (or rollback) of an instance.
+type Upgrade struct {
+	ID            int64  `json:"id"`
+	Instance      string `json:"instance"`
+	Job           int64  `json:"job"`
+	Kind          string `json:"kind"` // upgrade or rollback
+	FromVersion   string `json:"from"`
+	FromReversion int64  `json:"from_rev"`
+	ToVersion     string `json:"to"`
+	ToReversion   int64  `json:"to_rev"`
+	Result        string `json:"result"`
+	Cause         string `json:"cause,omitempty"`
+	Snapshot      string `json:"snapshot"`
+	CreatedAt     int64  `json:"created_at"`
+	FinishedAt    *int64 `json:"finished_at"`
+}
+
+const upgradeCols = `id, instance, job, kind, from_version, from_reversion, to_version, to_reversion, result, cause,
+	snapshot, created_at, finished_at`
+
+// CreateUpgrade inserts u (its ID is set).
+func (q *Q) CreateUpgrade(ctx context.Context, u *Upgrade) error {
+	err := q.db.QueryRowContext(ctx, `INSERT INTO upgrades (instance, job, kind, from_version, from_reversion,
+		to_version, to_reversion, result, cause, snapshot, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		RETURNING id`, u.Instance, u.Job, u.Kind, u.FromVersion, u.FromReversion, u.ToVersion, u.ToReversion, u.Result,
+		u.Cause, u.Snapshot, u.CreatedAt).Scan(&u.ID)
+	if err != nil {
+		return fmt.Errorf("insert upgrade: %w", mapErr(err))
+	}
+	return nil
+}
+
+// FinishUpgrade records an upgrade's result.
+func (q *Q) FinishUpgrade(ctx context.Context, id int64, result, cause, snapshot string, ms int64) error {
+	return q.execOne(ctx, `UPDATE upgrades SET result = $2, cause = $3, snapshot = $4, finished_at = $5 WHERE id = $1`,
+		id, result, cause, snapshot, ms)
+}
+
+// Upgrades lists an instance's upgrades, newest first.
+func (q *Q) Upgrades(ctx context.Context, instance string) ([]Upgrade, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT `+upgradeCols+` FROM upgrades WHERE instance = $1 ORDER BY id DESC`, instance)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := []Upgrade{}
+	for rows.Next() {
+		var u Upgrade
+		if err := rows.Scan(&u.ID, &u.Instance, &u.Job, &u.Kind, &u.FromVersion, &u.FromReversion, &u.ToVersion,
+			&u.ToReversion, &u.Result, &u.Cause, &u.Snapshot, &u.CreatedAt, &u.FinishedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// SetInstanceVersion records the version an instance now runs.
+func (q *Q) SetInstanceVersion(ctx context.Context, name, version string, reversion, ms int64) error {
+	return q.execOne(ctx, `UPDATE instances SET version = $2, reversion = $3, updated_at = $4 WHERE name = $1`,
+		name, version, reversion, ms)
+}
