@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -43,19 +44,31 @@ var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 // with the exact reason; an I/O error on DIR itself is the error. includeUnreleased: release:false templates are
 // refused with reason "not released" unless true. Folders whose name starts with a dot are ignored.
 func ReadWebsoft9(dir string, includeUnreleased bool) ([]Template, []Refusal, error) {
-	apps := filepath.Join(dir, "apps")
-	entries, err := os.ReadDir(apps)
+	if dir == "" {
+		dir = "." // os.DirFS("") would read from the root directory
+	}
+	ts, refused, err := ReadWebsoft9FS(os.DirFS(dir), includeUnreleased)
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		pe.Path = filepath.Join(dir, filepath.FromSlash(pe.Path)) // name the directory as the caller gave it
+	}
+	return ts, refused, err
+}
+
+// ReadWebsoft9FS is ReadWebsoft9 on a file system holding the library at its root (apps/<key>/...), such as a
+// library embedded in the binary.
+func ReadWebsoft9FS(fsys fs.FS, includeUnreleased bool) ([]Template, []Refusal, error) {
+	entries, err := fs.ReadDir(fsys, "apps")
 	if err != nil {
 		return nil, nil, fmt.Errorf("read template library: %w", err)
 	}
 	var out []Template
 	var refused []Refusal
-	for _, e := range entries { // os.ReadDir sorts by name
+	for _, e := range entries { // fs.ReadDir sorts by name
 		key := e.Name()
 		if !e.IsDir() || strings.HasPrefix(key, ".") {
 			continue
 		}
-		t, err := readTemplate(filepath.Join(apps, key), key, includeUnreleased)
+		t, err := readTemplate(fsys, path.Join("apps", key), key, includeUnreleased)
 		if err != nil {
 			refused = append(refused, Refusal{Key: key, Reason: err.Error()})
 			continue
@@ -65,13 +78,13 @@ func ReadWebsoft9(dir string, includeUnreleased bool) ([]Template, []Refusal, er
 	return out, refused, nil
 }
 
-// readTemplate reads and validates one template folder; any error is the refusal reason.
-func readTemplate(dir, key string, includeUnreleased bool) (Template, error) {
+// readTemplate reads and validates one template folder of fsys; any error is the refusal reason.
+func readTemplate(fsys fs.FS, dir, key string, includeUnreleased bool) (Template, error) {
 	if !keyPattern.MatchString(key) {
 		return Template{}, fmt.Errorf("folder name %q is not a valid package name (lowercase letters, digits and -, "+
 			"2 to 31 characters, starting with a letter)", key)
 	}
-	meta, err := readVariables(filepath.Join(dir, VariablesFile))
+	meta, err := readVariables(fsys, path.Join(dir, VariablesFile))
 	if err != nil {
 		return Template{}, err
 	}
@@ -89,10 +102,10 @@ func readTemplate(dir, key string, includeUnreleased bool) (Template, error) {
 	if err != nil {
 		return Template{}, err
 	}
-	if t.Stack, err = readStack(dir, req); err != nil {
+	if t.Stack, err = readStack(fsys, dir, req); err != nil {
 		return Template{}, err
 	}
-	if t.Description, err = readDescription(filepath.Join(dir, "README.md")); err != nil {
+	if t.Description, err = readDescriptionFS(fsys, path.Join(dir, "README.md")); err != nil {
 		return Template{}, err
 	}
 	if err := Validate(&t.Stack, ValidateOptions{AllowHostAccess: true}); err != nil {
@@ -102,16 +115,16 @@ func readTemplate(dir, key string, includeUnreleased bool) (Template, error) {
 }
 
 // readStack reads the compose file, .env and src/ files of a template folder.
-func readStack(dir string, req Requirements) (Stack, error) {
-	compose, err := readText(dir, ComposeFile)
+func readStack(fsys fs.FS, dir string, req Requirements) (Stack, error) {
+	compose, err := readText(fsys, dir, ComposeFile)
 	if err != nil {
 		return Stack{}, err
 	}
-	env, err := readText(dir, EnvFile)
+	env, err := readText(fsys, dir, EnvFile)
 	if err != nil {
 		return Stack{}, err
 	}
-	files, err := readSrc(dir)
+	files, err := readSrc(fsys, dir)
 	if err != nil {
 		return Stack{}, err
 	}
@@ -119,8 +132,8 @@ func readStack(dir string, req Requirements) (Stack, error) {
 }
 
 // readText reads a required text file of the template.
-func readText(dir, name string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, name))
+func readText(fsys fs.FS, dir, name string) (string, error) {
+	b, err := fs.ReadFile(fsys, path.Join(dir, name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("%s is missing", name)
 	}
@@ -135,10 +148,10 @@ func readText(dir, name string) (string, error) {
 
 // readSrc returns every regular text file under src/ by its "src/<rel>" path. Binary files (holding a NUL byte)
 // and symbolic links are left out: a bind that needs one is then refused by Validate.
-func readSrc(dir string) (map[string]string, error) {
-	root := filepath.Join(dir, "src")
+func readSrc(fsys fs.FS, dir string) (map[string]string, error) {
+	root := path.Join(dir, "src")
 	files := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == root && errors.Is(err, fs.ErrNotExist) {
 				return fs.SkipDir
@@ -148,18 +161,14 @@ func readSrc(dir string) (map[string]string, error) {
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		b, err := os.ReadFile(p)
+		b, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err
 		}
 		if slices.Contains(b, 0) {
 			return nil
 		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		files[filepath.ToSlash(rel)] = string(b)
+		files[strings.TrimPrefix(p, dir+"/")] = string(b)
 		return nil
 	})
 	if err != nil {
@@ -171,10 +180,15 @@ func readSrc(dir string) (map[string]string, error) {
 	return files, nil
 }
 
-// readDescription returns README.md's text, trimmed below maxDescription characters at a line end when it can;
+// readDescription is readDescriptionFS for a README.md given by its path on disk.
+func readDescription(file string) (string, error) {
+	return readDescriptionFS(os.DirFS(filepath.Dir(file)), filepath.Base(file))
+}
+
+// readDescriptionFS returns README.md's text, trimmed below maxDescription characters at a line end when it can;
 // a missing README gives an empty description.
-func readDescription(path string) (string, error) {
-	b, err := os.ReadFile(path)
+func readDescriptionFS(fsys fs.FS, name string) (string, error) {
+	b, err := fs.ReadFile(fsys, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}

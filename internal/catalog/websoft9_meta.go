@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -53,8 +52,8 @@ func (v *variables) requirements() (Requirements, error) {
 }
 
 // readVariables reads and decodes variables.json.
-func readVariables(path string) (*variables, error) {
-	b, err := os.ReadFile(path)
+func readVariables(fsys fs.FS, name string) (*variables, error) {
+	b, err := fs.ReadFile(fsys, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s is missing", VariablesFile)
 	}

@@ -104,3 +104,19 @@ func (s *Service) ImportTemplate(ctx context.Context, a auth.Actor, t catalog.Te
 	}
 	return res, nil
 }
+
+// SeedCatalog imports the built-in templates on a server's first start: while the catalog holds no template yet.
+// A server whose admin removed them does not get them back on the next start.
+func (s *Service) SeedCatalog(ctx context.Context, templates []catalog.Template) (int, error) {
+	seeded, err := s.store.Q().HasSystemApps(ctx)
+	if err != nil || seeded {
+		return 0, err
+	}
+	admin := auth.Actor{Admin: true, Enabled: true}
+	for _, t := range templates {
+		if _, err := s.ImportTemplate(ctx, admin, t); err != nil {
+			return 0, fmt.Errorf("built-in template %s: %w", t.Key, err)
+		}
+	}
+	return len(templates), nil
+}
