@@ -15,14 +15,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/catalog/builtin"
 	"github.com/stackhub/stackhub/internal/config"
 	"github.com/stackhub/stackhub/internal/engine/docker"
 	"github.com/stackhub/stackhub/internal/events"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
 	"github.com/stackhub/stackhub/internal/logx"
+	"github.com/stackhub/stackhub/internal/realtime"
 	"github.com/stackhub/stackhub/internal/server"
 	"github.com/stackhub/stackhub/internal/store"
+	"github.com/stackhub/stackhub/internal/webhook"
 )
 
 func serveCmd() *cobra.Command {
@@ -78,6 +81,23 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	au := auth.NewService(st, token, auth.DefaultParams(), auth.NewLimiter(10, time.Minute))
 	bus := events.NewBus()
 	h := hub.New(st, au, bus, log)
+	if err := seedCatalog(ctx, h, log); err != nil {
+		return err
+	}
+	// The subscribers listen before anything can publish: the reconcile below, then requests.
+	feed := realtime.NewFeed(bus, log, realtime.FeedOptions{})
+	defer feed.Close()
+	geek := realtime.NewGeekApk(au, h, bus, log, realtime.Options{})
+	defer geek.Close()
+	wh, err := webhook.New(ctx, st, cfg.Hooks, log, webhook.Options{Secret: cfg.WebhookSecret,
+		Timeout: cfg.WebhookTimeout, Attempts: cfg.WebhookAttempts})
+	if err != nil {
+		return err
+	}
+	unsubscribeHooks := wh.Subscribe(bus)
+	// The queue outlives ctx: it stops after the HTTP servers, so requests finishing meanwhile still queue theirs.
+	stopHooks := wh.Start(context.WithoutCancel(ctx))
+	defer stopHooks() // on an early return; the shutdown below stops it in order
 	eng, err := docker.New()
 	if err != nil {
 		return err
@@ -94,31 +114,62 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		log.Info("docker engine", "version", v)
 	}
 	handler := server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Hooks: cfg.Hooks, Log: log, Version: Version,
-		WeakToken: weak})
+		WeakToken: weak, Feed: feed, Webhooks: wh})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	wsLn, err := net.Listen("tcp", cfg.WSListen)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("listen %s: %w", cfg.WSListen, err)
 	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second, // slowloris guard; bodies are bounded by MaxBytesReader
 		IdleTimeout:       2 * time.Minute,
 	}
-	log.Info("stackhub serving", "listen", ln.Addr().String(), "database", string(st.Dialect()),
-		"data_dir", cfg.DataDir, "version", Version)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	// The GeekApk WebSocket has its own listener, as in the original design; only upgrades are served there.
+	wsSrv := &http.Server{Handler: geek, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("stackhub serving", "listen", ln.Addr().String(), "ws_listen", wsLn.Addr().String(),
+		"database", string(st.Dialect()), "data_dir", cfg.DataDir, "version", Version)
+	errc := make(chan error, 2)
+	go func() { errc <- fmt.Errorf("serve: %w", srv.Serve(ln)) }()
+	go func() { errc <- fmt.Errorf("serve websocket: %w", wsSrv.Serve(wsLn)) }()
+	var serveErr error
 	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	// Streams and sockets first: Shutdown does not close hijacked connections, and it would wait for SSE streams.
+	feed.Close()
+	geek.Close()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+	for _, s := range []*http.Server{srv, wsSrv} {
+		if err := s.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) && serveErr == nil {
+			serveErr = fmt.Errorf("shutdown: %w", err)
+		}
+	}
+	unsubscribeHooks()
+	stopHooks()
+	return serveErr
+}
+
+// seedCatalog imports the built-in templates on the first start, so a fresh server has installable apps.
+func seedCatalog(ctx context.Context, h *hub.Service, log *slog.Logger) error {
+	ts, err := builtin.Templates()
+	if err != nil {
+		return fmt.Errorf("built-in catalog: %w", err)
+	}
+	n, err := h.SeedCatalog(ctx, ts)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		log.Info("imported the built-in catalog", "apps", n)
 	}
 	return nil
 }

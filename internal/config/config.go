@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,24 +32,33 @@ type Config struct {
 	Prefix     string `koanf:"prefix"`
 	PublicAddr string `koanf:"public-address"`
 	Health     string `koanf:"health-timeout"`
+	// WebhookSecret signs webhook bodies (HMAC-SHA256); environment only, so it never shows in a process list.
+	WebhookSecret   string `koanf:"webhook-secret"`
+	WebhookTimeoutS string `koanf:"webhook-timeout"`
+	WebhookTriesS   string `koanf:"webhook-attempts"`
 
-	Hooks         []webhook.Hook `koanf:"-"`
-	HealthTimeout time.Duration  `koanf:"-"`
+	Hooks           []webhook.Hook `koanf:"-"`
+	HealthTimeout   time.Duration  `koanf:"-"`
+	WebhookTimeout  time.Duration  `koanf:"-"`
+	WebhookAttempts int            `koanf:"-"`
 }
 
 // envNames maps environment variables to setting keys.
 var envNames = map[string]string{
-	"STACKHUB_LISTEN":         "listen",
-	"STACKHUB_WS_LISTEN":      "ws-listen",
-	"STACKHUB_DATA_DIR":       "data-dir",
-	"STACKHUB_DATABASE":       "database",
-	"DATABASE_URL":            "database",
-	"DOGETOK":                 "dogetok",
-	"WEBHOOKS":                "webhooks",
-	"STACKHUB_LOG_LEVEL":      "log-level",
-	"STACKHUB_PREFIX":         "prefix",
-	"STACKHUB_PUBLIC_ADDRESS": "public-address",
-	"STACKHUB_HEALTH_TIMEOUT": "health-timeout",
+	"STACKHUB_LISTEN":           "listen",
+	"STACKHUB_WS_LISTEN":        "ws-listen",
+	"STACKHUB_DATA_DIR":         "data-dir",
+	"STACKHUB_DATABASE":         "database",
+	"DATABASE_URL":              "database",
+	"DOGETOK":                   "dogetok",
+	"WEBHOOKS":                  "webhooks",
+	"STACKHUB_LOG_LEVEL":        "log-level",
+	"STACKHUB_PREFIX":           "prefix",
+	"STACKHUB_PUBLIC_ADDRESS":   "public-address",
+	"STACKHUB_HEALTH_TIMEOUT":   "health-timeout",
+	"STACKHUB_WEBHOOK_SECRET":   "webhook-secret",
+	"STACKHUB_WEBHOOK_TIMEOUT":  "webhook-timeout",
+	"STACKHUB_WEBHOOK_ATTEMPTS": "webhook-attempts",
 }
 
 // Flags declares the serve flags on fs with their defaults.
@@ -61,6 +71,8 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("prefix", "stackhub", "name prefix of installed apps' projects and containers (env STACKHUB_PREFIX)")
 	fs.String("public-address", "", "this server's address in app URLs (W9_URL); default: its first non-loopback IP (env STACKHUB_PUBLIC_ADDRESS)")
 	fs.String("health-timeout", "5m", "how long an install waits for the app to be healthy (env STACKHUB_HEALTH_TIMEOUT)")
+	fs.String("webhook-timeout", "10s", "how long one webhook attempt may take (env STACKHUB_WEBHOOK_TIMEOUT)")
+	fs.String("webhook-attempts", "15", "attempts before a webhook delivery fails for good (env STACKHUB_WEBHOOK_ATTEMPTS)")
 }
 
 // Load reads the environment (through getenv) and the parsed flags, and validates the result.
@@ -124,6 +136,12 @@ func (c *Config) Validate() error {
 	}
 	if c.HealthTimeout, err = time.ParseDuration(c.Health); err != nil || c.HealthTimeout <= 0 {
 		return fmt.Errorf("--health-timeout %q: want a duration such as 5m", c.Health)
+	}
+	if c.WebhookTimeout, err = time.ParseDuration(c.WebhookTimeoutS); err != nil || c.WebhookTimeout <= 0 {
+		return fmt.Errorf("--webhook-timeout %q: want a duration such as 10s", c.WebhookTimeoutS)
+	}
+	if c.WebhookAttempts, err = strconv.Atoi(c.WebhookTriesS); err != nil || c.WebhookAttempts < 1 {
+		return fmt.Errorf("--webhook-attempts %q: want a whole number, 1 or more", c.WebhookTriesS)
 	}
 	if c.PublicAddr == "" {
 		c.PublicAddr = firstAddress()

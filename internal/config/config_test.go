@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -37,6 +38,19 @@ func TestPrecedence(t *testing.T) {
 		len(c.Hooks) != 1 || c.Hooks[0].URL != "https://x.org/hook" {
 		t.Errorf("from env = %+v", c)
 	}
+	if c.WebhookSecret != "" || c.WebhookTimeout != 10*time.Second || c.WebhookAttempts != 15 {
+		t.Errorf("webhook defaults: timeout %v, attempts %d, secret set %v", c.WebhookTimeout, c.WebhookAttempts,
+			c.WebhookSecret != "")
+	}
+	c, err = load(t, []string{"--webhook-attempts", "3"}, "STACKHUB_WEBHOOK_SECRET=s3cret",
+		"STACKHUB_WEBHOOK_TIMEOUT=2s", "STACKHUB_WEBHOOK_ATTEMPTS=9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WebhookSecret != "s3cret" || c.WebhookTimeout != 2*time.Second || c.WebhookAttempts != 3 {
+		t.Errorf("webhook settings: timeout %v, attempts %d (flag wins), secret %q", c.WebhookTimeout,
+			c.WebhookAttempts, c.WebhookSecret)
+	}
 	c, err = load(t, []string{"--listen", "127.0.0.1:9001", "--database", dir + "/x.db"},
 		"STACKHUB_LISTEN=127.0.0.1:9000", "DATABASE_URL=postgres://u@h/db")
 	if err != nil {
@@ -59,6 +73,8 @@ func TestInvalid(t *testing.T) {
 		{nil, []string{"WEBHOOKS=commentApp:abc:https://x.org"}, "commentApp:abc"},
 		{nil, []string{"STACKHUB_LOG_LEVEL=loud"}, "--log-level"},
 		{[]string{"--data-dir", " "}, nil, "--data-dir"},
+		{nil, []string{"STACKHUB_WEBHOOK_TIMEOUT=soon"}, "--webhook-timeout"},
+		{[]string{"--webhook-attempts", "0"}, nil, "--webhook-attempts"},
 	} {
 		if _, err := load(t, tc.args, tc.env...); err == nil || !strings.Contains(err.Error(), tc.mentions) {
 			t.Errorf("%v %v: err = %v, want one naming %q", tc.args, tc.env, err, tc.mentions)

@@ -16,6 +16,7 @@ import (
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
 	"github.com/stackhub/stackhub/internal/logx"
+	"github.com/stackhub/stackhub/internal/realtime"
 	"github.com/stackhub/stackhub/internal/webhook"
 )
 
@@ -27,7 +28,9 @@ type Deps struct {
 	Hooks     []webhook.Hook
 	Log       *slog.Logger
 	Version   string
-	WeakToken bool // the admin token is weak: searchServer reports it
+	WeakToken bool             // the admin token is weak: searchServer reports it
+	Feed      *realtime.Feed   // the event stream behind GET /api/v1/events
+	Webhooks  *webhook.Service // the delivery queue behind /api/v1/webhooks
 }
 
 // Handler returns the whole HTTP surface: the GeekApk paths at the root and /api/v1.
@@ -35,7 +38,8 @@ func Handler(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	geekapk.New(d.Hub, d.Auth, d.Hooks, d.Log, d.Version).Register(mux)
 	stackhub.New(d.Host, d.Auth, d.Log, d.WeakToken).Register(mux)
-	v1.Register(mux, v1.Deps{Hub: d.Hub, Host: d.Host, Auth: d.Auth, Version: d.Version, WeakToken: d.WeakToken})
+	v1.Register(mux, v1.Deps{Hub: d.Hub, Host: d.Host, Auth: d.Auth, Version: d.Version, WeakToken: d.WeakToken,
+		Feed: d.Feed, Webhooks: d.Webhooks})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)

@@ -22,6 +22,7 @@ import (
 	"github.com/stackhub/stackhub/internal/events"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
+	"github.com/stackhub/stackhub/internal/realtime"
 	"github.com/stackhub/stackhub/internal/server"
 	"github.com/stackhub/stackhub/internal/store"
 	"github.com/stackhub/stackhub/internal/webhook"
@@ -46,6 +47,13 @@ type Server struct {
 	// DataDir is the server's data directory; Prefix names its projects (<Prefix>-<instance>).
 	DataDir string
 	Prefix  string
+	// WSURL is the GeekApk WebSocket listener (ws://127.0.0.1:port); Geek, Feed and Webhooks are the live parts.
+	WSURL    string
+	Geek     *realtime.GeekApk
+	Feed     *realtime.Feed
+	Webhooks *webhook.Service
+	// DSN is the database, for a test that starts a second server on it.
+	DSN string
 }
 
 // Options tune a test server.
@@ -56,12 +64,45 @@ type Options struct {
 	// parallel tests and packages never collide, and everything is uninstalled with purge at the end.
 	Engine        engine.Engine
 	HealthTimeout time.Duration // default 60 s
+	// DSN opens this database (of engine e) instead of a fresh one: a second server on the same data, as after a
+	// restart.
+	DSN string
+	// Webhook tunes the webhook queue; zero fields get quick test values (see QuickWebhookOptions).
+	Webhook webhook.Options
+	// Realtime tunes the GeekApk WebSocket server; Feed the event stream.
+	Realtime realtime.Options
+	Feed     realtime.FeedOptions
+}
+
+// QuickWebhookOptions fills the zero fields of o with values that keep tests quick: 2 s per attempt, 50 ms before
+// the first retry, at most 1 s between retries, 6 attempts.
+func QuickWebhookOptions(o webhook.Options) webhook.Options {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&o.Timeout, 2*time.Second)
+	def(&o.Backoff, 50*time.Millisecond)
+	def(&o.MaxBackoff, time.Second)
+	def(&o.Idle, time.Second)
+	if o.Attempts == 0 {
+		o.Attempts = 6
+	}
+	return o
 }
 
 // StartServer runs a server on a fresh database of engine e.
 func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	t.Helper()
-	st := OpenStore(t, e)
+	if opt.DSN == "" {
+		opt.DSN = e.DSN(t)
+	}
+	st, err := store.Open(context.Background(), opt.DSN)
+	if err != nil {
+		t.Fatalf("open %s store: %v", e.Name, err)
+	}
+	t.Cleanup(func() { st.Close() })
 	if opt.Limiter == nil {
 		opt.Limiter = auth.NewLimiter(10_000, time.Minute)
 	}
@@ -85,10 +126,25 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	prefix := "t" + randomHex(3)
 	hs := host.New(st, eng, bus, log, host.Config{DataDir: dataDir, Prefix: prefix, PublicAddress: "127.0.0.1",
 		HealthTimeout: opt.HealthTimeout})
+	feed := realtime.NewFeed(bus, log, opt.Feed)
+	geek := realtime.NewGeekApk(au, h, bus, log, opt.Realtime)
+	wh, err := webhook.New(context.Background(), st, opt.Hooks, log, QuickWebhookOptions(opt.Webhook))
+	if err != nil {
+		t.Fatalf("webhooks: %v", err)
+	}
+	unsubscribe := wh.Subscribe(bus)
+	stopHooks := wh.Start(context.Background())
 	ts := httptest.NewServer(server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Hooks: opt.Hooks, Log: log,
-		Version: "test"}))
+		Version: "test", Feed: feed, Webhooks: wh}))
+	wsTS := httptest.NewServer(geek)
 	t.Cleanup(func() {
+		// Streams and sockets first: httptest's Close waits for open requests, SSE streams among them.
+		feed.Close()
+		geek.Close()
+		wsTS.Close()
 		ts.Close()
+		unsubscribe()
+		stopHooks()
 		hs.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -97,7 +153,8 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 		}
 	})
 	return &Server{t: t, URL: ts.URL, Store: st, Bus: bus, Hub: h, Host: hs, HTTP: ts.Client(), DataDir: dataDir,
-		Prefix: prefix}
+		Prefix: prefix, WSURL: "ws" + strings.TrimPrefix(wsTS.URL, "http"), Geek: geek, Feed: feed, Webhooks: wh,
+		DSN: opt.DSN}
 }
 
 func randomHex(n int) string {

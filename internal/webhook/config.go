@@ -1,4 +1,5 @@
-// Package webhook parses and (later) delivers the GeekApk outgoing webhooks.
+// Package webhook parses the GeekApk outgoing webhooks (WEBHOOKS) and delivers them, and the JSON hooks the admin
+// adds, through a durable queue: deliveries are stored before the first attempt, retried with backoff and signed.
 package webhook
 
 import (

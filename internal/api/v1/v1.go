@@ -13,6 +13,8 @@ import (
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
+	"github.com/stackhub/stackhub/internal/realtime"
+	"github.com/stackhub/stackhub/internal/webhook"
 )
 
 // Prefix is where this API lives.
@@ -48,6 +50,8 @@ type API struct {
 	auth      *auth.Service
 	version   string
 	weakToken bool
+	feed      *realtime.Feed
+	hooks     *webhook.Service
 }
 
 // Deps are the services behind /api/v1.
@@ -57,6 +61,8 @@ type Deps struct {
 	Auth      *auth.Service
 	Version   string
 	WeakToken bool
+	Feed      *realtime.Feed   // serves GET /api/v1/events; nil answers 503
+	Webhooks  *webhook.Service // serves /api/v1/webhooks; nil answers 503
 }
 
 type actorKey struct{}
@@ -71,7 +77,8 @@ func Register(mux *http.ServeMux, d Deps) {
 	cfg.SchemasPath = Prefix + "/schemas"
 	cfg.Servers = nil
 	api := humago.New(mux, cfg)
-	a := &API{hub: h, host: d.Host, auth: d.Auth, version: version, weakToken: d.WeakToken}
+	a := &API{hub: h, host: d.Host, auth: d.Auth, version: version, weakToken: d.WeakToken, feed: d.Feed,
+		hooks: d.Webhooks}
 	api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
 		r, _ := humago.Unwrap(ctx)
 		actor, err := a.auth.Authenticate(r.Context(), reqauth.Credentials(r))
@@ -83,6 +90,7 @@ func Register(mux *http.ServeMux, d Deps) {
 		next(huma.WithValue(ctx, actorKey{}, actor))
 	})
 	a.registerHost(api, mux)
+	a.registerLive(api, mux)
 	huma.Register(api, huma.Operation{
 		OperationID: "health", Method: http.MethodGet, Path: Prefix + "/health",
 		Summary: "Is the server up and its database reachable", Tags: []string{"server"},
