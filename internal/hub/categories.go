@@ -146,11 +146,12 @@ func (s *Service) CategoryParent(ctx context.Context, tid int64) (*Category, err
 
 // CategoryApps lists the apps of a category.
 func (s *Service) CategoryApps(ctx context.Context, tid int64, sort Sort, p Page) ([]int64, error) {
-	if _, err := s.Category(ctx, tid); err != nil {
+	q := s.store.Q()
+	ids, err := q.AppIDs(ctx, &tid, sort, p)
+	if err := parentCheck(ctx, len(ids), wrap(err, "category apps"), q.CategoryExists, "category", tid); err != nil {
 		return nil, err
 	}
-	ids, err := s.store.Q().AppIDs(ctx, &tid, sort, p)
-	return ids, wrap(err, "category apps")
+	return ids, nil
 }
 
 // SearchApps lists the apps whose field (name, pkg or desc) contains keyword, within a category when tid is set.
@@ -161,11 +162,14 @@ func (s *Service) SearchApps(ctx context.Context, tid *int64, field, keyword str
 	if field != "name" && field != "pkg" && field != "desc" {
 		return nil, apperr.Field(apperr.Invalid, "s", "s must be one of name, pkg, desc")
 	}
+	q := s.store.Q()
+	ids, err := q.SearchApps(ctx, field, keyword, tid, Sort{Key: "id"}, p)
+	err = wrap(err, "search apps")
 	if tid != nil {
-		if _, err := s.Category(ctx, *tid); err != nil {
-			return nil, err
-		}
+		err = parentCheck(ctx, len(ids), err, q.CategoryExists, "category", *tid)
 	}
-	ids, err := s.store.Q().SearchApps(ctx, field, keyword, tid, Sort{Key: "id"}, p)
-	return ids, wrap(err, "search apps")
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
 }

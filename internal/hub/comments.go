@@ -32,8 +32,8 @@ func (s *Service) CreateComment(ctx context.Context, a auth.Actor, aid int64, in
 		c.Reply = nil
 	}
 	err := s.tx(ctx, func(t *txn) error {
-		if _, err := t.App(ctx, aid); err != nil {
-			return notFound(err, "app", aid)
+		if err := requireApp(ctx, t.Q, aid); err != nil {
+			return err
 		}
 		var parent *Comment
 		if c.Reply != nil {
@@ -122,29 +122,34 @@ func (s *Service) Comments(ctx context.Context, p Page) ([]int64, error) {
 
 // AppComments lists an app's comments.
 func (s *Service) AppComments(ctx context.Context, aid int64, sort Sort, p Page) ([]int64, error) {
-	if _, err := s.App(ctx, aid); err != nil {
+	q := s.store.Q()
+	ids, err := q.AppCommentIDs(ctx, aid, sort, p)
+	if err := parentCheck(ctx, len(ids), wrap(err, "app comments"), q.AppExists, "app", aid); err != nil {
 		return nil, err
 	}
-	ids, err := s.store.Q().AppCommentIDs(ctx, aid, sort, p)
-	return ids, wrap(err, "app comments")
+	return ids, nil
 }
 
-// Replies lists the direct replies to a comment.
+// Replies lists the direct replies to a comment. reply_comment has no foreign key, but a reply never outlives
+// its parent: deleting a comment deletes its subtree or re-points its replies to a placeholder, in one
+// transaction; so a non-empty list still proves the comment exists.
 func (s *Service) Replies(ctx context.Context, cid int64, p Page) ([]int64, error) {
-	if _, err := s.Comment(ctx, cid); err != nil {
+	q := s.store.Q()
+	ids, err := q.ReplyIDs(ctx, cid, p)
+	if err := parentCheck(ctx, len(ids), wrap(err, "replies"), q.CommentExists, "comment", cid); err != nil {
 		return nil, err
 	}
-	ids, err := s.store.Q().ReplyIDs(ctx, cid, p)
-	return ids, wrap(err, "replies")
+	return ids, nil
 }
 
 // CommentStargazers lists who starred a comment.
 func (s *Service) CommentStargazers(ctx context.Context, cid int64, p Page) ([]int64, error) {
-	if _, err := s.Comment(ctx, cid); err != nil {
+	q := s.store.Q()
+	ids, err := q.CommentStargazers(ctx, cid, p)
+	if err := parentCheck(ctx, len(ids), wrap(err, "comment stargazers"), q.CommentExists, "comment", cid); err != nil {
 		return nil, err
 	}
-	ids, err := s.store.Q().CommentStargazers(ctx, cid, p)
-	return ids, wrap(err, "comment stargazers")
+	return ids, nil
 }
 
 // SearchComments lists comments whose content contains keyword.
@@ -190,11 +195,12 @@ func (s *Service) CommentStarred(ctx context.Context, a auth.Actor, cid int64) (
 	if err := requireSignedIn(a); err != nil {
 		return false, err
 	}
-	if _, err := s.Comment(ctx, cid); err != nil {
+	q := s.store.Q()
+	ok, err := q.CommentStarred(ctx, a.UID, cid)
+	if err := parentCheck(ctx, boolLen(ok), wrap(err, "comment starred"), q.CommentExists, "comment", cid); err != nil {
 		return false, err
 	}
-	ok, err := s.store.Q().CommentStarred(ctx, a.UID, cid)
-	return ok, wrap(err, "comment starred")
+	return ok, nil
 }
 
 // ToggleCommentStar stars or unstars a comment; a new star adds a timeline entry and notifies the author.

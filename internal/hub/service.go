@@ -139,6 +139,27 @@ func notFound(err error, what string, id any) error {
 	return fmt.Errorf("%s %v: %w", what, id, err)
 }
 
+// parentCheck completes a list of the children of one parent (an app's comments, a user's followers...) with the
+// parent's existence: a missing parent is a 404, an existing one with no children an empty list. The list runs
+// first, because a non-empty list proves the parent exists (each child row holds a foreign key to it, or, for
+// replies, is moved or deleted with its parent), so the common case costs one query; only an empty list, or an
+// error, pays for the existence check. n is the list's length, listErr its error; exists is the store's cheap
+// existence query. A missing parent wins over listErr, as when the parent was checked first.
+func parentCheck(ctx context.Context, n int, listErr error, exists func(context.Context, int64) (bool, error),
+	what string, id int64) error {
+	if n > 0 && listErr == nil {
+		return nil
+	}
+	ok, err := exists(ctx, id)
+	if err != nil {
+		return fmt.Errorf("%s %v: %w", what, id, err)
+	}
+	if !ok {
+		return notFound(fmt.Errorf("%s %d: %w", what, id, store.ErrNotFound), what, id)
+	}
+	return listErr
+}
+
 // conflict turns store.ErrConflict into the contract's 409 naming the field.
 func conflict(err error, field, format string, args ...any) error {
 	if errors.Is(err, store.ErrConflict) {

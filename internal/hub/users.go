@@ -182,22 +182,36 @@ func (s *Service) SearchUsers(ctx context.Context, mode, keyword string, sort So
 	return ids, wrap(err, "search users")
 }
 
+// userExists is UserExists without the system user, whom nobody can see (see User).
+func (s *Service) userExists(ctx context.Context, uid int64) (bool, error) {
+	if uid == 0 {
+		return false, nil
+	}
+	return s.store.Q().UserExists(ctx, uid)
+}
+
 // Followers lists who follows uid.
 func (s *Service) Followers(ctx context.Context, uid int64, p Page) ([]int64, error) {
-	if _, err := s.User(ctx, uid); err != nil {
-		return nil, err
+	if uid == 0 {
+		return nil, notFound(store.ErrNotFound, "user", uid)
 	}
 	ids, err := s.store.Q().Followers(ctx, uid, p)
-	return ids, wrap(err, "followers")
+	if err := parentCheck(ctx, len(ids), wrap(err, "followers"), s.userExists, "user", uid); err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 // Following lists whom uid follows.
 func (s *Service) Following(ctx context.Context, uid int64, p Page) ([]int64, error) {
-	if _, err := s.User(ctx, uid); err != nil {
-		return nil, err
+	if uid == 0 {
+		return nil, notFound(store.ErrNotFound, "user", uid)
 	}
 	ids, err := s.store.Q().Following(ctx, uid, p)
-	return ids, wrap(err, "following")
+	if err := parentCheck(ctx, len(ids), wrap(err, "following"), s.userExists, "user", uid); err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 // Follows reports whether the caller follows uid.
@@ -205,11 +219,14 @@ func (s *Service) Follows(ctx context.Context, a auth.Actor, uid int64) (bool, e
 	if err := requireSignedIn(a); err != nil {
 		return false, err
 	}
-	if _, err := s.User(ctx, uid); err != nil {
-		return false, err
+	if uid == 0 {
+		return false, notFound(store.ErrNotFound, "user", uid)
 	}
 	ok, err := s.store.Q().Follows(ctx, a.UID, uid)
-	return ok, wrap(err, "follows")
+	if err := parentCheck(ctx, boolLen(ok), wrap(err, "follows"), s.userExists, "user", uid); err != nil {
+		return false, err
+	}
+	return ok, nil
 }
 
 // ToggleFollow follows or unfollows uid; a new follow adds a timeline entry and notifies uid.

@@ -70,6 +70,11 @@ func (q *Q) App(ctx context.Context, id int64) (*App, error) {
 	return a, nil
 }
 
+// AppExists reports whether aid names an app; it is cheaper than App.
+func (q *Q) AppExists(ctx context.Context, id int64) (bool, error) {
+	return q.exists(ctx, `SELECT 1 FROM apps WHERE id = $1`, id)
+}
+
 // AppByPackage loads the app with that package name.
 func (q *Q) AppByPackage(ctx context.Context, pkg string) (*App, error) {
 	a, err := scanApp(q.db.QueryRowContext(ctx, `SELECT `+appCols+` FROM apps WHERE package_name = $1`, pkg))
@@ -88,7 +93,8 @@ func (q *Q) Apps(ctx context.Context, ids []int64) ([]App, error) {
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := q.db.QueryContext(ctx, `SELECT `+appCols+` FROM apps WHERE id IN (`+placeholders(1, len(ids))+`)`, args...)
+	rows, err := q.raw.QueryContext(ctx, `SELECT `+appCols+` FROM apps WHERE id IN (`+placeholders(1, len(ids))+`)`,
+		args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -117,9 +123,9 @@ func (q *Q) AppIDs(ctx context.Context, category *int64, s Sort, p Page) ([]int6
 		return nil, err
 	}
 	if category != nil {
-		return q.ids(ctx, `SELECT id FROM apps WHERE id <> 0 AND category = $1`+ob+limit(p), *category)
+		return q.pagedIDs(ctx, p, `SELECT id FROM apps WHERE id <> 0 AND category = $1`+ob, *category)
 	}
-	return q.ids(ctx, `SELECT id FROM apps WHERE id <> 0`+ob+limit(p))
+	return q.pagedIDs(ctx, p, `SELECT id FROM apps WHERE id <> 0`+ob)
 }
 
 // SearchApps lists apps whose field contains keyword case-insensitively, optionally within one category.
@@ -138,13 +144,13 @@ func (q *Q) SearchApps(ctx context.Context, field, keyword string, category *int
 		where += ` AND category = $2`
 		args = append(args, *category)
 	}
-	return q.ids(ctx, `SELECT id FROM apps WHERE `+where+ob+limit(p), args...)
+	return q.searchIDs(ctx, p, `SELECT id FROM apps WHERE `+where+ob, args...)
 }
 
 // UserAppIDs lists the apps uid authored, most recently updated first.
 func (q *Q) UserAppIDs(ctx context.Context, uid int64, p Page) ([]int64, error) {
-	return q.ids(ctx, `SELECT id FROM apps WHERE author_user = $1 AND id <> 0 ORDER BY updated_at DESC, id DESC`+
-		limit(p), uid)
+	return q.pagedIDs(ctx, p, `SELECT id FROM apps WHERE author_user = $1 AND id <> 0
+		ORDER BY updated_at DESC, id DESC`, uid)
 }
 
 // UpdateApp writes a's editable fields and updated_at.

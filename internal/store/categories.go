@@ -40,6 +40,11 @@ func (q *Q) Category(ctx context.Context, id int64) (*Category, error) {
 	return c, nil
 }
 
+// CategoryExists reports whether tid names a category; it is cheaper than Category.
+func (q *Q) CategoryExists(ctx context.Context, id int64) (bool, error) {
+	return q.exists(ctx, `SELECT 1 FROM categories WHERE id = $1`, id)
+}
+
 // Categories lists every category by id.
 func (q *Q) Categories(ctx context.Context) ([]Category, error) {
 	rows, err := q.db.QueryContext(ctx, `SELECT id, category_name, parent_category FROM categories ORDER BY id`)

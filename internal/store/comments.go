@@ -66,10 +66,15 @@ func (q *Q) Comment(ctx context.Context, id int64) (*Comment, error) {
 	return c, nil
 }
 
+// CommentExists reports whether cid names a comment; it is cheaper than Comment.
+func (q *Q) CommentExists(ctx context.Context, id int64) (bool, error) {
+	return q.exists(ctx, `SELECT 1 FROM comments WHERE id = $1`, id)
+}
+
 // CommentIDs lists every comment by creation time.
 func (q *Q) CommentIDs(ctx context.Context, desc bool, p Page) ([]int64, error) {
 	ob, _ := orderBy(commentSorts, Sort{Key: "ctime", Desc: desc}, "id")
-	return q.ids(ctx, `SELECT id FROM comments`+ob+limit(p))
+	return q.pagedIDs(ctx, p, `SELECT id FROM comments`+ob)
 }
 
 // AppCommentIDs lists an app's comments.
@@ -78,23 +83,24 @@ func (q *Q) AppCommentIDs(ctx context.Context, aid int64, s Sort, p Page) ([]int
 	if err != nil {
 		return nil, err
 	}
-	return q.ids(ctx, `SELECT id FROM comments WHERE app = $1`+ob+limit(p), aid)
+	return q.pagedIDs(ctx, p, `SELECT id FROM comments WHERE app = $1`+ob, aid)
 }
 
 // UserCommentIDs lists uid's comments, newest first.
 func (q *Q) UserCommentIDs(ctx context.Context, uid int64, p Page) ([]int64, error) {
-	return q.ids(ctx, `SELECT id FROM comments WHERE author_user = $1 ORDER BY created_at DESC, id DESC`+limit(p), uid)
+	return q.pagedIDs(ctx, p, `SELECT id FROM comments WHERE author_user = $1 ORDER BY created_at DESC, id DESC`,
+		uid)
 }
 
 // ReplyIDs lists the direct replies to a comment, oldest first.
 func (q *Q) ReplyIDs(ctx context.Context, cid int64, p Page) ([]int64, error) {
-	return q.ids(ctx, `SELECT id FROM comments WHERE reply_comment = $1 ORDER BY created_at, id`+limit(p), cid)
+	return q.pagedIDs(ctx, p, `SELECT id FROM comments WHERE reply_comment = $1 ORDER BY created_at, id`, cid)
 }
 
 // SearchComments lists comments whose content contains keyword, case-insensitively.
 func (q *Q) SearchComments(ctx context.Context, keyword string, p Page) ([]int64, error) {
-	return q.ids(ctx, `SELECT id FROM comments WHERE fold(content) LIKE $1 ESCAPE '\' ORDER BY created_at, id`+
-		limit(p), likePattern(keyword))
+	return q.searchIDs(ctx, p, `SELECT id FROM comments WHERE fold(content) LIKE $1 ESCAPE '\'
+		ORDER BY created_at, id`, likePattern(keyword))
 }
 
 // EditComment replaces a comment's content and stamps updated_at.

@@ -50,8 +50,9 @@ func (q *Q) Notifications(ctx context.Context, uid int64, all bool, p Page) ([]N
 	if all {
 		where = ""
 	}
-	rows, err := q.db.QueryContext(ctx, `SELECT uid, created_at, notification_type, notification_data, enabled
-		FROM notifications WHERE uid = $1`+where+` ORDER BY created_at DESC`+limit(p), uid)
+	query, args := paged(`SELECT uid, created_at, notification_type, notification_data, enabled
+		FROM notifications WHERE uid = $1`+where+` ORDER BY created_at DESC`, p, uid)
+	rows, err := q.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}

@@ -54,12 +54,12 @@ func (q *Q) Follows(ctx context.Context, uid, target int64) (bool, error) {
 
 // Followers lists who follows uid.
 func (q *Q) Followers(ctx context.Context, uid int64, p Page) ([]int64, error) {
-	return q.ids(ctx, `SELECT uid FROM follow WHERE followed_user = $1 ORDER BY uid`+limit(p), uid)
+	return q.pagedIDs(ctx, p, `SELECT uid FROM follow WHERE followed_user = $1 ORDER BY uid`, uid)
 }
 
 // Following lists whom uid follows.
 func (q *Q) Following(ctx context.Context, uid int64, p Page) ([]int64, error) {
-	return q.ids(ctx, `SELECT followed_user FROM follow WHERE uid = $1 ORDER BY followed_user`+limit(p), uid)
+	return q.pagedIDs(ctx, p, `SELECT followed_user FROM follow WHERE uid = $1 ORDER BY followed_user`, uid)
 }
 
 // ToggleStar stars or unstars an app for uid; it returns the new state.
@@ -74,12 +74,12 @@ func (q *Q) Starred(ctx context.Context, uid, aid int64) (bool, error) {
 
 // AppStargazers lists who starred the app.
 func (q *Q) AppStargazers(ctx context.Context, aid int64, p Page) ([]int64, error) {
-	return q.ids(ctx, `SELECT uid FROM stars WHERE app = $1 ORDER BY uid`+limit(p), aid)
+	return q.pagedIDs(ctx, p, `SELECT uid FROM stars WHERE app = $1 ORDER BY uid`, aid)
 }
 
 // UserStars lists the apps uid starred.
 func (q *Q) UserStars(ctx context.Context, uid int64, p Page) ([]int64, error) {
-	return q.ids(ctx, `SELECT app FROM stars WHERE uid = $1 ORDER BY app`+limit(p), uid)
+	return q.pagedIDs(ctx, p, `SELECT app FROM stars WHERE uid = $1 ORDER BY app`, uid)
 }
 
 // ToggleCommentStar stars or unstars a comment for uid; it returns the new state.
@@ -94,10 +94,10 @@ func (q *Q) CommentStarred(ctx context.Context, uid, cid int64) (bool, error) {
 
 // CommentStargazers lists who starred the comment.
 func (q *Q) CommentStargazers(ctx context.Context, cid int64, p Page) ([]int64, error) {
-	return q.ids(ctx, `SELECT uid FROM comment_stars WHERE comment = $1 ORDER BY uid`+limit(p), cid)
+	return q.pagedIDs(ctx, p, `SELECT uid FROM comment_stars WHERE comment = $1 ORDER BY uid`, cid)
 }
 
 // UserCommentStars lists the comments uid starred.
 func (q *Q) UserCommentStars(ctx context.Context, uid int64, p Page) ([]int64, error) {
-	return q.ids(ctx, `SELECT comment FROM comment_stars WHERE uid = $1 ORDER BY comment`+limit(p), uid)
+	return q.pagedIDs(ctx, p, `SELECT comment FROM comment_stars WHERE uid = $1 ORDER BY comment`, uid)
 }

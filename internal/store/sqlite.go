@@ -57,5 +57,5 @@ func openSQLite(path string) (*Store, error) {
 	}
 	read.SetMaxOpenConns(max(4, runtime.NumCPU()*2))
 	read.SetMaxIdleConns(max(4, runtime.NumCPU()*2))
-	return &Store{read: read, write: write, dialect: SQLite}, nil
+	return newStore(read, write, SQLite, true, true), nil
 }

@@ -38,7 +38,10 @@ type querier interface {
 // Q runs queries on one connection or transaction. Every query method of the store hangs off Q, so the same
 // method works alone (Store.Q) or as one step of a larger transaction (Store.Tx).
 type Q struct {
-	db querier
+	db querier // through the statement cache where there is one: every text of a fixed shape goes here
+	// raw is the same pool or transaction without the cache, for texts built with a variable number of
+	// placeholders (IN-lists), which would each take a cache slot for one use.
+	raw querier
 }
 
 // Store is the database. Reads go to a pool; writes go through Tx.
@@ -46,6 +49,25 @@ type Store struct {
 	read    *sql.DB
 	write   *sql.DB
 	dialect Dialect
+	q       *Q // queries outside transactions, on the read pool; Q holds no state, so one serves every caller
+	// readStmts and writeStmts cache prepared statements per SQL text (nil: none). SQLite needs them, since
+	// modernc.org/sqlite compiles the SQL of every unprepared query again; pgx has a per-connection statement
+	// cache of its own.
+	readStmts, writeStmts *stmtCache
+}
+
+// newStore assembles a Store over its pools. cacheRead and cacheWrite turn on the statement caches.
+func newStore(read, write *sql.DB, d Dialect, cacheRead, cacheWrite bool) *Store {
+	s := &Store{read: read, write: write, dialect: d, q: &Q{db: read, raw: read}}
+	if cacheRead {
+		s.readStmts = newStmtCache(read, maxCachedStmts)
+		s.readStmts.detach = d == SQLite
+		s.q.db = s.readStmts
+	}
+	if cacheWrite {
+		s.writeStmts = newStmtCache(write, maxCachedStmts)
+	}
+	return s
 }
 
 // Open connects to dsn and runs the migrations. An empty dsn or a path opens SQLite (created if missing);
@@ -90,9 +112,15 @@ func (s *Store) migrate(ctx context.Context) error {
 // Dialect tells which engine this store runs on.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// Close closes the pools.
+// Close closes the cached statements and the pools.
 func (s *Store) Close() error {
-	err := s.read.Close()
+	var err error
+	for _, c := range []*stmtCache{s.readStmts, s.writeStmts} {
+		if c != nil {
+			err = errors.Join(err, c.close())
+		}
+	}
+	err = errors.Join(err, s.read.Close())
 	if s.write != s.read {
 		err = errors.Join(err, s.write.Close())
 	}
@@ -103,7 +131,7 @@ func (s *Store) Close() error {
 func (s *Store) Ping(ctx context.Context) error { return s.read.PingContext(ctx) }
 
 // Q returns queries that run outside any transaction, on the read pool.
-func (s *Store) Q() *Q { return &Q{db: s.read} }
+func (s *Store) Q() *Q { return s.q }
 
 // Tx runs fn in one write transaction: everything fn does commits together or not at all.
 func (s *Store) Tx(ctx context.Context, fn func(q *Q) error) error {
@@ -111,7 +139,13 @@ func (s *Store) Tx(ctx context.Context, fn func(q *Q) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&Q{db: tx}); err != nil {
+	q := &Q{db: tx, raw: tx}
+	if s.writeStmts != nil {
+		st := &stmtTx{tx: tx, c: s.writeStmts}
+		q.db = st
+		defer st.prepareMissed(ctx)
+	}
+	if err := fn(q); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

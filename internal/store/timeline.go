@@ -47,8 +47,13 @@ func (q *Q) Timelines(ctx context.Context, uids []int64, p Page) ([]Timeline, er
 			args = append(args, u)
 		}
 	}
-	rows, err := q.db.QueryContext(ctx, `SELECT uid, line_type, line_data, created_at FROM timelines`+where+
-		` ORDER BY created_at DESC, id DESC`+limit(p), args...)
+	query, args := paged(`SELECT uid, line_type, line_data, created_at FROM timelines`+where+
+		` ORDER BY created_at DESC, id DESC`, p, args...)
+	db := q.db
+	if uids != nil {
+		db = q.raw // an IN-list: the text varies with the number of users
+	}
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}

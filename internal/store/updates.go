@@ -63,8 +63,8 @@ func (q *Q) Updates(ctx context.Context, aid int64, desc bool, p Page) ([]Update
 	if desc {
 		dir = " DESC"
 	}
-	rows, err := q.db.QueryContext(ctx, `SELECT `+updateCols+` FROM updates WHERE app = $1 ORDER BY reversion`+dir+
-		limit(p), aid)
+	query, args := paged(`SELECT `+updateCols+` FROM updates WHERE app = $1 ORDER BY reversion`+dir, p, aid)
+	rows, err := q.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}

@@ -84,7 +84,7 @@ func (q *Q) UserIDs(ctx context.Context, s Sort, p Page) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	return q.ids(ctx, `SELECT id FROM users WHERE id <> 0`+ob+limit(p))
+	return q.pagedIDs(ctx, p, `SELECT id FROM users WHERE id <> 0`+ob)
 }
 
 // SearchUsers lists users whose field contains keyword, case-insensitively.
@@ -97,7 +97,7 @@ func (q *Q) SearchUsers(ctx context.Context, field, keyword string, s Sort, p Pa
 	if err != nil {
 		return nil, err
 	}
-	return q.ids(ctx, `SELECT id FROM users WHERE id <> 0 AND fold(`+col+`) LIKE $1 ESCAPE '\'`+ob+limit(p),
+	return q.searchIDs(ctx, p, `SELECT id FROM users WHERE id <> 0 AND fold(`+col+`) LIKE $1 ESCAPE '\'`+ob,
 		likePattern(keyword))
 }
 
@@ -151,8 +151,8 @@ func (q *Q) UserIDsBySimpleName(ctx context.Context, names []string) ([]int64, e
 	for i, n := range names {
 		args[i] = n
 	}
-	return q.ids(ctx, `SELECT id FROM users WHERE id <> 0 AND simple_name IN (`+placeholders(1, len(names))+`)
-		ORDER BY id`, args...)
+	return scanIDs(q.raw.QueryContext(ctx, `SELECT id FROM users WHERE id <> 0 AND simple_name IN (`+
+		placeholders(1, len(names))+`) ORDER BY id`, args...))
 }
 
 // Security loads a user's credential hashes.

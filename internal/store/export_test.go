@@ -1,0 +1,27 @@
+package store
+
+// CachedStatements counts the statements in the read and write caches (0 where there is none).
+func (s *Store) CachedStatements() (read, write int) {
+	if s.readStmts != nil {
+		read = s.readStmts.len()
+	}
+	if s.writeStmts != nil {
+		write = s.writeStmts.len()
+	}
+	return read, write
+}
+
+// HasStatementCache tells whether the store's read pool caches prepared statements.
+func (s *Store) HasStatementCache() bool { return s.readStmts != nil }
+
+// LimitStatementCaches lowers the bound of both caches, for tests of the bound; call it before any query.
+func (s *Store) LimitStatementCaches(n int) {
+	for _, c := range []*stmtCache{s.readStmts, s.writeStmts} {
+		if c != nil {
+			c.max = int64(n)
+		}
+	}
+}
+
+// MaxCachedStatements is the production bound of a cache.
+const MaxCachedStatements = maxCachedStmts
