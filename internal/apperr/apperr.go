@@ -64,6 +64,12 @@ func (e *Error) WithField(field string) *Error {
 	return e
 }
 
+var httpStatus = [...]int{Internal: 500, Invalid: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404,
+	Conflict: 409, TooLarge: 413, Unsupported: 415, RateLimited: 429, Unavailable: 503}
+
+// HTTPStatus is the usual HTTP status of a kind; a front door with its own contract may map differently.
+func HTTPStatus(k Kind) int { return httpStatus[k] }
+
 // As finds the *Error in err's chain; a plain error becomes Internal with a generic message.
 func As(err error) *Error {
 	var e *Error

@@ -5,7 +5,6 @@ package config
 import (
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -177,6 +176,3 @@ func WeakToken(t string) bool {
 	}
 	return len(t) < 16
 }
-
-// Environ is os.Environ, named for the call site in main.
-func Environ() []string { return os.Environ() }

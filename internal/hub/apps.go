@@ -95,12 +95,6 @@ func (s *Service) Apps(ctx context.Context, p Page) ([]int64, error) {
 	return ids, wrap(err, "list apps")
 }
 
-// AppsSorted lists apps, optionally in a category, in any allowed order.
-func (s *Service) AppsSorted(ctx context.Context, tid *int64, sort Sort, p Page) ([]int64, error) {
-	ids, err := s.store.Q().AppIDs(ctx, tid, sort, p)
-	return ids, wrap(err, "list apps")
-}
-
 // UpdateApp changes an app's fields (owner or admin).
 func (s *Service) UpdateApp(ctx context.Context, a auth.Actor, aid int64, in AppInput) (*App, error) {
 	var app *App

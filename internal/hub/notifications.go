@@ -76,12 +76,3 @@ func (s *Service) DeleteNotification(ctx context.Context, a auth.Actor, uid, cre
 	}
 	return notFound(s.store.Q().DeleteNotification(ctx, uid, createdAt), "notification", createdAt)
 }
-
-// UnreadCount counts the caller's unread notifications.
-func (s *Service) UnreadCount(ctx context.Context, a auth.Actor) (int64, error) {
-	if err := requireSignedIn(a); err != nil {
-		return 0, err
-	}
-	n, err := s.store.Q().CountUnread(ctx, a.UID)
-	return n, wrap(err, "unread count")
-}

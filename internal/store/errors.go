@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -46,15 +45,4 @@ func mapErr(err error) error {
 		}
 	}
 	return err
-}
-
-// ConflictOn reports which unique column a conflict error names, when the driver says ("" otherwise).
-func ConflictOn(err error) string {
-	msg := err.Error()
-	for _, col := range []string{"simple_name", "package_name", "reversion"} {
-		if strings.Contains(msg, col) {
-			return col
-		}
-	}
-	return ""
 }

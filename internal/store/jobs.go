@@ -73,11 +73,6 @@ func (q *Q) RunningJobs(ctx context.Context) ([]Job, error) {
 	return q.jobs(ctx, `SELECT `+jobCols+` FROM jobs WHERE state = $1 ORDER BY id`, JobRunning)
 }
 
-// InstanceJobs lists an instance's jobs, newest first.
-func (q *Q) InstanceJobs(ctx context.Context, instance string) ([]Job, error) {
-	return q.jobs(ctx, `SELECT `+jobCols+` FROM jobs WHERE instance = $1 ORDER BY id DESC`, instance)
-}
-
 func (q *Q) jobs(ctx context.Context, query string, args ...any) ([]Job, error) {
 	rows, err := q.db.QueryContext(ctx, query, args...)
 	if err != nil {

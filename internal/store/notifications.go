@@ -89,8 +89,3 @@ func (q *Q) ToggleNotificationRead(ctx context.Context, uid, createdAt int64) (b
 func (q *Q) DeleteNotification(ctx context.Context, uid, createdAt int64) error {
 	return q.execOne(ctx, `DELETE FROM notifications WHERE uid = $1 AND created_at = $2`, uid, createdAt)
 }
-
-// CountUnread counts a user's unread notifications.
-func (q *Q) CountUnread(ctx context.Context, uid int64) (int64, error) {
-	return q.int64(ctx, `SELECT COUNT(*) FROM notifications WHERE uid = $1 AND enabled = FALSE`, uid)
-}

@@ -47,18 +47,10 @@ func (h *Handler) handle(mux *http.ServeMux, pattern string, fn handlerFunc) {
 	}))
 }
 
-var statusOf = map[apperr.Kind]int{
-	apperr.Internal: http.StatusInternalServerError, apperr.Invalid: http.StatusBadRequest,
-	apperr.Unauthorized: http.StatusUnauthorized, apperr.Forbidden: http.StatusForbidden,
-	apperr.NotFound: http.StatusNotFound, apperr.Conflict: http.StatusConflict,
-	apperr.TooLarge: http.StatusRequestEntityTooLarge, apperr.Unsupported: http.StatusUnsupportedMediaType,
-	apperr.RateLimited: http.StatusTooManyRequests, apperr.Unavailable: http.StatusServiceUnavailable,
-}
-
 // writeError encodes any error as {"status": code, "message": text}. Internal causes go to the log only.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := apperr.As(err)
-	status := statusOf[e.Kind]
+	status := apperr.HTTPStatus(e.Kind)
 	msg := e.Message
 	if e.Kind == apperr.Internal {
 		h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)

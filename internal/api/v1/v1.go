@@ -112,11 +112,7 @@ func newProblem(status int, msg string, errs ...error) huma.StatusError {
 // fail converts a service error into a Problem; internal causes stay in the log.
 func fail(err error) error {
 	e := apperr.As(err)
-	st := map[apperr.Kind]int{
-		apperr.Internal: 500, apperr.Invalid: 400, apperr.Unauthorized: 401, apperr.Forbidden: 403,
-		apperr.NotFound: 404, apperr.Conflict: 409, apperr.TooLarge: 413, apperr.Unsupported: 415,
-		apperr.RateLimited: 429, apperr.Unavailable: 503,
-	}[e.Kind]
+	st := apperr.HTTPStatus(e.Kind)
 	msg := e.Message
 	if e.Kind == apperr.Internal {
 		msg = "internal error"
