@@ -33,6 +33,7 @@ type Credentials struct {
 	Token    string // the admin token, from whichever place the transport allows
 	UID      string // geekapk_uid
 	Passhash string // geekapk_passhash
+	Session  string // the web UI's session cookie; used only when no other credential is given
 	Client   string // the client address, for rate limiting
 }
 
@@ -78,7 +79,7 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (Actor, error
 		return Actor{}, apperr.New(apperr.Unauthorized, "Unauthorized, check the admin token")
 	}
 	if c.UID == "" && c.Passhash == "" {
-		return Actor{}, nil
+		return s.sessionActor(ctx, c.Session)
 	}
 	uid, err := strconv.ParseInt(c.UID, 10, 64)
 	if err != nil || uid <= 0 || c.Passhash == "" {
@@ -175,6 +176,9 @@ func (s *Service) SetPasshash(ctx context.Context, uid int64, metapass, passhash
 		return fmt.Errorf("set passhash of %d: %w", uid, err)
 	}
 	s.Forget(uid)
+	if err := s.EndSessions(ctx, uid); err != nil {
+		return fmt.Errorf("set passhash of %d: %w", uid, err)
+	}
 	return nil
 }
 

@@ -25,6 +25,8 @@ import (
 	"github.com/stackhub/stackhub/internal/realtime"
 	"github.com/stackhub/stackhub/internal/server"
 	"github.com/stackhub/stackhub/internal/store"
+	"github.com/stackhub/stackhub/internal/sysinfo"
+	"github.com/stackhub/stackhub/internal/web"
 	"github.com/stackhub/stackhub/internal/webhook"
 )
 
@@ -113,8 +115,17 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	} else {
 		log.Info("docker engine", "version", v)
 	}
+	// The server page's chart: a sample every 10 s, the last hour in memory.
+	metrics := sysinfo.NewHistory(cfg.DataDir, 10*time.Second, time.Hour)
+	go metrics.Run(ctx)
+	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Metrics: metrics, Log: log,
+		Version: Version, WeakToken: weak})
+	if err != nil {
+		return err
+	}
+	go pruneSessions(ctx, au, log)
 	handler := server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Hooks: cfg.Hooks, Log: log, Version: Version,
-		WeakToken: weak, Feed: feed, Webhooks: wh})
+		WeakToken: weak, Feed: feed, Webhooks: wh, UI: ui})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -172,4 +183,20 @@ func seedCatalog(ctx context.Context, h *hub.Service, log *slog.Logger) error {
 		log.Info("imported the built-in catalog", "apps", n)
 	}
 	return nil
+}
+
+// pruneSessions deletes expired web sessions at the start and then daily.
+func pruneSessions(ctx context.Context, au *auth.Service, log *slog.Logger) {
+	t := time.NewTicker(24 * time.Hour)
+	defer t.Stop()
+	for {
+		if err := au.PruneSessions(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("prune sessions", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stackhub/stackhub/internal/hub"
 	"github.com/stackhub/stackhub/internal/logx"
 	"github.com/stackhub/stackhub/internal/realtime"
+	"github.com/stackhub/stackhub/internal/web"
 	"github.com/stackhub/stackhub/internal/webhook"
 )
 
@@ -31,21 +32,26 @@ type Deps struct {
 	WeakToken bool             // the admin token is weak: searchServer reports it
 	Feed      *realtime.Feed   // the event stream behind GET /api/v1/events
 	Webhooks  *webhook.Service // the delivery queue behind /api/v1/webhooks
+	UI        *web.UI          // the web UI at / and /ui/; nil serves the APIs only
 }
 
-// Handler returns the whole HTTP surface: the GeekApk paths at the root and /api/v1.
+// Handler returns the whole HTTP surface: the GeekApk paths at the root, /api/v1 and the web UI. Every write
+// from another origin is refused (http.CrossOriginProtection): browsers send cookies, and the APIs accept them.
 func Handler(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	geekapk.New(d.Hub, d.Auth, d.Hooks, d.Log, d.Version).Register(mux)
 	stackhub.New(d.Host, d.Auth, d.Log, d.WeakToken).Register(mux)
 	v1.Register(mux, v1.Deps{Hub: d.Hub, Host: d.Host, Auth: d.Auth, Version: d.Version, WeakToken: d.WeakToken,
 		Feed: d.Feed, Webhooks: d.Webhooks})
+	if d.UI != nil {
+		d.UI.Register(mux)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": 404, "message": "Resource was not found"})
 	})
-	return recoverer(d.Log, logRequests(d.Log, mux))
+	return recoverer(d.Log, logRequests(d.Log, http.NewCrossOriginProtection().Handler(mux)))
 }
 
 type statusWriter struct {

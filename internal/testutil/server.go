@@ -25,6 +25,8 @@ import (
 	"github.com/stackhub/stackhub/internal/realtime"
 	"github.com/stackhub/stackhub/internal/server"
 	"github.com/stackhub/stackhub/internal/store"
+	"github.com/stackhub/stackhub/internal/sysinfo"
+	"github.com/stackhub/stackhub/internal/web"
 	"github.com/stackhub/stackhub/internal/webhook"
 )
 
@@ -134,8 +136,16 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	}
 	unsubscribe := wh.Subscribe(bus)
 	stopHooks := wh.Start(context.Background())
+	metrics := sysinfo.NewHistory(dataDir, time.Second, time.Hour)
+	mctx, stopMetrics := context.WithCancel(context.Background())
+	t.Cleanup(stopMetrics)
+	go metrics.Run(mctx)
+	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Metrics: metrics, Log: log, Version: "test"})
+	if err != nil {
+		t.Fatalf("web ui: %v", err)
+	}
 	ts := httptest.NewServer(server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Hooks: opt.Hooks, Log: log,
-		Version: "test", Feed: feed, Webhooks: wh}))
+		Version: "test", Feed: feed, Webhooks: wh, UI: ui}))
 	wsTS := httptest.NewServer(geek)
 	t.Cleanup(func() {
 		// Streams and sockets first: httptest's Close waits for open requests, SSE streams among them.

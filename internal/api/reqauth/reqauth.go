@@ -1,5 +1,5 @@
 // Package reqauth reads what an HTTP request presents as credentials, the same way for every front door: the
-// admin token (URL parameter token, cookie doge_token, or Bearer) and the user cookies.
+// admin token (URL parameter token, cookie doge_token, or Bearer), the user cookies and the web session.
 package reqauth
 
 import (
@@ -9,6 +9,9 @@ import (
 
 	"github.com/stackhub/stackhub/internal/auth"
 )
+
+// SessionCookie is the web UI's session cookie; the APIs accept it too, so the UI's scripts can use them.
+const SessionCookie = "stackhub_session"
 
 // Credentials gathers the request's credentials and client address.
 func Credentials(r *http.Request) auth.Credentials {
@@ -28,6 +31,9 @@ func Credentials(r *http.Request) auth.Credentials {
 	}
 	if ck, err := r.Cookie("geekapk_passhash"); err == nil {
 		c.Passhash = ck.Value
+	}
+	if ck, err := r.Cookie(SessionCookie); err == nil {
+		c.Session = ck.Value
 	}
 	return c
 }

@@ -1,0 +1,163 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/store"
+)
+
+// SessionTTL is how long a browser stays signed in.
+const SessionTTL = 30 * 24 * time.Hour
+
+// PasshashOf derives a user's passhash from a typed password the way GeekApk clients do (SHA-256, lowercase
+// hex), so the web UI and the API clients share one credential.
+func PasshashOf(password string) string {
+	sum := sha256.Sum256([]byte(password))
+	return hex.EncodeToString(sum[:])
+}
+
+// SignInUser checks a user's password and opens a session; login is the user's id or simple name. The answer
+// is the same for an unknown user and a wrong password.
+func (s *Service) SignInUser(ctx context.Context, login, password, client string) (string, Actor, error) {
+	login = strings.TrimSpace(login)
+	if login == "" {
+		return "", Actor{}, apperr.Field(apperr.Invalid, "login", "enter your user name or id")
+	}
+	if password == "" {
+		return "", Actor{}, apperr.Field(apperr.Invalid, "password", "enter your password")
+	}
+	uid, err := s.lookupLogin(ctx, login)
+	if err != nil {
+		return "", Actor{}, err
+	}
+	if uid <= 0 {
+		s.limiter.Fail("addr:" + client)
+		return "", Actor{}, apperr.Field(apperr.Unauthorized, "password", "wrong user name or password")
+	}
+	if err := s.CheckPasshash(ctx, uid, PasshashOf(password), client); err != nil {
+		if apperr.Is(err, apperr.Unauthorized) {
+			return "", Actor{}, apperr.Field(apperr.Unauthorized, "password", "wrong user name or password")
+		}
+		return "", Actor{}, err
+	}
+	u, err := s.store.Q().User(ctx, uid)
+	if err != nil {
+		return "", Actor{}, fmt.Errorf("sign in %d: %w", uid, err)
+	}
+	if !u.Enabled {
+		return "", Actor{}, apperr.Field(apperr.Forbidden, "login", "this account is disabled; ask the admin")
+	}
+	tok, err := s.openSession(ctx, uid, "")
+	return tok, Actor{UID: uid, User: true, Enabled: true}, err
+}
+
+// SignInAdmin checks the admin token and opens an admin session.
+func (s *Service) SignInAdmin(ctx context.Context, token, client string) (string, error) {
+	if strings.TrimSpace(token) == "" {
+		return "", apperr.Field(apperr.Invalid, "token", "enter the admin token (printed at the first start, kept in <data-dir>/admin-token)")
+	}
+	if _, err := s.Authenticate(ctx, Credentials{Token: strings.TrimSpace(token), Client: client}); err != nil {
+		if apperr.Is(err, apperr.Unauthorized) {
+			return "", apperr.Field(apperr.Unauthorized, "token", "wrong admin token")
+		}
+		return "", err
+	}
+	return s.openSession(ctx, 0, s.adminKey())
+}
+
+// SignOut ends the session behind a cookie value; an unknown value is not an error.
+func (s *Service) SignOut(ctx context.Context, session string) error {
+	if session == "" {
+		return nil
+	}
+	return s.store.Q().DeleteSession(ctx, sessionID(session))
+}
+
+// EndSessions signs a user out everywhere (after a password change or when the account is disabled).
+func (s *Service) EndSessions(ctx context.Context, uid int64) error {
+	return s.store.Q().DeleteUserSessions(ctx, uid)
+}
+
+// PruneSessions deletes expired sessions.
+func (s *Service) PruneSessions(ctx context.Context) error {
+	return s.store.Q().DeleteExpiredSessions(ctx, time.Now().UnixMilli())
+}
+
+func (s *Service) openSession(ctx context.Context, uid int64, adminKey string) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("session token: %w", err)
+	}
+	tok := hex.EncodeToString(b)
+	now := time.Now()
+	err := s.store.Q().CreateSession(ctx, store.Session{ID: sessionID(tok), UID: uid, AdminKey: adminKey,
+		CreatedAt: now.UnixMilli(), ExpiresAt: now.Add(SessionTTL).UnixMilli()})
+	if err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// sessionActor resolves a session cookie. An unknown or expired session is the anonymous actor: the browser
+// simply is not signed in any more.
+func (s *Service) sessionActor(ctx context.Context, session string) (Actor, error) {
+	if len(session) != 64 {
+		return Actor{}, nil
+	}
+	ss, err := s.store.Q().Session(ctx, sessionID(session), time.Now().UnixMilli())
+	if errors.Is(err, store.ErrNotFound) {
+		return Actor{}, nil
+	}
+	if err != nil {
+		return Actor{}, err
+	}
+	if ss.AdminKey != "" {
+		if subtle.ConstantTimeCompare([]byte(ss.AdminKey), []byte(s.adminKey())) != 1 {
+			return Actor{}, nil // opened with an admin token that has since changed
+		}
+		return Actor{Admin: true, Enabled: true}, nil
+	}
+	u, err := s.store.Q().User(ctx, ss.UID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Actor{}, nil
+	}
+	if err != nil {
+		return Actor{}, err
+	}
+	return Actor{UID: u.ID, User: true, Enabled: u.Enabled}, nil
+}
+
+func (s *Service) lookupLogin(ctx context.Context, login string) (int64, error) {
+	if uid, err := strconv.ParseInt(login, 10, 64); err == nil {
+		return uid, nil
+	}
+	ids, err := s.store.Q().UserIDsBySimpleName(ctx, []string{login})
+	if err != nil {
+		return 0, fmt.Errorf("look up %q: %w", login, err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	return ids[0], nil
+}
+
+// adminKey is a digest of the admin token, so that sessions die with the token they were opened with.
+func (s *Service) adminKey() string {
+	sum := sha256.Sum256(append([]byte("stackhub-admin-session:"), s.token...))
+	return hex.EncodeToString(sum[:])
+}
+
+func sessionID(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}

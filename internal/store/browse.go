@@ -1,0 +1,50 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// Browse is the web store's query: optional categories (a subtree), an optional keyword matched against name,
+// package and description, a sort and a page.
+type Browse struct {
+	Categories []int64
+	Keyword    string
+	Sort       Sort
+	Page       Page
+}
+
+// BrowseApps lists whole apps (app 0 excluded) for the store page.
+func (q *Q) BrowseApps(ctx context.Context, b Browse) ([]App, error) {
+	ob, err := orderBy(appSorts, b.Sort, "id")
+	if err != nil {
+		return nil, err
+	}
+	where, args := `id <> 0`, []any{}
+	if b.Keyword != "" {
+		args = append(args, likePattern(b.Keyword))
+		where += ` AND (fold(app_name) LIKE $1 ESCAPE '\' OR fold(COALESCE(package_name, '')) LIKE $1 ESCAPE '\'
+			OR fold(app_description) LIKE $1 ESCAPE '\')`
+	}
+	if len(b.Categories) > 0 {
+		where += ` AND category IN (` + placeholders(len(args)+1, len(b.Categories)) + `)`
+		for _, c := range b.Categories {
+			args = append(args, c)
+		}
+	}
+	query, args := paged(`SELECT `+appCols+` FROM apps WHERE `+where+ob, b.Page, args...)
+	rows, err := q.raw.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("browse apps: %w", mapErr(err))
+	}
+	defer rows.Close()
+	out := []App{}
+	for rows.Next() {
+		a, err := scanApp(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *a)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,70 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// Session is a signed-in browser. ID is the SHA-256 (hex) of the cookie value; the value itself is never stored.
+type Session struct {
+	ID        string
+	UID       int64  // the user; 0 for the admin
+	AdminKey  string // for an admin session, a digest of the admin token it was opened with
+	CreatedAt int64
+	ExpiresAt int64
+}
+
+// CreateSession inserts s.
+func (q *Q) CreateSession(ctx context.Context, s Session) error {
+	_, err := q.exec(ctx, `INSERT INTO sessions (id, uid, admin_key, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		s.ID, s.UID, s.AdminKey, s.CreatedAt, s.ExpiresAt)
+	if err != nil {
+		return fmt.Errorf("insert session: %w", err)
+	}
+	return nil
+}
+
+// Session loads the session with id if it has not expired at now (ms).
+func (q *Q) Session(ctx context.Context, id string, now int64) (*Session, error) {
+	var s Session
+	err := q.db.QueryRowContext(ctx, `SELECT id, uid, admin_key, created_at, expires_at FROM sessions
+		WHERE id = $1 AND expires_at > $2`, id, now).Scan(&s.ID, &s.UID, &s.AdminKey, &s.CreatedAt, &s.ExpiresAt)
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", mapErr(err))
+	}
+	return &s, nil
+}
+
+// DeleteSession ends one session.
+func (q *Q) DeleteSession(ctx context.Context, id string) error {
+	_, err := q.exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
+	return wrapErr(err, "delete session")
+}
+
+// DeleteUserSessions ends every session of uid (its password changed, or it was disabled or deleted).
+func (q *Q) DeleteUserSessions(ctx context.Context, uid int64) error {
+	_, err := q.exec(ctx, `DELETE FROM sessions WHERE uid = $1 AND admin_key = ''`, uid)
+	return wrapErr(err, "delete sessions of %d", uid)
+}
+
+// DeleteExpiredSessions removes the sessions that expired before now (ms).
+func (q *Q) DeleteExpiredSessions(ctx context.Context, now int64) error {
+	_, err := q.exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, now)
+	return wrapErr(err, "delete expired sessions")
+}
+
+// CountUnread counts uid's unread notifications.
+func (q *Q) CountUnread(ctx context.Context, uid int64) (int64, error) {
+	n, err := q.int64(ctx, `SELECT COUNT(*) FROM notifications WHERE uid = $1 AND NOT enabled`, uid)
+	if err != nil {
+		return 0, fmt.Errorf("count unread of %d: %w", uid, err)
+	}
+	return n, nil
+}
+
+func wrapErr(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}

@@ -1,0 +1,146 @@
+package testutil
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// ChromeEnv names the Chromium binary the browser tests drive; make test sets it.
+const ChromeEnv = "STACKHUB_TEST_CHROME"
+
+// Browser starts a headless Chromium for one test and returns its context (one tab), closed when the test ends.
+// JavaScript dialogs (confirm) are accepted, as a user clicking OK would. Without Chromium the test is skipped,
+// except in CI, where it fails: the UI must be tested there.
+func Browser(t testing.TB, width, height int) context.Context {
+	t.Helper()
+	bin := os.Getenv(ChromeEnv)
+	if bin == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not set; CI must run the browser tests (make test installs chromium)", ChromeEnv)
+		}
+		t.Skipf("%s is not set (make testenv installs chromium)", ChromeEnv)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.NoSandbox,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(width, height),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		cancelAlloc()
+		t.Fatalf("start chromium: %v", err)
+	}
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	return ctx
+}
+
+// Do runs browser steps with a deadline and fails the test with what was being done and where.
+func Do(t testing.TB, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(c, steps...); err != nil {
+		url, _ := chromedp.Run(ctx, chromedp.Location())
+		t.Fatalf("%s (at %s): %v", what, url, err)
+	}
+}
+
+// Get runs one browser action that returns a value, with a deadline, and fails the test on error.
+func Get[T any](t testing.TB, ctx context.Context, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(c, a)
+	if err != nil {
+		url, _ := chromedp.Run(ctx, chromedp.Location())
+		t.Fatalf("%s (at %s): %v", what, url, err)
+	}
+	return v
+}
+
+// ArtifactDir is test-artifacts/<test name>/ at the module root, made fresh for this test. Screenshots go there.
+func ArtifactDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+	name := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(t.Name(), "_")
+	out := filepath.Join(dir, "test-artifacts", name)
+	if err := os.RemoveAll(out); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Screenshot saves the whole page as <dir>/<name>.png.
+func Screenshot(t testing.TB, ctx context.Context, dir, name string) string {
+	t.Helper()
+	buf := Get(t, ctx, "screenshot "+name, chromedp.FullScreenshot(90))
+	p := filepath.Join(dir, strings.TrimSuffix(name, ".png")+".png")
+	if err := os.WriteFile(p, buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// SignInAdmin signs the browser in as the admin through the sign-in page.
+func SignInAdmin(t testing.TB, ctx context.Context, base string) {
+	t.Helper()
+	Do(t, ctx, "sign in as admin",
+		chromedp.Navigate(base+"/ui/signin"),
+		chromedp.SendKeys(chromedp.ID("token"), AdminToken),
+		chromedp.Submit(chromedp.ID("token")),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/ui/signout"]`)),
+	)
+}
+
+// SignInUser signs the browser in as a user (name or id) with a password, through the sign-in page.
+func SignInUser(t testing.TB, ctx context.Context, base, login, password string) {
+	t.Helper()
+	Do(t, ctx, "sign in as "+login,
+		chromedp.Navigate(base+"/ui/signin"),
+		chromedp.SendKeys(chromedp.ID("login"), login),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/ui/signout"]`)),
+	)
+}

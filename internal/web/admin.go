@@ -1,0 +1,5 @@
+package web
+
+import "net/http"
+
+func (u *UI) registerAdmin(mux *http.ServeMux) {}

@@ -1,0 +1,129 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+var funcs = template.FuncMap{
+	"when":    when,
+	"iso":     iso,
+	"text":    richText,
+	"deref":   deref[string],
+	"derefi":  deref[int64],
+	"initial": initial,
+	"add":     func(a, b int) int { return a + b },
+	"sub":     func(a, b int) int { return a - b },
+	"bytes":   humanBytes,
+	"pct":     func(f float64) string { return fmt.Sprintf("%.0f%%", f) },
+	"json":    toJSON,
+	"with":    withParam,
+	"dict":    dict,
+	"lines":   func(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") },
+}
+
+// when is an epoch-ms time as the pages show it, in UTC.
+func when(ms int64) string {
+	if ms <= 0 {
+		return "never"
+	}
+	return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// iso is an epoch-ms time for a <time datetime> attribute.
+func iso(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339) }
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// initial is the letter an app or user without an image is shown by.
+func initial(s string) string {
+	for _, r := range strings.TrimSpace(s) {
+		return strings.ToUpper(string(r))
+	}
+	return "?"
+}
+
+var (
+	mentionRe = regexp.MustCompile(`(^|[^\w@])@([A-Za-z0-9_.-]{1,64})`)
+	paraRe    = regexp.MustCompile(`\n\s*\n`)
+	linkRe    = regexp.MustCompile(`https?://[^\s<>"']+[^\s<>"'.,;:!?)\]]`)
+)
+
+// richText renders user-written text: escaped first, then paragraphs, http(s) links and @name mentions linked
+// to the profile. No markup the author typed survives, so no script from app text or a comment ever runs.
+func richText(s string) template.HTML {
+	var b strings.Builder
+	for _, para := range paraRe.Split(strings.TrimSpace(s), -1) {
+		if para == "" {
+			continue
+		}
+		esc := template.HTMLEscapeString(para)
+		esc = linkRe.ReplaceAllStringFunc(esc, func(m string) string {
+			return `<a href="` + m + `" rel="nofollow noopener noreferrer">` + m + `</a>`
+		})
+		esc = mentionRe.ReplaceAllStringFunc(esc, func(m string) string {
+			sub := mentionRe.FindStringSubmatch(m)
+			return sub[1] + `<a class="mention" href="/ui/u/` + url.PathEscape(sub[2]) + `">@` + sub[2] + `</a>`
+		})
+		b.WriteString("<p>" + strings.ReplaceAll(esc, "\n", "<br>") + "</p>")
+	}
+	return template.HTML(b.String())
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for v := n / unit; v >= unit; v /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func toJSON(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// withParam is the current query with key set to value (or removed when value is empty), as "?a=b&...".
+func withParam(q url.Values, kv ...any) string {
+	out := url.Values{}
+	for k, v := range q {
+		out[k] = append([]string(nil), v...)
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		k, v := fmt.Sprint(kv[i]), fmt.Sprint(kv[i+1])
+		if v == "" || v == "0" && k == "page" {
+			out.Del(k)
+		} else {
+			out.Set(k, v)
+		}
+	}
+	if len(out) == 0 {
+		return "?"
+	}
+	return "?" + out.Encode()
+}
+
+// dict builds a map for passing several values to a partial.
+func dict(kv ...any) map[string]any {
+	m := map[string]any{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[fmt.Sprint(kv[i])] = kv[i+1]
+	}
+	return m
+}

@@ -1,0 +1,246 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/stackhub/stackhub/internal/api/reqauth"
+	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/auth"
+)
+
+// pageTemplate is the layout and the partials joined with one page's "content".
+type pageTemplate = *template.Template
+
+// parsePages parses templates/layout.html and every templates/_*.html partial once, then each page file on a
+// clone of them, so every page defines its own "content" (and optionally "scripts").
+func parsePages() (map[string]pageTemplate, error) {
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/_*.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse layout: %w", err)
+	}
+	names, err := fs.Glob(files, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]pageTemplate{}
+	for _, n := range names {
+		name := path.Base(n)
+		if name == "layout.html" || strings.HasPrefix(name, "_") {
+			continue
+		}
+		t, err := base.Clone()
+		if err != nil {
+			return nil, err
+		}
+		if t, err = t.ParseFS(files, n); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", name, err)
+		}
+		pages[strings.TrimSuffix(name, ".html")] = t
+	}
+	return pages, nil
+}
+
+// Me is who is looking at a page.
+type Me struct {
+	auth.Actor
+	Name   string // the user's display name; "admin" for the admin
+	Unread int64  // unread notifications
+}
+
+// Signed tells whether anybody is signed in.
+func (m Me) Signed() bool { return m.Admin || m.User }
+
+// View is what every page template gets: the layout reads Title, Me and Flash; the page reads Data and Form.
+type View struct {
+	Title  string
+	Me     Me
+	Flash  string
+	Path   string // the request path, for the navigation's current page
+	Query  url.Values
+	Data   any
+	Form   *Form
+	Static string // the static files' cache-busting suffix
+}
+
+// Form carries a form's submitted values and the server's errors, by field name, back to the page.
+type Form struct {
+	Values url.Values
+	Errors map[string]string
+	Error  string // an error that is about no single field
+}
+
+// newForm is an empty form (a first visit).
+func newForm() *Form { return &Form{Values: url.Values{}, Errors: map[string]string{}} }
+
+// formOf keeps the submitted values so the page shows them again beside the errors.
+func formOf(r *http.Request) *Form {
+	f := newForm()
+	if r.PostForm != nil {
+		f.Values = r.PostForm
+	}
+	return f
+}
+
+// Get is a submitted value.
+func (f *Form) Get(name string) string { return f.Values.Get(name) }
+
+// Fail records err next to its field when the service named one known to the form, or above the form otherwise.
+// fields maps the service's field names to the form's, for the few that differ.
+func (f *Form) Fail(err error, fields map[string]string) {
+	e := apperr.As(err)
+	msg := e.Message
+	if e.Kind == apperr.Internal {
+		msg = "Something went wrong on the server; it has been logged. Try again."
+	}
+	if e.Field != "" {
+		name := e.Field
+		if m, ok := fields[name]; ok {
+			name = m
+		}
+		if f.Errors == nil {
+			f.Errors = map[string]string{}
+		}
+		f.Errors[name] = msg
+		return
+	}
+	f.Error = msg
+}
+
+// Has tells whether the form has any error.
+func (f *Form) Has() bool { return f.Error != "" || len(f.Errors) > 0 }
+
+// me authenticates the request. A failure (a rate limit, a broken database) is an error page, not anonymity.
+func (u *UI) me(r *http.Request) (Me, error) {
+	a, err := u.d.Auth.Authenticate(r.Context(), reqauth.Credentials(r))
+	if err != nil {
+		return Me{}, err
+	}
+	m := Me{Actor: a}
+	switch {
+	case a.Admin:
+		m.Name = "admin"
+	case a.User:
+		if usr, err := u.d.Hub.User(r.Context(), a.UID); err == nil {
+			m.Name = usr.Name
+		}
+		if m.Unread, err = u.d.Hub.UnreadCount(r.Context(), a); err != nil {
+			return Me{}, err
+		}
+	}
+	return m, nil
+}
+
+// handler is a page or action with the caller already resolved.
+type handler func(w http.ResponseWriter, r *http.Request, me Me)
+
+// page wraps h with authentication and the HTML security headers.
+func (u *UI) page(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		setHeaders(w)
+		me, err := u.me(r)
+		if err != nil {
+			u.fail(w, r, Me{}, err)
+			return
+		}
+		h(w, r, me)
+	}
+}
+
+// setHeaders forbids inline script and framing: everything user-written is escaped, and this is the second wall.
+func setHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src * data:; style-src 'self'; script-src 'self'; "+
+		"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+}
+
+// render writes a page; it renders into a buffer first so a template error never leaves half a page.
+func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, v View) {
+	t, ok := u.pages[name]
+	if !ok {
+		u.d.Log.Error("no such page template", "page", name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	v.Path, v.Query, v.Static = r.URL.Path, r.URL.Query(), u.boot
+	if v.Form == nil {
+		v.Form = newForm()
+	}
+	if v.Flash == "" {
+		v.Flash = takeFlash(w, r)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		u.d.Log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// fail renders the error page with the status of err's kind; an internal error's text only reaches the log.
+func (u *UI) fail(w http.ResponseWriter, r *http.Request, me Me, err error) {
+	e := apperr.As(err)
+	status := apperr.HTTPStatus(e.Kind)
+	msg := e.Message
+	if e.Kind == apperr.Internal {
+		u.d.Log.ErrorContext(r.Context(), "page failed", "path", r.URL.Path, "err", err)
+		msg = "Something went wrong on the server; it has been logged."
+	}
+	if e.Kind == apperr.RateLimited && e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(int(e.RetryAfter.Seconds()+0.5)))
+	}
+	u.render(w, r, status, "error", View{Title: http.StatusText(status), Me: me,
+		Data: map[string]any{"Status": status, "Message": msg, "SignIn": e.Kind == apperr.Unauthorized}})
+}
+
+// redirect answers a successful form with 303 to target and a one-time message for the next page.
+func redirect(w http.ResponseWriter, r *http.Request, target, flash string) {
+	if flash != "" {
+		http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(flash), Path: "/", MaxAge: 60,
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+const flashCookie = "stackhub_flash"
+
+func takeFlash(w http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie(flashCookie)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	v, _ := url.QueryUnescape(c.Value)
+	return v
+}
+
+// requireSignIn sends an anonymous visitor to the sign-in page and back; true when the caller may go on.
+func requireSignIn(w http.ResponseWriter, r *http.Request, me Me) bool {
+	if me.Signed() {
+		return true
+	}
+	redirect(w, r, "/ui/signin?next="+url.QueryEscape(r.URL.RequestURI()), "Sign in first.")
+	return false
+}
+
+// statusOf is the HTTP status of a form's failure: err's kind, or 400 for the form's own checks (err nil).
+func statusOf(err error) int {
+	if err == nil {
+		return http.StatusBadRequest
+	}
+	return apperr.HTTPStatus(apperr.As(err).Kind)
+}
