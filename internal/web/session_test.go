@@ -1,0 +1,205 @@
+package web_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stackhub/stackhub/internal/testutil"
+)
+
+// browserClient is an HTTP client that keeps cookies and does not follow redirects, like a browser tab whose
+// every step the test checks.
+func browserClient(t *testing.T) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+}
+
+// post sends a form and returns the status and the body.
+func post(t *testing.T, c *http.Client, u string, form url.Values, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
+	t.Helper()
+	res, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+func sessionCookie(res *http.Response) *http.Cookie {
+	for _, c := range res.Cookies() {
+		if c.Name == "stackhub_session" {
+			return c
+		}
+	}
+	return nil
+}
+
+func TestSessionAdminSignInAndOut(t *testing.T) {
+	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+		s := testutil.StartServer(t, e, testutil.Options{})
+		c := browserClient(t)
+
+		res, body := post(t, c, s.URL+"/ui/signin", url.Values{"kind": {"admin"}, "token": {"wrong"}})
+		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(body, `id="token-error"`) ||
+			!strings.Contains(body, "wrong admin token") {
+			t.Fatalf("wrong token: status %d, body lacks the field error:\n%s", res.StatusCode, body)
+		}
+		if sessionCookie(res) != nil {
+			t.Fatal("a wrong token got a session cookie")
+		}
+
+		res, _ = post(t, c, s.URL+"/ui/signin", url.Values{"kind": {"admin"}, "token": {testutil.AdminToken},
+			"next": {"//evil.example/x"}})
+		ck := sessionCookie(res)
+		if res.StatusCode != http.StatusSeeOther || ck == nil {
+			t.Fatalf("admin sign-in: status %d, cookie %v", res.StatusCode, ck)
+		}
+		if loc := res.Header.Get("Location"); loc != "/" {
+			t.Errorf("an off-site next became Location %q, want /", loc)
+		}
+		if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || len(ck.Value) != 64 {
+			t.Errorf("session cookie HttpOnly=%v SameSite=%v len=%d", ck.HttpOnly, ck.SameSite, len(ck.Value))
+		}
+		if strings.Contains(res.Header.Get("Set-Cookie"), testutil.AdminToken) {
+			t.Fatal("the admin token itself was put in a cookie")
+		}
+
+		// The session authenticates the JSON API too (the pages' scripts use it).
+		req, _ := http.NewRequest("GET", s.URL+"/api/v1/installs", nil)
+		res2, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res2.Body.Close()
+		if res2.StatusCode != http.StatusOK {
+			t.Fatalf("GET /api/v1/installs with the admin session: %d", res2.StatusCode)
+		}
+
+		res, body = get(t, c, s.URL+"/ui/signin")
+		if !strings.Contains(body, "Sign out (admin)") {
+			t.Fatalf("signed-in page does not offer sign out:\n%s", body)
+		}
+		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+			t.Errorf("CSP %q", csp)
+		}
+
+		res, _ = post(t, c, s.URL+"/ui/signout", nil)
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign out: %d", res.StatusCode)
+		}
+		// The old cookie value is dead on the server, not just forgotten by this browser.
+		old := browserClient(t)
+		u, _ := url.Parse(s.URL)
+		old.Jar.SetCookies(u, []*http.Cookie{{Name: "stackhub_session", Value: ck.Value}})
+		if res, _ := get(t, old, s.URL+"/api/v1/installs"); res.StatusCode == http.StatusOK {
+			t.Fatal("the session still works after sign out")
+		}
+	})
+}
+
+func TestSessionUserPasswordFlow(t *testing.T) {
+	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+		s := testutil.StartServer(t, e, testutil.Options{})
+		r := s.Want(http.StatusCreated, testutil.Admin, "POST", "/doge/useradd", map[string]any{"simple_name": "ada"})
+		uid, metapass, _ := strings.Cut(r.Text(), ":")
+		c := browserClient(t)
+
+		res, body := post(t, c, s.URL+"/ui/password", url.Values{"login": {"ada"}, "metapass": {"nope"},
+			"password": {"correct horse"}, "password2": {"correct horse"}})
+		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(body, `id="metapass-error"`) {
+			t.Fatalf("wrong metapass: status %d:\n%s", res.StatusCode, body)
+		}
+		res, body = post(t, c, s.URL+"/ui/password", url.Values{"login": {"ada"}, "metapass": {metapass},
+			"password": {"short"}, "password2": {"short"}})
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="password-error"`) {
+			t.Fatalf("short password: status %d:\n%s", res.StatusCode, body)
+		}
+		res, _ = post(t, c, s.URL+"/ui/password", url.Values{"login": {"ada"}, "metapass": {metapass},
+			"password": {"correct horse"}, "password2": {"correct horse"}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("set password: %d", res.StatusCode)
+		}
+
+		res, body = post(t, c, s.URL+"/ui/signin", url.Values{"kind": {"user"}, "login": {"ada"}, "password": {"wrong one"}})
+		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "wrong user name or password") {
+			t.Fatalf("wrong password: %d:\n%s", res.StatusCode, body)
+		}
+		res, body = post(t, c, s.URL+"/ui/signin", url.Values{"kind": {"user"}, "login": {"nobody"}, "password": {"x"}})
+		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "wrong user name or password") {
+			t.Fatalf("unknown user answers differently: %d:\n%s", res.StatusCode, body)
+		}
+		res, _ = post(t, c, s.URL+"/ui/signin", url.Values{"kind": {"user"}, "login": {"ada"}, "password": {"correct horse"}})
+		if res.StatusCode != http.StatusSeeOther || sessionCookie(res) == nil {
+			t.Fatalf("user sign-in: %d", res.StatusCode)
+		}
+		// One credential everywhere: the GeekApk passhash of the typed password works on the API.
+		s.Want(http.StatusOK, testutil.As{UID: mustInt(t, uid), Passhash: testutil.Passhash("correct horse")},
+			"GET", "/user/"+uid+"/notifications", nil)
+		_, body = get(t, c, s.URL+"/ui/signin")
+		if !strings.Contains(body, "/ui/users/"+uid) {
+			t.Fatalf("the signed-in user's profile link is missing:\n%s", body)
+		}
+	})
+}
+
+func TestSessionRefusesCrossOriginWrites(t *testing.T) {
+	s := testutil.StartServer(t, testutil.Engines(t)[0], testutil.Options{})
+	c := browserClient(t)
+	res, _ := post(t, c, s.URL+"/ui/signin", url.Values{"kind": {"admin"}, "token": {testutil.AdminToken}},
+		"Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site")
+	if res.StatusCode != http.StatusForbidden || sessionCookie(res) != nil {
+		t.Fatalf("cross-site sign-in: status %d", res.StatusCode)
+	}
+	// The same write from the page itself goes through.
+	res, _ = post(t, c, s.URL+"/ui/signin", url.Values{"kind": {"admin"}, "token": {testutil.AdminToken}},
+		"Origin", s.URL, "Sec-Fetch-Site", "same-origin")
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("same-origin sign-in: status %d", res.StatusCode)
+	}
+	// A cross-site write to the APIs is refused too, whatever cookie the browser attaches.
+	res, _ = post(t, c, s.URL+"/doge/useradd", url.Values{"simple_name": {"mallory"}},
+		"Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site")
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site API write: status %d", res.StatusCode)
+	}
+}
+
+func mustInt(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
