@@ -46,15 +46,7 @@ func Browser(t testing.TB, width, height int) context.Context {
 		cancelAlloc()
 		t.Fatalf("start chromium: %v", err)
 	}
-	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
-	go func() {
-		for _, err := range dialogs {
-			if err != nil {
-				return
-			}
-			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}()
+	acceptDialogs(ctx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
 	return ctx
 }
@@ -143,4 +135,31 @@ func SignInUser(t testing.TB, ctx context.Context, base, login, password string)
 		chromedp.Submit(chromedp.ID("password")),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/ui/signout"]`)),
 	)
+}
+
+// Tab opens another tab in the browser of ctx with its own cookies (a separate browser context), as if a second
+// person used the same machine; it closes when the test ends.
+func Tab(t testing.TB, ctx context.Context) context.Context {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+	if err := chromedp.Do(tab); err != nil {
+		cancel()
+		t.Fatalf("open a tab: %v", err)
+	}
+	acceptDialogs(tab)
+	t.Cleanup(cancel)
+	return tab
+}
+
+// acceptDialogs clicks OK on every JavaScript dialog (confirm, alert) the tab opens.
+func acceptDialogs(ctx context.Context) {
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
 }
