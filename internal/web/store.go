@@ -1,5 +1,176 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 
-func (u *UI) registerStore(mux *http.ServeMux) {}
+	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/host"
+	"github.com/stackhub/stackhub/internal/hub"
+)
+
+// storePageSize is how many apps one store page shows.
+const storePageSize = 24
+
+// storeSorts are the sort choices in the order the page offers them.
+var storeSorts = []struct{ Key, Label string }{
+	{"updated", "Recently updated"}, {"stars", "Most stars"}, {"comments", "Most comments"}, {"new", "Newest"},
+}
+
+func (u *UI) registerStore(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", u.page(u.storePage))
+}
+
+// storeCard is one app on the store page.
+type storeCard struct {
+	hub.App
+	Short string     // the description, cut to fit a card
+	Mark  *host.Mark // nil: not on this server, or the visitor is not the admin
+}
+
+// storeCat is one node of the category tree beside the apps.
+type storeCat struct {
+	hub.Category
+	Children []*storeCat
+	Current  bool   // the category being browsed
+	Href     string // the store with this category, keeping the search and the sort
+}
+
+// storeData is the store page's data.
+type storeData struct {
+	Cards    []storeCard
+	Cats     []*storeCat
+	Category int64
+	Q        string
+	Sort     string
+	Sorts    any
+	Page     int
+	Next     bool
+	Problem  string // why the query was refused; the page still shows the form to fix it
+	// AllHref, PrevHref and NextHref are the links to every category, the previous and the next page. They are
+	// built here: the template func "with" cannot be called, since "with" is also a template keyword.
+	AllHref, PrevHref, NextHref string
+}
+
+// storePage lists apps: a category subtree, a search, a sort and a page.
+func (u *UI) storePage(w http.ResponseWriter, r *http.Request, me Me) {
+	ctx := r.Context()
+	d := storeData{Q: strings.TrimSpace(r.URL.Query().Get("q")), Sort: r.URL.Query().Get("sort"), Sorts: storeSorts,
+		Page: 1}
+	if d.Sort == "" {
+		d.Sort = "updated"
+	}
+	cats, err := u.d.Hub.Categories(ctx)
+	if err != nil {
+		u.fail(w, r, me, err)
+		return
+	}
+	q, err := storeQuery(r, &d)
+	var apps []hub.App
+	if err == nil {
+		apps, err = u.d.Hub.Browse(ctx, q)
+	}
+	query := r.URL.Query()
+	d.Cats = storeTree(cats, d.Category, query)
+	d.AllHref = "/" + withParam(query, "category", "", "page", "")
+	status := http.StatusOK
+	if err != nil {
+		e := apperr.As(err)
+		if e.Kind == apperr.Internal {
+			u.fail(w, r, me, err)
+			return
+		}
+		// A bad query is the visitor's to fix: the page says why, beside the form, with a 400 or 404.
+		status, d.Problem = http.StatusBadRequest, e.Message
+		if e.Kind == apperr.NotFound {
+			status = http.StatusNotFound
+		}
+	}
+	if len(apps) > storePageSize {
+		apps, d.Next = apps[:storePageSize], true
+		d.NextHref = "/" + withParam(query, "page", d.Page+1)
+	}
+	if d.Page == 2 {
+		d.PrevHref = "/" + withParam(query, "page", "")
+	} else if d.Page > 2 {
+		d.PrevHref = "/" + withParam(query, "page", d.Page-1)
+	}
+	// Instances are admin data: only the admin sees which apps this server runs and which have updates.
+	var marks map[int64]host.Mark
+	if me.Admin && u.d.Host != nil && len(apps) > 0 {
+		if marks, err = u.d.Host.Marks(ctx, me.Actor); err != nil {
+			u.fail(w, r, me, err)
+			return
+		}
+	}
+	for _, a := range apps {
+		c := storeCard{App: a, Short: storeShort(a.Desc, 140)}
+		if m, ok := marks[a.ID]; ok {
+			c.Mark = &m
+		}
+		d.Cards = append(d.Cards, c)
+	}
+	title := "Store"
+	if d.Q != "" {
+		title = "Search: " + d.Q
+	}
+	u.render(w, r, status, "store", View{Title: title, Me: me, Data: d})
+}
+
+// storeQuery decodes the store's query parameters into a Browse query, filling what the page shows back.
+func storeQuery(r *http.Request, d *storeData) (hub.BrowseQuery, error) {
+	v := r.URL.Query()
+	if s := v.Get("category"); s != "" {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || id < 0 {
+			return hub.BrowseQuery{}, apperr.Field(apperr.Invalid, "category", "category must be a category id")
+		}
+		d.Category = id
+	}
+	if s := v.Get("page"); s != "" {
+		p, err := strconv.Atoi(s)
+		if err != nil || p < 1 || p > 100000 {
+			return hub.BrowseQuery{}, apperr.Field(apperr.Invalid, "page", "page must be a number from 1")
+		}
+		d.Page = p
+	}
+	// One more than a page tells whether a next page exists.
+	return hub.BrowseQuery{Category: d.Category, Keyword: d.Q, Sort: d.Sort,
+		Page: hub.Page{Limit: storePageSize + 1, Offset: (d.Page - 1) * storePageSize}}, nil
+}
+
+// storeTree nests the categories under their parents; a category whose parent is missing is shown at the top.
+func storeTree(cats []hub.Category, current int64, query url.Values) []*storeCat {
+	byID := make(map[int64]*storeCat, len(cats))
+	for _, c := range cats {
+		byID[c.ID] = &storeCat{Category: c, Current: c.ID == current,
+			Href: "/" + withParam(query, "category", c.ID, "page", "")}
+	}
+	var roots []*storeCat
+	for _, c := range cats {
+		n := byID[c.ID]
+		if c.Parent != nil && byID[*c.Parent] != nil && *c.Parent != c.ID {
+			p := byID[*c.Parent]
+			p.Children = append(p.Children, n)
+		} else {
+			roots = append(roots, n)
+		}
+	}
+	return roots
+}
+
+// storeShort cuts s to at most n runes at a word boundary, with an ellipsis when it cut.
+func storeShort(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	rs := []rune(s)
+	if len(rs) <= n {
+		return s
+	}
+	cut := string(rs[:n])
+	if i := strings.LastIndexByte(cut, ' '); i > n/2 {
+		cut = cut[:i]
+	}
+	return strings.TrimRight(cut, " .,;:") + "…"
+}

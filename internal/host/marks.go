@@ -1,0 +1,46 @@
+package host
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/store"
+)
+
+// Mark is what the store page shows on an app this server runs.
+type Mark struct {
+	Instances       int    // instances of the app on this server
+	UpdateAvailable bool   // one of them runs an older version than the newest installable one
+	Latest          string // the newest installable version
+}
+
+// Marks tells, by app id, which apps this server runs and which of them have a newer version. It reads the
+// instance rows and the apps' versions only, never Docker, so a store page stays quick however many instances
+// run. Instances are admin data: the admin only.
+func (s *Service) Marks(ctx context.Context, a auth.Actor) (map[int64]Mark, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	insts, err := s.store.Q().Instances(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("marks: %w", err)
+	}
+	out := map[int64]Mark{}
+	for i := range insts {
+		inst := &insts[i]
+		if inst.State == store.StateUninstalling {
+			continue // on its way out: the app is no longer "installed"
+		}
+		latest, newer, err := s.latest(ctx, inst)
+		if err != nil {
+			return nil, fmt.Errorf("marks: latest version of app %d: %w", inst.App, err)
+		}
+		m := out[inst.App]
+		m.Instances++
+		m.UpdateAvailable = m.UpdateAvailable || newer
+		m.Latest = latest
+		out[inst.App] = m
+	}
+	return out, nil
+}
