@@ -1,0 +1,76 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// peopleIDArgs dedupes ids into bind arguments for an IN-list.
+func peopleIDArgs(ids []int64) []any {
+	seen := make(map[int64]bool, len(ids))
+	args := make([]any, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			args = append(args, id)
+		}
+	}
+	return args
+}
+
+// UserMap loads the users among ids that exist, by id. Pages that name many users (a timeline, a list of
+// notifications) load them in one query instead of one each.
+func (q *Q) UserMap(ctx context.Context, ids []int64) (map[int64]User, error) {
+	out := map[int64]User{}
+	args := peopleIDArgs(ids)
+	if len(args) == 0 {
+		return out, nil
+	}
+	// An IN-list: the text varies with the number of ids, so it bypasses the statement cache.
+	rows, err := q.raw.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE id IN (`+placeholders(1, len(args))+`)`,
+		args...)
+	if err != nil {
+		return nil, fmt.Errorf("load users: %w", mapErr(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("load users: %w", err)
+		}
+		out[u.ID] = *u
+	}
+	return out, rows.Err()
+}
+
+// CommentMap loads the comments among ids that exist, by id.
+func (q *Q) CommentMap(ctx context.Context, ids []int64) (map[int64]Comment, error) {
+	out := map[int64]Comment{}
+	args := peopleIDArgs(ids)
+	if len(args) == 0 {
+		return out, nil
+	}
+	rows, err := q.raw.QueryContext(ctx, `SELECT `+commentCols+` FROM comments WHERE id IN (`+
+		placeholders(1, len(args))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("load comments: %w", mapErr(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c, err := scanComment(rows)
+		if err != nil {
+			return nil, fmt.Errorf("load comments: %w", err)
+		}
+		out[c.ID] = *c
+	}
+	return out, rows.Err()
+}
+
+// MarkNotificationsRead marks every unread notification of uid read and returns how many changed.
+func (q *Q) MarkNotificationsRead(ctx context.Context, uid int64) (int64, error) {
+	n, err := q.exec(ctx, `UPDATE notifications SET enabled = TRUE WHERE uid = $1 AND enabled = FALSE`, uid)
+	if err != nil {
+		return 0, fmt.Errorf("mark notifications of %d read: %w", uid, err)
+	}
+	return n, nil
+}
