@@ -64,7 +64,10 @@ func pplDo(t *testing.T, c *http.Client, method, u string, form url.Values) pplR
 	return pplResp{Status: res.StatusCode, Location: res.Header.Get("Location"), Body: string(b)}
 }
 
-func pplGet(t *testing.T, c *http.Client, u string) pplResp { t.Helper(); return pplDo(t, c, "GET", u, nil) }
+func pplGet(t *testing.T, c *http.Client, u string) pplResp {
+	t.Helper()
+	return pplDo(t, c, "GET", u, nil)
+}
 
 func pplPost(t *testing.T, c *http.Client, u string, form url.Values) pplResp {
 	t.Helper()
@@ -93,13 +96,13 @@ func pplSignIn(t *testing.T, s *testutil.Server, name string) *http.Client {
 }
 
 var (
-	tagRe   = regexp.MustCompile(`<[^>]*>`)
-	spaceRe = regexp.MustCompile(`\s+`)
+	pplTagRe   = regexp.MustCompile(`<[^>]*>`)
+	pplSpaceRe = regexp.MustCompile(`\s+`)
 )
 
 // pplText is a page's visible text: tags dropped, entities decoded, white space collapsed.
 func pplText(body string) string {
-	return strings.TrimSpace(spaceRe.ReplaceAllString(html.UnescapeString(tagRe.ReplaceAllString(body, " ")), " "))
+	return strings.TrimSpace(pplSpaceRe.ReplaceAllString(html.UnescapeString(pplTagRe.ReplaceAllString(body, " ")), " "))
 }
 
 // pplBetween is the part of s from the first from up to the next to (to the end when to is missing).
@@ -279,7 +282,7 @@ func TestPeopleTimeline(t *testing.T) {
 	})
 }
 
-var noteRe = regexp.MustCompile(`<li class="people-note( unread)?" id="n(\d+)"`)
+var pplNoteRe = regexp.MustCompile(`<li class="people-note( unread)?" id="n(\d+)"`)
 
 func TestPeopleNotifications(t *testing.T) {
 	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
@@ -314,7 +317,7 @@ func TestPeopleNotifications(t *testing.T) {
 		if !strings.Contains(page, `data-count="2"`) {
 			t.Error("the unread badge does not count 2")
 		}
-		notes := noteRe.FindAllStringSubmatch(page, -1)
+		notes := pplNoteRe.FindAllStringSubmatch(page, -1)
 		if len(notes) != 2 || notes[0][1] == "" || notes[1][1] == "" {
 			t.Fatalf("want 2 unread notifications, got %q", notes)
 		}
@@ -322,12 +325,12 @@ func TestPeopleNotifications(t *testing.T) {
 		// Toggle the newest read, then unread again.
 		toggle := s.URL + "/ui/notifications/" + notes[0][2] + "/read"
 		pplWant(t, pplPost(t, c, toggle, url.Values{}), http.StatusSeeOther, "mark read")
-		notes = noteRe.FindAllStringSubmatch(pplGet(t, c, s.URL+"/ui/notifications").Body, -1)
+		notes = pplNoteRe.FindAllStringSubmatch(pplGet(t, c, s.URL+"/ui/notifications").Body, -1)
 		if len(notes) != 2 || notes[0][1] != "" || notes[1][1] == "" {
 			t.Fatalf("after marking the newest read: %q", notes)
 		}
 		pplWant(t, pplPost(t, c, toggle, url.Values{}), http.StatusSeeOther, "mark unread")
-		if n := noteRe.FindAllStringSubmatch(pplGet(t, c, s.URL+"/ui/notifications").Body, -1); n[0][1] == "" {
+		if n := pplNoteRe.FindAllStringSubmatch(pplGet(t, c, s.URL+"/ui/notifications").Body, -1); n[0][1] == "" {
 			t.Error("the second toggle did not mark it unread again")
 		}
 		// Somebody else's notification cannot be toggled: bob has none at that time.
@@ -335,7 +338,7 @@ func TestPeopleNotifications(t *testing.T) {
 
 		pplWant(t, pplPost(t, c, s.URL+"/ui/notifications/read-all", url.Values{}), http.StatusSeeOther, "read all")
 		page = pplGet(t, c, s.URL+"/ui/notifications").Body
-		notes = noteRe.FindAllStringSubmatch(page, -1)
+		notes = pplNoteRe.FindAllStringSubmatch(page, -1)
 		if len(notes) != 2 || notes[0][1] != "" || notes[1][1] != "" || !strings.Contains(page, `data-count="0"`) {
 			t.Errorf("after Mark all read: %q", notes)
 		}
