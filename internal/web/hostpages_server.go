@@ -26,6 +26,10 @@ type serverView struct {
 	Samples string // JSON [[t, cpu %, mem %, disk %, load1], …], oldest first
 	Lines   map[string]string
 	Live    bool // a metrics history runs, so the page can stream
+	// MinSpan is the chart's shortest time span in ms, and Span the one drawn now: the history so far, up to an
+	// hour, so a young history fills the chart instead of a sliver at its right edge.
+	MinSpan, Span int64
+	SpanText      string
 }
 
 func (u *UI) serverPage(w http.ResponseWriter, r *http.Request, me Me) {
@@ -57,8 +61,34 @@ func (u *UI) serverPage(w http.ResponseWriter, r *http.Request, me Me) {
 		points[i] = compact(s)
 	}
 	raw, _ := json.Marshal(points)
+	minSpan := int64(time.Minute / time.Millisecond)
+	if u.d.Metrics != nil {
+		minSpan = max(20*u.d.Metrics.Interval().Milliseconds(), 1000)
+	}
+	span := spanOf(points, minSpan)
 	u.render(w, r, http.StatusOK, "server", View{Title: "Server", Me: me, Data: serverView{Info: info,
-		Samples: string(raw), Lines: chartLines(points), Live: u.d.Metrics != nil}})
+		Samples: string(raw), Lines: chartLines(points, span), Live: u.d.Metrics != nil, MinSpan: minSpan, Span: span,
+		SpanText: spanText(span)}})
+}
+
+// spanOf is the time the chart spans: from the oldest sample to the newest, at least minSpan, at most an hour.
+func spanOf(points [][5]float64, minSpan int64) int64 {
+	if len(points) == 0 {
+		return minSpan
+	}
+	d := int64(points[len(points)-1][0] - points[0][0])
+	return min(max(d, minSpan), chartSpan.Milliseconds())
+}
+
+// spanText names a span as the chart's caption does; server.js words it the same way.
+func spanText(ms int64) string {
+	switch {
+	case ms >= chartSpan.Milliseconds():
+		return "last hour"
+	case ms >= 120_000:
+		return fmt.Sprintf("last %d min", ms/60_000)
+	}
+	return fmt.Sprintf("last %d s", ms/1000)
 }
 
 // compact is a sample as the chart uses it.
@@ -68,9 +98,9 @@ func compact(s sysinfo.Sample) [5]float64 {
 
 func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
 
-// chartLines are the polylines' points for CPU, memory and disk over the hour before the newest sample, so the
+// chartLines are the polylines' points for CPU, memory and disk over span ms before the newest sample, so the
 // page shows the chart before its script runs.
-func chartLines(points [][5]float64) map[string]string {
+func chartLines(points [][5]float64, span int64) map[string]string {
 	out := map[string]string{}
 	if len(points) == 0 {
 		return out
@@ -79,7 +109,7 @@ func chartLines(points [][5]float64) map[string]string {
 	for i, key := range []string{"cpu", "mem", "disk"} {
 		var b strings.Builder
 		for _, p := range points {
-			x := chartW - (end-p[0])/float64(chartSpan.Milliseconds())*chartW
+			x := chartW - (end-p[0])/float64(span)*chartW
 			if x < 0 {
 				continue
 			}

@@ -1,7 +1,7 @@
 // StackHub server page: the meters and the last hour's chart, kept live from /ui/server/metrics.
 'use strict';
 (function () {
-  const SPAN = 3600 * 1000; // the chart's width in time: one hour, as the server draws it
+  const HOUR = 3600 * 1000; // the chart's widest span, as the server draws it
   const W = 600;
   const H = 160;
   const LINES = ['cpu', 'mem', 'disk']; // the chart's series: point[1], point[2], point[3]
@@ -23,10 +23,19 @@
     let points = [];
     try { points = JSON.parse(live.dataset.samples || '[]'); } catch (_) { points = []; }
 
+    const minSpan = parseInt(chart.dataset.minSpan, 10) || 60000;
+    const spanText = document.getElementById('chart-span');
+
+    // The chart spans the history so far, from minSpan up to an hour, so a young history fills it.
     function draw() {
       if (!points.length) return;
       const end = points[points.length - 1][0];
-      points = points.filter(function (p) { return end - p[0] <= SPAN; });
+      points = points.filter(function (p) { return end - p[0] <= HOUR; });
+      const SPAN = Math.min(Math.max(end - points[0][0], minSpan), HOUR);
+      if (spanText) {
+        spanText.textContent = SPAN >= HOUR ? 'last hour'
+          : SPAN >= 120000 ? 'last ' + Math.floor(SPAN / 60000) + ' min' : 'last ' + Math.floor(SPAN / 1000) + ' s';
+      }
       LINES.forEach(function (key, i) {
         const line = chart.querySelector('[data-line="' + key + '"]');
         if (!line) return;
