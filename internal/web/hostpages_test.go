@@ -25,6 +25,7 @@ func hostSetup(t *testing.T, e testutil.Engine) (*testutil.Server, *testutil.Lib
 	s := testutil.StartServer(t, e, testutil.Options{})
 	lib := testutil.NewLibrary(t)
 	lib.Add(t, "web", testutil.WebCompose, "READY_AFTER=0\n")
+	lib.Add(t, "crash", testutil.CrashCompose, "")
 	lib.Import(t, s.URL)
 	app, err := s.Store.Q().AppByPackage(context.Background(), "web")
 	if err != nil {
@@ -202,6 +203,25 @@ func TestInstallFormPlansAndRefuses(t *testing.T) {
 			}
 		}
 		_ = lib
+
+		// An install whose app crashes: the job page gives the cause and says nothing was left behind.
+		res, _ = post(t, c, s.URL+"/ui/install", url.Values{"app": {"crash"}, "name": {"crash"}})
+		id := jobOf(t, res)
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			_, body = get(t, c, s.URL+"/ui/jobs/"+id)
+			if strings.Contains(body, `data-state="failed"`) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if !strings.Contains(body, "Failed: ") || !strings.Contains(body, "exited with code 3") ||
+			!strings.Contains(body, "Nothing was left behind") {
+			t.Errorf("the failed job's page:\n%s", body)
+		}
+		if ids := dockerIDs(t, "container", s.Prefix+"-crash"); len(ids) > 0 {
+			t.Errorf("the failed install left containers %v", ids)
+		}
 	})
 }
 
