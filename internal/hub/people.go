@@ -213,19 +213,6 @@ func (s *Service) appsOf(ctx context.Context, list func(context.Context, int64, 
 	return apps, wrap(err, "load apps")
 }
 
-// ToggleUserAccess enables or disables a user (admin only) and returns the new state. Disabling also ends the
-// user's browser sessions: a disabled user must not stay signed in on the web.
-func (s *Service) ToggleUserAccess(ctx context.Context, a auth.Actor, uid int64) (bool, error) {
-	enabled, err := s.ToggleUserEnabled(ctx, a, uid)
-	if err != nil || enabled {
-		return enabled, err
-	}
-	if err := s.auth.EndSessions(ctx, uid); err != nil {
-		return false, fmt.Errorf("end sessions of %d: %w", uid, err)
-	}
-	return false, nil
-}
-
 // CheckAdmin refuses anybody but the admin, for pages that only the admin may see.
 func (s *Service) CheckAdmin(a auth.Actor) error { return requireAdmin(a) }
 

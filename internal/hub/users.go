@@ -129,7 +129,14 @@ func (s *Service) ToggleUserEnabled(ctx context.Context, a auth.Actor, uid int64
 		enabled, err = t.ToggleUserEnabled(ctx, uid)
 		return notFound(err, "user", uid)
 	})
-	return enabled, err
+	if err != nil || enabled {
+		return enabled, err
+	}
+	// A disabled user must not stay signed in on the web either.
+	if err := s.auth.EndSessions(ctx, uid); err != nil {
+		return false, fmt.Errorf("end sessions of %d: %w", uid, err)
+	}
+	return false, nil
 }
 
 // SetMetapass replaces a user's metapass (admin only); an empty one is generated. It returns the new metapass.

@@ -121,7 +121,7 @@ func (u *UI) adminToggleUser(w http.ResponseWriter, r *http.Request, me Me) {
 	uid, err := peopleID(r, "uid")
 	var enabled bool
 	if err == nil {
-		enabled, err = u.d.Hub.ToggleUserAccess(r.Context(), me.Actor, uid)
+		enabled, err = u.d.Hub.ToggleUserEnabled(r.Context(), me.Actor, uid)
 	}
 	if err != nil {
 		u.fail(w, r, me, err)

@@ -22,7 +22,7 @@ var funcs = template.FuncMap{
 	"bytes":   humanBytes,
 	"pct":     func(f float64) string { return fmt.Sprintf("%.0f%%", f) },
 	"json":    toJSON,
-	"with":    withParam,
+	"param":   withParam,
 	"dict":    dict,
 	"lines":   func(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") },
 }
