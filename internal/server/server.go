@@ -66,6 +66,14 @@ func (s *statusWriter) WriteHeader(code int) {
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// Flush passes a streaming handler's flush through. Without it, handlers that assert http.Flusher (the job
+// events and followed logs of /api/v1) would buffer until the response ends.
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
 // logRequests logs each request with an id. The query string is never logged: it may hold the admin token.
 func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

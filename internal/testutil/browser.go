@@ -103,10 +103,10 @@ func ArtifactDir(t testing.TB) string {
 	return out
 }
 
-// Screenshot saves the whole page as <dir>/<name>.png.
+// Screenshot saves the whole page as <dir>/<name>.png (quality 100 makes Chromium send PNG).
 func Screenshot(t testing.TB, ctx context.Context, dir, name string) string {
 	t.Helper()
-	buf := Get(t, ctx, "screenshot "+name, chromedp.FullScreenshot(90))
+	buf := Get(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
 	p := filepath.Join(dir, strings.TrimSuffix(name, ".png")+".png")
 	if err := os.WriteFile(p, buf, 0o644); err != nil {
 		t.Fatal(err)
