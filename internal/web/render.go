@@ -228,12 +228,20 @@ func takeFlash(w http.ResponseWriter, r *http.Request) string {
 	return v
 }
 
-// requireSignIn sends an anonymous visitor to the sign-in page and back; true when the caller may go on.
+// requireSignIn sends an anonymous visitor to the sign-in page and back; true when the caller may go on. After
+// a form post, "back" is the page the form was on (a POST-only URL cannot be returned to).
 func requireSignIn(w http.ResponseWriter, r *http.Request, me Me) bool {
 	if me.Signed() {
 		return true
 	}
-	redirect(w, r, "/ui/signin?next="+url.QueryEscape(r.URL.RequestURI()), "Sign in first.")
+	next := r.URL.RequestURI()
+	if r.Method != http.MethodGet {
+		next = "/"
+		if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host {
+			next = safeNext(ref.RequestURI())
+		}
+	}
+	redirect(w, r, "/ui/signin?next="+url.QueryEscape(next), "Sign in first.")
 	return false
 }
 
