@@ -164,3 +164,9 @@ func acceptDialogs(ctx context.Context) {
 		}
 	}()
 }
+
+// Load runs a step that navigates (a click on a link or a submit button) and waits until the new page has loaded.
+func Load(t testing.TB, ctx context.Context, what string, trigger chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	Get(t, ctx, what, chromedp.WaitEvent(page.LoadEventFired, nil, trigger))
+}

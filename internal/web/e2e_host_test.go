@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -8,29 +10,23 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/stackhub/stackhub/internal/testutil"
-	"github.com/stackhub/stackhub/internal/testutil/dockertest"
 )
 
-// TestHostBrowserInstallAndManage drives the real pages in Chromium: the install dialog's live progress to
-// "running" without a reload, the app's own answer behind the Open link, stop, start and uninstall from My apps,
-// and the server page's live chart.
-func TestHostBrowserInstallAndManage(t *testing.T) {
-	dockertest.Image(t, "stackhub-test/web:v1")
-	s := testutil.StartServer(t, testutil.Engines(t)[0], testutil.Options{})
-	lib := testutil.NewLibrary(t)
-	lib.Add(t, "web", testutil.WebCompose, "READY_AFTER=1\n")
-	lib.Import(t, s.URL)
-	ctx := testutil.Browser(t, 1100, 900)
-	dir := testutil.ArtifactDir(t)
-	testutil.SignInAdmin(t, ctx, s.URL)
+// installAndManage drives the host pages in Chromium as the signed-in admin: the install dialog's live progress
+// to "running" without a reload, the app's own answer behind the Open link, credentials on click, followed logs,
+// stop, start and uninstall from My apps, and the server page's live chart. The web test template must be in
+// the catalog. Screenshots go to dir.
+func installAndManage(t *testing.T, ctx context.Context, s *testutil.Server, aid int64, dir string) {
+	t.Helper()
 	poll := func(what, expr string) {
 		t.Helper()
 		testutil.Do(t, ctx, what, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(50*time.Second)))
 	}
 
-	// The install page opens its dialog as a modal, pre-filled.
-	testutil.Do(t, ctx, "open the install dialog",
-		chromedp.Navigate(s.URL+"/ui/apps/web/install"),
+	// The app page's Install button opens the dialog as a modal, pre-filled.
+	testutil.Do(t, ctx, "open the install dialog from the app page",
+		chromedp.Navigate(fmt.Sprintf("%s/ui/apps/%d", s.URL, aid)),
+		chromedp.Click(chromedp.ID("install-app")),
 		chromedp.WaitVisible(chromedp.ID("install-form")),
 	)
 	poll("the dialog is modal", `document.getElementById('install-dialog').matches(':modal') && document.activeElement.id === 'install-name'`)
