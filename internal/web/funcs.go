@@ -57,18 +57,25 @@ func initial(s string) string {
 var (
 	mentionRe = regexp.MustCompile(`(^|[^\w@])@([A-Za-z0-9_.-]{1,64})`)
 	paraRe    = regexp.MustCompile(`\n\s*\n`)
+	codeRe    = regexp.MustCompile("`([^`\n]+)`")
 	linkRe    = regexp.MustCompile(`https?://[^\s<>"']+[^\s<>"'.,;:!?)\]]`)
 )
 
-// richText renders user-written text: escaped first, then paragraphs, http(s) links and @name mentions linked
-// to the profile. No markup the author typed survives, so no script from app text or a comment ever runs.
+// richText renders user-written text: escaped first, then paragraphs, "#" headings, `code`, http(s) links and
+// @name mentions linked to the profile (the little Markdown catalog descriptions use). No markup the author
+// typed survives, so no script from app text or a comment ever runs.
 func richText(s string) template.HTML {
 	var b strings.Builder
 	for _, para := range paraRe.Split(strings.TrimSpace(s), -1) {
 		if para == "" {
 			continue
 		}
+		if h, ok := heading(para); ok {
+			b.WriteString(h)
+			continue
+		}
 		esc := template.HTMLEscapeString(para)
+		esc = codeRe.ReplaceAllString(esc, "<code>$1</code>")
 		esc = linkRe.ReplaceAllStringFunc(esc, func(m string) string {
 			return `<a href="` + m + `" rel="nofollow noopener noreferrer">` + m + `</a>`
 		})
@@ -79,6 +86,23 @@ func richText(s string) template.HTML {
 		b.WriteString("<p>" + strings.ReplaceAll(esc, "\n", "<br>") + "</p>")
 	}
 	return template.HTML(b.String())
+}
+
+// heading renders a one-line paragraph that starts with "#" as a heading below the page's own h1 and h2.
+func heading(para string) (string, bool) {
+	if strings.Contains(para, "\n") || !strings.HasPrefix(para, "#") {
+		return "", false
+	}
+	level := len(para) - len(strings.TrimLeft(para, "#"))
+	text := strings.TrimSpace(para[level:])
+	if text == "" || level > 6 {
+		return "", false
+	}
+	tag := "h3"
+	if level > 1 {
+		tag = "h4"
+	}
+	return "<" + tag + ">" + template.HTMLEscapeString(text) + "</" + tag + ">", true
 }
 
 func humanBytes(n uint64) string {

@@ -163,7 +163,14 @@ func storeTree(cats []hub.Category, current int64, query url.Values) []*storeCat
 
 // storeShort cuts s to at most n runes at a word boundary, with an ellipsis when it cut.
 func storeShort(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	// Catalog descriptions are Markdown: a card shows their prose, without headings or code marks.
+	var prose []string
+	for _, line := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
+			prose = append(prose, strings.ReplaceAll(line, "`", ""))
+		}
+	}
+	s = strings.Join(strings.Fields(strings.Join(prose, " ")), " ")
 	rs := []rune(s)
 	if len(rs) <= n {
 		return s
