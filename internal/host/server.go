@@ -27,6 +27,15 @@ func (s *Service) Server(ctx context.Context, a auth.Actor, weakToken bool) (*Se
 	if err != nil {
 		return nil, err
 	}
+	return s.ServerWith(ctx, a, weakToken, snap)
+}
+
+// ServerWith is Server with a snapshot the caller measured recently (the web UI's metrics history), so that a
+// page does not wait for a fresh CPU sample.
+func (s *Service) ServerWith(ctx context.Context, a auth.Actor, weakToken bool, snap sysinfo.Snapshot) (*ServerInfo, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
 	info := &ServerInfo{Metrics: snap, Risks: []string{}}
 	if v, err := s.engine.Version(ctx); err != nil {
 		info.Docker = err.Error()
