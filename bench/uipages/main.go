@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -92,7 +93,7 @@ func run(database string, n int, out string) error {
 	if err != nil {
 		return err
 	}
-	user, err := benchUser(ctx, h, au)
+	user, uid, err := benchUser(ctx, h, au)
 	if err != nil {
 		return err
 	}
@@ -116,7 +117,8 @@ func run(database string, n int, out string) error {
 		{"store, one category tree", "/?category=" + strconv.FormatInt(cats[0].ID, 10), ""},
 		{"app page, most commented app (" + strconv.FormatInt(hot[0].CommentsNum, 10) + " comments)", "/ui/apps/" + a, user},
 		{"app page, app 5000", "/ui/apps/5000", ""},
-		{"profile", "/ui/users/" + strconv.FormatInt(hot[0].Author, 10), ""},
+		{"profile of the app's author", "/ui/users/" + strconv.FormatInt(hot[0].Author, 10), ""},
+		{"profile of the bench user (40 stars, 10 comments)", "/ui/users/" + strconv.FormatInt(uid, 10), ""},
 		{"site timeline", "/ui/timeline", ""},
 		{"notifications", "/ui/notifications", user},
 		{"my apps (admin)", "/ui/my-apps", admin},
@@ -126,7 +128,7 @@ func run(database string, n int, out string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Web UI server-side page times\n\n%s, %d requests per page, one at a time, in-process "+
 		"(handler chain only, no network). Database: %s (%s).\n\n", time.Now().UTC().Format(time.RFC3339), n,
-		st.Dialect(), database)
+		st.Dialect(), redact(database))
 	b.WriteString("| page | status | bytes | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|\n")
 	for _, t := range targets {
 		durs, status, size := measure(handler, t, n)
@@ -140,19 +142,45 @@ func run(database string, n int, out string) error {
 	return nil
 }
 
-// benchUser makes a user with a password and signs it in.
-func benchUser(ctx context.Context, h *hub.Service, au *auth.Service) (string, error) {
+// redact hides a DSN's password in the report.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxx")
+	}
+	return u.String()
+}
+
+// benchUser makes a user with a password and signs it in. It stars 40 apps and comments on 10, so the site
+// timeline and the user's profile have a page of entries (the hub seed writes no timeline).
+func benchUser(ctx context.Context, h *hub.Service, au *auth.Service) (string, int64, error) {
 	adm := auth.Actor{Admin: true, Enabled: true}
 	name := "uibench" + strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10)
 	uid, metapass, err := h.CreateUser(ctx, adm, hub.UserInput{SimpleName: hub.Some(name)})
 	if err != nil {
-		return "", fmt.Errorf("bench user: %w", err)
+		return "", 0, fmt.Errorf("bench user: %w", err)
 	}
 	if err := au.SetPasshash(ctx, uid, metapass, auth.PasshashOf("bench password"), "bench"); err != nil {
-		return "", err
+		return "", 0, err
 	}
-	sess, _, err := au.SignInUser(ctx, name, "bench password", "bench")
-	return sess, err
+	sess, a, err := au.SignInUser(ctx, name, "bench password", "bench")
+	if err != nil {
+		return "", 0, err
+	}
+	for aid := int64(1); aid <= 40; aid++ {
+		if _, err := h.ToggleStar(ctx, a, aid); err != nil {
+			return "", 0, err
+		}
+		if aid <= 10 {
+			if _, err := h.CreateComment(ctx, a, aid, hub.CommentInput{Content: hub.Some("Works well here.")}); err != nil {
+				return "", 0, err
+			}
+		}
+	}
+	return sess, uid, nil
 }
 
 func measure(h http.Handler, t target, n int) ([]time.Duration, int, int) {
