@@ -23,7 +23,7 @@ var (
 func TestAdminUsers(t *testing.T) {
 	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
-		admin := pplSignIn(t, s, "")
+		admin := signIn(t, s, "admin")
 
 		page := pplWant(t, pplPost(t, admin, s.URL+"/ui/admin/users", url.Values{"simple_name": {"newbie"},
 			"name": {"New Bie"}}), 200, "create user").Body
@@ -47,10 +47,10 @@ func TestAdminUsers(t *testing.T) {
 		}
 
 		// The new user sets a password with the metapass, then signs in.
-		anon := pplClient(t)
+		anon := browserClient(t)
 		pplWant(t, pplPost(t, anon, s.URL+"/ui/password", url.Values{"login": {"newbie"}, "metapass": {metapass},
 			"password": {"password of newbie"}, "password2": {"password of newbie"}}), http.StatusSeeOther, "set password")
-		user := pplSignIn(t, s, "newbie")
+		user := signIn(t, s, "newbie")
 		if page := pplGet(t, user, s.URL+"/ui/timeline").Body; !strings.Contains(page, `action="/ui/signout"`) {
 			t.Fatal("the new user is not signed in")
 		}
@@ -74,7 +74,7 @@ func TestAdminUsers(t *testing.T) {
 
 		// Nobody but the admin gets in: users are refused with 403, anonymous visitors sent to sign in.
 		s.NewUser("bob")
-		bob := pplSignIn(t, s, "bob")
+		bob := signIn(t, s, "bob")
 		for _, p := range []struct{ method, path string }{
 			{"GET", "/ui/admin"}, {"GET", "/ui/admin/users"}, {"POST", "/ui/admin/users"},
 			{"POST", "/ui/admin/users/" + uid + "/toggle"}, {"GET", "/ui/admin/categories"},
@@ -87,7 +87,7 @@ func TestAdminUsers(t *testing.T) {
 			}
 			pplWant(t, pplDo(t, bob, p.method, s.URL+p.path, form), http.StatusForbidden, "bob "+p.method+" "+p.path)
 		}
-		r = pplWant(t, pplGet(t, pplClient(t), s.URL+"/ui/admin/users"), http.StatusSeeOther, "anonymous admin page")
+		r = pplWant(t, pplGet(t, browserClient(t), s.URL+"/ui/admin/users"), http.StatusSeeOther, "anonymous admin page")
 		if !strings.HasPrefix(r.Location, "/ui/signin?next=") {
 			t.Errorf("anonymous visitor sent to %q", r.Location)
 		}
@@ -113,7 +113,7 @@ func pplCatID(t *testing.T, page, name string) string {
 func TestAdminCategories(t *testing.T) {
 	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
-		c := pplSignIn(t, s, "")
+		c := signIn(t, s, "admin")
 		base := s.URL + "/ui/admin/categories"
 
 		pplWant(t, pplPost(t, c, base, url.Values{"name": {"Tools"}, "parent": {"0"}}), http.StatusSeeOther, "create Tools")
@@ -176,7 +176,7 @@ func TestAdminWebhooks(t *testing.T) {
 		recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 		t.Cleanup(recv.Close)
 		s := testutil.StartServer(t, e, testutil.Options{Hooks: []webhook.Hook{{Type: "newUser", URL: recv.URL + "/new"}}})
-		c := pplSignIn(t, s, "")
+		c := signIn(t, s, "admin")
 		s.NewUser("alice")
 
 		var page string

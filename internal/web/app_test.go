@@ -71,7 +71,7 @@ func TestAppPage(t *testing.T) {
 			t.Errorf("the anonymous app page shows a javascript: preview, an install link, a form, or versions oldest first")
 		}
 
-		bob := communitySignIn(t, s, "bob")
+		bob := signIn(t, s, "bob")
 		body = storeWant(t, bob, page, http.StatusOK)
 		follow := fmt.Sprintf(`<form method="post" action="/ui/users/%d/follow">`, ann.UID)
 		if strings.Contains(body, install) || !strings.Contains(body, follow) ||
@@ -79,10 +79,10 @@ func TestAppPage(t *testing.T) {
 			!strings.Contains(body, `id="star-app"`) || !strings.Contains(body, `id="comment-form"`) {
 			t.Errorf("a user's app page: install link shown, or follow, star or comment form missing:\n%s", body)
 		}
-		if strings.Contains(storeWant(t, communitySignIn(t, s, "ann"), page, http.StatusOK), follow) {
+		if strings.Contains(storeWant(t, signIn(t, s, "ann"), page, http.StatusOK), follow) {
 			t.Error("the author is offered to follow themselves")
 		}
-		admin := storeWant(t, communitySignIn(t, s, "admin"), page, http.StatusOK)
+		admin := storeWant(t, signIn(t, s, "admin"), page, http.StatusOK)
 		if !strings.Contains(admin, `href="`+install+`"`) || strings.Contains(admin, `id="comment-form"`) {
 			t.Error("the admin's app page lacks the install link, or offers a comment form the admin cannot use")
 		}
@@ -115,7 +115,7 @@ func TestAppComments(t *testing.T) {
 		bobUser := communityUser(t, s, "bob")
 		aid := communityApp(t, s, ann, "Notes", "", "", 0)
 		page := fmt.Sprintf("%s/ui/apps/%d", s.URL, aid)
-		annC, bob := communitySignIn(t, s, "ann"), communitySignIn(t, s, "bob")
+		annC, bob := signIn(t, s, "ann"), signIn(t, s, "bob")
 
 		// Anonymous visitors are sent to sign in.
 		loc, _ := appPost(t, browserClient(t), page+"/comments", url.Values{"content": {"hi"}}, http.StatusSeeOther)

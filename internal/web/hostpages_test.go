@@ -34,20 +34,6 @@ func hostSetup(t *testing.T, e testutil.Engine) (*testutil.Server, *testutil.Lib
 	return s, lib, app.ID
 }
 
-// hostSignIn returns a cookie-keeping client signed in through the sign-in form: "admin", or a user's name.
-func hostSignIn(t *testing.T, s *testutil.Server, who string) *http.Client {
-	t.Helper()
-	c := browserClient(t)
-	form := url.Values{"kind": {"admin"}, "token": {testutil.AdminToken}}
-	if who != "admin" {
-		form = url.Values{"kind": {"user"}, "login": {who}, "password": {"password of " + who}}
-	}
-	if res, body := post(t, c, s.URL+"/ui/signin", form); res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("sign in as %s: %d\n%s", who, res.StatusCode, body)
-	}
-	return c
-}
-
 // waitInstance polls the API until the instance's status is want ("1" running, "0" not started).
 func waitInstance(t *testing.T, s *testutil.Server, name, want string) map[string]any {
 	t.Helper()
@@ -126,7 +112,7 @@ func TestHostPagesRefuseOthers(t *testing.T) {
 	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		s.NewUser("mallory")
-		users := map[string]*http.Client{"anonymous": browserClient(t), "mallory": hostSignIn(t, s, "mallory")}
+		users := map[string]*http.Client{"anonymous": browserClient(t), "mallory": signIn(t, s, "mallory")}
 		want := map[string]int{"anonymous": http.StatusUnauthorized, "mallory": http.StatusForbidden}
 		gets := []string{"/ui/apps/1/install", "/ui/apps/web/install", "/ui/jobs/1", "/ui/my-apps", "/ui/my-apps/web",
 			"/ui/server", "/ui/server/metrics"}
@@ -155,7 +141,7 @@ func TestHostPagesRefuseOthers(t *testing.T) {
 func TestInstallFormPlansAndRefuses(t *testing.T) {
 	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
 		s, lib, aid := hostSetup(t, e)
-		c := hostSignIn(t, s, "admin")
+		c := signIn(t, s, "admin")
 		res, body := get(t, c, fmt.Sprintf("%s/ui/apps/%d/install", s.URL, aid))
 		if res.StatusCode != 200 {
 			t.Fatalf("install page: %d\n%s", res.StatusCode, body)
@@ -229,7 +215,7 @@ func TestInstallFormPlansAndRefuses(t *testing.T) {
 func TestInstallMyAppsLifecycle(t *testing.T) {
 	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
 		s, _, aid := hostSetup(t, e)
-		c := hostSignIn(t, s, "admin")
+		c := signIn(t, s, "admin")
 		_, page := get(t, c, fmt.Sprintf("%s/ui/apps/%d/install", s.URL, aid))
 		port := regexp.MustCompile(`name="set_W9_HTTP_PORT_SET" value="(\d+)"`).FindStringSubmatch(page)
 		if port == nil {
@@ -314,7 +300,7 @@ func TestInstallMyAppsLifecycle(t *testing.T) {
 func TestServerPageAndMetricsStream(t *testing.T) {
 	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
-		c := hostSignIn(t, s, "admin")
+		c := signIn(t, s, "admin")
 		res, body := get(t, c, s.URL+"/ui/server")
 		if res.StatusCode != 200 {
 			t.Fatalf("server page: %d\n%s", res.StatusCode, body)

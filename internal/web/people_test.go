@@ -6,7 +6,6 @@ import (
 	"html"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -24,18 +23,6 @@ type pplResp struct {
 	Status   int
 	Location string
 	Body     string
-}
-
-// pplClient keeps cookies and does not follow redirects, so each step's answer is checked.
-func pplClient(t *testing.T) *http.Client {
-	t.Helper()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}
 }
 
 // pplDo sends a GET (form nil) or a form POST.
@@ -81,18 +68,6 @@ func pplWant(t *testing.T, r pplResp, want int, what string) pplResp {
 		t.Fatalf("%s: status %d, want %d (location %q)\n%s", what, r.Status, want, r.Location, r.Body)
 	}
 	return r
-}
-
-// pplSignIn signs a fresh client in through the sign-in page: as the admin when name is "", else as user name.
-func pplSignIn(t *testing.T, s *testutil.Server, name string) *http.Client {
-	t.Helper()
-	c := pplClient(t)
-	form := url.Values{"kind": {"admin"}, "token": {testutil.AdminToken}}
-	if name != "" {
-		form = url.Values{"kind": {"user"}, "login": {name}, "password": {"password of " + name}}
-	}
-	pplWant(t, pplPost(t, c, s.URL+"/ui/signin", form), http.StatusSeeOther, "sign in "+name)
-	return c
 }
 
 var (
@@ -141,7 +116,7 @@ func TestPeopleProfile(t *testing.T) {
 		alice, bob := s.NewUser("alice"), s.NewUser("bob")
 		foo := pplApp(t, s, alice, "Foo")
 		s.Want(http.StatusOK, bob, "PUT", fmt.Sprintf("/app/%d/star", foo), nil)
-		anon := pplClient(t)
+		anon := browserClient(t)
 
 		page := pplWant(t, pplGet(t, anon, fmt.Sprintf("%s/ui/users/%d", s.URL, alice.UID)), 200, "alice's profile").Body
 		apps := pplBetween(t, page, `id="people-apps-h"`, `id="people-stars-h"`)
@@ -180,7 +155,7 @@ func TestPeopleFollowAndMentionLinks(t *testing.T) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		alice := s.NewUser("alice")
 		s.NewUser("bob")
-		bob := pplSignIn(t, s, "bob")
+		bob := signIn(t, s, "bob")
 		profile := fmt.Sprintf("%s/ui/users/%d", s.URL, alice.UID)
 		follow := profile + "/follow"
 
@@ -210,17 +185,17 @@ func TestPeopleFollowAndMentionLinks(t *testing.T) {
 		}
 
 		// Following oneself is refused by the service.
-		self := pplSignIn(t, s, "alice")
+		self := signIn(t, s, "alice")
 		pplWant(t, pplPost(t, self, follow, url.Values{}), http.StatusBadRequest, "follow oneself")
 		// Anonymous visitors cannot follow.
-		pplWant(t, pplPost(t, pplClient(t), follow, url.Values{}), http.StatusUnauthorized, "anonymous follow")
+		pplWant(t, pplPost(t, browserClient(t), follow, url.Values{}), http.StatusUnauthorized, "anonymous follow")
 
 		// @mention links: /ui/u/{name} leads to the profile.
-		r = pplWant(t, pplGet(t, pplClient(t), s.URL+"/ui/u/alice"), http.StatusSeeOther, "mention link")
+		r = pplWant(t, pplGet(t, browserClient(t), s.URL+"/ui/u/alice"), http.StatusSeeOther, "mention link")
 		if want := fmt.Sprintf("/ui/users/%d", alice.UID); r.Location != want {
 			t.Errorf("/ui/u/alice redirected to %q, want %q", r.Location, want)
 		}
-		r = pplWant(t, pplGet(t, pplClient(t), s.URL+"/ui/u/nobody"), http.StatusNotFound, "unknown name")
+		r = pplWant(t, pplGet(t, browserClient(t), s.URL+"/ui/u/nobody"), http.StatusNotFound, "unknown name")
 		if !strings.Contains(r.Body, "no user is called nobody") {
 			t.Errorf("the 404 page does not say who is missing:\n%s", r.Body)
 		}
@@ -237,7 +212,7 @@ func TestPeopleTimeline(t *testing.T) {
 		s.Want(http.StatusOK, carol, "PUT", fmt.Sprintf("/app/%d/star", foo), nil)
 		s.Want(http.StatusOK, dave, "PUT", fmt.Sprintf("/user/%d/follow", erin.UID), nil)
 
-		page := pplWant(t, pplGet(t, pplClient(t), s.URL+"/ui/timeline"), 200, "timeline").Body
+		page := pplWant(t, pplGet(t, browserClient(t), s.URL+"/ui/timeline"), 200, "timeline").Body
 		text := pplText(page)
 		for _, want := range []string{"dave followed erin", "carol starred Foo <i>", "bob commented on Foo <i>",
 			"alice published Foo <i>"} {
@@ -271,11 +246,11 @@ func TestPeopleTimeline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		page = pplGet(t, pplClient(t), s.URL+"/ui/timeline").Body
+		page = pplGet(t, browserClient(t), s.URL+"/ui/timeline").Body
 		if !strings.Contains(page, `href="?page=1" rel="next"`) || strings.Contains(pplText(page), "dave followed erin") {
 			t.Errorf("page 1 of a long timeline has no Older link or shows old entries:\n%s", pplText(page))
 		}
-		page = pplGet(t, pplClient(t), s.URL+"/ui/timeline?page=1").Body
+		page = pplGet(t, browserClient(t), s.URL+"/ui/timeline?page=1").Body
 		if !strings.Contains(pplText(page), "alice published Foo") || !strings.Contains(page, `rel="prev"`) {
 			t.Errorf("page 2 lacks the oldest entries or the Newer link:\n%s", pplText(page))
 		}
@@ -293,16 +268,16 @@ func TestPeopleNotifications(t *testing.T) {
 		reply := pplComment(t, s, bob, foo, parent, "answer")
 		s.Want(http.StatusOK, bob, "PUT", fmt.Sprintf("/user/%d/follow", alice.UID), nil)
 
-		r := pplWant(t, pplGet(t, pplClient(t), s.URL+"/ui/notifications"), http.StatusSeeOther, "anonymous")
+		r := pplWant(t, pplGet(t, browserClient(t), s.URL+"/ui/notifications"), http.StatusSeeOther, "anonymous")
 		if !strings.HasPrefix(r.Location, "/ui/signin?next=") {
 			t.Errorf("anonymous visitor sent to %q, want the sign-in page", r.Location)
 		}
-		admin := pplWant(t, pplGet(t, pplSignIn(t, s, ""), s.URL+"/ui/notifications"), 200, "admin").Body
+		admin := pplWant(t, pplGet(t, signIn(t, s, "admin"), s.URL+"/ui/notifications"), 200, "admin").Body
 		if !strings.Contains(admin, "the admin has no notifications") {
 			t.Errorf("the admin's page does not say the admin has none:\n%s", admin)
 		}
 
-		c := pplSignIn(t, s, "alice")
+		c := signIn(t, s, "alice")
 		page := pplWant(t, pplGet(t, c, s.URL+"/ui/notifications"), 200, "notifications").Body
 		text := pplText(pplBetween(t, page, `id="people-notes"`, "</ol>"))
 		if !strings.Contains(text, "bob replied to your comment on Foo") || !strings.Contains(text, "bob followed you") {
@@ -334,7 +309,7 @@ func TestPeopleNotifications(t *testing.T) {
 			t.Error("the second toggle did not mark it unread again")
 		}
 		// Somebody else's notification cannot be toggled: bob has none at that time.
-		pplWant(t, pplPost(t, pplSignIn(t, s, "bob"), toggle, url.Values{}), http.StatusNotFound, "bob toggles alice's")
+		pplWant(t, pplPost(t, signIn(t, s, "bob"), toggle, url.Values{}), http.StatusNotFound, "bob toggles alice's")
 
 		pplWant(t, pplPost(t, c, s.URL+"/ui/notifications/read-all", url.Values{}), http.StatusSeeOther, "read all")
 		page = pplGet(t, c, s.URL+"/ui/notifications").Body

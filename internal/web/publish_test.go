@@ -25,9 +25,9 @@ func TestPublishAppAndVersion(t *testing.T) {
 		s.NewUser("alice")
 		s.NewUser("bob")
 		tools := s.Want(http.StatusOK, testutil.Admin, "POST", "/doge/category/0", "Tools").Int(t)
-		c := pplSignIn(t, s, "alice")
+		c := signIn(t, s, "alice")
 
-		r := pplWant(t, pplGet(t, pplClient(t), s.URL+"/ui/publish"), http.StatusSeeOther, "anonymous publish page")
+		r := pplWant(t, pplGet(t, browserClient(t), s.URL+"/ui/publish"), http.StatusSeeOther, "anonymous publish page")
 		if !strings.HasPrefix(r.Location, "/ui/signin") {
 			t.Errorf("anonymous visitor sent to %q, want sign in", r.Location)
 		}
@@ -81,7 +81,7 @@ func TestPublishAppAndVersion(t *testing.T) {
 			t.Errorf("the reversion is not suggested as 1:\n%s", page)
 		}
 		// Only the owner (or the admin) may add versions: the service refuses bob.
-		bob := pplSignIn(t, s, "bob")
+		bob := signIn(t, s, "bob")
 		pplWant(t, pplGet(t, bob, newVersion), http.StatusForbidden, "bob's version form")
 		v := url.Values{"ver": {"1.0"}, "rev": {"1"}, "updates": {"First"}, "compose": {pplGoodCompose}, "env": {pplGoodEnv}}
 		pplWant(t, pplPost(t, bob, newVersion, v), http.StatusForbidden, "bob publishes")
@@ -146,6 +146,6 @@ func TestPublishAppAndVersion(t *testing.T) {
 		// The admin may add versions to anybody's app.
 		v.Set("rev", "2")
 		v.Set("ver", "2.0")
-		pplWant(t, pplPost(t, pplSignIn(t, s, ""), newVersion, v), http.StatusSeeOther, "admin publishes")
+		pplWant(t, pplPost(t, signIn(t, s, "admin"), newVersion, v), http.StatusSeeOther, "admin publishes")
 	})
 }

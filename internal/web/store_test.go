@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -40,20 +39,6 @@ func communityApp(t *testing.T, s *testutil.Server, author auth.Actor, name, pkg
 		t.Fatalf("create app %s: %v", name, err)
 	}
 	return id
-}
-
-// communitySignIn signs a cookie-keeping client in: "admin", or a user made by communityUser.
-func communitySignIn(t *testing.T, s *testutil.Server, name string) *http.Client {
-	t.Helper()
-	c := browserClient(t)
-	form := url.Values{"kind": {"user"}, "login": {name}, "password": {"password of " + name}}
-	if name == "admin" {
-		form = url.Values{"kind": {"admin"}, "token": {testutil.AdminToken}}
-	}
-	if res, body := post(t, c, s.URL+"/ui/signin", form); res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("sign in as %s: status %d\n%s", name, res.StatusCode, body)
-	}
-	return c
 }
 
 // storeNames lists the app names of a store page's cards, in order.
@@ -244,7 +229,7 @@ func TestStoreMarks(t *testing.T) {
 		storeInstance(t, s, "behind", behind, 1)
 		storeInstance(t, s, "current", current, 1)
 
-		body := storeWant(t, communitySignIn(t, s, "admin"), s.URL+"/", http.StatusOK)
+		body := storeWant(t, signIn(t, s, "admin"), s.URL+"/", http.StatusOK)
 		card := func(id int64) string {
 			_, rest, _ := strings.Cut(body, fmt.Sprintf(`id="app-%d"`, id))
 			c, _, _ := strings.Cut(rest, "</li>")
@@ -259,7 +244,7 @@ func TestStoreMarks(t *testing.T) {
 		if strings.Count(body, `class="tag ok mark-installed"`) != 2 {
 			t.Errorf("the admin sees %d installed marks, want 2", strings.Count(body, "mark-installed"))
 		}
-		for who, c := range map[string]*http.Client{"anonymous": browserClient(t), "a user": communitySignIn(t, s, "ann")} {
+		for who, c := range map[string]*http.Client{"anonymous": browserClient(t), "a user": signIn(t, s, "ann")} {
 			body := storeWant(t, c, s.URL+"/", http.StatusOK)
 			if len(storeNames(body)) != 3 || strings.Contains(body, "mark-installed") || strings.Contains(body, "update available") {
 				t.Errorf("%s sees instance marks (or not every app)", who)
