@@ -97,13 +97,18 @@ func TestE2E(t *testing.T) {
 		`Array.from(document.querySelectorAll('article[id^="c"], li[id^="c"], div[id^="c"]')).find(e => e.textContent.includes('Raspberry Pi')).id.slice(1)`))
 	testutil.Screenshot(t, alice, dir, "app-page-phone")
 
-	// Bob replies from a GeekApk client; Alice's badge counts it without a reload.
+	// Bob replies from a GeekApk client; Alice's badge, hidden while she has nothing unread, counts it without a
+	// reload.
+	if shown := testutil.Get(t, alice, "the badge before the reply", chromedp.Evaluate[bool](
+		`getComputedStyle(document.getElementById('unread')).display !== 'none'`)); shown {
+		t.Error("the unread badge shows while nothing is unread")
+	}
 	bob := s.NewUser("bob")
 	s.Want(http.StatusOK, bob, "POST", fmt.Sprintf("/app/%d/comment", wordpress),
 		map[string]any{"reply": mustInt(t, cid), "content": "Same here, on a Pi 5."})
 	testutil.Do(t, alice, "the reply's notification arrives live",
 		chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`),
-		chromedp.Poll[chromedp.Void](`document.getElementById('unread').dataset.count === '1' && !document.getElementById('unread').hidden && window.notReloaded === true`,
+		chromedp.Poll[chromedp.Void](`document.getElementById('unread').textContent === '1' && getComputedStyle(document.getElementById('unread')).display !== 'none' && window.notReloaded === true`,
 			chromedp.WithPollingTimeout(20*time.Second)),
 		chromedp.WaitVisible(chromedp.CSS(".toast")),
 	)
