@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,24 @@ func TestE2E(t *testing.T) {
 
 	// 3 and 4. The admin installs the test web app through the dialog, opens it, stops, starts and uninstalls it.
 	installAndManage(t, admin, s, web, dir)
+
+	// Every page fits a 375 px phone: nothing scrolls sideways.
+	fitsPhone(t, alice, s.URL, "/ui/notifications", "/ui/timeline", "/ui/users/"+strconv.FormatInt(aliceActor(t, s).UID, 10),
+		"/ui/publish", "/ui/password", fmt.Sprintf("/ui/apps/%d", wordpress))
+	testutil.Do(t, admin, "turn the admin's screen into a phone", chromedp.EmulateViewport(375, 812))
+	fitsPhone(t, admin, s.URL, "/", fmt.Sprintf("/ui/apps/%d/install", web), "/ui/my-apps", "/ui/server", "/ui/admin",
+		"/ui/admin/users", "/ui/admin/categories", "/ui/admin/webhooks")
+}
+
+// fitsPhone opens each page and fails for those wider than the 375 px viewport.
+func fitsPhone(t *testing.T, ctx context.Context, base string, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		testutil.Do(t, ctx, "open "+p, chromedp.Navigate(base+p), chromedp.WaitVisible(chromedp.CSS("main")))
+		if w := testutil.Get(t, ctx, "the width of "+p, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 375 {
+			t.Errorf("%s is %d px wide on a 375 px phone", p, w)
+		}
+	}
 }
 
 // appID finds a catalog app by its package name.
