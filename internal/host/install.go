@@ -97,7 +97,8 @@ func (s *Service) resolve(ctx context.Context, key, version string) (*store.App,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ups, err := q.Updates(ctx, app.ID, false, store.Page{Limit: 100_000})
+	// Newest first: with no version asked for, the newest installable one is the default.
+	ups, err := q.Updates(ctx, app.ID, true, store.Page{Limit: 100_000})
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -25,7 +25,8 @@ type ImportResult struct {
 }
 
 // ImportTemplate stores a template as an app owned by the system user (package = its key) with one update per
-// version, in list order. Versions already present are left alone, so importing twice changes nothing.
+// version, the first listed (the default) last. Versions already present are left alone, so importing twice
+// changes nothing.
 // Admin only; admin templates may need host access, which their stacks record.
 func (s *Service) ImportTemplate(ctx context.Context, a auth.Actor, t catalog.Template) (*ImportResult, error) {
 	if err := requireAdmin(a); err != nil {
@@ -79,7 +80,11 @@ func (s *Service) ImportTemplate(ctx context.Context, a auth.Actor, t catalog.Te
 		for _, u := range have {
 			known[u.Version] = true
 		}
-		for i, v := range t.Versions {
+		// Templates list their newest version first, and it is their default. Adding them oldest first gives the
+		// default the highest reversion, so "newer" means a higher reversion for imported and published versions
+		// alike (an install's "update available" compares reversions).
+		for i := len(t.Versions) - 1; i >= 0; i-- {
+			v := t.Versions[i]
 			if known[v] {
 				continue
 			}

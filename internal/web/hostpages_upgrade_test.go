@@ -19,7 +19,7 @@ func TestMyAppsUpgradeAndRollback(t *testing.T) {
 	dockertest.Image(t, "stackhub-test/web:v2")
 	s := testutil.StartServer(t, testutil.Engines(t)[0], testutil.Options{})
 	lib := testutil.NewLibrary(t)
-	lib.Add(t, "web", testutil.WebCompose, "READY_AFTER=0\n", "v1", "v2")
+	lib.Add(t, "web", testutil.WebCompose, "READY_AFTER=0\n", "v2", "v1") // newest first, as templates list them
 	lib.Import(t, s.URL)
 	c := signIn(t, s, "admin")
 
