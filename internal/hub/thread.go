@@ -120,7 +120,7 @@ func (s *Service) decorate(ctx context.Context, a auth.Actor, all []*ThreadNode)
 			uids = append(uids, n.Comment.Author)
 		}
 	}
-	users, err := q.ThreadAuthors(ctx, uids)
+	users, err := q.UserMap(ctx, uids)
 	if err != nil {
 		return wrap(err, "comment authors")
 	}

@@ -5,24 +5,11 @@ import (
 	"fmt"
 )
 
-// peopleIDArgs dedupes ids into bind arguments for an IN-list.
-func peopleIDArgs(ids []int64) []any {
-	seen := make(map[int64]bool, len(ids))
-	args := make([]any, 0, len(ids))
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			args = append(args, id)
-		}
-	}
-	return args
-}
-
 // UserMap loads the users among ids that exist, by id. Pages that name many users (a timeline, a list of
 // notifications) load them in one query instead of one each.
 func (q *Q) UserMap(ctx context.Context, ids []int64) (map[int64]User, error) {
 	out := map[int64]User{}
-	args := peopleIDArgs(ids)
+	args := idArgs(ids)
 	if len(args) == 0 {
 		return out, nil
 	}
@@ -46,7 +33,7 @@ func (q *Q) UserMap(ctx context.Context, ids []int64) (map[int64]User, error) {
 // CommentMap loads the comments among ids that exist, by id.
 func (q *Q) CommentMap(ctx context.Context, ids []int64) (map[int64]Comment, error) {
 	out := map[int64]Comment{}
-	args := peopleIDArgs(ids)
+	args := idArgs(ids)
 	if len(args) == 0 {
 		return out, nil
 	}

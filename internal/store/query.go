@@ -55,6 +55,19 @@ func likePattern(keyword string) string {
 	return "%" + r.Replace(strings.ToLower(keyword)) + "%"
 }
 
+// idArgs dedupes ids into the bind arguments of an IN-list.
+func idArgs(ids []int64) []any {
+	seen := make(map[int64]bool, len(ids))
+	args := make([]any, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			args = append(args, id)
+		}
+	}
+	return args
+}
+
 // placeholders returns "$from, $from+1, ..." for n arguments. A text built with it varies with n: run it through
 // Q.raw, not Q.db, so that it does not take a statement cache slot.
 func placeholders(from, n int) string {

@@ -26,11 +26,8 @@ func (q *Q) ThreadReplies(ctx context.Context, parents []int64, perParent, limit
 	if len(parents) == 0 || perParent <= 0 || limit <= 0 {
 		return []Comment{}, nil
 	}
-	args := make([]any, 0, len(parents)+2)
-	for _, id := range parents {
-		args = append(args, id)
-	}
-	n := len(parents)
+	args := idArgs(parents)
+	n := len(args)
 	args = append(args, int64(perParent), int64(limit))
 	// ROW_NUMBER numbers each parent's replies, so one busy comment cannot crowd out its siblings' replies.
 	query := fmt.Sprintf(`SELECT %s FROM (SELECT %s, ROW_NUMBER() OVER (PARTITION BY reply_comment
@@ -60,44 +57,15 @@ func scanComments(rows *sql.Rows, err error) ([]Comment, error) {
 	return out, mapErr(rows.Err())
 }
 
-// ThreadAuthors loads the users with the given ids by id; deleted users are left out.
-func (q *Q) ThreadAuthors(ctx context.Context, ids []int64) (map[int64]User, error) {
-	out := make(map[int64]User, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	rows, err := q.raw.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE id IN (`+placeholders(1, len(ids))+`)`,
-		args...)
-	if err != nil {
-		return nil, fmt.Errorf("comment authors: %w", mapErr(err))
-	}
-	defer rows.Close()
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out[u.ID] = *u
-	}
-	return out, mapErr(rows.Err())
-}
-
 // ThreadStarred tells which of the comments cids uid starred.
 func (q *Q) ThreadStarred(ctx context.Context, uid int64, cids []int64) (map[int64]bool, error) {
 	out := map[int64]bool{}
 	if len(cids) == 0 {
 		return out, nil
 	}
-	args := []any{uid}
-	for _, id := range cids {
-		args = append(args, id)
-	}
+	args := append([]any{uid}, idArgs(cids)...)
 	got, err := scanIDs(q.raw.QueryContext(ctx, `SELECT comment FROM comment_stars WHERE uid = $1 AND comment IN (`+
-		placeholders(2, len(cids))+`)`, args...))
+		placeholders(2, len(args)-1)+`)`, args...))
 	if err != nil {
 		return nil, fmt.Errorf("comment stars of %d: %w", uid, err)
 	}

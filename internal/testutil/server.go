@@ -74,6 +74,8 @@ type Options struct {
 	// Realtime tunes the GeekApk WebSocket server; Feed the event stream.
 	Realtime realtime.Options
 	Feed     realtime.FeedOptions
+	// Metrics samples the host every second for the server page's live chart; off, the page measures on demand.
+	Metrics bool
 }
 
 // QuickWebhookOptions fills the zero fields of o with values that keep tests quick: 2 s per attempt, 50 ms before
@@ -136,10 +138,13 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	}
 	unsubscribe := wh.Subscribe(bus)
 	stopHooks := wh.Start(context.Background())
-	metrics := sysinfo.NewHistory(dataDir, time.Second, time.Hour)
-	mctx, stopMetrics := context.WithCancel(context.Background())
-	t.Cleanup(stopMetrics)
-	go metrics.Run(mctx)
+	var metrics *sysinfo.History
+	if opt.Metrics {
+		metrics = sysinfo.NewHistory(dataDir, time.Second, time.Hour)
+		mctx, stopMetrics := context.WithCancel(context.Background())
+		t.Cleanup(stopMetrics)
+		go metrics.Run(mctx)
+	}
 	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Metrics: metrics, Log: log, Version: "test"})
 	if err != nil {
 		t.Fatalf("web ui: %v", err)

@@ -25,7 +25,7 @@ import (
 // store, an app page, the install progress, My apps and the server page go to test-artifacts/TestE2E/.
 func TestE2E(t *testing.T) {
 	dockertest.Image(t, "stackhub-test/web:v1")
-	s := testutil.StartServer(t, testutil.Engines(t)[0], testutil.Options{})
+	s := testutil.StartServer(t, testutil.Engines(t)[0], testutil.Options{Metrics: true})
 	ctx := context.Background()
 	tpls, err := builtin.Templates()
 	if err != nil {

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/url"
@@ -18,13 +17,9 @@ var funcs = template.FuncMap{
 	"derefi":  deref[int64],
 	"initial": initial,
 	"add":     func(a, b int) int { return a + b },
-	"sub":     func(a, b int) int { return a - b },
 	"bytes":   humanBytes,
 	"pct":     func(f float64) string { return fmt.Sprintf("%.0f%%", f) },
-	"json":    toJSON,
-	"param":   withParam,
 	"dict":    dict,
-	"lines":   func(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") },
 }
 
 // when is an epoch-ms time as the pages show it, in UTC.
@@ -118,12 +113,7 @@ func humanBytes(n uint64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-func toJSON(v any) (string, error) {
-	b, err := json.Marshal(v)
-	return string(b), err
-}
-
-// withParam is the current query with key set to value (or removed when value is empty), as "?a=b&...".
+// withParam is a query with key set to value (or removed when value is empty), as "?a=b&...".
 func withParam(q url.Values, kv ...any) string {
 	out := url.Values{}
 	for k, v := range q {

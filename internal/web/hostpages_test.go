@@ -299,7 +299,7 @@ func TestInstallMyAppsLifecycle(t *testing.T) {
 
 func TestServerPageAndMetricsStream(t *testing.T) {
 	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
-		s := testutil.StartServer(t, e, testutil.Options{})
+		s := testutil.StartServer(t, e, testutil.Options{Metrics: true})
 		c := signIn(t, s, "admin")
 		res, body := get(t, c, s.URL+"/ui/server")
 		if res.StatusCode != 200 {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/stackhub/stackhub/internal/api/reqauth"
+	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/auth"
 )
 
@@ -93,11 +94,11 @@ func (u *UI) setPassword(w http.ResponseWriter, r *http.Request, me Me) {
 	}
 	if !f.Has() {
 		err = u.d.Auth.SetPasshash(r.Context(), uid, r.PostForm.Get("metapass"), auth.PasshashOf(pw), reqauth.ClientAddr(r))
-		if err != nil {
+		switch {
+		case apperr.Is(err, apperr.Unauthorized):
+			f.Errors["metapass"] = "wrong metapass"
+		case err != nil:
 			f.Fail(err, map[string]string{"passhash": "password"})
-			if !f.Has() || f.Error == "Unauthorized, wrong metapass" {
-				f.Error, f.Errors["metapass"] = "", "wrong metapass"
-			}
 		}
 	}
 	if f.Has() {

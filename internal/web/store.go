@@ -49,8 +49,7 @@ type storeData struct {
 	Page     int
 	Next     bool
 	Problem  string // why the query was refused; the page still shows the form to fix it
-	// AllHref, PrevHref and NextHref are the links to every category, the previous and the next page. They are
-	// built here: the template func "with" cannot be called, since "with" is also a template keyword.
+	// AllHref, PrevHref and NextHref are the links to every category, the previous and the next page.
 	AllHref, PrevHref, NextHref string
 }
 
