@@ -144,15 +144,17 @@ func (q *Q) ReleaseWebhookDelivery(ctx context.Context, id, ms int64) error {
 	return nil
 }
 
-// RecordWebhookAttempt counts one attempt of delivery id and stores its outcome.
-func (q *Q) RecordWebhookAttempt(ctx context.Context, id int64, a WebhookAttempt) error {
-	err := q.execOne(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1, state = $2, last_status = $3,
-		last_error = $4, next_attempt_at = $5, delivered_at = $6 WHERE id = $1`, id, a.State, a.Status, a.Error,
-		a.NextAttemptAt, a.DeliveredAt)
+// RecordWebhookAttempt counts one attempt of delivery id and stores its outcome, provided the delivery is still
+// pending. A delivery cancelled while its attempt was in flight (its hook was removed) stays cancelled, so
+// recorded is false then.
+func (q *Q) RecordWebhookAttempt(ctx context.Context, id int64, a WebhookAttempt) (recorded bool, err error) {
+	n, err := q.exec(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1, state = $2, last_status = $3,
+		last_error = $4, next_attempt_at = $5, delivered_at = $6 WHERE id = $1 AND state = $7`, id, a.State, a.Status,
+		a.Error, a.NextAttemptAt, a.DeliveredAt, DeliveryPending)
 	if err != nil {
-		return fmt.Errorf("record attempt of webhook delivery %d: %w", id, err)
+		return false, fmt.Errorf("record attempt of webhook delivery %d: %w", id, err)
 	}
-	return nil
+	return n == 1, nil
 }
 
 // WebhookDeliveries lists deliveries newest first, all of them or (state set) those in one state.

@@ -187,8 +187,16 @@ func (s *Service) attempt(ctx context.Context, d store.WebhookDelivery) {
 		s.log.Warn("webhook delivery failed", "delivery", d.ID, "hook", d.Hook, "attempt", d.Attempts+1,
 			"state", a.State, "err", err)
 	}
-	if err := s.store.Tx(rctx, func(q *store.Q) error { return q.RecordWebhookAttempt(rctx, d.ID, a) }); err != nil {
+	var recorded bool
+	err = s.store.Tx(rctx, func(q *store.Q) (err error) {
+		recorded, err = q.RecordWebhookAttempt(rctx, d.ID, a)
+		return err
+	})
+	switch {
+	case err != nil:
 		s.log.Error("record webhook attempt", "delivery", d.ID, "err", err)
+	case !recorded:
+		s.log.Info("webhook delivery cancelled during its attempt", "delivery", d.ID, "hook", d.Hook)
 	}
 }
 
