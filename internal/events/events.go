@@ -12,6 +12,8 @@ import (
 const (
 	UserCreated      = "user.created"
 	UserDeleted      = "user.deleted"
+	UserEnabled      = "user.enabled"  // the admin enabled a user again
+	UserDisabled     = "user.disabled" // the admin disabled a user: their live connections end
 	UserFollowed     = "user.followed"
 	AppCreated       = "app.created"
 	AppChanged       = "app.changed"

@@ -126,8 +126,15 @@ func (s *Service) ToggleUserEnabled(ctx context.Context, a auth.Actor, uid int64
 	var enabled bool
 	err := s.tx(ctx, func(t *txn) error {
 		var err error
-		enabled, err = t.ToggleUserEnabled(ctx, uid)
-		return notFound(err, "user", uid)
+		if enabled, err = t.ToggleUserEnabled(ctx, uid); err != nil {
+			return notFound(err, "user", uid)
+		}
+		typ := events.UserDisabled
+		if enabled {
+			typ = events.UserEnabled
+		}
+		t.emit(typ, a.UID, 0, map[string]int64{"uid": uid})
+		return nil
 	})
 	if err != nil || enabled {
 		return enabled, err

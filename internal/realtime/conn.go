@@ -48,7 +48,7 @@ func (o *Options) defaults() {
 var (
 	errSlow     = errors.New("client too slow: send queue full")
 	errShutdown = errors.New("server shutting down")
-	errDeleted  = errors.New("user deleted")
+	errDeleted  = errors.New("user deleted or disabled")
 )
 
 // client is one open GeekApk connection. Messages for it go into a bounded queue; whoever finds the queue full

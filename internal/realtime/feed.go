@@ -25,6 +25,7 @@ type Item struct {
 	Type      string
 	Audience  int64 // a uid when only that user may see it; 0 when public
 	AdminOnly bool
+	Ends      int64  // a uid whose streams end after this event (the user was deleted or disabled)
 	Data      []byte // {"id","type","time","payload"}
 }
 
@@ -96,7 +97,8 @@ func (f *Feed) publish(e events.Event) {
 	b = append(append(b, `,"type":`...), typ...)
 	b = strconv.AppendInt(append(b, `,"time":`...), e.Time.UnixMilli(), 10)
 	b = append(append(append(b, `,"payload":`...), payload...), '}')
-	f.ring[f.slot(id)] = Item{ID: id, Type: e.Type, Audience: e.Audience, AdminOnly: e.AdminOnly, Data: b}
+	f.ring[f.slot(id)] = Item{ID: id, Type: e.Type, Audience: e.Audience, AdminOnly: e.AdminOnly,
+		Ends: endsUser(e), Data: b}
 	close(f.notify)
 	f.notify = make(chan struct{})
 }

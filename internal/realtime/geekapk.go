@@ -97,11 +97,20 @@ func (g *GeekApk) onEvent(e events.Event) {
 			return
 		}
 		g.pres.deliver(e.Audience, append([]byte{'!'}, b...), true)
-	case events.UserDeleted:
-		if p, ok := e.Payload.(map[string]int64); ok {
-			g.pres.drop(p["uid"], errDeleted)
+	case events.UserDeleted, events.UserDisabled:
+		if uid := endsUser(e); uid != 0 {
+			g.pres.drop(uid, errDeleted)
 		}
 	}
+}
+
+// endsUser is the uid whose live connections e ends (the user was deleted or disabled), or 0.
+func endsUser(e events.Event) int64 {
+	if e.Type != events.UserDeleted && e.Type != events.UserDisabled {
+		return 0
+	}
+	p, _ := e.Payload.(map[string]int64)
+	return p["uid"]
 }
 
 // ServeHTTP checks the credentials in the path before the upgrade (401 when they are wrong), then serves frames.

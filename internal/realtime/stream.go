@@ -98,6 +98,10 @@ func (f *Feed) pump(ctx context.Context, a auth.Actor, cursor int64, s sink) err
 					return err
 				}
 			}
+			if a.User && it.Ends == a.UID {
+				_ = s.flush()
+				return errDeleted
+			}
 		}
 		if len(w.items) == batch {
 			continue
@@ -142,6 +146,8 @@ func (f *Feed) serveWebSocket(w http.ResponseWriter, r *http.Request, a auth.Act
 			_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
 		case errors.Is(err, errSlow):
 			_ = conn.Close(websocket.StatusPolicyViolation, "too slow: resume with last_id")
+		case errors.Is(err, errDeleted):
+			_ = conn.Close(websocket.StatusPolicyViolation, "user deleted or disabled")
 		}
 	}()
 }

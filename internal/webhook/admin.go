@@ -15,7 +15,7 @@ import (
 
 // EventTypes lists the event types a custom hook may name.
 var EventTypes = []string{
-	events.UserCreated, events.UserDeleted, events.UserFollowed,
+	events.UserCreated, events.UserDeleted, events.UserEnabled, events.UserDisabled, events.UserFollowed,
 	events.AppCreated, events.AppChanged, events.AppDeleted, events.AppStarred,
 	events.UpdatePublished,
 	events.CommentCreated, events.CommentEdited, events.CommentDeleted, events.CommentStarred,
