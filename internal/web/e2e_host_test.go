@@ -47,6 +47,16 @@ func installAndManage(t *testing.T, ctx context.Context, s *testutil.Server, aid
 	)
 	poll("the bad name has focus", `document.activeElement.id === 'install-name' && document.activeElement.getAttribute('aria-invalid') === 'true'`)
 
+	// Meanwhile another tab shows My apps, still empty: the new app's card must appear there by itself.
+	other := testutil.Tab(t, ctx)
+	testutil.SignInAdmin(t, other, s.URL)
+	testutil.Do(t, other, "open My apps in another tab",
+		chromedp.Navigate(s.URL+"/ui/my-apps"),
+		chromedp.WaitVisible(chromedp.ID("my-apps-empty")),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.liveReady === '1'`, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`),
+	)
+
 	// Submit: the progress streams into the dialog and reaches running on the same page.
 	testutil.Do(t, ctx, "submit the install",
 		chromedp.SetValue(chromedp.ID("install-name"), "web"),
@@ -64,6 +74,12 @@ func installAndManage(t *testing.T, ctx context.Context, s *testutil.Server, aid
 		t.Errorf("the progress shows %d log lines", lines)
 	}
 	testutil.Screenshot(t, ctx, dir, "install-progress")
+	testutil.Do(t, other, "the other tab lists web, running, without a reload",
+		chromedp.Poll[chromedp.Void](`window.notReloaded === true && !document.getElementById('my-apps-empty') && `+
+			`document.querySelectorAll('#my-apps .host-app').length === 1 && `+
+			`document.querySelector('#app-web [data-status]').textContent === 'running' && `+
+			`!!document.querySelector('#app-web button[data-action="stop"]')`, chromedp.WithPollingTimeout(30*time.Second)),
+	)
 	open := testutil.Get(t, ctx, "the Open link", chromedp.Evaluate[string](`document.querySelector('#install-progress a.host-open').href`))
 	if !strings.HasSuffix(open, ":"+port+"/") && !strings.HasSuffix(open, ":"+port) {
 		t.Errorf("Open link %q does not go to port %s", open, port)

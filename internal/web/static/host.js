@@ -232,11 +232,57 @@
     $$('button', row).forEach(function (b) { b.disabled = true; });
   }
 
+  // An app installed elsewhere (another tab, the CLI, the API) has no card yet: read this page again and take
+  // its card from there, in the place the page puts it.
+  const adding = {};
+  function addCard(name) {
+    if (!name || adding[name]) return;
+    adding[name] = true;
+    fetch(location.pathname, { credentials: 'same-origin' })
+      .then(function (r) { return r.ok ? r.text() : ''; })
+      .then(function (html) {
+        const doc = new DOMParser().parseFromString(html, 'text/html');
+        const card = Array.prototype.find.call(doc.querySelectorAll('.host-app[data-instance]'),
+          function (c) { return c.dataset.instance === name; });
+        if (!card || rows(name).length) return;
+        let list = $('#my-apps');
+        if (!list) {
+          list = el('ul', { class: 'plain host-apps', id: 'my-apps' });
+          $('#my-apps-empty').replaceWith(list);
+        }
+        let next = card.nextElementSibling;
+        while (next && !rows(next.dataset.instance).length) next = next.nextElementSibling;
+        const fresh = document.importNode(card, true);
+        list.insertBefore(fresh, next ? rows(next.dataset.instance)[0] : null);
+        bindUninstall(fresh);
+        refresh(fresh); // an event may have come while the page was read
+      })
+      .catch(function () {})
+      .finally(function () { delete adding[name]; });
+  }
+
+  // The uninstall question says what happens to the data.
+  function bindUninstall(root) {
+    $$('form.host-uninstall', root).forEach(function (f) {
+      const box = $('.host-purge', f);
+      const name = f.dataset.name;
+      box.addEventListener('change', function () {
+        f.dataset.confirm = box.checked
+          ? 'Uninstall ' + name + ' and DELETE its data volumes? This cannot be undone.'
+          : 'Uninstall ' + name + '? Its data volumes are kept.';
+      });
+    });
+  }
+
   function setupMyApps() {
-    if (!$('.host-app[data-instance]')) return;
+    if (!$('#my-apps') && !$('#my-apps-empty')) return;
     document.addEventListener('stackhub:event', function (e) {
       const ev = e.detail;
       const p = ev.payload || {};
+      if ((ev.type === 'install.status' || ev.type === 'install.stage') && p.state !== 'removed' && !rows(p.instance).length) {
+        addCard(p.instance);
+        return;
+      }
       if (ev.type === 'install.status') {
         rows(p.instance).forEach(function (row) {
           if (p.state === 'removed') removed(row);
@@ -273,16 +319,7 @@
         });
       });
     }
-    // The uninstall question says what happens to the data.
-    $$('form.host-uninstall').forEach(function (f) {
-      const box = $('.host-purge', f);
-      const name = f.dataset.name;
-      box.addEventListener('change', function () {
-        f.dataset.confirm = box.checked
-          ? 'Uninstall ' + name + ' and DELETE its data volumes? This cannot be undone.'
-          : 'Uninstall ' + name + '? Its data volumes are kept.';
-      });
-    });
+    bindUninstall(document);
   }
 
   // ---- An app's page: followed logs and credentials on request. ----
