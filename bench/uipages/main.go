@@ -32,6 +32,7 @@ import (
 	"github.com/stackhub/stackhub/internal/store"
 	"github.com/stackhub/stackhub/internal/sysinfo"
 	"github.com/stackhub/stackhub/internal/web"
+	"github.com/stackhub/stackhub/internal/webhook"
 )
 
 const token = "bench-admin-token-0123456789"
@@ -83,7 +84,11 @@ func run(database string, n int, out string) error {
 	mctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go metrics.Run(mctx)
-	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Metrics: metrics, Log: log, Version: "bench"})
+	wh, err := webhook.New(ctx, st, nil, log, webhook.Options{}) // pages only: never started, delivers nothing
+	if err != nil {
+		return err
+	}
+	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Metrics: metrics, Log: log, Version: "bench"})
 	if err != nil {
 		return err
 	}

@@ -52,8 +52,7 @@ func (u *UI) adminPage(w http.ResponseWriter, r *http.Request, me Me) {
 	if !u.adminGate(w, r, me) {
 		return
 	}
-	u.render(w, r, http.StatusOK, "admin", View{Title: "Admin", Me: me,
-		Data: map[string]any{"Webhooks": u.d.Webhooks != nil}})
+	u.render(w, r, http.StatusOK, "admin", View{Title: "Admin", Me: me})
 }
 
 // adminCreated is the user just made: the metapass is shown on this one response and kept nowhere in the clear.
@@ -238,7 +237,6 @@ func (u *UI) adminChangeCategory(w http.ResponseWriter, r *http.Request, me Me) 
 }
 
 type adminWebhooksData struct {
-	Off        bool // no webhook service runs
 	Configured []webhook.Hook
 	Custom     []store.Webhook
 	Deliveries []store.WebhookDelivery
@@ -256,32 +254,26 @@ func (u *UI) adminWebhooksPage(w http.ResponseWriter, r *http.Request, me Me) {
 }
 
 func (u *UI) adminRenderWebhooks(w http.ResponseWriter, r *http.Request, me Me, status int, f *Form) {
-	d := adminWebhooksData{Off: u.d.Webhooks == nil, State: r.URL.Query().Get("state"), EventTypes: webhook.EventTypes,
+	d := adminWebhooksData{State: r.URL.Query().Get("state"), EventTypes: webhook.EventTypes,
 		States: []string{store.DeliveryPending, store.DeliveryDelivered, store.DeliveryFailed}}
-	if !d.Off {
-		var err error
-		if d.Configured, d.Custom, err = u.d.Webhooks.Hooks(r.Context(), me.Actor); err != nil {
-			u.fail(w, r, me, err)
-			return
-		}
-		idx := peoplePageIndex(r)
-		list, err := u.d.Webhooks.Deliveries(r.Context(), me.Actor, d.State, peoplePageOf(idx, adminDeliveryRows))
-		if err != nil {
-			u.fail(w, r, me, err)
-			return
-		}
-		d.Deliveries, d.Pager = peopleTrim(list, idx, adminDeliveryRows, r.URL.Query())
+	var err error
+	if d.Configured, d.Custom, err = u.d.Webhooks.Hooks(r.Context(), me.Actor); err != nil {
+		u.fail(w, r, me, err)
+		return
 	}
+	idx := peoplePageIndex(r)
+	list, err := u.d.Webhooks.Deliveries(r.Context(), me.Actor, d.State, peoplePageOf(idx, adminDeliveryRows))
+	if err != nil {
+		u.fail(w, r, me, err)
+		return
+	}
+	d.Deliveries, d.Pager = peopleTrim(list, idx, adminDeliveryRows, r.URL.Query())
 	u.render(w, r, status, "admin_webhooks", View{Title: "Webhooks", Me: me, Form: f, Data: d})
 }
 
 func (u *UI) adminAddWebhook(w http.ResponseWriter, r *http.Request, me Me) {
 	if err := r.ParseForm(); err != nil {
 		u.fail(w, r, me, err)
-		return
-	}
-	if u.d.Webhooks == nil {
-		u.fail(w, r, me, apperr.New(apperr.Unavailable, "Webhooks are off on this server"))
 		return
 	}
 	f := formOf(r)
@@ -300,9 +292,6 @@ func (u *UI) adminAddWebhook(w http.ResponseWriter, r *http.Request, me Me) {
 
 func (u *UI) adminDeleteWebhook(w http.ResponseWriter, r *http.Request, me Me) {
 	id, err := peopleID(r, "id")
-	if err == nil && u.d.Webhooks == nil {
-		err = apperr.New(apperr.Unavailable, "Webhooks are off on this server")
-	}
 	if err == nil {
 		err = u.d.Webhooks.DeleteHook(r.Context(), me.Actor, id)
 	}

@@ -4,6 +4,7 @@ package web
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -26,7 +27,7 @@ type Deps struct {
 	Hub       *hub.Service
 	Host      *host.Service
 	Auth      *auth.Service
-	Webhooks  *webhook.Service // nil: the webhook page says it is off
+	Webhooks  *webhook.Service
 	Metrics   *sysinfo.History // the server page's last hour; nil: the page samples on demand only
 	Log       *slog.Logger
 	Version   string
@@ -43,6 +44,9 @@ type UI struct {
 
 // New parses every template; a broken template fails the start, not a request.
 func New(d Deps) (*UI, error) {
+	if d.Hub == nil || d.Host == nil || d.Auth == nil || d.Webhooks == nil {
+		return nil, errors.New("web: the hub, host, auth and webhook services are all required")
+	}
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
