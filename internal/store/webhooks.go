@@ -13,6 +13,9 @@ const (
 	DeliveryFailed    = "failed"    // out of attempts, or its hook was removed
 )
 
+// hookRemoved is the last error of a delivery cancelled because its hook was removed.
+const hookRemoved = "hook removed"
+
 // Webhook is a hook the admin added through /api/v1: every event whose type matches Event is POSTed to URL as JSON.
 type Webhook struct {
 	ID        int64  `json:"id"`
@@ -79,7 +82,7 @@ func (q *Q) Webhooks(ctx context.Context) ([]Webhook, error) {
 // DeleteWebhook removes a custom hook and fails its pending deliveries: removing a hook means "stop sending".
 func (q *Q) DeleteWebhook(ctx context.Context, id, ms int64) error {
 	if _, err := q.exec(ctx, `UPDATE webhook_deliveries SET state = $2, last_error = $3
-		WHERE hook_id = $1 AND state = $4`, id, DeliveryFailed, "hook removed", DeliveryPending); err != nil {
+		WHERE hook_id = $1 AND state = $4`, id, DeliveryFailed, hookRemoved, DeliveryPending); err != nil {
 		return fmt.Errorf("cancel deliveries of webhook %d: %w", id, err)
 	}
 	if err := q.execOne(ctx, `DELETE FROM webhooks WHERE id = $1`, id); err != nil {
@@ -124,8 +127,18 @@ func (q *Q) NextWebhookAttempt(ctx context.Context) (ms int64, ok bool, err erro
 // ClaimWebhookDelivery takes a due delivery for one attempt by moving its next attempt to leaseUntil, provided it
 // is still pending and due at dueAt; false means another worker (another server on the same database) took it.
 // Should the attempt never report back (a crash), the delivery is due again when the lease ends.
+//
+// A delivery of a custom hook that is gone is failed instead: it was queued while the hook was being removed, too
+// late for DeleteWebhook to cancel it.
 func (q *Q) ClaimWebhookDelivery(ctx context.Context, id, dueAt, leaseUntil int64) (bool, error) {
-	n, err := q.exec(ctx, `UPDATE webhook_deliveries SET next_attempt_at = $3
+	n, err := q.exec(ctx, `UPDATE webhook_deliveries SET state = $2, last_error = $3
+		WHERE id = $1 AND state = $4 AND hook_id IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.id = webhook_deliveries.hook_id)`,
+		id, DeliveryFailed, hookRemoved, DeliveryPending)
+	if err != nil || n == 1 {
+		return false, wrapErr(err, "cancel webhook delivery %d of a removed hook", id)
+	}
+	n, err = q.exec(ctx, `UPDATE webhook_deliveries SET next_attempt_at = $3
 		WHERE id = $1 AND state = $4 AND next_attempt_at = $2`, id, dueAt, leaseUntil, DeliveryPending)
 	if err != nil {
 		return false, fmt.Errorf("claim webhook delivery %d: %w", id, err)

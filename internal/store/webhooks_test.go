@@ -8,9 +8,9 @@ import (
 	"github.com/stackhub/stackhub/internal/testutil"
 )
 
-// Removing a hook while one of its deliveries is being attempted: the attempt's outcome, recorded after the
-// removal, must not bring the delivery back to pending (it would be retried for a hook that no longer exists).
-func TestAttemptAfterHookRemovalKeepsItCancelled(t *testing.T) {
+// A removed hook never fires again, whatever it raced with: an attempt in flight as it was removed records no
+// outcome that brings the delivery back to pending, and a delivery written just after the removal is not claimed.
+func TestRemovedHookStaysRemoved(t *testing.T) {
 	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
 		ctx := context.Background()
 		q := testutil.OpenStore(t, e).Q()
@@ -55,6 +55,21 @@ func TestAttemptAfterHookRemovalKeepsItCancelled(t *testing.T) {
 		if ok, err := q.RecordWebhookAttempt(ctx, d2.ID, store.WebhookAttempt{State: store.DeliveryDelivered,
 			Status: 200, NextAttemptAt: 30, DeliveredAt: &d2.CreatedAt}); err != nil || !ok {
 			t.Fatalf("record pending = %v, %v", ok, err)
+		}
+
+		// A delivery written after its hook went (it was queued in memory as the hook was removed) is never
+		// claimed: the claim fails it.
+		late := d
+		late.State, late.Attempts, late.LastError = store.DeliveryPending, 0, ""
+		if err := q.AddWebhookDelivery(ctx, &late); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := q.ClaimWebhookDelivery(ctx, late.ID, 10, 1000); err != nil || ok {
+			t.Fatalf("claim of a removed hook's delivery = %v, %v; want refused", ok, err)
+		}
+		ds, err = q.WebhookDeliveries(ctx, store.DeliveryFailed, store.Page{Limit: 10})
+		if err != nil || len(ds) != 2 || ds[0].ID != late.ID || ds[0].LastError != "hook removed" {
+			t.Errorf("failed deliveries = %+v, %v", ds, err)
 		}
 	})
 }
