@@ -90,13 +90,11 @@ func standInImages(t *testing.T, cli *client.Client, names []string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		for _, name := range names {
-			var err error
-			if id, ok := original[name]; ok {
+			err := dockertest.Untag(ctx, name)
+			if id, ok := original[name]; ok && err == nil {
 				_, err = cli.ImageTag(ctx, client.ImageTagOptions{Source: id, Target: name})
-			} else {
-				_, err = cli.ImageRemove(ctx, name, client.ImageRemoveOptions{}) // untags; the test app image stays
 			}
-			if err != nil && !errdefs.IsNotFound(err) {
+			if err != nil {
 				t.Errorf("restore image name %s: %v", name, err)
 			}
 		}

@@ -127,6 +127,22 @@ func Image(t testing.TB, name string) string {
 	return name
 }
 
+// Untag removes the name Image gave (the testapp image stays), so that a later Image tags it again: a test that
+// lends real image names to the testapp gives them back this way.
+func Untag(ctx context.Context, name string) error {
+	c, err := sharedClient()
+	if err != nil {
+		return err
+	}
+	imageMu.Lock()
+	defer imageMu.Unlock()
+	delete(tagged, name)
+	if _, err := c.ImageRemove(ctx, name, client.ImageRemoveOptions{}); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("untag %s: %w", name, err)
+	}
+	return nil
+}
+
 // ensureBase finds or builds the image for the current testapp sources and returns its content-hash reference.
 func ensureBase(c *client.Client) (string, error) {
 	dir, err := testappDir()
