@@ -96,6 +96,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	h.SetOutbox(wh) // the hub writes its webhook deliveries in its own transactions
 	unsubscribeHooks := wh.Subscribe(bus)
 	// The queue outlives ctx: it stops after the HTTP servers, so requests finishing meanwhile still queue theirs.
 	stopHooks := wh.Start(context.WithoutCancel(ctx))

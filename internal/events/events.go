@@ -39,6 +39,9 @@ type Event struct {
 	Audience  int64     `json:"audience"`   // a uid when only that user may see it; 0 when public
 	AdminOnly bool      `json:"admin_only"` // host events: only the admin sees them
 	Payload   any       `json:"payload"`
+	// Outboxed: the webhook deliveries this event triggers were written in its own transaction, so the webhook
+	// queue must not queue them again.
+	Outboxed bool `json:"-"`
 }
 
 // Bus delivers events to subscribers in publish order.

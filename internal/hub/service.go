@@ -30,12 +30,25 @@ type (
 
 // Service is the hub.
 type Service struct {
-	store *store.Store
-	auth  *auth.Service
-	bus   *events.Bus
-	log   *slog.Logger
-	now   func() time.Time
+	store  *store.Store
+	auth   *auth.Service
+	bus    *events.Bus
+	log    *slog.Logger
+	now    func() time.Time
+	outbox Outbox
 }
+
+// Outbox writes what a transaction's events trigger (webhook deliveries) in that same transaction, so that it
+// commits with the change or not at all: a crash just after the commit loses nothing.
+type Outbox interface {
+	// Enqueue writes the deliveries evs trigger with q and tells how many it wrote.
+	Enqueue(ctx context.Context, q *store.Q, evs []events.Event) (int, error)
+	// Wake tells the outbox that deliveries were committed.
+	Wake()
+}
+
+// SetOutbox makes every later transaction write its events' deliveries through o. Call it before serving.
+func (s *Service) SetOutbox(o Outbox) { s.outbox = o }
 
 // New returns the hub service.
 func New(st *store.Store, au *auth.Service, bus *events.Bus, log *slog.Logger) *Service {
@@ -54,16 +67,30 @@ func (t *txn) emit(typ string, actor, audience int64, payload any) {
 	t.events = append(t.events, events.Event{Type: typ, Actor: actor, Audience: audience, Payload: payload})
 }
 
-// tx runs fn in one transaction and publishes its events after the commit.
+// tx runs fn in one transaction, writes the outbox's share of its events in it, and publishes the events after
+// the commit.
 func (s *Service) tx(ctx context.Context, fn func(t *txn) error) error {
 	t := &txn{}
+	queued := 0
 	err := s.store.Tx(ctx, func(q *store.Q) error {
 		t.Q = q
 		t.events = t.events[:0]
-		return fn(t)
+		if err := fn(t); err != nil || s.outbox == nil || len(t.events) == 0 {
+			return err
+		}
+		now := s.now()
+		for i := range t.events {
+			t.events[i].Time, t.events[i].Outboxed = now, true
+		}
+		var err error
+		queued, err = s.outbox.Enqueue(ctx, q, t.events)
+		return err
 	})
 	if err != nil {
 		return err
+	}
+	if queued > 0 {
+		s.outbox.Wake()
 	}
 	s.bus.Publish(t.events...)
 	return nil

@@ -136,6 +136,7 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	if err != nil {
 		t.Fatalf("webhooks: %v", err)
 	}
+	h.SetOutbox(wh)
 	unsubscribe := wh.Subscribe(bus)
 	stopHooks := wh.Start(context.Background())
 	var metrics *sysinfo.History

@@ -88,8 +88,12 @@ func New(ctx context.Context, st *store.Store, hooks []Hook, log *slog.Logger, o
 func (s *Service) Subscribe(bus *events.Bus) (cancel func()) { return bus.Subscribe(s.Handle) }
 
 // Handle turns an event into the deliveries it triggers and queues them in memory; Run writes them to the
-// database before the first attempt. It never blocks on I/O: it runs on the publisher's goroutine.
+// database before the first attempt. It never blocks on I/O: it runs on the publisher's goroutine. An outboxed
+// event's deliveries are already written (Enqueue).
 func (s *Service) Handle(e events.Event) {
+	if e.Outboxed {
+		return
+	}
 	ds := s.match(e)
 	if len(ds) == 0 {
 		return
@@ -103,6 +107,25 @@ func (s *Service) Handle(e events.Event) {
 	}
 	s.poke()
 }
+
+// Enqueue writes the deliveries evs trigger with q, inside the caller's transaction, so that they commit with the
+// change that caused them (the hub's outbox); it tells how many it wrote. After the commit, call Wake and publish
+// the events with Outboxed set.
+func (s *Service) Enqueue(ctx context.Context, q *store.Q, evs []events.Event) (int, error) {
+	n := 0
+	for _, e := range evs {
+		for _, d := range s.match(e) {
+			if err := q.AddWebhookDelivery(ctx, &d); err != nil {
+				return n, fmt.Errorf("queue the %s webhook of %s: %w", d.Hook, e.Type, err)
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Wake makes the queue look for due deliveries now: some were just committed.
+func (s *Service) Wake() { s.poke() }
 
 func (s *Service) poke() {
 	select {
