@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/catalog/builtin"
@@ -57,6 +58,9 @@ func TestE2E(t *testing.T) {
 		t.Fatalf("the store does not list the built-in WordPress:\n%s", body)
 	}
 	testutil.Screenshot(t, admin, dir, "store")
+
+	// A visitor without a mouse finds and opens WordPress with the keyboard alone.
+	keyboardOnly(t, testutil.Tab(t, admin), s.URL, wordpress)
 
 	// 2. Alice, on a phone, sets her password with the metapass and signs in.
 	alice := testutil.Tab(t, admin)
@@ -134,7 +138,7 @@ func TestE2E(t *testing.T) {
 		"/ui/admin/users", "/ui/admin/categories", "/ui/admin/webhooks")
 }
 
-// fitsPhone opens each page and fails for those wider than the 375 px viewport.
+// fitsPhone opens each page and fails for those wider than the 375 px viewport, or that break the audit.
 func fitsPhone(t *testing.T, ctx context.Context, base string, paths ...string) {
 	t.Helper()
 	for _, p := range paths {
@@ -142,8 +146,79 @@ func fitsPhone(t *testing.T, ctx context.Context, base string, paths ...string) 
 		if w := testutil.Get(t, ctx, "the width of "+p, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 375 {
 			t.Errorf("%s is %d px wide on a 375 px phone", p, w)
 		}
+		if bad := testutil.Get(t, ctx, "audit "+p, chromedp.Evaluate[[]string](auditJS)); len(bad) > 0 {
+			t.Errorf("%s: %s", p, strings.Join(bad, "; "))
+		}
 	}
 }
+
+// keyboardOnly uses the store as a visitor with only a keyboard: the first Tab reaches the skip link, more reach
+// the search field, typing and Enter search, Tab reaches the app's link and Enter opens it. Every stop on the
+// way shows where focus is, and the signed-out pages pass the audit.
+func keyboardOnly(t *testing.T, ctx context.Context, base string, app int64) {
+	t.Helper()
+	testutil.Do(t, ctx, "open the store signed out", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("store-q")))
+	var unmarked []string
+	tabTo := func(what, cond string) {
+		t.Helper()
+		for range 60 {
+			testutil.Do(t, ctx, "press Tab", chromedp.KeyEvent(kb.Tab))
+			stop := testutil.Get(t, ctx, "where focus is", chromedp.Evaluate[[]string](`(() => {
+				const el = document.activeElement, st = getComputedStyle(el);
+				return [String(`+cond+`), st.outlineStyle !== 'none' && parseFloat(st.outlineWidth) > 0 ? '' :
+					el.tagName + ' ' + (el.id || el.getAttribute('href') || el.textContent.trim())];
+			})()`))
+			if stop[1] != "" {
+				unmarked = append(unmarked, stop[1])
+			}
+			if stop[0] == "true" {
+				return
+			}
+		}
+		t.Fatalf("60 presses of Tab never reached %s", what)
+	}
+	tabTo("the skip link", `el.classList.contains('skip') && el.getBoundingClientRect().left >= 0`)
+	tabTo("the search field", `el.id === 'store-q'`)
+	testutil.Load(t, ctx, "type a search and press Enter", chromedp.KeyEvent("wordp\r"))
+	href := fmt.Sprintf("/ui/apps/%d", app)
+	tabTo("WordPress's link", `el.getAttribute('href') === '`+href+`'`)
+	testutil.Load(t, ctx, "press Enter on it", chromedp.KeyEvent("\r"))
+	if loc := testutil.Get(t, ctx, "where Enter went", chromedp.Location()); loc != base+href {
+		t.Errorf("Enter on the app's link went to %s, want %s", loc, base+href)
+	}
+	if len(unmarked) > 0 {
+		t.Errorf("focus is not visible on: %s", strings.Join(unmarked, "; "))
+	}
+	testutil.Do(t, ctx, "turn the visitor's screen into a phone", chromedp.EmulateViewport(375, 812))
+	fitsPhone(t, ctx, base, "/", "/?q=wordp", href, "/ui/signin", "/ui/password", "/ui/timeline")
+}
+
+// auditJS lists what keeps a page from working with a keyboard or a screen reader: a form field without a label,
+// a link or button without a name, a positive tabindex, something only a mouse can click, a duplicate id, no
+// h1, no title or language.
+const auditJS = `(() => {
+  const bad = [];
+  const named = el => {
+    const by = (el.getAttribute('aria-labelledby') || '').split(' ').filter(Boolean)
+      .map(id => (document.getElementById(id) || {}).textContent || '').join(' ');
+    const labels = el.labels ? Array.from(el.labels).map(l => l.textContent).join(' ') : '';
+    const img = el.querySelector && el.querySelector('img[alt]');
+    return [el.getAttribute('aria-label'), by, labels, el.getAttribute('title'), img && img.alt]
+      .some(v => v && v.trim());
+  };
+  document.querySelectorAll('input:not([type=hidden]):not([type=submit]):not([type=button]), select, textarea')
+    .forEach(el => { if (!named(el)) bad.push('unlabelled ' + el.tagName.toLowerCase() + ' ' + (el.id || el.name)); });
+  document.querySelectorAll('a[href], button, summary').forEach(el => {
+    if (!el.textContent.trim() && !named(el)) bad.push('nameless ' + el.tagName.toLowerCase() + ' ' + (el.id || el.getAttribute('href') || el.className));
+  });
+  document.querySelectorAll('[tabindex]').forEach(el => { if (+el.getAttribute('tabindex') > 0) bad.push('positive tabindex on ' + el.tagName); });
+  document.querySelectorAll('[onclick], div[role=button], span[role=button]').forEach(el => bad.push('mouse-only ' + el.tagName));
+  const ids = new Set();
+  document.querySelectorAll('[id]').forEach(el => { if (ids.has(el.id)) bad.push('duplicate id ' + el.id); ids.add(el.id); });
+  if (document.querySelectorAll('h1').length !== 1) bad.push(document.querySelectorAll('h1').length + ' h1');
+  if (!document.title.trim() || !document.documentElement.lang) bad.push('no title or lang');
+  return bad;
+})()`
 
 // appID finds a catalog app by its package name.
 func appID(t *testing.T, s *testutil.Server, pkg string) int64 {
