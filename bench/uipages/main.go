@@ -129,6 +129,7 @@ func run(database string, n int, out string) error {
 		{"my apps (admin)", "/ui/my-apps", admin},
 		{"server (admin)", "/ui/server", admin},
 		{"admin: users", "/ui/admin/users", admin},
+		{"admin: webhooks and deliveries", "/ui/admin/webhooks", admin},
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Web UI server-side page times\n\n%s, %d requests per page, one at a time, in-process "+
