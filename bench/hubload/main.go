@@ -19,7 +19,6 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -30,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stackhub/stackhub/bench/internal/dsn"
 	"github.com/stackhub/stackhub/internal/store"
 )
 
@@ -88,18 +88,6 @@ func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
-// redact hides the password of a DSN for the report.
-func redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return dsn
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxx")
-	}
-	return u.String()
-}
-
 func run(ctx context.Context, o options) error {
 	root, err := moduleRoot(ctx)
 	if err != nil {
@@ -127,7 +115,7 @@ func run(ctx context.Context, o options) error {
 			o.seedWorkers = 4
 		}
 	}
-	rep := &report{Engine: engine, Database: redact(o.database), Opts: o, CPUs: runtime.NumCPU()}
+	rep := &report{Engine: engine, Database: dsn.Redact(o.database), Opts: o, CPUs: runtime.NumCPU()}
 
 	// 1. Seed.
 	st, err := store.Open(ctx, o.database)

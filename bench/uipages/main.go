@@ -16,13 +16,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/stackhub/stackhub/bench/internal/dsn"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/engine/docker"
 	"github.com/stackhub/stackhub/internal/events"
@@ -134,7 +134,7 @@ func run(database string, n int, out string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Web UI server-side page times\n\n%s, %d requests per page, one at a time, in-process "+
 		"(handler chain only, no network). Database: %s (%s).\n\n", time.Now().UTC().Format(time.RFC3339), n,
-		st.Dialect(), redact(database))
+		st.Dialect(), dsn.Redact(database))
 	b.WriteString("| page | status | bytes | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|\n")
 	for _, t := range targets {
 		durs, status, size := measure(handler, t, n)
@@ -146,18 +146,6 @@ func run(database string, n int, out string) error {
 		return os.WriteFile(out, []byte(b.String()), 0o644)
 	}
 	return nil
-}
-
-// redact hides a DSN's password in the report.
-func redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return dsn
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxx")
-	}
-	return u.String()
 }
 
 // benchUser makes a user with a password and signs it in. It stars 40 apps and comments on 10, so the site
