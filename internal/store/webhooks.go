@@ -109,8 +109,9 @@ const deliveryCols = `id, hook, hook_id, event, url, body, content_type, attempt
 // DueWebhookDeliveries lists at most limit pending deliveries whose next attempt is due at ms, the most overdue
 // first.
 func (q *Q) DueWebhookDeliveries(ctx context.Context, ms int64, limit int) ([]WebhookDelivery, error) {
-	return q.deliveries(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries WHERE state = $1 AND next_attempt_at <= $2
-		ORDER BY next_attempt_at, id LIMIT $3`, DeliveryPending, ms, int64(limit))
+	query, args := paged(`SELECT `+deliveryCols+` FROM webhook_deliveries WHERE state = $1 AND next_attempt_at <= $2
+		ORDER BY next_attempt_at, id`, Page{Limit: limit}, DeliveryPending, ms)
+	return q.deliveries(ctx, query, args...)
 }
 
 // NextWebhookAttempt tells when the earliest pending delivery is due; ok is false when none is pending.
@@ -172,8 +173,9 @@ func (q *Q) RecordWebhookAttempt(ctx context.Context, id int64, a WebhookAttempt
 
 // WebhookDeliveries lists deliveries newest first, all of them or (state set) those in one state.
 func (q *Q) WebhookDeliveries(ctx context.Context, state string, p Page) ([]WebhookDelivery, error) {
-	return q.deliveries(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries WHERE ($1 = '' OR state = $1)
-		ORDER BY id DESC LIMIT $2 OFFSET $3`, state, int64(p.Limit), int64(p.Offset))
+	query, args := paged(`SELECT `+deliveryCols+` FROM webhook_deliveries WHERE ($1 = '' OR state = $1)
+		ORDER BY id DESC`, p, state)
+	return q.deliveries(ctx, query, args...)
 }
 
 // PruneWebhookDeliveries deletes finished deliveries created before ms and tells how many went.
