@@ -126,13 +126,8 @@ func (e *Engine) PublishedPorts(ctx context.Context) (map[int]bool, error) {
 			if err != nil {
 				continue
 			}
-			for _, bs := range in.Container.HostConfig.PortBindings {
-				for _, b := range bs {
-					var n int
-					if _, err := fmt.Sscanf(b.HostPort, "%d", &n); err == nil {
-						used[n] = true
-					}
-				}
+			for _, n := range hostPorts(in.Container.HostConfig.PortBindings) {
+				used[n] = true
 			}
 		}
 	}

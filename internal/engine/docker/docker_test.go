@@ -434,6 +434,33 @@ services:
 	}
 }
 
+// TestTTYLogs: a container with a terminal logs one raw stream, not stdout and stderr multiplexed; Status (from
+// its own inspect) and Logs both read it as such.
+func TestTTYLogs(t *testing.T) {
+	t.Parallel()
+	img := dockertest.Image(t, "stackhub-test/web:v1")
+	v := newEnv(t, `
+services:
+  init:
+    image: `+img+`
+    command: ["once"]
+    restart: "no"
+    tty: true
+`, nil, map[string]string{})
+	v.up(nil)
+	st := v.waitStatus("init to exit", 10*time.Second, allState("exited"))
+	if in := service(st, "init"); in.LastLog != "init done" {
+		t.Errorf("init LastLog %q, want %q", in.LastLog, "init done")
+	}
+	var logs bytes.Buffer
+	if err := v.e.Logs(ctxT(t, 10*time.Second), v.name, 10, false, &logs); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.ReplaceAll(logs.String(), "\r", ""); !strings.Contains(got, "init | init done\n") {
+		t.Errorf("Logs = %q, want the line init | init done", logs.String())
+	}
+}
+
 // TestCrash: a crashing service is reported with its exit code and last log line; a service_healthy
 // dependency that exits fails Up with its name and code.
 func TestCrash(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
 	"github.com/stackhub/stackhub/internal/engine"
@@ -41,47 +42,62 @@ func (e *Engine) Status(ctx context.Context, name string) (*engine.Status, error
 		if j.HostConfig != nil {
 			pol := j.HostConfig.RestartPolicy.Name
 			s.OneShot = pol == "" || pol == container.RestartPolicyDisabled || pol == container.RestartPolicyOnFailure
-			for _, bs := range j.HostConfig.PortBindings {
-				for _, b := range bs {
-					var n int
-					if _, err := fmt.Sscanf(b.HostPort, "%d", &n); err == nil {
-						s.HostPorts = append(s.HostPorts, n)
-					}
-				}
-			}
+			s.HostPorts = hostPorts(j.HostConfig.PortBindings)
 		}
 		if !j.State.Running || j.State.Restarting {
-			s.LastLog = e.lastLine(ctx, c.ID)
+			s.LastLog = e.lastLine(ctx, c.ID, j.Config != nil && j.Config.Tty)
 		}
 		st.Services = append(st.Services, s)
 	}
 	return st, nil
 }
 
+// hostPorts lists the host ports of a container's port bindings; a binding without a numeric port is skipped.
+func hostPorts(pm network.PortMap) []int {
+	var out []int
+	for _, bs := range pm {
+		for _, b := range bs {
+			var n int
+			if _, err := fmt.Sscanf(b.HostPort, "%d", &n); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
 // lastLine returns a container's last non-empty log line ("" when there is none).
-func (e *Engine) lastLine(ctx context.Context, id string) string {
+func (e *Engine) lastLine(ctx context.Context, id string, tty bool) string {
 	var buf bytes.Buffer
-	if err := e.containerLogs(ctx, id, 5, false, &buf); err != nil {
+	if err := e.containerLogs(ctx, id, 5, false, tty, &buf); err != nil {
 		return ""
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
-func (e *Engine) containerLogs(ctx context.Context, id string, tail int, follow bool, w io.Writer) error {
+// containerLogs copies a container's logs to w. tty says the container has a terminal: its log is then one raw
+// stream rather than stdout and stderr multiplexed. The caller says so: Status, which installs poll often, has
+// inspected the container already.
+func (e *Engine) containerLogs(ctx context.Context, id string, tail int, follow, tty bool, w io.Writer) error {
 	rc, err := e.c.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true,
 		Tail: fmt.Sprint(tail), Follow: follow})
 	if err != nil {
 		return cleanErr(err)
 	}
 	defer rc.Close()
-	in, err := e.c.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
-	if err == nil && in.Container.Config != nil && in.Container.Config.Tty {
+	if tty {
 		_, err = io.Copy(w, rc)
 		return err
 	}
 	_, err = stdcopy.StdCopy(w, w, rc)
 	return err
+}
+
+// hasTTY reports whether a container has a terminal; one that cannot be inspected is read as multiplexed.
+func (e *Engine) hasTTY(ctx context.Context, id string) bool {
+	in, err := e.c.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	return err == nil && in.Container.Config != nil && in.Container.Config.Tty
 }
 
 // Logs implements engine.Engine: lines of every container, prefixed with the service name.
@@ -99,7 +115,7 @@ func (e *Engine) Logs(ctx context.Context, name string, tail int, follow bool, w
 	for i, c := range cs {
 		pw := &prefixWriter{mu: &mu, w: w, prefix: c.Labels[engine.LabelService] + " | "}
 		wg.Go(func() {
-			errs[i] = e.containerLogs(ctx, c.ID, tail, follow, pw)
+			errs[i] = e.containerLogs(ctx, c.ID, tail, follow, e.hasTTY(ctx, c.ID), pw)
 			pw.flush()
 		})
 	}
