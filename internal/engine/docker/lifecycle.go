@@ -55,13 +55,13 @@ func (e *Engine) Down(ctx context.Context, name string, volumes bool) error {
 		e.removeIfUnused(ctx, n)
 	}
 	if volumes {
-		vols, err := e.c.VolumeList(ctx, client.VolumeListOptions{Filters: projectFilter(name)})
+		vols, err := e.Volumes(ctx, name)
 		if err != nil {
-			return errors.Join(append(errs, fmt.Errorf("list volumes of %s: %w", name, err))...)
+			return errors.Join(append(errs, err)...)
 		}
-		for _, v := range vols.Items {
-			if _, err := e.c.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("remove volume %s: %w", v.Name, cleanErr(err)))
+		for _, v := range vols {
+			if err := e.RemoveVolume(ctx, v); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}
