@@ -80,7 +80,7 @@ func (q *Q) Webhooks(ctx context.Context) ([]Webhook, error) {
 }
 
 // DeleteWebhook removes a custom hook and fails its pending deliveries: removing a hook means "stop sending".
-func (q *Q) DeleteWebhook(ctx context.Context, id, ms int64) error {
+func (q *Q) DeleteWebhook(ctx context.Context, id int64) error {
 	if _, err := q.exec(ctx, `UPDATE webhook_deliveries SET state = $2, last_error = $3
 		WHERE hook_id = $1 AND state = $4`, id, DeliveryFailed, hookRemoved, DeliveryPending); err != nil {
 		return fmt.Errorf("cancel deliveries of webhook %d: %w", id, err)

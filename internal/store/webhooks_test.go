@@ -26,7 +26,7 @@ func TestRemovedHookStaysRemoved(t *testing.T) {
 		if ok, err := q.ClaimWebhookDelivery(ctx, d.ID, 10, 1000); err != nil || !ok {
 			t.Fatalf("claim = %v, %v", ok, err)
 		}
-		if err := q.DeleteWebhook(ctx, h.ID, 20); err != nil {
+		if err := q.DeleteWebhook(ctx, h.ID); err != nil {
 			t.Fatal(err)
 		}
 		recorded, err := q.RecordWebhookAttempt(ctx, d.ID, store.WebhookAttempt{State: store.DeliveryPending,

@@ -94,7 +94,7 @@ func (s *Service) DeleteHook(ctx context.Context, a auth.Actor, id int64) error 
 	if err := requireAdmin(a); err != nil {
 		return err
 	}
-	err := s.store.Tx(ctx, func(q *store.Q) error { return q.DeleteWebhook(ctx, id, s.now().UnixMilli()) })
+	err := s.store.Tx(ctx, func(q *store.Q) error { return q.DeleteWebhook(ctx, id) })
 	if errors.Is(err, store.ErrNotFound) {
 		return apperr.Wrap(apperr.NotFound, err, "Resource was not found: webhook %d", id)
 	}
