@@ -185,8 +185,9 @@ func (s *Service) Profile(ctx context.Context, a auth.Actor, uid int64, n int) (
 	}
 	pr := &Profile{User: *u, Self: a.User && a.UID == uid}
 	if a.User && !pr.Self {
-		if pr.Follows, err = s.Follows(ctx, a, uid); err != nil {
-			return nil, err
+		// The user was just loaded, so Follows' existence check would only repeat that query.
+		if pr.Follows, err = s.store.Q().Follows(ctx, a.UID, uid); err != nil {
+			return nil, wrap(err, "follows")
 		}
 	}
 	p := Page{Limit: n}
