@@ -184,14 +184,3 @@ func readObject(w http.ResponseWriter, r *http.Request) (fields, error) {
 func fieldErr(field, msg string) error {
 	return apperr.Field(apperr.Invalid, field, "%s: %s", field, msg)
 }
-
-// requireAdminActor guards the /doge paths that share a service method with a user path.
-func requireAdminActor(a auth.Actor) error {
-	if a.Admin {
-		return nil
-	}
-	if a.User {
-		return apperr.New(apperr.Forbidden, "Only the admin may do this")
-	}
-	return apperr.New(apperr.Unauthorized, "Unauthorized, the admin token is required")
-}

@@ -31,7 +31,7 @@ func (h *Handler) dogeDeleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := requireAdminActor(a); err != nil {
+	if err := h.hub.CheckAdmin(a); err != nil {
 		return err
 	}
 	return h.deleteUserAs(w, r, a)
