@@ -56,6 +56,10 @@ var (
 	linkRe    = regexp.MustCompile(`https?://[^\s<>"']+[^\s<>"'.,;:!?)\]]`)
 )
 
+// mentionTmpl links a mentionRe match to the profile. A name is only [A-Za-z0-9_.-], which a path takes as it
+// is, so it needs no escaping.
+const mentionTmpl = `${1}<a class="mention" href="/ui/u/${2}">@${2}</a>`
+
 // richText renders user-written text: escaped first, then paragraphs, "#" headings, `code`, http(s) links and
 // @name mentions linked to the profile (the little Markdown catalog descriptions use). No markup the author
 // typed survives, so no script from app text or a comment ever runs.
@@ -71,16 +75,26 @@ func richText(s string) template.HTML {
 		}
 		esc := template.HTMLEscapeString(para)
 		esc = codeRe.ReplaceAllString(esc, "<code>$1</code>")
-		esc = linkRe.ReplaceAllStringFunc(esc, func(m string) string {
-			return `<a href="` + m + `" rel="nofollow noopener noreferrer">` + m + `</a>`
-		})
-		esc = mentionRe.ReplaceAllStringFunc(esc, func(m string) string {
-			sub := mentionRe.FindStringSubmatch(m)
-			return sub[1] + `<a class="mention" href="/ui/u/` + url.PathEscape(sub[2]) + `">@` + sub[2] + `</a>`
-		})
+		esc = linkMentions(esc)
 		b.WriteString("<p>" + strings.ReplaceAll(esc, "\n", "<br>") + "</p>")
 	}
 	return template.HTML(b.String())
+}
+
+// linkMentions links the http(s) URLs of escaped text, then the @name mentions between them: a mention inside
+// a URL (https://mastodon.social/@ada) stays part of the link instead of nesting an anchor in its href. Links
+// go first so that "@https://…" is still a link.
+func linkMentions(esc string) string {
+	var b strings.Builder
+	last := 0
+	for _, m := range linkRe.FindAllStringIndex(esc, -1) {
+		link := esc[m[0]:m[1]]
+		b.WriteString(mentionRe.ReplaceAllString(esc[last:m[0]], mentionTmpl))
+		b.WriteString(`<a href="` + link + `" rel="nofollow noopener noreferrer">` + link + `</a>`)
+		last = m[1]
+	}
+	b.WriteString(mentionRe.ReplaceAllString(esc[last:], mentionTmpl))
+	return b.String()
 }
 
 // heading renders a one-line paragraph that starts with "#" as a heading below the page's own h1 and h2.

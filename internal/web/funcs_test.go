@@ -15,6 +15,8 @@ func TestRichText(t *testing.T) {
 		{"`<img src=x onerror=alert(1)>`", "<p><code>&lt;img src=x onerror=alert(1)&gt;</code></p>"},
 		{"hi @ada_1, see https://example.com/a?b=1.", `<p>hi <a class="mention" href="/ui/u/ada_1">@ada_1</a>, see <a href="https://example.com/a?b=1" rel="nofollow noopener noreferrer">https://example.com/a?b=1</a>.</p>`},
 		{"mail me: bob@example.com", "<p>mail me: bob@example.com</p>"},
+		// A mention inside a URL stays part of the link, not an anchor nested in its href and text.
+		{"see https://mastodon.social/@ada, or ask @bob", `<p>see <a href="https://mastodon.social/@ada" rel="nofollow noopener noreferrer">https://mastodon.social/@ada</a>, or ask <a class="mention" href="/ui/u/bob">@bob</a></p>`},
 		{`javascript:alert(1) "quoted"`, "<p>javascript:alert(1) &#34;quoted&#34;</p>"},
 	}
 	for _, c := range cases {
