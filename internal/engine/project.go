@@ -34,6 +34,11 @@ const (
 	LabelManaged = "io.stackhub.managed"
 	// LabelCreatedBy names the project whose Up created a shared network.
 	LabelCreatedBy = "io.stackhub.created-by"
+	// LabelApp, LabelInstance and LabelAppVersion are on every container of an app instance, so the instances
+	// of an app can be found with docker ps --filter.
+	LabelApp        = "io.stackhub.app"
+	LabelInstance   = "io.stackhub.instance"
+	LabelAppVersion = "io.stackhub.version"
 )
 
 // ComposeFile is the file name of a rendered project.

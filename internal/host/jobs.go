@@ -134,13 +134,16 @@ func (s *Service) install(ctx context.Context, r *run, inst *store.Instance) err
 		return err
 	}
 	r.note("creating", "creating networks, volumes and containers", -1)
-	labels := map[string]string{"io.stackhub.app": inst.AppKey, "io.stackhub.instance": inst.Name,
-		"io.stackhub.version": inst.Version}
-	if err := s.engine.Up(ctx, p, labels, r.progress); err != nil {
+	if err := s.engine.Up(ctx, p, containerLabels(inst, inst.Version), r.progress); err != nil {
 		return err
 	}
 	r.note("waiting", fmt.Sprintf("waiting up to %s for %s to be healthy", s.cfg.HealthTimeout, inst.Name), -1)
 	return s.waitHealthy(ctx, inst)
+}
+
+// containerLabels are the labels on every container of inst while it runs version.
+func containerLabels(inst *store.Instance, version string) map[string]string {
+	return map[string]string{engine.LabelApp: inst.AppKey, engine.LabelInstance: inst.Name, engine.LabelAppVersion: version}
 }
 
 func (s *Service) updateRollback(ctx context.Context, job *store.Job, fn func(*rollbackInfo)) error {

@@ -209,9 +209,7 @@ func (s *Service) switchTo(ctx context.Context, r *run, inst *store.Instance, st
 		return nil, err
 	}
 	r.note("creating", "recreating the services that changed", -1)
-	labels := map[string]string{"io.stackhub.app": inst.AppKey, "io.stackhub.instance": inst.Name,
-		"io.stackhub.version": values["W9_VERSION"]}
-	recreated, err := s.engine.Converge(ctx, p, labels, r.progress)
+	recreated, err := s.engine.Converge(ctx, p, containerLabels(inst, values["W9_VERSION"]), r.progress)
 	if err != nil {
 		return nil, err
 	}
@@ -231,8 +229,7 @@ func (s *Service) restore(ctx context.Context, r *run, inst *store.Instance, b *
 	if err != nil {
 		return err
 	}
-	labels := map[string]string{"io.stackhub.app": inst.AppKey, "io.stackhub.instance": inst.Name, "io.stackhub.version": b.Version}
-	if err := s.engine.Up(ctx, p, labels, r.progress); err != nil {
+	if err := s.engine.Up(ctx, p, containerLabels(inst, b.Version), r.progress); err != nil {
 		return err
 	}
 	services, _ := engine.Order(p)
@@ -287,13 +284,7 @@ func (s *Service) Rollback(ctx context.Context, a auth.Actor, name string) (*sto
 	if err != nil {
 		return nil, err
 	}
-	var last *store.Upgrade
-	for i := range recs {
-		if recs[i].Result == store.UpgradeSucceeded && recs[i].ToReversion == inst.Reversion && recs[i].Snapshot != "" {
-			last = &recs[i]
-			break
-		}
-	}
+	last := rollbackTarget(recs, inst.Reversion)
 	if last == nil {
 		return nil, apperr.New(apperr.Conflict, "%s has no earlier version to roll back to", name)
 	}
@@ -325,6 +316,17 @@ func (s *Service) Rollback(ctx context.Context, a auth.Actor, name string) (*sto
 		s.endUpgrade(ctx, r, rec, store.UpgradeSucceeded, "", backup.Path)
 	}()
 	return &out, nil
+}
+
+// rollbackTarget is the upgrade a rollback undoes: the last successful upgrade (recs are newest first) to the
+// running reversion, with a snapshot to restore; nil when there is none. Rollback and Overview share the rule.
+func rollbackTarget(recs []store.Upgrade, reversion int64) *store.Upgrade {
+	for i := range recs {
+		if recs[i].Result == store.UpgradeSucceeded && recs[i].ToReversion == reversion && recs[i].Snapshot != "" {
+			return &recs[i]
+		}
+	}
+	return nil
 }
 
 func (s *Service) backupAt(name, path string) (*Backup, error) {
