@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -224,7 +225,14 @@ type Overview struct {
 
 // Overview reports an instance with its history.
 func (s *Service) Overview(ctx context.Context, a auth.Actor, name string) (*Overview, error) {
-	info, err := s.Instance(ctx, a, name)
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	inst, err := s.store.Q().Instance(ctx, name)
+	if err != nil {
+		return nil, notInstalled(err, name)
+	}
+	info, err := s.info(ctx, inst)
 	if err != nil {
 		return nil, err
 	}
@@ -238,18 +246,9 @@ func (s *Service) Overview(ctx context.Context, a auth.Actor, name string) (*Ove
 	if o.Backups, err = s.readBackups(name); err != nil {
 		return nil, fmt.Errorf("backups of %s: %w", name, err)
 	}
-	// The same rule Rollback applies: the last successful upgrade to the running version, with its snapshot.
-	inst, err := s.store.Q().Instance(ctx, name)
-	if err != nil {
-		return nil, notInstalled(err, name)
-	}
-	for _, u := range o.Upgrades {
-		if u.Result == store.UpgradeSucceeded && u.ToReversion == inst.Reversion && u.Snapshot != "" {
-			for _, b := range o.Backups {
-				o.CanRollback = o.CanRollback || b.Path == u.Snapshot
-			}
-			break
-		}
+	// Rollback also needs the target's snapshot to still be there.
+	if u := rollbackTarget(o.Upgrades, inst.Reversion); u != nil {
+		o.CanRollback = slices.ContainsFunc(o.Backups, func(b Backup) bool { return b.Path == u.Snapshot })
 	}
 	return o, nil
 }
