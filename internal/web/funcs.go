@@ -114,6 +114,34 @@ func heading(para string) (string, bool) {
 	return "<" + tag + ">" + template.HTMLEscapeString(text) + "</" + tag + ">", true
 }
 
+// hasWord tells whether word occurs in s with a word boundary at both ends, as regexp `\bword\b` matches (an
+// ASCII boundary), without compiling a regexp per word.
+func hasWord(s, word string) bool {
+	for off := 0; off <= len(s); {
+		i := strings.Index(s[off:], word)
+		if i < 0 {
+			return false
+		}
+		i += off
+		if wordBoundary(s, i) && wordBoundary(s, i+len(word)) {
+			return true
+		}
+		off = i + 1
+	}
+	return false
+}
+
+// wordBoundary is regexp's \b at byte i of s: a word character ([0-9A-Za-z_]) on one side only.
+func wordBoundary(s string, i int) bool {
+	before := i > 0 && isWordByte(s[i-1])
+	after := i < len(s) && isWordByte(s[i])
+	return before != after
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
 func humanBytes(n uint64) string {
 	const unit = 1024
 	if n < unit {

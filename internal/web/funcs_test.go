@@ -28,3 +28,25 @@ func TestRichText(t *testing.T) {
 		t.Errorf("markup survived: %s", got)
 	}
 }
+
+// hasWord places a refused setting's message under its input; it must match as `\bname\b` would.
+func TestHasWord(t *testing.T) {
+	cases := []struct {
+		s, word string
+		want    bool
+	}{
+		{"setting W9_HTTP_PORT_SET must be a port number", "W9_HTTP_PORT_SET", true},
+		{"port 80 for W9_HTTP_PORT_SET is already in use", "W9_HTTP_PORT_SET", true},
+		{"setting W9_HTTP_PORT_SET2 must be a port", "W9_HTTP_PORT_SET", false},
+		{"setting XW9_HTTP_PORT_SET must be a port", "W9_HTTP_PORT_SET", false},
+		{"W9_PORT, then W9_PORT_SET", "W9_PORT_SET", true},
+		{"W9_PORT_SETX and W9_PORT_SET.", "W9_PORT_SET", true},
+		{"DB.NAME is missing", "DB.NAME", true},
+		{"it offers A, B", "C", false},
+	}
+	for _, c := range cases {
+		if got := hasWord(c.s, c.word); got != c.want {
+			t.Errorf("hasWord(%q, %q) = %v, want %v", c.s, c.word, got, c.want)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package web
 import (
 	"net"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -103,7 +102,7 @@ func (u *UI) installAgain(w http.ResponseWriter, r *http.Request, me Me, req hos
 	if msg, ok := f.Errors["settings"]; ok {
 		// The service names the setting in its sentence; show it under that input.
 		for _, st := range plan.Settings {
-			if regexp.MustCompile(`\b` + regexp.QuoteMeta(st.Name) + `\b`).MatchString(msg) {
+			if hasWord(msg, st.Name) {
 				delete(f.Errors, "settings")
 				f.Errors[settingPrefix+st.Name] = msg
 				break
