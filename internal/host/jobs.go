@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/engine"
 	"github.com/stackhub/stackhub/internal/events"
 	"github.com/stackhub/stackhub/internal/store"
@@ -77,6 +78,27 @@ func (r *run) finish(state, errText string) {
 	if err := r.s.store.Q().FinishJob(ctx, r.job.ID, state, errText, r.s.ms()); err != nil {
 		r.s.log.Error("finish job", "job", r.job.ID, "err", err)
 	}
+}
+
+// startJob claims the instance, creates its job with create, and runs body on that job in the background until
+// it returns, when the instance is released. It answers the job as created, or why it did not start.
+func (s *Service) startJob(name string, create func() (*store.Job, error), body func(*run)) (*store.Job, error) {
+	if !s.lock(name) {
+		return nil, apperr.New(apperr.Conflict, "%s is busy with another job; try again when it finishes", name)
+	}
+	job, err := create()
+	if err != nil {
+		s.unlock(name)
+		return nil, err
+	}
+	out := *job // the job goroutine updates its own copy
+	s.jobs.Add(1)
+	go func() {
+		defer s.jobs.Done()
+		defer s.unlock(name)
+		body(&run{s: s, job: job})
+	}()
+	return &out, nil
 }
 
 func (s *Service) runInstall(inst *store.Instance, job *store.Job) {

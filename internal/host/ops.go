@@ -130,25 +130,16 @@ func (s *Service) Operate(ctx context.Context, a auth.Actor, name, kind string) 
 	if inst.State != store.StateInstalled {
 		return nil, apperr.New(apperr.Conflict, "%s is %s; it can be %sed once it is installed", name, inst.State, kind)
 	}
-	if !s.lock(name) {
-		return nil, apperr.New(apperr.Conflict, "%s is busy with another job; try again when it finishes", name)
-	}
-	now := s.ms()
-	job := &store.Job{Instance: name, Kind: kind, Stage: "queued", State: store.JobRunning, CreatedAt: now, UpdatedAt: now}
-	if err := s.store.Q().CreateJob(ctx, job); err != nil {
-		s.unlock(name)
-		return nil, err
-	}
-	out := *job // the job goroutine updates its own copy
-	s.jobs.Add(1)
-	go s.runOperate(inst, job)
-	return &out, nil
+	return s.startJob(name, func() (*store.Job, error) {
+		now := s.ms()
+		job := &store.Job{Instance: name, Kind: kind, Stage: "queued", State: store.JobRunning, CreatedAt: now, UpdatedAt: now}
+		return job, s.store.Q().CreateJob(ctx, job)
+	}, func(r *run) { s.runOperate(r, inst) })
 }
 
-func (s *Service) runOperate(inst *store.Instance, job *store.Job) {
-	defer s.jobs.Done()
-	defer s.unlock(inst.Name)
-	r := &run{s: s, job: job}
+// runOperate works under s.ctx, unlike upgrades: a shutdown stops it where it is.
+func (s *Service) runOperate(r *run, inst *store.Instance) {
+	job := r.job
 	ctx := s.ctx
 	r.note(job.Kind+"ing", job.Kind+"ing "+inst.Name, -1)
 	var err error

@@ -47,18 +47,11 @@ func (s *Service) Upgrade(ctx context.Context, a auth.Actor, name, version strin
 	if up.Reversion == inst.Reversion {
 		return nil, apperr.Field(apperr.Conflict, "version", "%s already runs %s", name, version)
 	}
-	if !s.lock(name) {
-		return nil, apperr.New(apperr.Conflict, "%s is busy with another job; try again when it finishes", name)
-	}
-	job, rec, err := s.startRecord(ctx, inst, "upgrade", up.Version, up.Reversion)
-	if err != nil {
-		s.unlock(name)
-		return nil, err
-	}
-	out := *job // the job goroutine updates its own copy
-	s.jobs.Add(1)
-	go s.runUpgrade(inst, job, rec, up, stack)
-	return &out, nil
+	var rec *store.Upgrade
+	return s.startJob(name, func() (job *store.Job, err error) {
+		job, rec, err = s.startRecord(ctx, inst, "upgrade", up.Version, up.Reversion)
+		return job, err
+	}, func(r *run) { s.runUpgrade(r, inst, rec, up, stack) })
 }
 
 func (s *Service) startRecord(ctx context.Context, inst *store.Instance, kind, toVersion string, toRev int64) (*store.Job, *store.Upgrade, error) {
@@ -76,11 +69,8 @@ func (s *Service) startRecord(ctx context.Context, inst *store.Instance, kind, t
 	return job, rec, err
 }
 
-func (s *Service) runUpgrade(inst *store.Instance, job *store.Job, rec *store.Upgrade, up *store.Update, stack *catalog.Stack) {
-	defer s.jobs.Done()
-	defer s.unlock(inst.Name)
+func (s *Service) runUpgrade(r *run, inst *store.Instance, rec *store.Upgrade, up *store.Update, stack *catalog.Stack) {
 	ctx := context.WithoutCancel(s.ctx)
-	r := &run{s: s, job: job}
 	r.note("queued", fmt.Sprintf("upgrading %s from %s to %s", inst.Name, inst.Version, up.Version), -1)
 	values, err := s.upgradeValues(ctx, inst, up, stack)
 	if err != nil {
@@ -292,21 +282,12 @@ func (s *Service) Rollback(ctx context.Context, a auth.Actor, name string) (*sto
 	if err != nil {
 		return nil, err
 	}
-	if !s.lock(name) {
-		return nil, apperr.New(apperr.Conflict, "%s is busy with another job; try again when it finishes", name)
-	}
-	job, rec, err := s.startRecord(ctx, inst, "rollback", last.FromVersion, last.FromReversion)
-	if err != nil {
-		s.unlock(name)
-		return nil, err
-	}
-	out := *job // the job goroutine updates its own copy
-	s.jobs.Add(1)
-	go func() {
-		defer s.jobs.Done()
-		defer s.unlock(name)
+	var rec *store.Upgrade
+	return s.startJob(name, func() (job *store.Job, err error) {
+		job, rec, err = s.startRecord(ctx, inst, "rollback", last.FromVersion, last.FromReversion)
+		return job, err
+	}, func(r *run) {
 		ctx := context.WithoutCancel(s.ctx)
-		r := &run{s: s, job: job}
 		r.note("rolling_back", fmt.Sprintf("restoring %s %s from %s", name, last.FromVersion, backup.Path), -1)
 		if err := s.restore(ctx, r, inst, backup); err != nil {
 			_ = s.store.Q().SetInstanceState(ctx, name, store.StateFailed, "rollback failed: "+err.Error(), s.ms())
@@ -314,8 +295,7 @@ func (s *Service) Rollback(ctx context.Context, a auth.Actor, name string) (*sto
 			return
 		}
 		s.endUpgrade(ctx, r, rec, store.UpgradeSucceeded, "", backup.Path)
-	}()
-	return &out, nil
+	})
 }
 
 // rollbackTarget is the upgrade a rollback undoes: the last successful upgrade (recs are newest first) to the
