@@ -117,7 +117,7 @@ func (u *UI) adminCreateUser(w http.ResponseWriter, r *http.Request, me Me) {
 
 // adminToggleUser disables or enables a user; disabling signs them out everywhere (the service does both).
 func (u *UI) adminToggleUser(w http.ResponseWriter, r *http.Request, me Me) {
-	uid, err := peopleID(r, "uid")
+	uid, err := pathID(r, "uid", "user")
 	var enabled bool
 	if err == nil {
 		enabled, err = u.d.Hub.ToggleUserEnabled(r.Context(), me.Actor, uid)
@@ -196,7 +196,7 @@ func (u *UI) adminCreateCategory(w http.ResponseWriter, r *http.Request, me Me) 
 
 // adminChangeCategory renames, moves or deletes a category; each row of the outline posts here.
 func (u *UI) adminChangeCategory(w http.ResponseWriter, r *http.Request, me Me) {
-	tid, err := peopleID(r, "tid")
+	tid, err := pathID(r, "tid", "category")
 	if err == nil {
 		err = r.ParseForm()
 	}
@@ -291,7 +291,7 @@ func (u *UI) adminAddWebhook(w http.ResponseWriter, r *http.Request, me Me) {
 }
 
 func (u *UI) adminDeleteWebhook(w http.ResponseWriter, r *http.Request, me Me) {
-	id, err := peopleID(r, "id")
+	id, err := pathID(r, "id", "webhook")
 	if err == nil {
 		err = u.d.Webhooks.DeleteHook(r.Context(), me.Actor, id)
 	}

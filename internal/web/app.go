@@ -69,7 +69,7 @@ type appData struct {
 }
 
 func (u *UI) appPage(w http.ResponseWriter, r *http.Request, me Me) {
-	aid, err := appPathID(r, "aid", "app")
+	aid, err := pathID(r, "aid", "app")
 	if err == nil {
 		var v appView
 		if v, err = appViewOf(r.URL.Query()); err == nil {
@@ -242,15 +242,6 @@ func appViewOf(q url.Values) (appView, error) {
 	return v, nil
 }
 
-// appPathID reads a numeric path id; anything else names nothing (404).
-func appPathID(r *http.Request, name, what string) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
-	if err != nil || id < 0 {
-		return 0, apperr.New(apperr.NotFound, "Resource was not found: no %s %q", what, r.PathValue(name))
-	}
-	return id, nil
-}
-
 // appBack is where a comment form returns to: its "back" field when that is an app page of this site.
 func appBack(r *http.Request, app int64) string {
 	b, _, _ := strings.Cut(r.PostForm.Get("back"), "#")
@@ -262,7 +253,7 @@ func appBack(r *http.Request, app int64) string {
 
 // starApp stars or unstars an app for the signed-in user.
 func (u *UI) starApp(w http.ResponseWriter, r *http.Request, me Me) {
-	aid, err := appPathID(r, "aid", "app")
+	aid, err := pathID(r, "aid", "app")
 	if err != nil {
 		u.fail(w, r, me, err)
 		return
@@ -287,7 +278,7 @@ func appToggled(on bool, yes, no string) string {
 
 // postComment posts a comment, or a reply when the form names one.
 func (u *UI) postComment(w http.ResponseWriter, r *http.Request, me Me) {
-	aid, err := appPathID(r, "aid", "app")
+	aid, err := pathID(r, "aid", "app")
 	if err == nil {
 		err = r.ParseForm()
 	}
@@ -340,7 +331,7 @@ func (u *UI) commentFailed(w http.ResponseWriter, r *http.Request, me Me, err er
 
 // commentOf parses the form and loads the comment a /ui/comments/{cid}/... action names, for a signed-in caller.
 func (u *UI) commentOf(w http.ResponseWriter, r *http.Request, me Me) (*hub.Comment, bool) {
-	cid, err := appPathID(r, "cid", "comment")
+	cid, err := pathID(r, "cid", "comment")
 	if err == nil {
 		err = r.ParseForm()
 	}

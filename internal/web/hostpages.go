@@ -137,9 +137,9 @@ type jobView struct {
 }
 
 func (u *UI) jobPage(w http.ResponseWriter, r *http.Request, me Me) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	id, err := pathID(r, "id", "job")
 	if err != nil {
-		u.fail(w, r, me, apperr.New(apperr.NotFound, "there is no job %q", r.PathValue("id")))
+		u.fail(w, r, me, err)
 		return
 	}
 	rep, err := u.d.Host.JobReport(r.Context(), me.Actor, id)

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/hub"
 )
 
@@ -26,15 +25,6 @@ func (u *UI) registerPeople(mux *http.ServeMux) {
 	mux.HandleFunc("POST /ui/notifications/read-all", u.page(u.readAllNotifications))
 	mux.HandleFunc("POST /ui/notifications/{created}/read", u.page(u.toggleNotificationRead))
 	u.registerPublish(mux)
-}
-
-// peopleID reads a numeric path segment; anything else names nothing, so it is a 404.
-func peopleID(r *http.Request, name string) (int64, error) {
-	v, err := strconv.ParseInt(r.PathValue(name), 10, 64)
-	if err != nil || v < 0 {
-		return 0, apperr.New(apperr.NotFound, "Resource was not found: %s %q", name, r.PathValue(name))
-	}
-	return v, nil
 }
 
 // peoplePageIndex is the 0-based page of a list from ?page=; withParam drops page=0 from links.
@@ -75,7 +65,7 @@ type peopleProfileData struct {
 }
 
 func (u *UI) profilePage(w http.ResponseWriter, r *http.Request, me Me) {
-	uid, err := peopleID(r, "uid")
+	uid, err := pathID(r, "uid", "user")
 	if err != nil {
 		u.fail(w, r, me, err)
 		return
@@ -91,7 +81,7 @@ func (u *UI) profilePage(w http.ResponseWriter, r *http.Request, me Me) {
 // follow toggles following a user, then returns to back (a local path: the app page's "follow the author"
 // posts here) or to the profile.
 func (u *UI) follow(w http.ResponseWriter, r *http.Request, me Me) {
-	uid, err := peopleID(r, "uid")
+	uid, err := pathID(r, "uid", "user")
 	if err == nil {
 		err = r.ParseForm()
 	}
@@ -165,7 +155,7 @@ func (u *UI) notificationsPage(w http.ResponseWriter, r *http.Request, me Me) {
 }
 
 func (u *UI) toggleNotificationRead(w http.ResponseWriter, r *http.Request, me Me) {
-	created, err := peopleID(r, "created")
+	created, err := pathID(r, "created", "notification")
 	var read bool
 	if err == nil {
 		read, err = u.d.Hub.ToggleNotificationRead(r.Context(), me.Actor, me.UID, created)

@@ -120,7 +120,7 @@ func (u *UI) versionPage(w http.ResponseWriter, r *http.Request, me Me) {
 
 // pubRenderVersion loads the app the caller may publish to (the service refuses anybody else) and shows the form.
 func (u *UI) pubRenderVersion(w http.ResponseWriter, r *http.Request, me Me, status int, f *Form) {
-	aid, err := peopleID(r, "aid")
+	aid, err := pathID(r, "aid", "app")
 	var app *hub.App
 	var next int64
 	if err == nil {
@@ -151,7 +151,7 @@ func (u *UI) pubRenderVersion(w http.ResponseWriter, r *http.Request, me Me, sta
 
 // publishVersion adds a version, with its stack when a compose file was given, and opens the app's page.
 func (u *UI) publishVersion(w http.ResponseWriter, r *http.Request, me Me) {
-	aid, err := peopleID(r, "aid")
+	aid, err := pathID(r, "aid", "app")
 	if err == nil {
 		err = r.ParseForm()
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/stackhub/stackhub/internal/api/reqauth"
@@ -243,6 +244,15 @@ func requireSignIn(w http.ResponseWriter, r *http.Request, me Me) bool {
 	}
 	redirect(w, r, "/ui/signin?next="+url.QueryEscape(next), "Sign in first.")
 	return false
+}
+
+// pathID reads the numeric path segment name; anything else names nothing, so it is a 404 ("no <what> …").
+func pathID(r *http.Request, name, what string) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil || id < 0 {
+		return 0, apperr.New(apperr.NotFound, "Resource was not found: no %s %q", what, r.PathValue(name))
+	}
+	return id, nil
 }
 
 // statusOf is the HTTP status of a form's failure: err's kind, or 400 for the form's own checks (err nil).
