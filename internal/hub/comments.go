@@ -62,12 +62,9 @@ func (s *Service) CreateComment(ctx context.Context, a auth.Actor, aid int64, in
 	return c.ID, err
 }
 
-// notifyUser notifies uid unless they no longer exist (comments outlive their authors).
+// notifyUser notifies uid unless they no longer exist (comments outlive their authors) or are the system user.
 func (s *Service) notifyUser(ctx context.Context, t *txn, uid int64, typ int, data, now int64) error {
-	if uid == 0 {
-		return nil
-	}
-	ok, err := t.UserExists(ctx, uid)
+	ok, err := userExists(t.Q)(ctx, uid)
 	if err != nil || !ok {
 		return err
 	}

@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"errors"
 
 	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/auth"
@@ -37,8 +36,8 @@ func (s *Service) Mention(ctx context.Context, a auth.Actor, uid, cid int64) (*N
 		if c.Author != a.UID {
 			return apperr.New(apperr.Forbidden, "Only the author of comment %d may mention people in it", cid)
 		}
-		if ok, err := t.UserExists(ctx, uid); err != nil || !ok || uid == 0 {
-			return notFound(errors.Join(store.ErrNotFound, err), "user", uid)
+		if err := requireUserExists(ctx, t.Q, uid); err != nil {
+			return err
 		}
 		if uid == a.UID {
 			return apperr.Field(apperr.Invalid, "uid", "You cannot mention yourself")

@@ -196,12 +196,20 @@ func (s *Service) SearchUsers(ctx context.Context, mode, keyword string, sort So
 	return ids, wrap(err, "search users")
 }
 
-// userExists is UserExists without the system user, whom nobody can see (see User).
-func (s *Service) userExists(ctx context.Context, uid int64) (bool, error) {
-	if uid == 0 {
-		return false, nil
+// userExists is q.UserExists without the system user, whom nobody can see (see User), in the shape parentCheck
+// takes.
+func userExists(q *store.Q) func(context.Context, int64) (bool, error) {
+	return func(ctx context.Context, uid int64) (bool, error) {
+		if uid == 0 {
+			return false, nil
+		}
+		return q.UserExists(ctx, uid)
 	}
-	return s.store.Q().UserExists(ctx, uid)
+}
+
+// requireUserExists answers 404 unless uid names a user anyone can see; a failed lookup stays a server error.
+func requireUserExists(ctx context.Context, q *store.Q, uid int64) error {
+	return parentCheck(ctx, 0, nil, userExists(q), "user", uid)
 }
 
 // Followers lists who follows uid.
@@ -209,8 +217,9 @@ func (s *Service) Followers(ctx context.Context, uid int64, p Page) ([]int64, er
 	if uid == 0 {
 		return nil, notFound(store.ErrNotFound, "user", uid)
 	}
-	ids, err := s.store.Q().Followers(ctx, uid, p)
-	if err := parentCheck(ctx, len(ids), wrap(err, "followers"), s.userExists, "user", uid); err != nil {
+	q := s.store.Q()
+	ids, err := q.Followers(ctx, uid, p)
+	if err := parentCheck(ctx, len(ids), wrap(err, "followers"), userExists(q), "user", uid); err != nil {
 		return nil, err
 	}
 	return ids, nil
@@ -221,8 +230,9 @@ func (s *Service) Following(ctx context.Context, uid int64, p Page) ([]int64, er
 	if uid == 0 {
 		return nil, notFound(store.ErrNotFound, "user", uid)
 	}
-	ids, err := s.store.Q().Following(ctx, uid, p)
-	if err := parentCheck(ctx, len(ids), wrap(err, "following"), s.userExists, "user", uid); err != nil {
+	q := s.store.Q()
+	ids, err := q.Following(ctx, uid, p)
+	if err := parentCheck(ctx, len(ids), wrap(err, "following"), userExists(q), "user", uid); err != nil {
 		return nil, err
 	}
 	return ids, nil
@@ -236,8 +246,9 @@ func (s *Service) Follows(ctx context.Context, a auth.Actor, uid int64) (bool, e
 	if uid == 0 {
 		return false, notFound(store.ErrNotFound, "user", uid)
 	}
-	ok, err := s.store.Q().Follows(ctx, a.UID, uid)
-	if err := parentCheck(ctx, boolLen(ok), wrap(err, "follows"), s.userExists, "user", uid); err != nil {
+	q := s.store.Q()
+	ok, err := q.Follows(ctx, a.UID, uid)
+	if err := parentCheck(ctx, boolLen(ok), wrap(err, "follows"), userExists(q), "user", uid); err != nil {
 		return false, err
 	}
 	return ok, nil
@@ -253,8 +264,8 @@ func (s *Service) ToggleFollow(ctx context.Context, a auth.Actor, uid int64) (bo
 	}
 	var on bool
 	err := s.tx(ctx, func(t *txn) error {
-		if ok, err := t.UserExists(ctx, uid); err != nil || !ok || uid == 0 {
-			return notFound(errors.Join(store.ErrNotFound, err), "user", uid)
+		if err := requireUserExists(ctx, t.Q, uid); err != nil {
+			return err
 		}
 		var err error
 		if on, err = t.ToggleFollow(ctx, a.UID, uid); err != nil || !on {
