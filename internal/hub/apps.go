@@ -100,10 +100,7 @@ func (s *Service) UpdateApp(ctx context.Context, a auth.Actor, aid int64, in App
 	var app *App
 	err := s.tx(ctx, func(t *txn) error {
 		var err error
-		if app, err = t.App(ctx, aid); err != nil {
-			return notFound(err, "app", aid)
-		}
-		if err := s.ownApp(a, app); err != nil {
+		if app, err = ownedApp(ctx, t.Q, a, aid); err != nil {
 			return err
 		}
 		applyApp(app, in)
@@ -123,22 +120,28 @@ func (s *Service) UpdateApp(ctx context.Context, a auth.Actor, aid int64, in App
 	return app, err
 }
 
-func (s *Service) ownApp(a auth.Actor, app *App) error {
-	if app.ID == DeletedCommentsApp {
-		return apperr.New(apperr.Forbidden, "App 0 holds deleted comments and cannot be changed")
+// ownedApp loads an app the caller may change: their own, or any for the admin, but never app 0, which holds
+// deleted comments.
+func ownedApp(ctx context.Context, q *store.Q, a auth.Actor, aid int64) (*App, error) {
+	app, err := q.App(ctx, aid)
+	if err != nil {
+		return nil, notFound(err, "app", aid)
 	}
-	return requireOwner(a, app.Author, "app")
+	if app.ID == DeletedCommentsApp {
+		return nil, apperr.New(apperr.Forbidden, "App 0 holds deleted comments and cannot be changed")
+	}
+	if err := requireOwner(a, app.Author, "app"); err != nil {
+		return nil, err
+	}
+	return app, nil
 }
 
 // DeleteApp removes an app (owner or admin). Its comments move to app 0 under one placeholder comment, unless
 // recursive, which deletes them. Its updates and stars go with it.
 func (s *Service) DeleteApp(ctx context.Context, a auth.Actor, aid int64, recursive bool) error {
 	return s.tx(ctx, func(t *txn) error {
-		app, err := t.App(ctx, aid)
+		app, err := ownedApp(ctx, t.Q, a, aid)
 		if err != nil {
-			return notFound(err, "app", aid)
-		}
-		if err := s.ownApp(a, app); err != nil {
 			return err
 		}
 		all, top, err := t.CountAppComments(ctx, aid)
@@ -285,11 +288,8 @@ func (s *Service) PublishUpdate(ctx context.Context, a auth.Actor, aid int64, in
 		return nil, err
 	}
 	err := s.tx(ctx, func(t *txn) error {
-		app, err := t.App(ctx, aid)
+		app, err := ownedApp(ctx, t.Q, a, aid)
 		if err != nil {
-			return notFound(err, "app", aid)
-		}
-		if err := s.ownApp(a, app); err != nil {
 			return err
 		}
 		if err := t.CreateUpdate(ctx, u); err != nil {
@@ -350,13 +350,10 @@ func (s *Service) SaveUpdate(ctx context.Context, a auth.Actor, aid, rev int64, 
 	in.Reversion = Opt[int64]{}
 	var u *Update
 	err := s.tx(ctx, func(t *txn) error {
-		app, err := t.App(ctx, aid)
-		if err != nil {
-			return notFound(err, "app", aid)
-		}
-		if err := s.ownApp(a, app); err != nil {
+		if _, err := ownedApp(ctx, t.Q, a, aid); err != nil {
 			return err
 		}
+		var err error
 		if u, err = t.Update(ctx, aid, rev); err != nil {
 			return notFound(err, "update", fmt.Sprintf("%d/%d", aid, rev))
 		}
@@ -378,11 +375,7 @@ func (s *Service) SaveUpdate(ctx context.Context, a auth.Actor, aid, rev int64, 
 // DeleteUpdate removes a version (owner or admin).
 func (s *Service) DeleteUpdate(ctx context.Context, a auth.Actor, aid, rev int64) error {
 	return s.tx(ctx, func(t *txn) error {
-		app, err := t.App(ctx, aid)
-		if err != nil {
-			return notFound(err, "app", aid)
-		}
-		if err := s.ownApp(a, app); err != nil {
+		if _, err := ownedApp(ctx, t.Q, a, aid); err != nil {
 			return err
 		}
 		return notFound(t.DeleteUpdate(ctx, aid, rev), "update", fmt.Sprintf("%d/%d", aid, rev))

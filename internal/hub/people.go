@@ -242,11 +242,8 @@ func (s *Service) AdminUsers(ctx context.Context, a auth.Actor, p Page) ([]User,
 // AppForPublishing loads an app the caller may add versions to (its owner or the admin), with the reversion a
 // new version would naturally take (one past the highest).
 func (s *Service) AppForPublishing(ctx context.Context, a auth.Actor, aid int64) (*App, int64, error) {
-	app, err := s.App(ctx, aid)
+	app, err := ownedApp(ctx, s.store.Q(), a, aid)
 	if err != nil {
-		return nil, 0, err
-	}
-	if err := s.ownApp(a, app); err != nil {
 		return nil, 0, err
 	}
 	last, err := s.store.Q().Updates(ctx, aid, true, Page{Limit: 1})
