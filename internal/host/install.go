@@ -86,8 +86,7 @@ func (s *Service) Install(ctx context.Context, a auth.Actor, req InstallRequest)
 		Version: inst.Version}, nil
 }
 
-// resolve finds the app by key and the version's stack; no version means the default: the lowest reversion
-// that carries a stack (the template's first listed version).
+// resolve finds the app by key and the version's stack; no version means the newest installable one.
 func (s *Service) resolve(ctx context.Context, key, version string) (*store.App, *store.Update, *catalog.Stack, error) {
 	q := s.store.Q()
 	app, err := q.AppByPackage(ctx, key)
@@ -97,31 +96,48 @@ func (s *Service) resolve(ctx context.Context, key, version string) (*store.App,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	// Newest first: with no version asked for, the newest installable one is the default.
 	ups, err := q.Updates(ctx, app.ID, true, store.Page{Limit: 100_000})
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var known []string
+	up, st, err := pickVersion(key, version, ups)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return app, up, st, nil
+}
+
+// pickVersion finds in ups (newest first, as the store lists them) the installable update of version, or with
+// no version the newest installable one, and decodes its stack. key names the app in errors.
+func pickVersion(key, version string, ups []store.Update) (*store.Update, *catalog.Stack, error) {
 	for i := range ups {
 		u := &ups[i]
-		if u.Stack == nil {
+		if u.Stack == nil || (version != "" && u.Version != version) {
 			continue
 		}
-		known = append(known, u.Version)
-		if version == "" || u.Version == version {
-			var st catalog.Stack
-			if err := json.Unmarshal([]byte(*u.Stack), &st); err != nil {
-				return nil, nil, nil, fmt.Errorf("stack of %s %s: %w", key, u.Version, err)
-			}
-			return app, u, &st, nil
+		var st catalog.Stack
+		if err := json.Unmarshal([]byte(*u.Stack), &st); err != nil {
+			return nil, nil, fmt.Errorf("stack of %s %s: %w", key, u.Version, err)
+		}
+		return u, &st, nil
+	}
+	known := installable(ups)
+	if len(known) == 0 {
+		return nil, nil, apperr.Field(apperr.Invalid, "appName", "%s has no installable version", key)
+	}
+	return nil, nil, apperr.Field(apperr.Invalid, "version", "%s has no version %q; choose one of %s", key,
+		version, strings.Join(known, ", "))
+}
+
+// installable lists the versions of ups that carry a stack, in the order of ups.
+func installable(ups []store.Update) []string {
+	var out []string
+	for _, u := range ups {
+		if u.Stack != nil {
+			out = append(out, u.Version)
 		}
 	}
-	if len(known) == 0 {
-		return nil, nil, nil, apperr.Field(apperr.Invalid, "appName", "%s has no installable version", key)
-	}
-	return nil, nil, nil, apperr.Field(apperr.Invalid, "version", "%s has no version %q; choose one of %s", key,
-		version, strings.Join(known, ", "))
+	return out
 }
 
 // checkSettings refuses settings the template does not offer, and port values that are not ports.

@@ -50,16 +50,12 @@ func (s *Service) Plan(ctx context.Context, a auth.Actor, app, version string) (
 	}
 	key := *rec.Package
 	p := &InstallPlan{AppID: rec.ID, App: key, AppName: rec.Name}
-	if p.Versions, err = s.versions(ctx, rec.ID); err != nil {
+	ups, err := s.updates(ctx, rec.ID)
+	if err != nil {
 		return nil, err
 	}
-	if len(p.Versions) == 0 {
-		return nil, apperr.Field(apperr.Invalid, "appName", "%s has no installable version", key)
-	}
-	if version == "" {
-		version = p.Versions[0]
-	}
-	_, up, stack, err := s.resolve(ctx, key, version)
+	p.Versions = installable(ups)
+	up, stack, err := pickVersion(key, version, ups)
 	if err != nil {
 		return nil, err
 	}
@@ -101,19 +97,22 @@ func (s *Service) appByKeyOrID(ctx context.Context, app string) (*store.App, err
 	return rec, nil
 }
 
-// versions lists an app's installable versions (those with a stack), newest first.
-func (s *Service) versions(ctx context.Context, appID int64) ([]string, error) {
+// updates lists all of an app's versions with their stacks, newest first.
+func (s *Service) updates(ctx context.Context, appID int64) ([]store.Update, error) {
 	ups, err := s.store.Q().Updates(ctx, appID, true, store.Page{Limit: 100_000})
 	if err != nil {
 		return nil, fmt.Errorf("versions of app %d: %w", appID, err)
 	}
-	var out []string
-	for _, u := range ups {
-		if u.Stack != nil {
-			out = append(out, u.Version)
-		}
+	return ups, nil
+}
+
+// versions lists an app's installable versions (those with a stack), newest first.
+func (s *Service) versions(ctx context.Context, appID int64) ([]string, error) {
+	ups, err := s.updates(ctx, appID)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return installable(ups), nil
 }
 
 // freeName is the first of key, key-2, key-3… that no instance and no Docker project uses; key is first made a
