@@ -86,14 +86,13 @@ func (q *Q) AppByPackage(ctx context.Context, pkg string) (*App, error) {
 
 // Apps loads the apps with the given ids, in that order; missing ids are left out.
 func (q *Q) Apps(ctx context.Context, ids []int64) ([]App, error) {
-	if len(ids) == 0 {
+	args := idArgs(ids)
+	if len(args) == 0 {
 		return []App{}, nil
 	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	rows, err := q.raw.QueryContext(ctx, `SELECT `+appCols+` FROM apps WHERE id IN (`+placeholders(1, len(ids))+`)`,
+	// An IN-list of distinct ids (a repeated id is still listed again below): its text varies with their
+	// number, so it bypasses the statement cache.
+	rows, err := q.raw.QueryContext(ctx, `SELECT `+appCols+` FROM apps WHERE id IN (`+placeholders(1, len(args))+`)`,
 		args...)
 	if err != nil {
 		return nil, mapErr(err)
