@@ -112,11 +112,9 @@ func (s *Service) fillThread(ctx context.Context, a auth.Actor, top []*ThreadNod
 func (s *Service) decorate(ctx context.Context, a auth.Actor, all []*ThreadNode) error {
 	q := s.store.Q()
 	var uids, cids []int64
-	seen := map[int64]bool{}
 	for _, n := range all {
 		cids = append(cids, n.ID)
-		if n.Comment.Author != 0 && !seen[n.Comment.Author] { // user 0 is the system user nobody sees
-			seen[n.Comment.Author] = true
+		if n.Comment.Author != 0 { // user 0 is the system user nobody sees; UserMap drops repeats
 			uids = append(uids, n.Comment.Author)
 		}
 	}
