@@ -190,9 +190,7 @@ func parentCheck(ctx context.Context, n int, listErr error, exists func(context.
 // conflict turns store.ErrConflict into the contract's 409 naming the field.
 func conflict(err error, field, format string, args ...any) error {
 	if errors.Is(err, store.ErrConflict) {
-		e := apperr.Wrap(apperr.Conflict, err, format, args...)
-		e.Field = field
-		return e
+		return apperr.Wrap(apperr.Conflict, err, format, args...).WithField(field)
 	}
 	return err
 }
