@@ -23,5 +23,12 @@ func (s *Store) LimitStatementCaches(n int) {
 	}
 }
 
+// len counts the cached statements; only tests need the count.
+func (c *stmtCache) len() int {
+	n := 0
+	c.stmts.Range(func(_, _ any) bool { n++; return true })
+	return n
+}
+
 // MaxCachedStatements is the production bound of a cache.
 const MaxCachedStatements = maxCachedStmts

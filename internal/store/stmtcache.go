@@ -74,13 +74,6 @@ func (c *stmtCache) stmt(ctx context.Context, query string) *sql.Stmt {
 	return st
 }
 
-// len counts the cached statements.
-func (c *stmtCache) len() int {
-	n := 0
-	c.stmts.Range(func(_, _ any) bool { n++; return true })
-	return n
-}
-
 // close closes every cached statement; the cache must not be used afterwards.
 func (c *stmtCache) close() error {
 	var errs []error
