@@ -90,7 +90,7 @@ func (u *UI) adminRenderUsers(w http.ResponseWriter, r *http.Request, me Me, sta
 // adminCreateUser makes a user and shows its metapass once, on this response (never in a redirect, a flash
 // cookie or the log), for the admin to hand over.
 func (u *UI) adminCreateUser(w http.ResponseWriter, r *http.Request, me Me) {
-	if err := r.ParseForm(); err != nil {
+	if err := parseForm(r); err != nil {
 		u.fail(w, r, me, err)
 		return
 	}
@@ -172,7 +172,7 @@ func (u *UI) adminRenderCategories(w http.ResponseWriter, r *http.Request, me Me
 }
 
 func (u *UI) adminCreateCategory(w http.ResponseWriter, r *http.Request, me Me) {
-	if err := r.ParseForm(); err != nil {
+	if err := parseForm(r); err != nil {
 		u.fail(w, r, me, err)
 		return
 	}
@@ -198,7 +198,7 @@ func (u *UI) adminCreateCategory(w http.ResponseWriter, r *http.Request, me Me) 
 func (u *UI) adminChangeCategory(w http.ResponseWriter, r *http.Request, me Me) {
 	tid, err := pathID(r, "tid", "category")
 	if err == nil {
-		err = r.ParseForm()
+		err = parseForm(r)
 	}
 	if err != nil {
 		u.fail(w, r, me, err)
@@ -272,7 +272,7 @@ func (u *UI) adminRenderWebhooks(w http.ResponseWriter, r *http.Request, me Me, 
 }
 
 func (u *UI) adminAddWebhook(w http.ResponseWriter, r *http.Request, me Me) {
-	if err := r.ParseForm(); err != nil {
+	if err := parseForm(r); err != nil {
 		u.fail(w, r, me, err)
 		return
 	}

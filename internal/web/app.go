@@ -280,7 +280,7 @@ func appToggled(on bool, yes, no string) string {
 func (u *UI) postComment(w http.ResponseWriter, r *http.Request, me Me) {
 	aid, err := pathID(r, "aid", "app")
 	if err == nil {
-		err = r.ParseForm()
+		err = parseForm(r)
 	}
 	if err != nil {
 		u.fail(w, r, me, err)
@@ -333,7 +333,7 @@ func (u *UI) commentFailed(w http.ResponseWriter, r *http.Request, me Me, err er
 func (u *UI) commentOf(w http.ResponseWriter, r *http.Request, me Me) (*hub.Comment, bool) {
 	cid, err := pathID(r, "cid", "comment")
 	if err == nil {
-		err = r.ParseForm()
+		err = parseForm(r)
 	}
 	var c *hub.Comment
 	if err == nil {

@@ -51,8 +51,8 @@ func (u *UI) installPage(w http.ResponseWriter, r *http.Request, me Me) {
 // install starts an install job and sends the browser to its progress. A refused install shows the form again,
 // with the service's error next to its field; nothing was created.
 func (u *UI) install(w http.ResponseWriter, r *http.Request, me Me) {
-	if err := r.ParseForm(); err != nil {
-		u.fail(w, r, me, apperr.Wrap(apperr.Invalid, err, "the form does not parse"))
+	if err := parseForm(r); err != nil {
+		u.fail(w, r, me, err)
 		return
 	}
 	pf := r.PostForm

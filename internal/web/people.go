@@ -83,7 +83,7 @@ func (u *UI) profilePage(w http.ResponseWriter, r *http.Request, me Me) {
 func (u *UI) follow(w http.ResponseWriter, r *http.Request, me Me) {
 	uid, err := pathID(r, "uid", "user")
 	if err == nil {
-		err = r.ParseForm()
+		err = parseForm(r)
 	}
 	var on bool
 	if err == nil {

@@ -41,7 +41,7 @@ func (u *UI) pubRenderApp(w http.ResponseWriter, r *http.Request, me Me, status 
 
 // publishApp creates an app by the signed-in user and opens its page.
 func (u *UI) publishApp(w http.ResponseWriter, r *http.Request, me Me) {
-	if err := r.ParseForm(); err != nil {
+	if err := parseForm(r); err != nil {
 		u.fail(w, r, me, err)
 		return
 	}
@@ -153,7 +153,7 @@ func (u *UI) pubRenderVersion(w http.ResponseWriter, r *http.Request, me Me, sta
 func (u *UI) publishVersion(w http.ResponseWriter, r *http.Request, me Me) {
 	aid, err := pathID(r, "aid", "app")
 	if err == nil {
-		err = r.ParseForm()
+		err = parseForm(r)
 	}
 	if err != nil {
 		u.fail(w, r, me, err)

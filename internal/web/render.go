@@ -246,6 +246,15 @@ func requireSignIn(w http.ResponseWriter, r *http.Request, me Me) bool {
 	return false
 }
 
+// parseForm parses the request's form; a body that does not parse is the client's mistake (400), not a server
+// error to log.
+func parseForm(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return apperr.Wrap(apperr.Invalid, err, "the form does not parse")
+	}
+	return nil
+}
+
 // pathID reads the numeric path segment name; anything else names nothing, so it is a 404 ("no <what> …").
 func pathID(r *http.Request, name, what string) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)

@@ -28,7 +28,7 @@ func signInData(r *http.Request, tab string) map[string]any {
 
 // signIn opens a session for a user (login + password) or the admin (token).
 func (u *UI) signIn(w http.ResponseWriter, r *http.Request, me Me) {
-	if err := r.ParseForm(); err != nil {
+	if err := parseForm(r); err != nil {
 		u.fail(w, r, me, err)
 		return
 	}
@@ -76,7 +76,7 @@ func (u *UI) passwordPage(w http.ResponseWriter, r *http.Request, me Me) {
 // setPassword sets a user's password with their metapass (the one-time secret the admin handed them). Every
 // session of that user ends; the user signs in again with the new password.
 func (u *UI) setPassword(w http.ResponseWriter, r *http.Request, me Me) {
-	if err := r.ParseForm(); err != nil {
+	if err := parseForm(r); err != nil {
 		u.fail(w, r, me, err)
 		return
 	}

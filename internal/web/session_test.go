@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -136,5 +137,40 @@ func TestSessionRefusesCrossOriginWrites(t *testing.T) {
 		"Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site")
 	if res.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-site API write: status %d", res.StatusCode)
+	}
+}
+
+// A form body that does not parse is the client's mistake: a 400 page, not a logged 500, on every form.
+func TestMalformedFormIsBadRequest(t *testing.T) {
+	s := testutil.StartServer(t, testutil.Engines(t)[0], testutil.Options{})
+	s.NewUser("ann")
+	admin, ann := signIn(t, s, "admin"), signIn(t, s, "ann")
+	for _, c := range []struct {
+		who  *http.Client
+		path string
+	}{
+		{browserClient(t), "/ui/signin"},
+		{browserClient(t), "/ui/password"},
+		{admin, "/ui/admin/users"},
+		{admin, "/ui/admin/categories"},
+		{admin, "/ui/install"},
+		{ann, "/ui/publish"},
+		{ann, "/ui/users/1/follow"},
+	} {
+		req, err := http.NewRequest("POST", s.URL+c.path, strings.NewReader("name=%zz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		res, err := c.who.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "the form does not parse") {
+			t.Errorf("POST %s with a malformed body: status %d, want 400 saying the form does not parse\n%s",
+				c.path, res.StatusCode, b)
+		}
 	}
 }
