@@ -27,15 +27,20 @@ func (s *Service) Marks(ctx context.Context, a auth.Actor) (map[int64]Mark, erro
 		return nil, fmt.Errorf("marks: %w", err)
 	}
 	out := map[int64]Mark{}
+	newest := map[int64]*store.Update{} // by app: instances of one app share its versions
 	for i := range insts {
 		inst := &insts[i]
 		if inst.State == store.StateUninstalling {
 			continue // on its way out: the app is no longer "installed"
 		}
-		latest, newer, err := s.latest(ctx, inst)
-		if err != nil {
-			return nil, fmt.Errorf("marks: latest version of app %d: %w", inst.App, err)
+		u, known := newest[inst.App]
+		if !known {
+			if u, err = s.newest(ctx, inst.App); err != nil {
+				return nil, fmt.Errorf("marks: latest version of app %d: %w", inst.App, err)
+			}
+			newest[inst.App] = u
 		}
+		latest, newer := compareLatest(u, inst)
 		m := out[inst.App]
 		m.Instances++
 		m.UpdateAvailable = m.UpdateAvailable || newer

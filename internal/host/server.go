@@ -53,14 +53,15 @@ func (s *Service) ServerWith(ctx context.Context, a auth.Actor, weakToken bool, 
 		info.Risks = append(info.Risks, fmt.Sprintf("the load (%.2f) is above the %d cores", snap.Load1, snap.CPUCores))
 	}
 	if info.DockerOK {
-		insts, err := s.Instances(ctx, a)
+		// Only the status matters here, not the ports and versions a full Info reads too.
+		insts, err := s.store.Q().Instances(ctx)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("instances: %w", err)
 		}
 		info.Instances = len(insts)
-		for _, in := range insts {
-			if in.Status == StatusFailed {
-				info.Risks = append(info.Risks, fmt.Sprintf("%s has failed: %s", in.Name, in.Info))
+		for i := range insts {
+			if code, text := s.status(ctx, &insts[i]); code == StatusFailed {
+				info.Risks = append(info.Risks, fmt.Sprintf("%s has failed: %s", insts[i].Name, text))
 			}
 		}
 	}

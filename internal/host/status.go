@@ -127,17 +127,7 @@ func (s *Service) info(ctx context.Context, inst *store.Instance) (*Info, error)
 	if err != nil {
 		return nil, err
 	}
-	var code, text string
-	if inst.State == store.StateInstalled {
-		st, err := s.engine.Status(ctx, inst.Project)
-		if err != nil {
-			code, text = StatusFailed, "Docker Engine does not answer: "+err.Error()
-		} else {
-			code, text = computeStatus(inst, st)
-		}
-	} else {
-		code, text = computeStatus(inst, nil)
-	}
+	code, text := s.status(ctx, inst)
 	port, dbPort := mainPorts(bookings)
 	var services []string
 	if inst.Services != "" {
@@ -153,16 +143,46 @@ func (s *Service) info(ctx context.Context, inst *store.Instance) (*Info, error)
 		HostAccess: inst.HostAccess, Services: services, CreatedAt: inst.CreatedAt, UpdatedAt: inst.UpdatedAt}, nil
 }
 
+// status is an instance's status code and text now; only an installed instance asks Docker.
+func (s *Service) status(ctx context.Context, inst *store.Instance) (code, info string) {
+	if inst.State != store.StateInstalled {
+		return computeStatus(inst, nil)
+	}
+	st, err := s.engine.Status(ctx, inst.Project)
+	if err != nil {
+		return StatusFailed, "Docker Engine does not answer: " + err.Error()
+	}
+	return computeStatus(inst, st)
+}
+
 // latest finds the app's newest installable version, and whether it is newer than the instance's.
 func (s *Service) latest(ctx context.Context, inst *store.Instance) (string, bool, error) {
-	ups, err := s.store.Q().Updates(ctx, inst.App, true, store.Page{Limit: 50})
+	u, err := s.newest(ctx, inst.App)
 	if err != nil {
 		return "", false, err
 	}
-	for _, u := range ups {
-		if u.Stack != nil {
-			return u.Version, u.Reversion > inst.Reversion, nil
+	version, newer := compareLatest(u, inst)
+	return version, newer, nil
+}
+
+// newest is the app's newest installable version among its last 50, or nil when none of them is installable.
+func (s *Service) newest(ctx context.Context, appID int64) (*store.Update, error) {
+	ups, err := s.store.Q().Updates(ctx, appID, true, store.Page{Limit: 50})
+	if err != nil {
+		return nil, err
+	}
+	for i := range ups {
+		if ups[i].Stack != nil {
+			return &ups[i], nil
 		}
 	}
-	return "", false, nil
+	return nil, nil
+}
+
+// compareLatest is the newest version u ("" when nil) and whether it is newer than what inst runs.
+func compareLatest(u *store.Update, inst *store.Instance) (string, bool) {
+	if u == nil {
+		return "", false
+	}
+	return u.Version, u.Reversion > inst.Reversion
 }
