@@ -39,13 +39,14 @@ type Credentials struct {
 
 // Service checks credentials.
 type Service struct {
-	store   *store.Store
-	params  Params
-	token   []byte
-	limiter *Limiter
-	cacheMu sync.Mutex
-	cache   map[int64]cached // uid → keyed digest of a passhash verified recently
-	cacheKy []byte
+	store    *store.Store
+	params   Params
+	token    []byte
+	adminKey string // adminKeyOf(token), computed once: the token never changes after NewService
+	limiter  *Limiter
+	cacheMu  sync.Mutex
+	cache    map[int64]cached // uid → keyed digest of a passhash verified recently
+	cacheKy  []byte
 }
 
 type cached struct {
@@ -62,7 +63,8 @@ var passhashRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
 func NewService(st *store.Store, adminToken string, params Params, limiter *Limiter) *Service {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // crypto/rand never fails on Linux; a zero key would only weaken the in-memory cache
-	return &Service{store: st, params: params, token: []byte(adminToken), limiter: limiter, cache: map[int64]cached{}, cacheKy: key}
+	return &Service{store: st, params: params, token: []byte(adminToken), adminKey: adminKeyOf(adminToken),
+		limiter: limiter, cache: map[int64]cached{}, cacheKy: key}
 }
 
 // Authenticate resolves credentials to an actor. No credentials at all is the anonymous actor; wrong or partial

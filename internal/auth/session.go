@@ -72,7 +72,7 @@ func (s *Service) SignInAdmin(ctx context.Context, token, client string) (string
 		}
 		return "", err
 	}
-	return s.openSession(ctx, 0, s.adminKey())
+	return s.openSession(ctx, 0, s.adminKey)
 }
 
 // SignOut ends the session behind a cookie value; an unknown value is not an error.
@@ -114,7 +114,7 @@ func (s *Service) sessionActor(ctx context.Context, session string) (Actor, erro
 	if len(session) != 64 {
 		return Actor{}, nil
 	}
-	ss, err := s.store.Q().Session(ctx, sessionID(session), time.Now().UnixMilli())
+	ss, err := s.store.Q().SessionUser(ctx, sessionID(session), time.Now().UnixMilli())
 	if errors.Is(err, store.ErrNotFound) {
 		return Actor{}, nil
 	}
@@ -122,19 +122,15 @@ func (s *Service) sessionActor(ctx context.Context, session string) (Actor, erro
 		return Actor{}, err
 	}
 	if ss.AdminKey != "" {
-		if subtle.ConstantTimeCompare([]byte(ss.AdminKey), []byte(s.adminKey())) != 1 {
+		if subtle.ConstantTimeCompare([]byte(ss.AdminKey), []byte(s.adminKey)) != 1 {
 			return Actor{}, nil // opened with an admin token that has since changed
 		}
 		return Actor{Admin: true, Enabled: true}, nil
 	}
-	u, err := s.store.Q().User(ctx, ss.UID)
-	if errors.Is(err, store.ErrNotFound) {
+	if !ss.UserExists {
 		return Actor{}, nil
 	}
-	if err != nil {
-		return Actor{}, err
-	}
-	return Actor{UID: u.ID, User: true, Enabled: u.Enabled}, nil
+	return Actor{UID: ss.UID, User: true, Enabled: ss.UserEnabled}, nil
 }
 
 func (s *Service) lookupLogin(ctx context.Context, login string) (int64, error) {
@@ -151,9 +147,9 @@ func (s *Service) lookupLogin(ctx context.Context, login string) (int64, error) 
 	return ids[0], nil
 }
 
-// adminKey is a digest of the admin token, so that sessions die with the token they were opened with.
-func (s *Service) adminKey() string {
-	sum := sha256.Sum256(append([]byte("stackhub-admin-session:"), s.token...))
+// adminKeyOf is a digest of the admin token, so that sessions die with the token they were opened with.
+func adminKeyOf(token string) string {
+	sum := sha256.Sum256([]byte("stackhub-admin-session:" + token))
 	return hex.EncodeToString(sum[:])
 }
 
