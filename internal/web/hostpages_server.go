@@ -26,10 +26,10 @@ type serverView struct {
 	Samples string // JSON [[t, cpu %, mem %, disk %, load1], …], oldest first
 	Lines   map[string]string
 	Live    bool // a metrics history runs, so the page can stream
-	// MinSpan is the chart's shortest time span in ms, and Span the one drawn now: the history so far, up to an
-	// hour, so a young history fills the chart instead of a sliver at its right edge.
-	MinSpan, Span int64
-	SpanText      string
+	// MinSpan is the chart's shortest time span in ms; SpanText names the one drawn now: the history so far, up
+	// to an hour, so a young history fills the chart instead of a sliver at its right edge.
+	MinSpan  int64
+	SpanText string
 }
 
 func (u *UI) serverPage(w http.ResponseWriter, r *http.Request, me Me) {
@@ -73,7 +73,7 @@ func (u *UI) serverPage(w http.ResponseWriter, r *http.Request, me Me) {
 	}
 	span := spanOf(points, minSpan)
 	u.render(w, r, http.StatusOK, "server", View{Title: "Server", Me: me, Data: serverView{Info: info,
-		Samples: string(raw), Lines: chartLines(points, span), Live: u.d.Metrics != nil, MinSpan: minSpan, Span: span,
+		Samples: string(raw), Lines: chartLines(points, span), Live: u.d.Metrics != nil, MinSpan: minSpan,
 		SpanText: spanText(span)}})
 }
 

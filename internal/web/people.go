@@ -132,7 +132,6 @@ func (u *UI) timelinePage(w http.ResponseWriter, r *http.Request, me Me) {
 }
 
 type peopleNotesData struct {
-	Admin bool // the admin is not a user and has no notifications
 	Items []hub.NotificationItem
 	Pager peoplePager
 }
@@ -141,7 +140,7 @@ func (u *UI) notificationsPage(w http.ResponseWriter, r *http.Request, me Me) {
 	if !requireSignIn(w, r, me) {
 		return
 	}
-	d := peopleNotesData{Admin: me.Admin}
+	var d peopleNotesData // the admin is not a user and has no notifications
 	if !me.Admin {
 		idx := peoplePageIndex(r)
 		items, err := u.d.Hub.NotificationItems(r.Context(), me.Actor, peoplePageOf(idx, peopleNoteRows))

@@ -64,7 +64,6 @@ type View struct {
 	Me     Me
 	Flash  string
 	Path   string // the request path, for the navigation's current page
-	Query  url.Values
 	Data   any
 	Form   *Form
 	Static string // the static files' cache-busting suffix
@@ -172,7 +171,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	v.Path, v.Query, v.Static = r.URL.Path, r.URL.Query(), u.boot
+	v.Path, v.Static = r.URL.Path, u.boot
 	if v.Form == nil {
 		v.Form = newForm()
 	}

@@ -47,7 +47,6 @@ type storeData struct {
 	Sort     string
 	Sorts    any
 	Page     int
-	Next     bool
 	Problem  string // why the query was refused; the page still shows the form to fix it
 	// AllHref, PrevHref and NextHref are the links to every category, the previous and the next page.
 	AllHref, PrevHref, NextHref string
@@ -55,9 +54,8 @@ type storeData struct {
 
 // storePage lists apps: a category subtree, a search, a sort and a page.
 func (u *UI) storePage(w http.ResponseWriter, r *http.Request, me Me) {
-	ctx := r.Context()
-	d := storeData{Q: strings.TrimSpace(r.URL.Query().Get("q")), Sort: r.URL.Query().Get("sort"), Sorts: storeSorts,
-		Page: 1}
+	ctx, query := r.Context(), r.URL.Query()
+	d := storeData{Q: strings.TrimSpace(query.Get("q")), Sort: query.Get("sort"), Sorts: storeSorts, Page: 1}
 	if d.Sort == "" {
 		d.Sort = "updated"
 	}
@@ -66,12 +64,11 @@ func (u *UI) storePage(w http.ResponseWriter, r *http.Request, me Me) {
 		u.fail(w, r, me, err)
 		return
 	}
-	q, err := storeQuery(r, &d)
+	q, err := storeQuery(query, &d)
 	var apps []hub.App
 	if err == nil {
 		apps, err = u.d.Hub.Browse(ctx, q)
 	}
-	query := r.URL.Query()
 	d.Cats = storeTree(cats, d.Category, query)
 	d.AllHref = "/" + withParam(query, "category", "", "page", "")
 	status := http.StatusOK
@@ -88,7 +85,7 @@ func (u *UI) storePage(w http.ResponseWriter, r *http.Request, me Me) {
 		}
 	}
 	if len(apps) > storePageSize {
-		apps, d.Next = apps[:storePageSize], true
+		apps = apps[:storePageSize]
 		d.NextHref = "/" + withParam(query, "page", d.Page+1)
 	}
 	if d.Page == 2 {
@@ -98,7 +95,7 @@ func (u *UI) storePage(w http.ResponseWriter, r *http.Request, me Me) {
 	}
 	// Instances are admin data: only the admin sees which apps this server runs and which have updates.
 	var marks map[int64]host.Mark
-	if me.Admin && u.d.Host != nil && len(apps) > 0 {
+	if me.Admin && len(apps) > 0 {
 		if marks, err = u.d.Host.Marks(ctx, me.Actor); err != nil {
 			u.fail(w, r, me, err)
 			return
@@ -119,8 +116,7 @@ func (u *UI) storePage(w http.ResponseWriter, r *http.Request, me Me) {
 }
 
 // storeQuery decodes the store's query parameters into a Browse query, filling what the page shows back.
-func storeQuery(r *http.Request, d *storeData) (hub.BrowseQuery, error) {
-	v := r.URL.Query()
+func storeQuery(v url.Values, d *storeData) (hub.BrowseQuery, error) {
 	if s := v.Get("category"); s != "" {
 		id, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || id < 0 {
