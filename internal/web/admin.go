@@ -126,11 +126,9 @@ func (u *UI) adminToggleUser(w http.ResponseWriter, r *http.Request, me Me) {
 		u.fail(w, r, me, err)
 		return
 	}
-	flash := "User " + strconv.FormatInt(uid, 10) + " is enabled again."
-	if !enabled {
-		flash = "User " + strconv.FormatInt(uid, 10) + " is disabled and signed out everywhere."
-	}
-	redirect(w, r, "/ui/admin/users", flash)
+	user := "User " + strconv.FormatInt(uid, 10)
+	redirect(w, r, "/ui/admin/users", toggled(enabled, user+" is enabled again.",
+		user+" is disabled and signed out everywhere."))
 }
 
 // adminCategoryRow is one category in the admin's outline, with its name as typed after a failed rename.

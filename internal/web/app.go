@@ -266,14 +266,7 @@ func (u *UI) starApp(w http.ResponseWriter, r *http.Request, me Me) {
 		u.fail(w, r, me, err)
 		return
 	}
-	redirect(w, r, fmt.Sprintf("/ui/apps/%d", aid), appToggled(on, "Starred.", "Star removed."))
-}
-
-func appToggled(on bool, yes, no string) string {
-	if on {
-		return yes
-	}
-	return no
+	redirect(w, r, fmt.Sprintf("/ui/apps/%d", aid), toggled(on, "Starred.", "Star removed."))
 }
 
 // postComment posts a comment, or a reply when the form names one.
@@ -352,7 +345,7 @@ func appSignedIn(w http.ResponseWriter, r *http.Request, me Me, page string) boo
 	if me.Signed() {
 		return true
 	}
-	redirect(w, r, "/ui/signin?next="+url.QueryEscape(page), "Sign in first.")
+	toSignIn(w, r, page)
 	return false
 }
 
@@ -367,7 +360,7 @@ func (u *UI) starComment(w http.ResponseWriter, r *http.Request, me Me) {
 		u.fail(w, r, me, err)
 		return
 	}
-	redirect(w, r, fmt.Sprintf("%s#c%d", appBack(r, c.App), c.ID), appToggled(on, "Comment starred.", "Star removed."))
+	redirect(w, r, fmt.Sprintf("%s#c%d", appBack(r, c.App), c.ID), toggled(on, "Comment starred.", "Star removed."))
 }
 
 // editComment replaces the content of one's own comment (or any, for the admin).

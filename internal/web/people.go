@@ -97,11 +97,7 @@ func (u *UI) follow(w http.ResponseWriter, r *http.Request, me Me) {
 	if back := r.PostForm.Get("back"); back != "" && safeNext(back) == back {
 		target = back
 	}
-	flash := "You no longer follow this user."
-	if on {
-		flash = "You now follow this user."
-	}
-	redirect(w, r, target, flash)
+	redirect(w, r, target, toggled(on, "You now follow this user.", "You no longer follow this user."))
 }
 
 // userByName resolves an @mention's simple name to the profile.
@@ -163,11 +159,7 @@ func (u *UI) toggleNotificationRead(w http.ResponseWriter, r *http.Request, me M
 		u.fail(w, r, me, err)
 		return
 	}
-	flash := "Marked unread."
-	if read {
-		flash = "Marked read."
-	}
-	redirect(w, r, "/ui/notifications", flash)
+	redirect(w, r, "/ui/notifications", toggled(read, "Marked read.", "Marked unread."))
 }
 
 func (u *UI) readAllNotifications(w http.ResponseWriter, r *http.Request, me Me) {

@@ -241,8 +241,21 @@ func requireSignIn(w http.ResponseWriter, r *http.Request, me Me) bool {
 			next = safeNext(ref.RequestURI())
 		}
 	}
-	redirect(w, r, "/ui/signin?next="+url.QueryEscape(next), "Sign in first.")
+	toSignIn(w, r, next)
 	return false
+}
+
+// toSignIn sends the visitor to the sign-in page, which returns them to next.
+func toSignIn(w http.ResponseWriter, r *http.Request, next string) {
+	redirect(w, r, "/ui/signin?next="+url.QueryEscape(next), "Sign in first.")
+}
+
+// toggled is the flash after a toggle: yes when it is now on, no when off.
+func toggled(on bool, yes, no string) string {
+	if on {
+		return yes
+	}
+	return no
 }
 
 // parseForm parses the request's form; a body that does not parse is the client's mistake (400), not a server
