@@ -43,11 +43,6 @@ func (u *UI) adminGate(w http.ResponseWriter, r *http.Request, me Me) bool {
 	return true
 }
 
-// adminDenied tells whether err is a refusal of the caller rather than a problem with the form.
-func adminDenied(err error) bool {
-	return apperr.Is(err, apperr.Forbidden) || apperr.Is(err, apperr.Unauthorized)
-}
-
 func (u *UI) adminPage(w http.ResponseWriter, r *http.Request, me Me) {
 	if !u.adminGate(w, r, me) {
 		return
@@ -102,7 +97,7 @@ func (u *UI) adminCreateUser(w http.ResponseWriter, r *http.Request, me Me) {
 		Bio:        hub.Some(f.Get("bio")),
 	}
 	uid, metapass, err := u.d.Hub.CreateUser(r.Context(), me.Actor, in)
-	if adminDenied(err) {
+	if refused(err) {
 		u.fail(w, r, me, err)
 		return
 	}
@@ -180,7 +175,7 @@ func (u *UI) adminCreateCategory(w http.ResponseWriter, r *http.Request, me Me) 
 		parent = 0 // the select always sends a number; anything else means the top level
 	}
 	tid, err := u.d.Hub.CreateCategory(r.Context(), me.Actor, parent, f.Get("name"))
-	if adminDenied(err) {
+	if refused(err) {
 		u.fail(w, r, me, err)
 		return
 	}
@@ -221,7 +216,7 @@ func (u *UI) adminChangeCategory(w http.ResponseWriter, r *http.Request, me Me) 
 	default:
 		err = apperr.New(apperr.NotFound, "Resource was not found: no category action %q", r.PathValue("action"))
 	}
-	if adminDenied(err) || apperr.Is(err, apperr.NotFound) && r.PathValue("action") != "move" {
+	if refused(err) || apperr.Is(err, apperr.NotFound) && r.PathValue("action") != "move" {
 		u.fail(w, r, me, err)
 		return
 	}
@@ -276,7 +271,7 @@ func (u *UI) adminAddWebhook(w http.ResponseWriter, r *http.Request, me Me) {
 	}
 	f := formOf(r)
 	h, err := u.d.Webhooks.AddHook(r.Context(), me.Actor, f.Get("event"), f.Get("url"))
-	if adminDenied(err) {
+	if refused(err) {
 		u.fail(w, r, me, err)
 		return
 	}

@@ -72,7 +72,8 @@ func (u *UI) install(w http.ResponseWriter, r *http.Request, me Me) {
 	}
 	res, err := u.d.Host.Install(r.Context(), me.Actor, req)
 	if err != nil {
-		if k := apperr.As(err).Kind; k == apperr.Unauthorized || k == apperr.Forbidden || k == apperr.Internal {
+		// The host service's internal errors (a Docker failure) are not the form's either.
+		if refused(err) || apperr.As(err).Kind == apperr.Internal {
 			u.fail(w, r, me, err)
 			return
 		}

@@ -113,8 +113,7 @@ func (u *UI) rollback(w http.ResponseWriter, r *http.Request, me Me) {
 // actionFailed shows who may not act the error page; a refused action (busy, not installed, bad version) goes
 // back to the page it came from with the reason.
 func (u *UI) actionFailed(w http.ResponseWriter, r *http.Request, me Me, err error, back string) {
-	switch apperr.As(err).Kind {
-	case apperr.Unauthorized, apperr.Forbidden, apperr.Internal:
+	if refused(err) || apperr.As(err).Kind == apperr.Internal {
 		u.fail(w, r, me, err)
 		return
 	}

@@ -276,6 +276,12 @@ func pathID(r *http.Request, name, what string) (int64, error) {
 	return id, nil
 }
 
+// refused tells whether err refuses the caller (not signed in, or not allowed) rather than the form: such an
+// error gets the error page, not the form again. False for nil.
+func refused(err error) bool {
+	return apperr.Is(err, apperr.Unauthorized) || apperr.Is(err, apperr.Forbidden)
+}
+
 // statusOf is the HTTP status of a form's failure: err's kind, or 400 for the form's own checks (err nil).
 func statusOf(err error) int {
 	if err == nil {
