@@ -28,8 +28,6 @@ type Engine interface {
 	Version(ctx context.Context) (string, error)
 	// Pull fetches the project's missing images, reporting progress.
 	Pull(ctx context.Context, p *Project, progress func(Progress)) error
-	// MissingImages lists the project's images that are not present locally.
-	MissingImages(ctx context.Context, p *Project) ([]string, error)
 	// Up creates and starts the project. labels are added to every container. It returns once every service
 	// is started and every depends_on condition has been met.
 	Up(ctx context.Context, p *Project, labels map[string]string, progress func(Progress)) error
@@ -56,8 +54,6 @@ type Engine interface {
 	Volumes(ctx context.Context, project string) ([]string, error)
 	// RemoveVolume removes one volume; a missing volume is not an error.
 	RemoveVolume(ctx context.Context, name string) error
-	// Projects lists the names of the projects carrying label key=value.
-	Projects(ctx context.Context, key, value string) ([]string, error)
 }
 
 // Progress is one step of a long operation.
@@ -81,7 +77,6 @@ type ServiceState struct {
 	State     string // created, running, paused, restarting, exited, dead
 	Health    string // "", starting, healthy, unhealthy
 	ExitCode  int
-	Restarts  int
 	OneShot   bool   // restart policy "no" or "on-failure": a clean exit is done, not down
 	LastLog   string // the last log line, for a container that is not running
 	HostPorts []int

@@ -28,7 +28,6 @@ type recorder struct {
 
 func (r *recorder) Version(context.Context) (string, error)                            { return "recorder", nil }
 func (r *recorder) Pull(context.Context, *engine.Project, func(engine.Progress)) error { return nil }
-func (r *recorder) MissingImages(context.Context, *engine.Project) ([]string, error)   { return nil, nil }
 func (r *recorder) Up(_ context.Context, p *engine.Project, _ map[string]string, _ func(engine.Progress)) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -59,12 +58,11 @@ func (r *recorder) Status(_ context.Context, name string) (*engine.Status, error
 	}
 	return st, nil
 }
-func (r *recorder) Logs(context.Context, string, int, bool, io.Writer) error   { return nil }
-func (r *recorder) PublishedPorts(context.Context) (map[int]bool, error)       { return map[int]bool{}, nil }
-func (r *recorder) Exists(context.Context, string, ...string) (bool, error)    { return false, nil }
-func (r *recorder) Volumes(context.Context, string) ([]string, error)          { return nil, nil }
-func (r *recorder) RemoveVolume(context.Context, string) error                 { return nil }
-func (r *recorder) Projects(context.Context, string, string) ([]string, error) { return nil, nil }
+func (r *recorder) Logs(context.Context, string, int, bool, io.Writer) error { return nil }
+func (r *recorder) PublishedPorts(context.Context) (map[int]bool, error)     { return map[int]bool{}, nil }
+func (r *recorder) Exists(context.Context, string, ...string) (bool, error)  { return false, nil }
+func (r *recorder) Volumes(context.Context, string) ([]string, error)        { return nil, nil }
+func (r *recorder) RemoveVolume(context.Context, string) error               { return nil }
 
 var sampleLibrary = filepath.Join("..", "..", "..", "shared", "testdata", "websoft9-library")
 

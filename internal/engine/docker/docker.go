@@ -88,25 +88,6 @@ func (e *Engine) Exists(ctx context.Context, project string, containerNames ...s
 	return false, nil
 }
 
-// Projects implements engine.Engine.
-func (e *Engine) Projects(ctx context.Context, key, value string) ([]string, error) {
-	res, err := e.c.ContainerList(ctx, client.ContainerListOptions{All: true,
-		Filters: client.Filters{}.Add("label", key+"="+value)})
-	if err != nil {
-		return nil, fmt.Errorf("list projects: %w", err)
-	}
-	seen := map[string]bool{}
-	var out []string
-	for _, c := range res.Items {
-		if p := c.Labels[engine.LabelProject]; p != "" && !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	slices.Sort(out)
-	return out, nil
-}
-
 // PublishedPorts implements engine.Engine.
 func (e *Engine) PublishedPorts(ctx context.Context) (map[int]bool, error) {
 	res, err := e.c.ContainerList(ctx, client.ContainerListOptions{All: true})
@@ -134,7 +115,7 @@ func (e *Engine) PublishedPorts(ctx context.Context) (map[int]bool, error) {
 	return used, nil
 }
 
-// MissingImages implements engine.Engine.
+// MissingImages lists the project's images that are not present locally; Pull fetches these.
 func (e *Engine) MissingImages(ctx context.Context, p *engine.Project) ([]string, error) {
 	var missing []string
 	seen := map[string]bool{}

@@ -34,7 +34,6 @@ func (e *Engine) Status(ctx context.Context, name string) (*engine.Status, error
 			Container: strings.TrimPrefix(j.Name, "/"),
 			State:     string(j.State.Status),
 			ExitCode:  j.State.ExitCode,
-			Restarts:  j.RestartCount,
 		}
 		if j.State.Health != nil {
 			s.Health = string(j.State.Health.Status)
