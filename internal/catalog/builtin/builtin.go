@@ -28,7 +28,6 @@ package builtin
 import (
 	"embed"
 	"fmt"
-	"io/fs"
 	"strings"
 
 	"github.com/stackhub/stackhub/internal/catalog"
@@ -38,10 +37,6 @@ import (
 //
 //go:embed all:apps
 var library embed.FS
-
-// FS returns the library as a file system in the Websoft9 layout (apps/<key>/...), as catalog.ReadWebsoft9FS
-// reads it.
-func FS() fs.FS { return library }
 
 // Templates reads every built-in template. They are all released and valid for stacks without host access; one
 // that is not is a bug in this package, reported as an error naming each such template and why.
