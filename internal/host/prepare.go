@@ -137,11 +137,11 @@ func (s *Service) bookPorts(ctx context.Context, name, compose string, settings 
 			start = 8000
 		}
 		p := start
-		for p <= s.cfg.PortMax && !free(p) {
+		for p <= portMax && !free(p) {
 			p++
 		}
-		if p > s.cfg.PortMax {
-			return nil, apperr.New(apperr.Conflict, "no free port for %s between %d and %d", st.Name, start, s.cfg.PortMax)
+		if p > portMax {
+			return nil, apperr.New(apperr.Conflict, "no free port for %s between %d and %d", st.Name, start, portMax)
 		}
 		held[proto+strconv.Itoa(p)] = true
 		out = append(out, store.PortBooking{Port: p, Protocol: proto, Instance: name, Variable: st.Name})

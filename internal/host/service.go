@@ -25,10 +25,12 @@ type Config struct {
 	Prefix        string        // project and main container names are <Prefix>-<name>
 	PublicAddress string        // the server address used in W9_URL
 	HealthTimeout time.Duration // how long an install waits for health
-	PortMax       int           // booking steps up from a template's default port to at most this
-	// BackupRetention is how many snapshots to keep per instance.
-	BackupRetention int
 }
+
+const (
+	portMax         = 65535 // booking steps up from a template's default port to at most this
+	backupRetention = 3     // how many snapshots to keep per instance
+)
 
 // Service is the host.
 type Service struct {
@@ -54,12 +56,6 @@ func New(st *store.Store, eng engine.Engine, bus *events.Bus, log *slog.Logger, 
 	}
 	if cfg.HealthTimeout == 0 {
 		cfg.HealthTimeout = 5 * time.Minute
-	}
-	if cfg.PortMax == 0 {
-		cfg.PortMax = 65535
-	}
-	if cfg.BackupRetention <= 0 {
-		cfg.BackupRetention = 3
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	probe := &http.Client{Timeout: 2 * time.Second,

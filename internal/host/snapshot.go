@@ -92,13 +92,13 @@ func (s *Service) restoreSnapshot(ctx context.Context, inst *store.Instance, b *
 	return nil
 }
 
-// prune keeps the newest BackupRetention snapshots of an instance.
+// prune keeps the newest backupRetention snapshots of an instance.
 func (s *Service) prune(name string) {
 	list, err := s.readBackups(name)
 	if err != nil {
 		return
 	}
-	for i := s.cfg.BackupRetention; i < len(list); i++ {
+	for i := backupRetention; i < len(list); i++ {
 		if err := os.RemoveAll(list[i].Path); err != nil {
 			s.log.Error("prune snapshot", "path", list[i].Path, "err", err)
 		}
