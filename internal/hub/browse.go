@@ -22,6 +22,9 @@ type BrowseQuery struct {
 	Keyword  string
 	Sort     string // a key of BrowseSorts; default "updated"
 	Page     Page
+	// Categories are every category, when the caller has loaded them already (the store page shows them);
+	// nil: Browse loads them when Category is set.
+	Categories []Category
 }
 
 // Browse lists whole apps for the store page.
@@ -38,9 +41,12 @@ func (s *Service) Browse(ctx context.Context, q BrowseQuery) ([]App, error) {
 	}
 	b := store.Browse{Keyword: q.Keyword, Sort: sort, Page: q.Page}
 	if q.Category != 0 {
-		cats, err := s.Categories(ctx)
-		if err != nil {
-			return nil, err
+		cats := q.Categories
+		if cats == nil {
+			var err error
+			if cats, err = s.Categories(ctx); err != nil {
+				return nil, err
+			}
 		}
 		if b.Categories = Subtree(cats, q.Category); len(b.Categories) == 0 {
 			return nil, apperr.Field(apperr.NotFound, "category", "category %d does not exist", q.Category)

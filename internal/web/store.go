@@ -67,6 +67,7 @@ func (u *UI) storePage(w http.ResponseWriter, r *http.Request, me Me) {
 	q, err := storeQuery(query, &d)
 	var apps []hub.App
 	if err == nil {
+		q.Categories = cats // loaded for the tree already
 		apps, err = u.d.Hub.Browse(ctx, q)
 	}
 	d.Cats = storeTree(cats, d.Category, query)
