@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/catalog/builtin"
 	"github.com/stackhub/stackhub/internal/config"
 	"github.com/stackhub/stackhub/internal/engine/docker"
@@ -83,7 +84,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	au := auth.NewService(st, token, auth.DefaultParams(), auth.NewLimiter(10, time.Minute))
 	bus := events.NewBus()
 	h := hub.New(st, au, bus, log)
-	if err := seedCatalog(ctx, h, log); err != nil {
+	if err := seedCatalog(ctx, h, log, builtin.Templates); err != nil {
 		return err
 	}
 	// The subscribers listen before anything can publish: the reconcile below, then requests.
@@ -170,13 +171,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	return serveErr
 }
 
-// seedCatalog imports the built-in templates on the first start, so a fresh server has installable apps.
-func seedCatalog(ctx context.Context, h *hub.Service, log *slog.Logger) error {
-	ts, err := builtin.Templates()
-	if err != nil {
-		return fmt.Errorf("built-in catalog: %w", err)
-	}
-	n, err := h.SeedCatalog(ctx, ts)
+// seedCatalog imports the built-in templates (read by load) on the first start, so a fresh server has
+// installable apps. Later starts do not read them: that would parse and validate every template for nothing.
+func seedCatalog(ctx context.Context, h *hub.Service, log *slog.Logger, load func() ([]catalog.Template, error)) error {
+	n, err := h.SeedCatalogFrom(ctx, func() ([]catalog.Template, error) {
+		ts, err := load()
+		if err != nil {
+			return nil, fmt.Errorf("built-in catalog: %w", err)
+		}
+		return ts, nil
+	})
 	if err != nil {
 		return err
 	}

@@ -113,8 +113,18 @@ func (s *Service) ImportTemplate(ctx context.Context, a auth.Actor, t catalog.Te
 // SeedCatalog imports the built-in templates on a server's first start: while the catalog holds no template yet.
 // A server whose admin removed them does not get them back on the next start.
 func (s *Service) SeedCatalog(ctx context.Context, templates []catalog.Template) (int, error) {
+	return s.SeedCatalogFrom(ctx, func() ([]catalog.Template, error) { return templates, nil })
+}
+
+// SeedCatalogFrom is SeedCatalog with the templates read by load only when they are needed: reading and
+// validating them all costs every start time, and only the first start uses them.
+func (s *Service) SeedCatalogFrom(ctx context.Context, load func() ([]catalog.Template, error)) (int, error) {
 	seeded, err := s.store.Q().HasSystemApps(ctx)
 	if err != nil || seeded {
+		return 0, err
+	}
+	templates, err := load()
+	if err != nil {
 		return 0, err
 	}
 	admin := auth.Actor{Admin: true, Enabled: true}
