@@ -92,19 +92,14 @@ func (q *Q) Apps(ctx context.Context, ids []int64) ([]App, error) {
 	}
 	// An IN-list of distinct ids (a repeated id is still listed again below): its text varies with their
 	// number, so it bypasses the statement cache.
-	rows, err := q.raw.QueryContext(ctx, `SELECT `+appCols+` FROM apps WHERE id IN (`+placeholders(1, len(args))+`)`,
-		args...)
+	found, err := queryRows(ctx, q.raw, scanApp, `SELECT `+appCols+` FROM apps WHERE id IN (`+
+		placeholders(1, len(args))+`)`, args...)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, err
 	}
-	defer rows.Close()
-	byID := make(map[int64]App, len(ids))
-	for rows.Next() {
-		a, err := scanApp(rows)
-		if err != nil {
-			return nil, err
-		}
-		byID[a.ID] = *a
+	byID := make(map[int64]App, len(found))
+	for _, a := range found {
+		byID[a.ID] = a
 	}
 	out := make([]App, 0, len(ids))
 	for _, id := range ids {
@@ -112,7 +107,7 @@ func (q *Q) Apps(ctx context.Context, ids []int64) ([]App, error) {
 			out = append(out, a)
 		}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AppIDs lists apps (app 0 excluded), optionally within one category.

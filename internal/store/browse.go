@@ -33,18 +33,9 @@ func (q *Q) BrowseApps(ctx context.Context, b Browse) ([]App, error) {
 		}
 	}
 	query, args := paged(`SELECT `+appCols+` FROM apps WHERE `+where+ob, b.Page, args...)
-	rows, err := q.raw.QueryContext(ctx, query, args...)
+	out, err := queryRows(ctx, q.raw, scanApp, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("browse apps: %w", mapErr(err))
+		return nil, fmt.Errorf("browse apps: %w", err)
 	}
-	defer rows.Close()
-	out := []App{}
-	for rows.Next() {
-		a, err := scanApp(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *a)
-	}
-	return out, rows.Err()
+	return out, nil
 }

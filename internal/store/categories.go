@@ -47,20 +47,7 @@ func (q *Q) CategoryExists(ctx context.Context, id int64) (bool, error) {
 
 // Categories lists every category by id.
 func (q *Q) Categories(ctx context.Context) ([]Category, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT id, category_name, parent_category FROM categories ORDER BY id`)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	out := []Category{}
-	for rows.Next() {
-		c, err := scanCategory(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *c)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, q.db, scanCategory, `SELECT id, category_name, parent_category FROM categories ORDER BY id`)
 }
 
 // RenameCategory sets a category's name.

@@ -77,20 +77,7 @@ func (q *Q) Instance(ctx context.Context, name string) (*Instance, error) {
 
 // Instances lists every instance by name.
 func (q *Q) Instances(ctx context.Context) ([]Instance, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT `+instanceCols+` FROM instances ORDER BY name`)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	out := []Instance{}
-	for rows.Next() {
-		i, err := scanInstance(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *i)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, q.db, scanInstance, `SELECT `+instanceCols+` FROM instances ORDER BY name`)
 }
 
 // SetInstanceState records an instance's state and cause.
@@ -130,21 +117,16 @@ func (q *Q) PortBookings(ctx context.Context, instance string) ([]PortBooking, e
 	if instance != "" {
 		where, args = ` WHERE instance = $1`, []any{instance}
 	}
-	rows, err := q.db.QueryContext(ctx, `SELECT port, protocol, instance, variable FROM port_bookings`+where+
+	return queryRows(ctx, q.db, scanPortBooking, `SELECT port, protocol, instance, variable FROM port_bookings`+where+
 		` ORDER BY port, protocol`, args...)
-	if err != nil {
-		return nil, mapErr(err)
+}
+
+func scanPortBooking(row rowScanner) (*PortBooking, error) {
+	var b PortBooking
+	if err := row.Scan(&b.Port, &b.Protocol, &b.Instance, &b.Variable); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	out := []PortBooking{}
-	for rows.Next() {
-		var b PortBooking
-		if err := rows.Scan(&b.Port, &b.Protocol, &b.Instance, &b.Variable); err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return &b, nil
 }
 
 // ReleasePorts frees every port of an instance.

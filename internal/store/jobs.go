@@ -74,20 +74,7 @@ func (q *Q) RunningJobs(ctx context.Context) ([]Job, error) {
 }
 
 func (q *Q) jobs(ctx context.Context, query string, args ...any) ([]Job, error) {
-	rows, err := q.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	out := []Job{}
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *j)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, q.db, scanJob, query, args...)
 }
 
 // SetJobStage records the stage a job reached.
@@ -118,19 +105,14 @@ func (q *Q) AddJobEvent(ctx context.Context, e *JobEvent) error {
 
 // JobEvents lists a job's log after seq.
 func (q *Q) JobEvents(ctx context.Context, job, after int64) ([]JobEvent, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT job, seq, at, stage, message, percent FROM job_events
+	return queryRows(ctx, q.db, scanJobEvent, `SELECT job, seq, at, stage, message, percent FROM job_events
 		WHERE job = $1 AND seq > $2 ORDER BY seq`, job, after)
-	if err != nil {
-		return nil, mapErr(err)
+}
+
+func scanJobEvent(row rowScanner) (*JobEvent, error) {
+	var e JobEvent
+	if err := row.Scan(&e.Job, &e.Seq, &e.At, &e.Stage, &e.Message, &e.Percent); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	out := []JobEvent{}
-	for rows.Next() {
-		var e JobEvent
-		if err := rows.Scan(&e.Job, &e.Seq, &e.At, &e.Stage, &e.Message, &e.Percent); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return &e, nil
 }

@@ -52,20 +52,15 @@ func (q *Q) Notifications(ctx context.Context, uid int64, all bool, p Page) ([]N
 	}
 	query, args := paged(`SELECT uid, created_at, notification_type, notification_data, enabled
 		FROM notifications WHERE uid = $1`+where+` ORDER BY created_at DESC`, p, uid)
-	rows, err := q.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, mapErr(err)
+	return queryRows(ctx, q.db, scanNotification, query, args...)
+}
+
+func scanNotification(row rowScanner) (*Notification, error) {
+	var n Notification
+	if err := row.Scan(&n.User, &n.CreatedAt, &n.Type, &n.Data, &n.Read); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	out := []Notification{}
-	for rows.Next() {
-		var n Notification
-		if err := rows.Scan(&n.User, &n.CreatedAt, &n.Type, &n.Data, &n.Read); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return &n, nil
 }
 
 // HasNotification reports whether uid already has a notification of that type and data.

@@ -14,20 +14,15 @@ func (q *Q) UserMap(ctx context.Context, ids []int64) (map[int64]User, error) {
 		return out, nil
 	}
 	// An IN-list: the text varies with the number of ids, so it bypasses the statement cache.
-	rows, err := q.raw.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE id IN (`+placeholders(1, len(args))+`)`,
-		args...)
+	us, err := queryRows(ctx, q.raw, scanUser, `SELECT `+userCols+` FROM users WHERE id IN (`+
+		placeholders(1, len(args))+`)`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("load users: %w", mapErr(err))
+		return nil, fmt.Errorf("load users: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("load users: %w", err)
-		}
-		out[u.ID] = *u
+	for _, u := range us {
+		out[u.ID] = u
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CommentMap loads the comments among ids that exist, by id.
@@ -37,20 +32,15 @@ func (q *Q) CommentMap(ctx context.Context, ids []int64) (map[int64]Comment, err
 	if len(args) == 0 {
 		return out, nil
 	}
-	rows, err := q.raw.QueryContext(ctx, `SELECT `+commentCols+` FROM comments WHERE id IN (`+
+	cs, err := queryRows(ctx, q.raw, scanComment, `SELECT `+commentCols+` FROM comments WHERE id IN (`+
 		placeholders(1, len(args))+`)`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("load comments: %w", mapErr(err))
+		return nil, fmt.Errorf("load comments: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		c, err := scanComment(rows)
-		if err != nil {
-			return nil, fmt.Errorf("load comments: %w", err)
-		}
-		out[c.ID] = *c
+	for _, c := range cs {
+		out[c.ID] = c
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // MarkNotificationsRead marks every unread notification of uid read and returns how many changed.

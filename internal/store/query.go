@@ -91,27 +91,42 @@ func (q *Q) pagedIDs(ctx context.Context, p Page, query string, args ...any) ([]
 // caller's cancellation (see stmtCache.detached), and parsing their SQL is a small part of what they cost.
 func (q *Q) searchIDs(ctx context.Context, p Page, query string, args ...any) ([]int64, error) {
 	query, args = paged(query, p, args...)
-	return scanIDs(q.raw.QueryContext(ctx, query, args...))
+	return queryRows(ctx, q.raw, scanID, query, args...)
 }
 
 func (q *Q) ids(ctx context.Context, query string, args ...any) ([]int64, error) {
-	return scanIDs(q.db.QueryContext(ctx, query, args...))
+	return queryRows(ctx, q.db, scanID, query, args...)
 }
 
-func scanIDs(rows *sql.Rows, err error) ([]int64, error) {
+// rowScanner is what the scan functions read one row from: a *sql.Row or the current row of a *sql.Rows.
+type rowScanner = interface{ Scan(...any) error }
+
+// queryRows runs query on db (q.db, or q.raw for a text of varying shape) and scans every row with scan: the
+// query, scan and rows.Err steps of each list read. Errors come back without context; callers add theirs.
+func queryRows[T any](ctx context.Context, db querier, scan func(rowScanner) (*T, error), query string,
+	args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
 	defer rows.Close()
-	out := []int64{}
+	out := []T{}
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		v, err := scan(rows)
+		if err != nil {
 			return nil, err
 		}
-		out = append(out, id)
+		out = append(out, *v)
 	}
-	return out, rows.Err()
+	return out, mapErr(rows.Err())
+}
+
+func scanID(row rowScanner) (*int64, error) {
+	var id int64
+	if err := row.Scan(&id); err != nil {
+		return nil, err
+	}
+	return &id, nil
 }
 
 func (q *Q) exec(ctx context.Context, query string, args ...any) (int64, error) {

@@ -53,18 +53,13 @@ func (q *Q) Timelines(ctx context.Context, uids []int64, p Page) ([]Timeline, er
 	if uids != nil {
 		db = q.raw // an IN-list: the text varies with the number of users
 	}
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, mapErr(err)
+	return queryRows(ctx, db, scanTimeline, query, args...)
+}
+
+func scanTimeline(row rowScanner) (*Timeline, error) {
+	var t Timeline
+	if err := row.Scan(&t.UID, &t.Type, &t.Data, &t.CreatedAt); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	out := []Timeline{}
-	for rows.Next() {
-		var t Timeline
-		if err := rows.Scan(&t.UID, &t.Type, &t.Data, &t.CreatedAt); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return &t, nil
 }

@@ -64,20 +64,7 @@ func (q *Q) Updates(ctx context.Context, aid int64, desc bool, p Page) ([]Update
 		dir = " DESC"
 	}
 	query, args := paged(`SELECT `+updateCols+` FROM updates WHERE app = $1 ORDER BY reversion`+dir, p, aid)
-	rows, err := q.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	out := []Update{}
-	for rows.Next() {
-		u, err := scanUpdate(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *u)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, q.db, scanUpdate, query, args...)
 }
 
 // CountUpdates counts an app's versions.

@@ -53,21 +53,17 @@ func (q *Q) FinishUpgrade(ctx context.Context, id int64, result, cause, snapshot
 
 // Upgrades lists an instance's upgrades, newest first.
 func (q *Q) Upgrades(ctx context.Context, instance string) ([]Upgrade, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT `+upgradeCols+` FROM upgrades WHERE instance = $1 ORDER BY id DESC`, instance)
-	if err != nil {
-		return nil, mapErr(err)
+	return queryRows(ctx, q.db, scanUpgrade, `SELECT `+upgradeCols+` FROM upgrades WHERE instance = $1 ORDER BY id DESC`,
+		instance)
+}
+
+func scanUpgrade(row rowScanner) (*Upgrade, error) {
+	var u Upgrade
+	if err := row.Scan(&u.ID, &u.Instance, &u.Job, &u.Kind, &u.FromVersion, &u.FromReversion, &u.ToVersion,
+		&u.ToReversion, &u.Result, &u.Cause, &u.Snapshot, &u.CreatedAt, &u.FinishedAt); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	out := []Upgrade{}
-	for rows.Next() {
-		var u Upgrade
-		if err := rows.Scan(&u.ID, &u.Instance, &u.Job, &u.Kind, &u.FromVersion, &u.FromReversion, &u.ToVersion,
-			&u.ToReversion, &u.Result, &u.Cause, &u.Snapshot, &u.CreatedAt, &u.FinishedAt); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return &u, nil
 }
 
 // SetInstanceVersion records the version an instance now runs.

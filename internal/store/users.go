@@ -151,8 +151,8 @@ func (q *Q) UserIDsBySimpleName(ctx context.Context, names []string) ([]int64, e
 	for i, n := range names {
 		args[i] = n
 	}
-	return scanIDs(q.raw.QueryContext(ctx, `SELECT id FROM users WHERE id <> 0 AND simple_name IN (`+
-		placeholders(1, len(names))+`) ORDER BY id`, args...))
+	return queryRows(ctx, q.raw, scanID, `SELECT id FROM users WHERE id <> 0 AND simple_name IN (`+
+		placeholders(1, len(names))+`) ORDER BY id`, args...)
 }
 
 // Security loads a user's credential hashes.

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 )
 
@@ -13,7 +12,7 @@ import (
 func (q *Q) ThreadTop(ctx context.Context, aid int64, p Page) ([]Comment, error) {
 	query, args := paged(`SELECT `+commentCols+` FROM comments WHERE app = $1 AND reply_comment IS NULL
 		ORDER BY created_at DESC, id DESC`, p, aid)
-	cs, err := scanComments(q.db.QueryContext(ctx, query, args...))
+	cs, err := queryRows(ctx, q.db, scanComment, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("top comments of %d: %w", aid, err)
 	}
@@ -34,27 +33,11 @@ func (q *Q) ThreadReplies(ctx context.Context, parents []int64, perParent, limit
 		ORDER BY created_at, id) AS rn FROM comments WHERE reply_comment IN (%s)) r
 		WHERE rn <= CAST($%d AS BIGINT) ORDER BY created_at, id LIMIT CAST($%d AS BIGINT)`,
 		commentCols, commentCols, placeholders(1, n), n+1, n+2)
-	cs, err := scanComments(q.raw.QueryContext(ctx, query, args...))
+	cs, err := queryRows(ctx, q.raw, scanComment, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("replies: %w", err)
 	}
 	return cs, nil
-}
-
-func scanComments(rows *sql.Rows, err error) ([]Comment, error) {
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	out := []Comment{}
-	for rows.Next() {
-		c, err := scanComment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *c)
-	}
-	return out, mapErr(rows.Err())
 }
 
 // ThreadStarred tells which of the comments cids uid starred.
@@ -64,8 +47,8 @@ func (q *Q) ThreadStarred(ctx context.Context, uid int64, cids []int64) (map[int
 		return out, nil
 	}
 	args := append([]any{uid}, idArgs(cids)...)
-	got, err := scanIDs(q.raw.QueryContext(ctx, `SELECT comment FROM comment_stars WHERE uid = $1 AND comment IN (`+
-		placeholders(2, len(args)-1)+`)`, args...))
+	got, err := queryRows(ctx, q.raw, scanID, `SELECT comment FROM comment_stars WHERE uid = $1 AND comment IN (`+
+		placeholders(2, len(args)-1)+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("comment stars of %d: %w", uid, err)
 	}

@@ -63,20 +63,19 @@ func (q *Q) AddWebhook(ctx context.Context, h *Webhook) error {
 
 // Webhooks lists the custom hooks, oldest first.
 func (q *Q) Webhooks(ctx context.Context) ([]Webhook, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT id, event, url, created_at FROM webhooks ORDER BY id`)
+	hs, err := queryRows(ctx, q.db, scanWebhook, `SELECT id, event, url, created_at FROM webhooks ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("webhooks: %w", mapErr(err))
+		return nil, fmt.Errorf("webhooks: %w", err)
 	}
-	defer rows.Close()
-	out := []Webhook{}
-	for rows.Next() {
-		var h Webhook
-		if err := rows.Scan(&h.ID, &h.Event, &h.URL, &h.CreatedAt); err != nil {
-			return nil, fmt.Errorf("webhooks: %w", err)
-		}
-		out = append(out, h)
+	return hs, nil
+}
+
+func scanWebhook(row rowScanner) (*Webhook, error) {
+	var h Webhook
+	if err := row.Scan(&h.ID, &h.Event, &h.URL, &h.CreatedAt); err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	return &h, nil
 }
 
 // DeleteWebhook removes a custom hook and fails its pending deliveries: removing a hook means "stop sending".
@@ -188,19 +187,18 @@ func (q *Q) PruneWebhookDeliveries(ctx context.Context, ms int64) (int64, error)
 }
 
 func (q *Q) deliveries(ctx context.Context, query string, args ...any) ([]WebhookDelivery, error) {
-	rows, err := q.db.QueryContext(ctx, query, args...)
+	ds, err := queryRows(ctx, q.db, scanDelivery, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("webhook deliveries: %w", mapErr(err))
+		return nil, fmt.Errorf("webhook deliveries: %w", err)
 	}
-	defer rows.Close()
-	out := []WebhookDelivery{}
-	for rows.Next() {
-		var d WebhookDelivery
-		if err := rows.Scan(&d.ID, &d.Hook, &d.HookID, &d.Event, &d.URL, &d.Body, &d.ContentType, &d.Attempts,
-			&d.NextAttemptAt, &d.State, &d.LastStatus, &d.LastError, &d.CreatedAt, &d.DeliveredAt); err != nil {
-			return nil, fmt.Errorf("webhook deliveries: %w", err)
-		}
-		out = append(out, d)
+	return ds, nil
+}
+
+func scanDelivery(row rowScanner) (*WebhookDelivery, error) {
+	var d WebhookDelivery
+	if err := row.Scan(&d.ID, &d.Hook, &d.HookID, &d.Event, &d.URL, &d.Body, &d.ContentType, &d.Attempts,
+		&d.NextAttemptAt, &d.State, &d.LastStatus, &d.LastError, &d.CreatedAt, &d.DeliveredAt); err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	return &d, nil
 }
