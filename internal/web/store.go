@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -137,22 +138,28 @@ func storeQuery(v url.Values, d *storeData) (hub.BrowseQuery, error) {
 		Page: hub.Page{Limit: storePageSize + 1, Offset: (d.Page - 1) * storePageSize}}, nil
 }
 
-// storeTree nests the categories under their parents; a category whose parent is missing is shown at the top.
+// storeTree nests the categories under their parents, in the outline's order (by name) that the admin's
+// outline and the category selects use; a category whose parent is missing is shown at the top.
 func storeTree(cats []hub.Category, current int64, query url.Values) []*storeCat {
-	byID := make(map[int64]*storeCat, len(cats))
-	for _, c := range cats {
-		byID[c.ID] = &storeCat{Category: c, Current: c.ID == current,
-			Href: "/" + withParam(query, "category", c.ID, "page", "")}
-	}
-	var roots []*storeCat
-	for _, c := range cats {
-		n := byID[c.ID]
-		if c.Parent != nil && byID[*c.Parent] != nil && *c.Parent != c.ID {
-			p := byID[*c.Parent]
-			p.Children = append(p.Children, n)
-		} else {
-			roots = append(roots, n)
+	// The outline drops a category that is its own parent, as a cycle; the store shows it at the top instead,
+	// so its apps stay reachable.
+	cats = slices.Clone(cats)
+	for i, c := range cats {
+		if c.Parent != nil && *c.Parent == c.ID {
+			cats[i].Parent = nil
 		}
+	}
+	var roots, open []*storeCat // open: the last node at each depth, the parent of the next one deeper
+	for _, n := range hub.CategoryOutline(cats) {
+		c := &storeCat{Category: n.Category, Current: n.ID == current,
+			Href: "/" + withParam(query, "category", n.ID, "page", "")}
+		if n.Depth == 0 {
+			roots = append(roots, c)
+		} else {
+			p := open[n.Depth-1]
+			p.Children = append(p.Children, c)
+		}
+		open = append(open[:n.Depth], c)
 	}
 	return roots
 }
