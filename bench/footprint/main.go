@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/stackhub/stackhub/bench/install/kit"
+	"github.com/stackhub/stackhub/bench/internal/serve"
 )
 
 type options struct {
@@ -74,7 +75,7 @@ type sample struct {
 func (s sample) pct(d time.Duration) float64 { return float64(d) / float64(s.elapsed) * 100 }
 
 func run(ctx context.Context, o options) (err error) {
-	root, err := kit.ModuleRoot(ctx)
+	root, err := serve.ModuleRoot(ctx)
 	if err != nil {
 		return err
 	}
@@ -118,7 +119,8 @@ func run(ctx context.Context, o options) (err error) {
 	logf("building stackhub and the test app image")
 	bin := o.stackhub
 	if bin == "" {
-		if bin, err = kit.BuildStackhub(ctx, root, tmp); err != nil {
+		bin = filepath.Join(tmp, "stackhub")
+		if err := serve.GoBuild(ctx, root, bin, "./cmd/stackhub"); err != nil {
 			return err
 		}
 	}
@@ -134,7 +136,7 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	header := append(kit.Machine(ctx, root), "Docker Engine: "+dockerVersion)
 	logf("starting stackhub serve (prefix %s)", prefix)
-	srv, err := kit.StartServer(ctx, bin, filepath.Join(tmp, "data"), prefix)
+	srv, err := kit.StartServer(ctx, bin, tmp, prefix)
 	if err != nil {
 		return err
 	}

@@ -12,13 +12,10 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	mrand "math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -30,6 +27,7 @@ import (
 	"time"
 
 	"github.com/stackhub/stackhub/bench/internal/dsn"
+	"github.com/stackhub/stackhub/bench/internal/serve"
 	"github.com/stackhub/stackhub/internal/store"
 )
 
@@ -89,7 +87,7 @@ func isPostgres(dsn string) bool {
 }
 
 func run(ctx context.Context, o options) error {
-	root, err := moduleRoot(ctx)
+	root, err := serve.ModuleRoot(ctx)
 	if err != nil {
 		return err
 	}
@@ -169,16 +167,16 @@ func run(ctx context.Context, o options) error {
 	stripped := filepath.Join(tmp, "stackhub-stripped")
 	baseBin := filepath.Join(tmp, "baseline")
 	logf("building ./cmd/stackhub (plain and -ldflags=\"-s -w\") and ./bench/baseline, CGO_ENABLED=0 as `make build`")
-	for _, b := range [][]string{
-		{"build", "-o", bin, "./cmd/stackhub"},
-		{"build", "-ldflags=-s -w", "-o", stripped, "./cmd/stackhub"},
-		{"build", "-o", baseBin, "./bench/baseline"},
+	for _, b := range []struct {
+		out, pkg string
+		flags    []string
+	}{
+		{bin, "./cmd/stackhub", nil},
+		{stripped, "./cmd/stackhub", []string{"-ldflags=-s -w"}},
+		{baseBin, "./bench/baseline", nil},
 	} {
-		cmd := exec.CommandContext(ctx, "go", b...)
-		cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stderr, os.Stderr
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // static, like `make build`
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("go %s: %w", strings.Join(b, " "), err)
+		if err := serve.GoBuild(ctx, root, b.out, b.pkg, b.flags...); err != nil {
+			return err
 		}
 	}
 	if rep.BinSize, err = fileSize(bin); err != nil {
@@ -188,21 +186,21 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	srv, err := startServer(ctx, bin, tmp, o.database)
+	srv, err := serve.Start(ctx, serve.Config{Bin: bin, Dir: tmp, Args: []string{"--database", o.database}})
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	logf("stackhub serve pid %d on %s; idle %s before reading its RSS", srv.cmd.Process.Pid, srv.base, o.idleWait)
+	defer srv.Stop()
+	logf("stackhub serve pid %d on %s; idle %s before reading its RSS", srv.PID(), srv.Base, o.idleWait)
 	if !sleepUntil(ctx, time.Now().Add(o.idleWait)) {
 		return ctx.Err()
 	}
-	if rep.IdleRSS, _, err = memory(srv.cmd.Process.Pid); err != nil {
+	if rep.IdleRSS, _, err = memory(srv.PID()); err != nil {
 		logf("idle RSS: %v", err)
 	}
 
 	// 3. The baseline answers a body the size of a real GET /app/<aid>.
-	body, err := probe(ctx, fmt.Sprintf("%s/app/%d", srv.base, appIDs[0]))
+	body, err := probe(ctx, fmt.Sprintf("%s/app/%d", srv.Base, appIDs[0]))
 	if err != nil {
 		return err
 	}
@@ -211,32 +209,32 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	defer base.stop()
-	if b, err := probe(ctx, base.base+"/"); err != nil || len(b) != len(body) {
+	defer base.Stop()
+	if b, err := probe(ctx, base.Base+"/"); err != nil || len(b) != len(body) {
 		return fmt.Errorf("baseline probe: %d bytes, %v", len(b), err)
 	}
 	for _, p := range []string{"/app/all?max=20", fmt.Sprintf("/app/%d/comments?max=20", hot.ID)} {
-		if _, err := probe(ctx, srv.base+p); err != nil {
+		if _, err := probe(ctx, srv.Base+p); err != nil {
 			return err
 		}
 	}
 
 	// 4. Load.
 	randApp := func(r *mrand.Rand) int64 { return appIDs[r.IntN(len(appIDs))] }
-	spid, bpid := srv.cmd.Process.Pid, base.cmd.Process.Pid
+	spid, bpid := srv.PID(), base.PID()
 	targets := []target{
-		{Name: "baseline (before)", PID: bpid, URL: func(*mrand.Rand) string { return base.base + "/" }},
+		{Name: "baseline (before)", PID: bpid, URL: func(*mrand.Rand) string { return base.Base + "/" }},
 		{Name: "GET /app/<aid>", PID: spid, URL: func(r *mrand.Rand) string {
-			return srv.base + "/app/" + strconv.FormatInt(randApp(r), 10)
+			return srv.Base + "/app/" + strconv.FormatInt(randApp(r), 10)
 		}},
-		{Name: "GET /app/all?max=20", PID: spid, URL: func(*mrand.Rand) string { return srv.base + "/app/all?max=20" }},
+		{Name: "GET /app/all?max=20", PID: spid, URL: func(*mrand.Rand) string { return srv.Base + "/app/all?max=20" }},
 		{Name: "GET /app/<aid>/comments?max=20", PID: spid, URL: func(r *mrand.Rand) string {
-			return srv.base + "/app/" + strconv.FormatInt(randApp(r), 10) + "/comments?max=20"
+			return srv.Base + "/app/" + strconv.FormatInt(randApp(r), 10) + "/comments?max=20"
 		}},
 		{Name: fmt.Sprintf("GET /app/%d/comments?max=20 (hottest app)", hot.ID), PID: spid, URL: func(*mrand.Rand) string {
-			return srv.base + "/app/" + strconv.FormatInt(hot.ID, 10) + "/comments?max=20"
+			return srv.Base + "/app/" + strconv.FormatInt(hot.ID, 10) + "/comments?max=20"
 		}},
-		{Name: "baseline (after)", PID: bpid, URL: func(*mrand.Rand) string { return base.base + "/" }},
+		{Name: "baseline (after)", PID: bpid, URL: func(*mrand.Rand) string { return base.Base + "/" }},
 	}
 	cfg := loadConfig{Clients: o.clients, Warmup: o.warmup, Window: o.duration, Timeout: 5 * time.Second, Seed: o.seed,
 		DB: engine == "PostgreSQL"}
@@ -270,7 +268,7 @@ func run(ctx context.Context, o options) error {
 	if _, rep.PeakRSS, err = memory(spid); err != nil {
 		logf("peak RSS: %v", err)
 	}
-	if err := srv.alive(); err != nil {
+	if err := srv.Alive(); err != nil {
 		return err
 	}
 	return rep.emit(o.out)
@@ -305,19 +303,6 @@ func waitQuiet(ctx context.Context, limit time.Duration) error {
 	}
 }
 
-// moduleRoot is the directory of the go.mod that `go` sees from here.
-func moduleRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("run hubload inside the StackHub module (go env GOMOD is empty)")
-	}
-	return filepath.Dir(mod), nil
-}
-
 func fileSize(path string) (int64, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -326,149 +311,24 @@ func fileSize(path string) (int64, error) {
 	return fi.Size(), nil
 }
 
-// freePort asks the kernel for a free loopback port. Another process could take it before the server binds it;
-// on loopback in a benchmark that race is theoretical.
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// child is a process this generator started.
-type child struct {
-	cmd   *exec.Cmd
-	base  string // http://host:port
-	done  chan struct{}
-	err   error // set when done closes
-	logTo string
-	name  string
-}
-
-func (c *child) watch() {
-	c.done = make(chan struct{})
-	go func() {
-		c.err = c.cmd.Wait()
-		close(c.done)
-	}()
-}
-
-// alive fails if the process has exited.
-func (c *child) alive() error {
-	select {
-	case <-c.done:
-		return fmt.Errorf("%s exited early: %v%s", c.name, c.err, c.tail())
-	default:
-		return nil
-	}
-}
-
-// stop asks the process to shut down gracefully, and kills it after 10 s.
-func (c *child) stop() {
-	select {
-	case <-c.done:
-		return
-	default:
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(10 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-	}
-}
-
-// tail returns the end of the child's log, for error messages.
-func (c *child) tail() string {
-	if c.logTo == "" {
-		return ""
-	}
-	b, err := os.ReadFile(c.logTo)
-	if err != nil || len(b) == 0 {
-		return ""
-	}
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return "\n--- " + c.logTo + " ---\n" + string(b)
-}
-
-// startServer runs `stackhub serve` on free loopback ports and waits for /api/v1/health.
-func startServer(ctx context.Context, bin, tmp, database string) (*child, error) {
-	listen, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	wsListen, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	dataDir := filepath.Join(tmp, "data")
-	logPath := filepath.Join(tmp, "server.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
-	tok := make([]byte, 16)
-	_, _ = rand.Read(tok)
-
-	cmd := exec.Command(bin, "serve", "--listen", listen, "--ws-listen", wsListen, "--data-dir", dataDir,
-		"--database", database)
-	// Only our settings: drop any STACKHUB_*, DATABASE_URL, DOGETOK or WEBHOOKS of the calling shell.
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(name, "STACKHUB_"), name == "DATABASE_URL", name == "DOGETOK", name == "WEBHOOKS":
-		default:
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "DOGETOK="+hex.EncodeToString(tok))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	dieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	c := &child{cmd: cmd, base: "http://" + listen, logTo: logPath, name: "stackhub serve"}
-	c.watch()
-
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if err := c.alive(); err != nil {
-			return nil, err
-		}
-		if _, err := probe(ctx, c.base+"/api/v1/health"); err == nil {
-			return c, nil
-		} else if time.Now().After(deadline) || ctx.Err() != nil {
-			c.stop()
-			return nil, fmt.Errorf("stackhub serve: no healthy answer within 60 s: %v%s", err, c.tail())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // startBaseline runs bench/baseline and reads the address it prints.
-func startBaseline(ctx context.Context, bin string, size int) (*child, error) {
+func startBaseline(ctx context.Context, bin string, size int) (*serve.Proc, error) {
 	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-size", strconv.Itoa(size))
 	cmd.Stderr = os.Stderr
-	// A plain pipe rather than StdoutPipe: Wait (in watch) must not close it under the reader.
+	// A plain pipe rather than StdoutPipe: Wait (in serve.Watch) must not close it under the reader.
 	stdout, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	cmd.Stdout = w
-	dieWithParent(cmd)
+	serve.DieWithParent(cmd, syscall.SIGKILL)
 	err = cmd.Start()
 	w.Close()
 	if err != nil {
 		stdout.Close()
 		return nil, fmt.Errorf("start baseline: %w", err)
 	}
-	c := &child{cmd: cmd, name: "baseline"}
+	c := serve.Watch(cmd, "baseline")
 	lines := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -480,21 +340,20 @@ func startBaseline(ctx context.Context, bin string, size int) (*child, error) {
 		}
 		stdout.Close()
 	}()
-	c.watch()
 	select {
 	case line, ok := <-lines:
 		addr, found := strings.CutPrefix(line, "listening ")
 		if !ok || !found {
-			c.stop()
+			c.Stop()
 			return nil, fmt.Errorf("baseline: unexpected first line %q", line)
 		}
-		c.base = "http://" + addr
+		c.Base = "http://" + addr
 		return c, nil
 	case <-time.After(10 * time.Second):
-		c.stop()
+		c.Stop()
 		return nil, errors.New("baseline: no address within 10 s")
 	case <-ctx.Done():
-		c.stop()
+		c.Stop()
 		return nil, ctx.Err()
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -117,9 +116,4 @@ func memory(pid int) (rss, hwm int64, err error) {
 		return 0, 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 	}
 	return rss, hwm, nil
-}
-
-// dieWithParent makes the kernel kill cmd's process if this generator dies first, so no server outlives it.
-func dieWithParent(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }

@@ -15,7 +15,6 @@ import (
 	"io"
 	"log"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stackhub/stackhub/bench/internal/serve"
 	"github.com/stackhub/stackhub/internal/cli"
 )
 
@@ -41,14 +41,15 @@ func main() {
 		log.Fatal("-database is required")
 	}
 
-	listen, err := freePort()
+	port, err := serve.FreePort()
 	if err != nil {
 		log.Fatal(err)
 	}
-	wsListen, err := freePort()
+	wsPort, err := serve.FreePort()
 	if err != nil {
 		log.Fatal(err)
 	}
+	listen, wsListen := fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", wsPort)
 	dir, err := os.MkdirTemp("", "hubprof-")
 	if err != nil {
 		log.Fatal(err)
@@ -64,14 +65,8 @@ func main() {
 		}
 	}()
 	base := "http://" + listen
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		if r, err := http.Get(base + "/api/v1/health"); err == nil {
-			r.Body.Close()
-			break
-		} else if time.Now().After(deadline) {
-			log.Fatalf("no healthy server: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := serve.WaitHealthy(context.Background(), base, time.Minute); err != nil {
+		log.Fatalf("stackhub serve: %v", err)
 	}
 
 	load(base, *path, *apps, *clients, *warmup)
@@ -119,13 +114,4 @@ func load(base, path string, apps, clients int, d time.Duration) int64 {
 	}
 	wg.Wait()
 	return n.Load()
-}
-
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

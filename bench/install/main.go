@@ -35,6 +35,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/stackhub/stackhub/bench/install/kit"
+	"github.com/stackhub/stackhub/bench/internal/serve"
 )
 
 type options struct {
@@ -134,7 +135,7 @@ type results struct {
 }
 
 func run(ctx context.Context, o options) (err error) {
-	root, err := kit.ModuleRoot(ctx)
+	root, err := serve.ModuleRoot(ctx)
 	if err != nil {
 		return err
 	}
@@ -178,7 +179,8 @@ func run(ctx context.Context, o options) (err error) {
 	logf("building stackhub and the test app image")
 	bin := o.stackhub
 	if bin == "" {
-		if bin, err = kit.BuildStackhub(ctx, root, tmp); err != nil {
+		bin = filepath.Join(tmp, "stackhub")
+		if err := serve.GoBuild(ctx, root, bin, "./cmd/stackhub"); err != nil {
 			return err
 		}
 	}
@@ -193,7 +195,7 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	logf("starting stackhub serve (prefix %s)", b.prefix)
-	b.srv, err = kit.StartServer(ctx, bin, filepath.Join(tmp, "data"), b.prefix)
+	b.srv, err = kit.StartServer(ctx, bin, tmp, b.prefix)
 	if err != nil {
 		return err
 	}
@@ -463,7 +465,7 @@ func (b *bench) waitBaseline(ctx context.Context, v variant, name string, port i
 }
 
 func (b *bench) dockerRun(ctx context.Context, v variant, name string) (r baseRun, err error) {
-	port, err := kit.FreePort()
+	port, err := serve.FreePort()
 	if err != nil {
 		return r, err
 	}
@@ -488,7 +490,7 @@ func (b *bench) dockerRun(ctx context.Context, v variant, name string) (r baseRu
 }
 
 func (b *bench) engineAPI(ctx context.Context, v variant, name string) (r baseRun, err error) {
-	port, err := kit.FreePort()
+	port, err := serve.FreePort()
 	if err != nil {
 		return r, err
 	}

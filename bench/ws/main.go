@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/stackhub/stackhub/bench/internal/serve"
 )
 
 type options struct {
@@ -61,7 +63,7 @@ func logf(format string, args ...any) {
 }
 
 func run(ctx context.Context, o options) error {
-	root, err := moduleRoot(ctx)
+	root, err := serve.ModuleRoot(ctx)
 	if err != nil {
 		return err
 	}
@@ -76,7 +78,7 @@ func run(ctx context.Context, o options) error {
 	}
 	bin := filepath.Join(tmp, "stackhub")
 	logf("building ./cmd/stackhub")
-	if err := build(ctx, root, bin); err != nil {
+	if err := serve.GoBuild(ctx, root, bin, "./cmd/stackhub"); err != nil {
 		return err
 	}
 	dsn := filepath.Join(tmp, "bench.db")
@@ -86,26 +88,26 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	logf("seeded %d users in %s", len(users), time.Since(t).Round(time.Millisecond))
-	srv, err := startServer(ctx, bin, tmp, dsn)
+	srv, err := serve.Start(ctx, serve.Config{Bin: bin, Dir: tmp, Args: []string{"--database", dsn, "--log-level", "warn"}})
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.Stop()
 	rep := &report{opts: o}
 	if err := measure(ctx, o, srv, users, app, rep); err != nil {
 		return err
 	}
-	if err := srv.alive(); err != nil {
+	if err := srv.Alive(); err != nil {
 		return err
 	}
 	return rep.emit(o.out)
 }
 
 // measure runs the three measurements against a running server.
-func measure(ctx context.Context, o options, srv *server, users []benchUser, app int64, rep *report) error {
+func measure(ctx context.Context, o options, srv *serve.Proc, users []benchUser, app int64, rep *report) error {
 	sleep(ctx, o.settle)
 	var err error
-	if rep.idleRSS, _, err = srv.rss(); err != nil {
+	if rep.idleRSS, _, err = rss(srv.PID()); err != nil {
 		return err
 	}
 	// 1. Connections and memory.
@@ -113,7 +115,7 @@ func measure(ctx context.Context, o options, srv *server, users []benchUser, app
 	urls := make([]string, len(users))
 	uids := make([]int64, len(users))
 	for i, u := range users {
-		urls[i] = fmt.Sprintf("%s/%d/%s?push=1", srv.ws, u.UID, u.Passhash)
+		urls[i] = fmt.Sprintf("%s/%d/%s?push=1", srv.WS, u.UID, u.Passhash)
 		uids[i] = u.UID
 	}
 	t := time.Now()
@@ -124,14 +126,14 @@ func measure(ctx context.Context, o options, srv *server, users []benchUser, app
 	defer geek.close()
 	rep.connectTime = time.Since(t)
 	logf("%d GeekApk connections open in %s (server holds %d file descriptors)", len(urls),
-		rep.connectTime.Round(time.Millisecond), srv.fds())
-	probe, err := dialAll(ctx, []string{srv.ws + "/"}, nil, 1, func(int, []byte) {})
+		rep.connectTime.Round(time.Millisecond), fds(srv.PID()))
+	probe, err := dialAll(ctx, []string{srv.WS + "/"}, nil, 1, func(int, []byte) {})
 	if err != nil {
 		return err
 	}
 	defer probe.close()
 	sleep(ctx, o.settle)
-	if rep.connRSS, _, err = srv.rss(); err != nil {
+	if rep.connRSS, _, err = rss(srv.PID()); err != nil {
 		return err
 	}
 	logf("RSS idle %s, with %d connections %s: %.1f KiB per connection", mib(rep.idleRSS), len(urls),
@@ -158,7 +160,7 @@ func measure(ctx context.Context, o options, srv *server, users []benchUser, app
 	for r := range f.at {
 		f.at[r] = make([]atomic.Int64, len(users))
 	}
-	streamURL := "ws" + strings.TrimPrefix(srv.base, "http") + "/api/v1/events"
+	streamURL := "ws" + strings.TrimPrefix(srv.Base, "http") + "/api/v1/events"
 	surls := make([]string, len(users))
 	for i := range surls {
 		surls[i] = streamURL
@@ -171,7 +173,7 @@ func measure(ctx context.Context, o options, srv *server, users []benchUser, app
 		return err
 	}
 	defer streams.close()
-	logf("%d event-stream connections open (server holds %d file descriptors)", len(surls), srv.fds())
+	logf("%d event-stream connections open (server holds %d file descriptors)", len(surls), fds(srv.PID()))
 	sleep(ctx, o.settle)
 	for r := range o.rounds {
 		start := time.Since(f.base).Nanoseconds()
@@ -184,7 +186,7 @@ func measure(ctx context.Context, o options, srv *server, users []benchUser, app
 			ms(res.last), ms(res.first), ms(res.p50), res.missing)
 		sleep(ctx, time.Second)
 	}
-	_, rep.peakRSS, err = srv.rss()
+	_, rep.peakRSS, err = rss(srv.PID())
 	rep.drops = geek.fails.Load() + streams.fails.Load()
 	return err
 }
@@ -197,9 +199,9 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 // comment posts a top-level comment as u: one comment.created event, public, so every stream sees it.
-func comment(ctx context.Context, srv *server, u benchUser, app int64, content string) error {
+func comment(ctx context.Context, srv *serve.Proc, u benchUser, app int64, content string) error {
 	body := strings.NewReader(fmt.Sprintf(`{"content":%q}`, content))
-	req, _ := http.NewRequestWithContext(ctx, "POST", fmt.Sprintf("%s/app/%d/comment", srv.base, app), body)
+	req, _ := http.NewRequestWithContext(ctx, "POST", fmt.Sprintf("%s/app/%d/comment", srv.Base, app), body)
 	req.Header.Set("Content-Type", "application/json")
 	req.AddCookie(&http.Cookie{Name: "geekapk_uid", Value: fmt.Sprint(u.UID)})
 	req.AddCookie(&http.Cookie{Name: "geekapk_passhash", Value: u.Passhash})

@@ -42,31 +42,6 @@ ENTRYPOINT ["/testapp"]
 const healthcheck = `HEALTHCHECK --interval=1s --timeout=2s --retries=600 CMD ["/testapp", "check", "http://127.0.0.1:8080/health"]
 `
 
-// ModuleRoot is the directory of StackHub's go.mod, found by the go command from the working directory.
-func ModuleRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("run this from inside the StackHub module")
-	}
-	return filepath.Dir(mod), nil
-}
-
-// BuildStackhub builds ./cmd/stackhub as `make build` does (static, CGO_ENABLED=0) into dir and returns its path.
-func BuildStackhub(ctx context.Context, root, dir string) (string, error) {
-	bin := filepath.Join(dir, "stackhub")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/stackhub")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/stackhub: %v\n%s", err, b)
-	}
-	return bin, nil
-}
-
 // BuildImages builds the test app (static, stripped) and tags it as ImagePlain and ImageHealth, FROM scratch.
 func BuildImages(ctx context.Context, c *client.Client, root, dir string) error {
 	bin := filepath.Join(dir, "testapp")

@@ -9,25 +9,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stackhub/stackhub/bench/internal/serve"
 )
 
-// Server is a running `stackhub serve` on loopback, with its own data dir and admin token.
+// Server is a running `stackhub serve` on loopback (Base, Token, DataDir, PID, Stop… come from serve.Proc), with
+// the installer API on top.
 type Server struct {
-	URL, Token, DataDir, LogPath string
-	Bin                          string
-	cmd                          *exec.Cmd
-	done                         chan struct{}
-	waitErr                      error
-	http                         *http.Client
+	*serve.Proc
+	Bin  string
+	http *http.Client
 }
 
 // RandomHex returns n random bytes in hex.
@@ -37,111 +34,23 @@ func RandomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// FreePort returns a TCP port that nothing listens on now, on any address.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", ":0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// StartServer starts bin serve with dataDir (SQLite inside it), the project prefix and the default log level,
-// its log in dataDir/../serve.log, and waits until GET /api/v1/health answers 200.
-func StartServer(ctx context.Context, bin, dataDir, prefix string) (*Server, error) {
-	port, err := FreePort()
+// StartServer starts bin serve with its data dir (SQLite inside it) and log in dir, the project prefix and the
+// default settings and log level, and waits until GET /api/v1/health answers 200.
+func StartServer(ctx context.Context, bin, dir, prefix string) (*Server, error) {
+	// SIGTERM if this benchmark dies without cleaning up: the server goes too (it does not take the apps with it).
+	p, err := serve.Start(ctx, serve.Config{Bin: bin, Dir: dir, Args: []string{"--prefix", prefix},
+		DeathSig: syscall.SIGTERM, HealthTimeout: 30 * time.Second})
 	if err != nil {
 		return nil, err
 	}
-	wsPort, err := FreePort()
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{Bin: bin, URL: "http://127.0.0.1:" + strconv.Itoa(port), Token: RandomHex(16), DataDir: dataDir,
-		LogPath: filepath.Join(filepath.Dir(dataDir), "serve.log"), done: make(chan struct{}),
-		http: &http.Client{Timeout: 2 * time.Minute}}
-	logf, err := os.Create(s.LogPath)
-	if err != nil {
-		return nil, err
-	}
-	s.cmd = exec.Command(bin, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
-		"--ws-listen", "127.0.0.1:"+strconv.Itoa(wsPort), "--data-dir", dataDir, "--prefix", prefix)
-	s.cmd.Env = append(os.Environ(), "DOGETOK="+s.Token)
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	// If this benchmark dies without cleaning up, the server goes too (it does not take the apps with it).
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := s.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s serve: %w", bin, err)
-	}
-	go func() { s.waitErr = s.cmd.Wait(); logf.Close(); close(s.done) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := s.http.Get(s.URL + "/api/v1/health")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return s, nil
-			}
-		}
-		select {
-		case <-s.done:
-			return nil, fmt.Errorf("stackhub serve exited: %v\n%s", s.waitErr, s.LogTail(20))
-		case <-ctx.Done():
-			s.Stop()
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.Stop()
-			return nil, fmt.Errorf("stackhub serve did not answer within 30 s\n%s", s.LogTail(20))
-		}
-	}
-}
-
-// PID is the server's process id.
-func (s *Server) PID() int { return s.cmd.Process.Pid }
-
-// Alive reports an error once the server has exited.
-func (s *Server) Alive() error {
-	select {
-	case <-s.done:
-		return fmt.Errorf("stackhub serve exited: %v\n%s", s.waitErr, s.LogTail(20))
-	default:
-		return nil
-	}
-}
-
-// Stop sends SIGTERM, waits up to 20 s for a graceful exit, then kills.
-func (s *Server) Stop() {
-	if s == nil || s.cmd.Process == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(20 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-}
-
-// LogTail is the last n lines of the server's log.
-func (s *Server) LogTail(n int) string {
-	b, _ := os.ReadFile(s.LogPath)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return &Server{Proc: p, Bin: bin, http: &http.Client{Timeout: 2 * time.Minute}}, nil
 }
 
 // ImportLibrary runs `stackhub catalog import DIR` against the server (STACKHUB_URL and DOGETOK), as an operator
 // would, and fails on any refused template.
 func (s *Server) ImportLibrary(ctx context.Context, dir string) (string, error) {
 	cmd := exec.CommandContext(ctx, s.Bin, "catalog", "import", dir)
-	cmd.Env = append(os.Environ(), "STACKHUB_URL="+s.URL, "DOGETOK="+s.Token)
+	cmd.Env = append(os.Environ(), "STACKHUB_URL="+s.Base, "DOGETOK="+s.Token)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("stackhub catalog import: %v\n%s", err, out)
@@ -162,7 +71,7 @@ type envelope struct {
 // call POSTs a JSON body to a contract endpoint and decodes data into out; code "0" is an error.
 func (s *Server) call(ctx context.Context, path string, body map[string]any, out any) error {
 	b, _ := json.Marshal(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+path, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Base+path, bytes.NewReader(b))
 	if err != nil {
 		return err
 	}
@@ -246,7 +155,7 @@ type JobEvent struct {
 
 // Job reads a job's state and log from GET /api/v1/jobs/{id}.
 func (s *Server) Job(ctx context.Context, id string) (state string, events []JobEvent, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/api/v1/jobs/"+id, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Base+"/api/v1/jobs/"+id, nil)
 	if err != nil {
 		return "", nil, err
 	}
