@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/stackhub/stackhub/bench/install/kit"
+	"github.com/stackhub/stackhub/bench/internal/proc"
 	"github.com/stackhub/stackhub/bench/internal/serve"
 )
 
@@ -246,7 +247,7 @@ func measure(ctx context.Context, o options, srv *kit.Server, apps int) (sample,
 		return s, ctx.Err()
 	case <-time.After(o.settle):
 	}
-	_, cpu0, err := procCPU(pid)
+	_, cpu0, err := proc.CPU(pid)
 	if err != nil {
 		return s, err
 	}
@@ -254,7 +255,7 @@ func measure(ctx context.Context, o options, srv *kit.Server, apps int) (sample,
 	if err != nil {
 		return s, err
 	}
-	d0, c0 := cpuByName(isDockerd), cpuByName(isContainerd)
+	d0, c0 := proc.CPUByName(isDockerd), proc.CPUByName(isContainerd)
 	t0 := time.Now()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -267,13 +268,13 @@ func measure(ctx context.Context, o options, srv *kit.Server, apps int) (sample,
 		if err := srv.Alive(); err != nil {
 			return s, err
 		}
-		m, err := procStatus(pid)
+		m, err := proc.ReadStatus(pid)
 		if err != nil {
 			return s, err
 		}
 		s.rssMax = max(s.rssMax, m.RSS)
 	}
-	_, cpu1, err := procCPU(pid)
+	_, cpu1, err := proc.CPU(pid)
 	if err != nil {
 		return s, err
 	}
@@ -284,13 +285,13 @@ func measure(ctx context.Context, o options, srv *kit.Server, apps int) (sample,
 		return s, err
 	}
 	s.wakeups = w1 - w0
-	s.dockerd, _ = cpuDelta(d0, cpuByName(isDockerd))
-	s.containerd, s.containerdProcs = cpuDelta(c0, cpuByName(isContainerd))
-	m, err := procStatus(pid)
+	s.dockerd, _ = proc.CPUDelta(d0, proc.CPUByName(isDockerd))
+	s.containerd, s.containerdProcs = proc.CPUDelta(c0, proc.CPUByName(isContainerd))
+	m, err := proc.ReadStatus(pid)
 	if err != nil {
 		return s, err
 	}
-	s.rssEnd, s.hwm, s.threads, s.fds = m.RSS, m.HWM, m.Threads, openFDs(pid)
+	s.rssEnd, s.hwm, s.threads, s.fds = m.RSS, m.HWM, m.Threads, proc.FDs(pid)
 	logf("%d apps: RSS %.1f MB, CPU %.2f %% of a core, %d context switches", apps, mb(s.rssEnd), s.pct(s.cpu), s.wakeups)
 	return s, nil
 }

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/stackhub/stackhub/bench/internal/dsn"
+	"github.com/stackhub/stackhub/bench/internal/proc"
 	"github.com/stackhub/stackhub/bench/internal/serve"
 	"github.com/stackhub/stackhub/internal/store"
 )
@@ -195,8 +196,10 @@ func run(ctx context.Context, o options) error {
 	if !sleepUntil(ctx, time.Now().Add(o.idleWait)) {
 		return ctx.Err()
 	}
-	if rep.IdleRSS, _, err = memory(srv.PID()); err != nil {
+	if m, err := proc.ReadStatus(srv.PID()); err != nil {
 		logf("idle RSS: %v", err)
+	} else {
+		rep.IdleRSS = m.RSS
 	}
 
 	// 3. The baseline answers a body the size of a real GET /app/<aid>.
@@ -265,8 +268,10 @@ func run(ctx context.Context, o options) error {
 		}
 		rep.Results = append(rep.Results, best)
 	}
-	if _, rep.PeakRSS, err = memory(spid); err != nil {
+	if m, err := proc.ReadStatus(spid); err != nil {
 		logf("peak RSS: %v", err)
+	} else {
+		rep.PeakRSS = m.HWM
 	}
 	if err := srv.Alive(); err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stackhub/stackhub/bench/internal/proc"
 	"github.com/stackhub/stackhub/bench/internal/serve"
 )
 
@@ -105,9 +106,13 @@ func run(ctx context.Context, o options) error {
 
 // measure runs the three measurements against a running server.
 func measure(ctx context.Context, o options, srv *serve.Proc, users []benchUser, app int64, rep *report) error {
+	rss := func() (int64, error) {
+		m, err := proc.ReadStatus(srv.PID())
+		return m.RSS, err
+	}
 	sleep(ctx, o.settle)
 	var err error
-	if rep.idleRSS, _, err = rss(srv.PID()); err != nil {
+	if rep.idleRSS, err = rss(); err != nil {
 		return err
 	}
 	// 1. Connections and memory.
@@ -126,14 +131,14 @@ func measure(ctx context.Context, o options, srv *serve.Proc, users []benchUser,
 	defer geek.close()
 	rep.connectTime = time.Since(t)
 	logf("%d GeekApk connections open in %s (server holds %d file descriptors)", len(urls),
-		rep.connectTime.Round(time.Millisecond), fds(srv.PID()))
+		rep.connectTime.Round(time.Millisecond), proc.FDs(srv.PID()))
 	probe, err := dialAll(ctx, []string{srv.WS + "/"}, nil, 1, func(int, []byte) {})
 	if err != nil {
 		return err
 	}
 	defer probe.close()
 	sleep(ctx, o.settle)
-	if rep.connRSS, _, err = rss(srv.PID()); err != nil {
+	if rep.connRSS, err = rss(); err != nil {
 		return err
 	}
 	logf("RSS idle %s, with %d connections %s: %.1f KiB per connection", mib(rep.idleRSS), len(urls),
@@ -173,7 +178,7 @@ func measure(ctx context.Context, o options, srv *serve.Proc, users []benchUser,
 		return err
 	}
 	defer streams.close()
-	logf("%d event-stream connections open (server holds %d file descriptors)", len(surls), fds(srv.PID()))
+	logf("%d event-stream connections open (server holds %d file descriptors)", len(surls), proc.FDs(srv.PID()))
 	sleep(ctx, o.settle)
 	for r := range o.rounds {
 		start := time.Since(f.base).Nanoseconds()
@@ -186,7 +191,8 @@ func measure(ctx context.Context, o options, srv *serve.Proc, users []benchUser,
 			ms(res.last), ms(res.first), ms(res.p50), res.missing)
 		sleep(ctx, time.Second)
 	}
-	_, rep.peakRSS, err = rss(srv.PID())
+	m, err := proc.ReadStatus(srv.PID())
+	rep.peakRSS = m.HWM
 	rep.drops = geek.fails.Load() + streams.fails.Load()
 	return err
 }
