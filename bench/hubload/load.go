@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/stackhub/stackhub/bench/internal/stats"
 )
 
 // target is one endpoint under load; url picks the next request's URL (for example a random app id).
@@ -147,19 +149,13 @@ func runLoad(ctx context.Context, t target, cfg loadConfig) loadResult {
 	out.RPS = float64(out.OK) / cfg.Window.Seconds()
 	if len(all) > 0 {
 		slices.Sort(all)
-		out.P50, out.P99, out.Max = percentile(all, 50), percentile(all, 99), all[len(all)-1]
+		out.P50, out.P99, out.Max = stats.Percentile(all, 50), stats.Percentile(all, 99), all[len(all)-1]
 	}
 	if cpuOK {
 		out.CPU = cpuSample{Proc: c1.Proc - c0.Proc, Self: c1.Self - c0.Self, DB: max(0, c1.DB-c0.DB),
 			Machine: c1.Machine - c0.Machine}
 	}
 	return out
-}
-
-// percentile returns the nearest-rank p-th percentile of sorted.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	rank := int(float64(len(sorted))*p/100+0.999999) - 1
-	return sorted[min(max(rank, 0), len(sorted)-1)]
 }
 
 func sleepUntil(ctx context.Context, t time.Time) bool {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stackhub/stackhub/bench/install/kit"
+	"github.com/stackhub/stackhub/bench/internal/stats"
 )
 
 func durs[T any](xs []T, f func(T) time.Duration) []time.Duration {
@@ -19,8 +20,8 @@ func durs[T any](xs []T, f func(T) time.Duration) []time.Duration {
 
 func row(sb *strings.Builder, what, waits string, ds []time.Duration) {
 	lo, hi := kit.MinMax(ds)
-	fmt.Fprintf(sb, "| %s | %s | **%s** | %s | %s | %s |\n", what, waits, kit.Ms(kit.Median(ds)),
-		kit.Ms(kit.Percentile(ds, 90)), kit.Ms(lo), kit.Ms(hi))
+	fmt.Fprintf(sb, "| %s | %s | **%s** | %s | %s | %s |\n", what, waits, kit.Ms(stats.Median(ds)),
+		kit.Ms(stats.Percentile(ds, 90)), kit.Ms(lo), kit.Ms(hi))
 }
 
 func ratio(a, b time.Duration) float64 {
@@ -71,7 +72,7 @@ func render(header []string, all []results, o options, leaks *[]string) string {
 		for i := range min(len(r.sh), len(r.run)) {
 			pair = append(pair, ratio(r.sh[i].total, r.run[i].total))
 		}
-		rt := ratio(kit.Median(total), kit.Median(run))
+		rt := ratio(stats.Median(total), stats.Median(run))
 		verdict := ""
 		if v.name == "plain" {
 			if rt < o.target {
@@ -82,8 +83,8 @@ func render(header []string, all []results, o options, leaks *[]string) string {
 		}
 		fmt.Fprintf(&sb, "**Ratio StackHub ÷ docker run (medians): %.2f×**%s. Median of the per-run ratios (each "+
 			"StackHub install ÷ the docker run measured next to it): %.2f×. StackHub ÷ Engine API: %.2f×. "+
-			"StackHub's extra time over docker run: %s (median difference).\n\n", rt, verdict, kit.MedianFloat(pair),
-			ratio(kit.Median(total), kit.Median(api)), kit.Ms(kit.Median(total)-kit.Median(run)))
+			"StackHub's extra time over docker run: %s (median difference).\n\n", rt, verdict, stats.Median(pair),
+			ratio(stats.Median(total), stats.Median(api)), kit.Ms(stats.Median(total)-stats.Median(run)))
 
 		breakdown(&sb, r)
 
@@ -96,7 +97,7 @@ func render(header []string, all []results, o options, leaks *[]string) string {
 			{"docker rm -f", durs(r.run, func(x baseRun) time.Duration { return x.remove })},
 			{"Engine API remove (force)", durs(r.api, func(x baseRun) time.Duration { return x.remove })},
 		} {
-			fmt.Fprintf(&sb, "| %s | %s | %s |\n", t.what, kit.Ms(kit.Median(t.ds)), kit.Ms(kit.Percentile(t.ds, 90)))
+			fmt.Fprintf(&sb, "| %s | %s | %s |\n", t.what, kit.Ms(stats.Median(t.ds)), kit.Ms(stats.Percentile(t.ds, 90)))
 		}
 		sb.WriteString("\n### Every run (ms)\n\n| run | order | StackHub status 1 | StackHub app answered | docker run | Engine API |\n|---|---|---|---|---|---|\n")
 		for i := range r.sh {
@@ -153,7 +154,7 @@ func breakdown(sb *strings.Builder, r results) {
 		for _, d := range m.at {
 			ds = append(ds, d)
 		}
-		return kit.Median(ds)
+		return stats.Median(ds)
 	}
 	slices.SortFunc(list, func(a, b *milestone) int {
 		if d := med(a) - med(b); d != 0 {
@@ -174,7 +175,7 @@ func breakdown(sb *strings.Builder, r results) {
 					gaps = append(gaps, d2-d)
 				}
 			}
-			next = kit.Ms(kit.Median(gaps))
+			next = kit.Ms(stats.Median(gaps))
 		}
 		fmt.Fprintf(sb, "| %s | %s | %s | %s |\n", m.label, m.note, kit.Ms(med(m)), next)
 	}

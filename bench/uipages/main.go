@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/stackhub/stackhub/bench/internal/dsn"
+	"github.com/stackhub/stackhub/bench/internal/stats"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/engine/docker"
 	"github.com/stackhub/stackhub/internal/events"
@@ -139,7 +140,8 @@ func run(database string, n int, out string) error {
 	for _, t := range targets {
 		durs, status, size := measure(handler, t, n)
 		fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %.2f | %.2f | %.2f |\n", t.name, status, size,
-			ms(durs, 50), ms(durs, 95), ms(durs, 99), ms(durs, 100))
+			ms(stats.Percentile(durs, 50)), ms(stats.Percentile(durs, 95)), ms(stats.Percentile(durs, 99)),
+			ms(stats.Percentile(durs, 100)))
 	}
 	fmt.Print(b.String())
 	if out != "" {
@@ -198,8 +200,4 @@ func measure(h http.Handler, t target, n int) ([]time.Duration, int, int) {
 	return durs, status, size
 }
 
-func ms(sorted []time.Duration, pct int) float64 {
-	i := (len(sorted)*pct + 99) / 100
-	i = min(max(i-1, 0), len(sorted)-1)
-	return float64(sorted[i].Microseconds()) / 1000
-}
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/stackhub/stackhub/bench/internal/stats"
 )
 
 // Targets from the issue.
@@ -18,10 +20,10 @@ const (
 	targetFanout     = 250 * time.Millisecond
 )
 
-type stats struct{ p50, p99, max time.Duration }
+type latency struct{ p50, p99, max time.Duration }
 
 // summarize takes exact nearest-rank percentiles of the recorded latencies (0: never received, left out).
-func summarize(lat []atomic.Int64) stats {
+func summarize(lat []atomic.Int64) latency {
 	var v []int64
 	for i := range lat {
 		if n := lat[i].Load(); n > 0 {
@@ -29,11 +31,11 @@ func summarize(lat []atomic.Int64) stats {
 		}
 	}
 	if len(v) == 0 {
-		return stats{}
+		return latency{}
 	}
 	slices.Sort(v)
-	at := func(p float64) time.Duration { return time.Duration(v[min(len(v)-1, int(p*float64(len(v))))]) }
-	return stats{p50: at(0.50), p99: at(0.99), max: time.Duration(v[len(v)-1])}
+	return latency{p50: time.Duration(stats.Percentile(v, 50)), p99: time.Duration(stats.Percentile(v, 99)),
+		max: time.Duration(v[len(v)-1])}
 }
 
 type fanoutResult struct {
@@ -56,7 +58,7 @@ func waitFanout(ctx context.Context, at []atomic.Int64, start int64) fanoutResul
 				return fanoutResult{missing: len(at)}
 			}
 			slices.Sort(v)
-			return fanoutResult{first: time.Duration(v[0]), p50: time.Duration(v[len(v)/2]),
+			return fanoutResult{first: time.Duration(v[0]), p50: time.Duration(stats.Percentile(v, 50)),
 				last: time.Duration(v[len(v)-1]), missing: len(at) - len(v)}
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -67,7 +69,7 @@ type report struct {
 	opts                      options
 	idleRSS, connRSS, peakRSS int64
 	connectTime               time.Duration
-	dm                        stats
+	dm                        latency
 	dmRate                    float64
 	dmLost                    int64
 	fanouts                   []fanoutResult
