@@ -15,17 +15,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/stackhub/stackhub/bench/install/kit"
 	"github.com/stackhub/stackhub/bench/internal/proc"
-	"github.com/stackhub/stackhub/bench/internal/serve"
 )
 
 type options struct {
@@ -58,9 +55,7 @@ func main() {
 	}
 }
 
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
-}
+var logf = kit.Logf
 
 // sample is one idle window.
 type sample struct {
@@ -76,76 +71,16 @@ type sample struct {
 func (s sample) pct(d time.Duration) float64 { return float64(d) / float64(s.elapsed) * 100 }
 
 func run(ctx context.Context, o options) (err error) {
-	root, err := serve.ModuleRoot(ctx)
-	if err != nil {
-		return err
-	}
-	c, dockerVersion, err := kit.Docker(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	tmp, err := os.MkdirTemp("", "stackhub-footprint-")
+	b, err := kit.Setup(ctx, kit.Options{Name: "footprint", Prefix: "shf", Stackhub: o.stackhub, Keep: o.keep})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if o.keep {
-			logf("kept %s", tmp)
-		} else {
-			os.RemoveAll(tmp)
+		if cerr := b.Close(); err == nil {
+			err = cerr
 		}
 	}()
-	prefix := "shf" + kit.RandomHex(2)
-	netName := prefix + "-net"
-	var leaks []string
-	defer func() {
-		removed, serr := kit.Sweep(c, prefix)
-		for _, r := range removed {
-			if r != "network "+netName {
-				leaks = append(leaks, r)
-			}
-		}
-		if len(leaks) > 0 {
-			logf("WARNING: left behind and removed now: %s", strings.Join(leaks, ", "))
-		}
-		if serr != nil {
-			logf("WARNING: %v", serr)
-			if err == nil {
-				err = serr
-			}
-		}
-	}()
-
-	logf("building stackhub and the test app image")
-	bin := o.stackhub
-	if bin == "" {
-		bin = filepath.Join(tmp, "stackhub")
-		if err := serve.GoBuild(ctx, root, bin, "./cmd/stackhub"); err != nil {
-			return err
-		}
-	}
-	if err := kit.BuildImages(ctx, c, root, tmp); err != nil {
-		return err
-	}
-	if err := kit.CreateNetwork(ctx, c, netName); err != nil {
-		return err
-	}
-	lib := filepath.Join(tmp, "library")
-	if err := kit.WriteLibrary(lib, netName, 30000+rand.IntN(20000)); err != nil {
-		return err
-	}
-	header := append(kit.Machine(ctx, root), "Docker Engine: "+dockerVersion)
-	logf("starting stackhub serve (prefix %s)", prefix)
-	srv, err := kit.StartServer(ctx, bin, tmp, prefix)
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
-	defer uninstallAll(srv, &leaks)
-	if _, err := srv.ImportLibrary(ctx, lib); err != nil {
-		return err
-	}
+	srv := b.Server
 
 	idle, err := measure(ctx, o, srv, 0)
 	if err != nil {
@@ -171,7 +106,7 @@ func run(ctx context.Context, o options) (err error) {
 	if err := waitRunning(ctx, srv, o.apps); err != nil {
 		return err
 	}
-	report := render(header, o, idle, full, installAll)
+	report := render(b.Header, o, idle, full, installAll)
 	fmt.Print(report)
 	if o.out != "" {
 		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
@@ -180,29 +115,6 @@ func run(ctx context.Context, o options) (err error) {
 		logf("report written to %s", o.out)
 	}
 	return nil
-}
-
-// uninstallAll removes every instance with purge and notes those that would not go.
-func uninstallAll(srv *kit.Server, leaks *[]string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	ins, err := srv.GetAllAppInfo(ctx)
-	if err != nil {
-		logf("list instances for cleanup: %v", err)
-		return
-	}
-	if len(ins) > 0 {
-		logf("uninstalling %d instances (purge)", len(ins))
-	}
-	for _, in := range ins {
-		if err := srv.UninstallApp(ctx, in.AppName, true); err != nil {
-			logf("cleanup: uninstall %s: %v", in.AppName, err)
-			*leaks = append(*leaks, "instance "+in.AppName+" (uninstall failed)")
-		}
-	}
-	if ents, _ := os.ReadDir(filepath.Join(srv.DataDir, "apps")); len(ents) > 0 {
-		*leaks = append(*leaks, fmt.Sprintf("%d project directories after uninstall with purge", len(ents)))
-	}
 }
 
 // waitRunning polls getAllAppInfo until n instances report status "1"; any "2" fails.

@@ -21,18 +21,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/moby/moby/client"
 
 	"github.com/stackhub/stackhub/bench/install/kit"
 	"github.com/stackhub/stackhub/bench/internal/serve"
@@ -103,15 +99,12 @@ func main() {
 	}
 }
 
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
-}
+var logf = kit.Logf
 
+// bench is a run: the prepared Docker, network and server, and the options.
 type bench struct {
-	o           options
-	c           *client.Client
-	srv         *kit.Server
-	prefix, net string
+	*kit.Bench
+	o options
 }
 
 // shRun is one StackHub install.
@@ -135,80 +128,17 @@ type results struct {
 }
 
 func run(ctx context.Context, o options) (err error) {
-	root, err := serve.ModuleRoot(ctx)
-	if err != nil {
-		return err
-	}
-	c, dockerVersion, err := kit.Docker(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	tmp, err := os.MkdirTemp("", "stackhub-installbench-")
+	kb, err := kit.Setup(ctx, kit.Options{Name: "installbench", Prefix: "shb", Stackhub: o.stackhub, Keep: o.keep})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if o.keep {
-			logf("kept %s", tmp)
-		} else {
-			os.RemoveAll(tmp)
+		if cerr := kb.Close(); err == nil {
+			err = cerr
 		}
 	}()
-	b := &bench{o: o, c: c, prefix: "shb" + kit.RandomHex(2)}
-	b.net = b.prefix + "-net"
-	var leaks []string
-	defer func() {
-		removed, serr := kit.Sweep(c, b.prefix)
-		for _, r := range removed {
-			if r != "network "+b.net {
-				leaks = append(leaks, r)
-			}
-		}
-		if len(leaks) > 0 {
-			logf("WARNING: left behind and removed now: %s", strings.Join(leaks, ", "))
-		}
-		if serr != nil {
-			logf("WARNING: %v", serr)
-			if err == nil {
-				err = serr
-			}
-		}
-	}()
-
-	logf("building stackhub and the test app image")
-	bin := o.stackhub
-	if bin == "" {
-		bin = filepath.Join(tmp, "stackhub")
-		if err := serve.GoBuild(ctx, root, bin, "./cmd/stackhub"); err != nil {
-			return err
-		}
-	}
-	if err := kit.BuildImages(ctx, c, root, tmp); err != nil {
-		return err
-	}
-	if err := kit.CreateNetwork(ctx, c, b.net); err != nil {
-		return err
-	}
-	lib := filepath.Join(tmp, "library")
-	if err := kit.WriteLibrary(lib, b.net, 30000+rand.IntN(20000)); err != nil {
-		return err
-	}
-	logf("starting stackhub serve (prefix %s)", b.prefix)
-	b.srv, err = kit.StartServer(ctx, bin, tmp, b.prefix)
-	if err != nil {
-		return err
-	}
-	defer b.srv.Stop()
-	defer b.uninstallAll()
-	if out, err := b.srv.ImportLibrary(ctx, lib); err != nil {
-		return err
-	} else {
-		logf("stackhub catalog import: %s", strings.ReplaceAll(strings.TrimSpace(out), "\n", "; "))
-	}
-
-	header := kit.Machine(ctx, root)
-	header = append(header, "Docker Engine: "+dockerVersion, fmt.Sprintf("runs: %d measured + %d warm-up per arm, polled every %s", o.runs, o.warmup, o.poll))
+	b := &bench{Bench: kb, o: o}
+	header := append(kb.Header, fmt.Sprintf("runs: %d measured + %d warm-up per arm, polled every %s", o.runs, o.warmup, o.poll))
 	var all []results
 	for _, name := range o.variants {
 		r, err := b.measure(ctx, variants[name])
@@ -217,13 +147,12 @@ func run(ctx context.Context, o options) (err error) {
 		}
 		all = append(all, r)
 	}
-	if err := b.srv.Alive(); err != nil {
+	if err := b.Server.Alive(); err != nil {
 		return err
 	}
-	if ents, _ := os.ReadDir(filepath.Join(b.srv.DataDir, "apps")); len(ents) > 0 {
-		leaks = append(leaks, fmt.Sprintf("%d project directories under the data dir after uninstall with purge", len(ents)))
-	}
-	report := render(header, all, o, &leaks)
+	// Tear down before the report, which says whether anything was left behind.
+	b.Uninstall()
+	report := render(header, all, o, b.Sweep())
 	fmt.Print(report)
 	if o.out != "" {
 		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
@@ -234,22 +163,6 @@ func run(ctx context.Context, o options) (err error) {
 	return nil
 }
 
-// uninstallAll removes whatever instances are still installed (after a failure or Ctrl-C), with purge.
-func (b *bench) uninstallAll() {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	ins, err := b.srv.GetAllAppInfo(ctx)
-	if err != nil {
-		logf("list instances for cleanup: %v", err)
-		return
-	}
-	for _, in := range ins {
-		if err := b.srv.UninstallApp(ctx, in.AppName, true); err != nil {
-			logf("cleanup: uninstall %s: %v", in.AppName, err)
-		}
-	}
-}
-
 // measure runs the warm-up, then the measured runs, alternating which arm goes first.
 func (b *bench) measure(ctx context.Context, v variant) (results, error) {
 	res := results{v: v}
@@ -258,10 +171,10 @@ func (b *bench) measure(ctx context.Context, v variant) (results, error) {
 		if _, err := b.stackhub(ctx, v, fmt.Sprintf("%s-warm%d", v.short, i)); err != nil {
 			return res, err
 		}
-		if _, err := b.dockerRun(ctx, v, fmt.Sprintf("%s-base-%s-warm%d", b.prefix, v.short, i)); err != nil {
+		if _, err := b.dockerRun(ctx, v, fmt.Sprintf("%s-base-%s-warm%d", b.Prefix, v.short, i)); err != nil {
 			return res, err
 		}
-		if _, err := b.engineAPI(ctx, v, fmt.Sprintf("%s-api-%s-warm%d", b.prefix, v.short, i)); err != nil {
+		if _, err := b.engineAPI(ctx, v, fmt.Sprintf("%s-api-%s-warm%d", b.Prefix, v.short, i)); err != nil {
 			return res, err
 		}
 	}
@@ -280,13 +193,13 @@ func (b *bench) measure(ctx context.Context, v variant) (results, error) {
 				}
 				res.sh = append(res.sh, r)
 			case "docker run":
-				r, err := b.dockerRun(ctx, v, fmt.Sprintf("%s-base-%s-run%d", b.prefix, v.short, i))
+				r, err := b.dockerRun(ctx, v, fmt.Sprintf("%s-base-%s-run%d", b.Prefix, v.short, i))
 				if err != nil {
 					return res, err
 				}
 				res.run = append(res.run, r)
 			case "api":
-				r, err := b.engineAPI(ctx, v, fmt.Sprintf("%s-api-%s-run%d", b.prefix, v.short, i))
+				r, err := b.engineAPI(ctx, v, fmt.Sprintf("%s-api-%s-run%d", b.Prefix, v.short, i))
 				if err != nil {
 					return res, err
 				}
@@ -342,7 +255,7 @@ func (b *bench) watchAnswer(ctx context.Context, port, container string, t0 time
 		defer cancel()
 		if container != "" {
 			if _, err := poll(ctx, b.o.poll, time.Now().Add(b.o.timeout), t0, func() (bool, error) {
-				return kit.Running(ctx, b.c, container)
+				return kit.Running(ctx, b.Docker, container)
 			}); err != nil {
 				return
 			}
@@ -390,7 +303,7 @@ func answeredBy(ch <-chan time.Duration) time.Duration {
 func (b *bench) stackhub(ctx context.Context, v variant, name string) (r shRun, err error) {
 	t0 := time.Now()
 	r.t0ms = t0.UnixMilli()
-	ins, err := b.srv.InstallApp(ctx, v.key, name)
+	ins, err := b.Server.InstallApp(ctx, v.key, name)
 	if err != nil {
 		return r, err
 	}
@@ -399,7 +312,7 @@ func (b *bench) stackhub(ctx context.Context, v variant, name string) (r shRun, 
 		uctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		t := time.Now()
-		uerr := b.srv.UninstallApp(uctx, name, true)
+		uerr := b.Server.UninstallApp(uctx, name, true)
 		r.uninstall = time.Since(t)
 		if uerr != nil && err == nil {
 			err = fmt.Errorf("uninstall %s: %w", name, uerr)
@@ -409,7 +322,7 @@ func (b *bench) stackhub(ctx context.Context, v variant, name string) (r shRun, 
 	defer cancel()
 	answered := b.watchAnswer(actx, ins.Port, ins.Container, t0)
 	r.total, err = poll(ctx, b.o.poll, t0.Add(b.o.timeout), t0, func() (bool, error) {
-		in, err := b.srv.GetAppInfo(ctx, name)
+		in, err := b.Server.GetAppInfo(ctx, name)
 		if err != nil {
 			return false, err
 		}
@@ -419,11 +332,11 @@ func (b *bench) stackhub(ctx context.Context, v variant, name string) (r shRun, 
 		return in.Status == "1", nil
 	})
 	if err != nil {
-		_, evs, _ := b.srv.Job(context.WithoutCancel(ctx), ins.Job)
-		return r, fmt.Errorf("stackhub install %s: %w\njob log: %+v\nserver log:\n%s", name, err, evs, b.srv.LogTail(15))
+		_, evs, _ := b.Server.Job(context.WithoutCancel(ctx), ins.Job)
+		return r, fmt.Errorf("stackhub install %s: %w\njob log: %+v\nserver log:\n%s", name, err, evs, b.Server.LogTail(15))
 	}
 	r.answered = answeredBy(answered)
-	state, evs, err := b.srv.Job(ctx, ins.Job)
+	state, evs, err := b.Server.Job(ctx, ins.Job)
 	if err != nil {
 		return r, err
 	}
@@ -452,7 +365,7 @@ func (b *bench) waitBaseline(ctx context.Context, v variant, name string, port i
 		return d, d, nil
 	}
 	total, err = poll(ctx, b.o.poll, t0.Add(b.o.timeout), t0, func() (bool, error) {
-		h, err := kit.Health(ctx, b.c, name)
+		h, err := kit.Health(ctx, b.Docker, name)
 		if h == "unhealthy" {
 			err = errors.New(name + " is unhealthy")
 		}
@@ -470,8 +383,8 @@ func (b *bench) dockerRun(ctx context.Context, v variant, name string) (r baseRu
 		return r, err
 	}
 	t0 := time.Now()
-	out, err := exec.CommandContext(ctx, "docker", "run", "-d", "--name", name, "--label", "io.stackhub.bench="+b.prefix,
-		"--network", b.net, "--restart", "unless-stopped", "-p", fmt.Sprintf("127.0.0.1:%d:8080", port),
+	out, err := exec.CommandContext(ctx, "docker", "run", "-d", "--name", name, "--label", "io.stackhub.bench="+b.Prefix,
+		"--network", b.Network, "--restart", "unless-stopped", "-p", fmt.Sprintf("127.0.0.1:%d:8080", port),
 		"-e", "APP_NAME=web", v.image).CombinedOutput()
 	r.returned = time.Since(t0)
 	defer func() {
@@ -495,11 +408,11 @@ func (b *bench) engineAPI(ctx context.Context, v variant, name string) (r baseRu
 		return r, err
 	}
 	t0 := time.Now()
-	err = kit.RunAPI(ctx, b.c, name, b.prefix, b.net, v.image, port)
+	err = kit.RunAPI(ctx, b.Docker, name, b.Prefix, b.Network, v.image, port)
 	r.returned = time.Since(t0)
 	defer func() {
 		t := time.Now()
-		rmErr := kit.Remove(context.WithoutCancel(ctx), b.c, name)
+		rmErr := kit.Remove(context.WithoutCancel(ctx), b.Docker, name)
 		r.remove = time.Since(t)
 		if rmErr != nil && err == nil {
 			err = rmErr

@@ -31,7 +31,7 @@ func ratio(a, b time.Duration) float64 {
 	return float64(a) / float64(b)
 }
 
-func render(header []string, all []results, o options, leaks *[]string) string {
+func render(header []string, all []results, o options, leaks []string) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "# StackHub install overhead — %s\n\n", time.Now().UTC().Format("2006-01-02 15:04:05 UTC"))
 	for _, h := range header {
@@ -106,8 +106,8 @@ func render(header []string, all []results, o options, leaks *[]string) string {
 		}
 		fmt.Fprintf(&sb, "\nLoad average after this variant: %s.\n\n", r.loadAfter)
 	}
-	if len(*leaks) > 0 {
-		fmt.Fprintf(&sb, "**Left behind** (removed by the benchmark's sweep): %s.\n", strings.Join(*leaks, ", "))
+	if len(leaks) > 0 {
+		fmt.Fprintf(&sb, "**Left behind** (removed by the benchmark's sweep): %s.\n", strings.Join(leaks, ", "))
 	} else {
 		sb.WriteString("Nothing was left behind: after StackHub's uninstalls (with purge) the sweep found no container, " +
 			"volume, network (other than the benchmark's own) or project directory.\n")

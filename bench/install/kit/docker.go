@@ -40,10 +40,10 @@ func CreateNetwork(ctx context.Context, c *client.Client, name string) error {
 	return nil
 }
 
-// Sweep removes every container, volume and network whose name starts with prefix+"-" (containers also by
+// sweep removes every container, volume and network whose name starts with prefix+"-" (containers also by
 // label io.stackhub.bench=prefix), and returns what it removed. It is the safety net after StackHub's own
 // uninstalls: anything it finds besides the benchmark's network is a leak worth reporting.
-func Sweep(c *client.Client, prefix string) (removed []string, err error) {
+func sweep(c *client.Client, prefix string) (removed []string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p := prefix + "-"
