@@ -14,19 +14,13 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if [[ -f /tmp/stackhub-testenv.env ]]; then
-  # shellcheck disable=SC1091
-  . /tmp/stackhub-testenv.env
-fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_prepare hub
 
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
 CLIENTS=${BENCH_CLIENTS:-50}
-STAMP=$(date -u +%Y%m%d-%H%M%S)
-mkdir -p bench/results
-OUT=$PWD/bench/results/hub-$STAMP.md
-
-WORK=$(mktemp -d /tmp/stackhub-bench.XXXXXX)
 PG_DB=""
 PG_ADMIN=""
 cleanup() {
@@ -36,21 +30,9 @@ cleanup() {
   fi
   rm -rf "$WORK"
 }
-trap cleanup EXIT
+trap cleanup EXIT # replaces bench_prepare's: it also drops the throw-away database
 
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git status --porcelain 2>/dev/null) ]]; then commit="$commit (with uncommitted changes)"; fi
-SOURCE="working tree at commit $commit"
-if [[ -n ${BENCH_REV:-} ]]; then
-  rev=$(git rev-parse --short "$BENCH_REV^{commit}")
-  SOURCE="git revision $rev (BENCH_REV=$BENCH_REV), with bench/ from the working tree"
-  mkdir -p "$WORK/src"
-  git archive "$rev" | tar -x -C "$WORK/src"
-  rm -rf "$WORK/src/bench"
-  tar -cf - --exclude=bench/results bench | tar -x -C "$WORK/src"
-  cd "$WORK/src"
-fi
-echo "building bench/hubload ($SOURCE)" >&2
+echo "building bench/hubload" >&2
 go build -o "$WORK/hubload" ./bench/hubload
 ARGS=(-duration "$DURATION" -warmup "$WARMUP" -clients "$CLIENTS")
 # shellcheck disable=SC2206 # word splitting wanted: a list of flags
@@ -59,7 +41,7 @@ ARGS+=(${BENCH_FLAGS:-})
 {
   echo "# StackHub hub load benchmark — $STAMP"
   echo
-  echo "- source: $SOURCE"
+  echo "- source: $BENCH_SOURCE"
   echo "- $(go version)"
   echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//') × $(nproc) — **only $(nproc) cores: the load generator, the server, the baseline and PostgreSQL all share them**, so every process steals CPU from the others. Read the ratios to the baseline, not the absolute req/s."
   echo "- memory: $(free -m 2>/dev/null | awk '/^Mem:/ {print $2 " MiB"}')"

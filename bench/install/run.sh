@@ -11,25 +11,9 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-if [[ -f /tmp/stackhub-testenv.env ]]; then
-  # shellcheck disable=SC1091
-  . /tmp/stackhub-testenv.env
-fi
-STAMP=$(date -u +%Y%m%d-%H%M%S)
-mkdir -p bench/results
-OUT=$PWD/bench/results/install-$STAMP.md
-WORK=$(mktemp -d /tmp/stackhub-installbench-run.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-
-if [[ -n ${BENCH_REV:-} ]]; then
-  rev=$(git rev-parse --short "$BENCH_REV^{commit}")
-  echo "benchmarking git revision $rev (BENCH_REV=$BENCH_REV) with bench/ from the working tree" >&2
-  mkdir -p "$WORK/src"
-  git archive "$rev" | tar -x -C "$WORK/src"
-  rm -rf "$WORK/src/bench"
-  tar -cf - --exclude=bench/results bench | tar -x -C "$WORK/src"
-  cd "$WORK/src"
-fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_prepare install
 go build -o "$WORK/install" ./bench/install
 # shellcheck disable=SC2086 # word splitting wanted: a list of flags
 "$WORK/install" -out "$OUT" ${BENCH_FLAGS:-}

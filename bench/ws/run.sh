@@ -3,6 +3,8 @@
 #
 # Usage:   bash bench/ws/run.sh [ws flags...]     (from anywhere inside the repository)
 #          e.g. bash bench/ws/run.sh -conns 2000 -duration 5s
+# Knobs:   BENCH_REV    benchmark a git revision (e.g. HEAD) instead of the working tree: it is extracted to a
+#                       temp dir with `git archive`, and this bench/ is copied over it
 # Output:  printed, and written to bench/results/ws-<UTC date-time>.md (git-ignored).
 set -euo pipefail
 
@@ -17,12 +19,9 @@ if [[ $(ulimit -n) != unlimited && $(ulimit -n) -lt $need ]]; then
   echo "run.sh: the file limit is $(ulimit -n); 10,000 connections need about $need (try -conns N)" >&2
 fi
 
-STAMP=$(date -u +%Y%m%d-%H%M%S)
-mkdir -p bench/results
-OUT=$PWD/bench/results/ws-$STAMP.md
-WORK=$(mktemp -d /tmp/stackhub-ws-bench.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_prepare ws
 echo "building bench/ws; file limit $(ulimit -n)" >&2
 go build -o "$WORK/ws" ./bench/ws
 "$WORK/ws" -out "$OUT" "$@"

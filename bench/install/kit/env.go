@@ -11,12 +11,17 @@ import (
 
 // Machine describes where a benchmark ran, for the report's header.
 func Machine(ctx context.Context, root string) []string {
-	commit := "unknown"
-	if out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD").Output(); err == nil {
-		commit = strings.TrimSpace(string(out))
-		if st, err := exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain").Output(); err == nil && len(st) > 0 {
-			commit += " (with uncommitted changes)"
+	// run.sh says what it benchmarks: under BENCH_REV the tree it extracted has no .git to ask.
+	source := os.Getenv("BENCH_SOURCE")
+	if source == "" {
+		commit := "unknown"
+		if out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD").Output(); err == nil {
+			commit = strings.TrimSpace(string(out))
+			if st, err := exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain").Output(); err == nil && len(st) > 0 {
+				commit += " (with uncommitted changes)"
+			}
 		}
+		source = "working tree at commit " + commit
 	}
 	cpu := "unknown CPU"
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
@@ -28,7 +33,7 @@ func Machine(ctx context.Context, root string) []string {
 		}
 	}
 	return []string{
-		"source: working tree at commit " + commit,
+		"source: " + source,
 		"Go: " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
 		"CPU: " + cpu + " × " + strconv.Itoa(runtime.NumCPU()) + " (shared with whatever else runs on this machine)",
 		"load average at start: " + LoadAvg(),
