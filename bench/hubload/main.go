@@ -83,10 +83,6 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
 }
 
-func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
-}
-
 func run(ctx context.Context, o options) error {
 	root, err := serve.ModuleRoot(ctx)
 	if err != nil {
@@ -104,8 +100,12 @@ func run(ctx context.Context, o options) error {
 	if o.database == "" {
 		o.database = filepath.Join(tmp, "bench.db")
 	}
+	st, err := store.Open(ctx, o.database)
+	if err != nil {
+		return err
+	}
 	engine := "SQLite"
-	if isPostgres(o.database) {
+	if st.Dialect() == store.Postgres {
 		engine = "PostgreSQL"
 	}
 	if o.seedWorkers == 0 {
@@ -117,10 +117,6 @@ func run(ctx context.Context, o options) error {
 	rep := &report{Engine: engine, Database: dsn.Redact(o.database), Opts: o, CPUs: runtime.NumCPU()}
 
 	// 1. Seed.
-	st, err := store.Open(ctx, o.database)
-	if err != nil {
-		return err
-	}
 	if !o.skipSeed {
 		empty, err := isEmpty(ctx, st)
 		if err != nil {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -120,6 +122,7 @@ type milestone struct {
 	label, note string
 	seen        int                   // order of first appearance, to break ties (ms resolution)
 	at          map[int]time.Duration // by run
+	median      time.Duration         // of at
 }
 
 // breakdown writes the install job's stages (GET /api/v1/jobs/{id}, server clock) next to the client's points.
@@ -147,20 +150,11 @@ func breakdown(sb *strings.Builder, r results) {
 	}
 	list := make([]*milestone, 0, len(ms))
 	for _, m := range ms {
+		m.median = stats.Median(slices.Collect(maps.Values(m.at)))
 		list = append(list, m)
 	}
-	med := func(m *milestone) time.Duration {
-		var ds []time.Duration
-		for _, d := range m.at {
-			ds = append(ds, d)
-		}
-		return stats.Median(ds)
-	}
 	slices.SortFunc(list, func(a, b *milestone) int {
-		if d := med(a) - med(b); d != 0 {
-			return int(d)
-		}
-		return a.seen - b.seen
+		return cmp.Or(cmp.Compare(a.median, b.median), a.seen-b.seen)
 	})
 	sb.WriteString("### Where StackHub's time goes (medians over the runs)\n\n")
 	sb.WriteString("`job:` lines are the first event of each stage in the install job's log (`at`, server clock, ms " +
@@ -177,7 +171,7 @@ func breakdown(sb *strings.Builder, r results) {
 			}
 			next = kit.Ms(stats.Median(gaps))
 		}
-		fmt.Fprintf(sb, "| %s | %s | %s | %s |\n", m.label, m.note, kit.Ms(med(m)), next)
+		fmt.Fprintf(sb, "| %s | %s | %s | %s |\n", m.label, m.note, kit.Ms(m.median), next)
 	}
 	sb.WriteString("\n")
 }

@@ -185,11 +185,9 @@ func (s *Server) Job(ctx context.Context, id string) (state string, events []Job
 var answerClient = &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true},
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-// Answers reports whether GET http://127.0.0.1:port/ gets any HTTP answer — the condition StackHub itself uses
-// for an app without a healthcheck (a TCP connect alone proves nothing: docker-proxy accepts it regardless).
-func Answers(ctx context.Context, port string) bool { return Probe(ctx, port) == nil }
-
-// Probe is Answers with the reason it failed.
+// Probe fails unless GET http://127.0.0.1:port/ gets an HTTP answer, of any status — the condition StackHub
+// itself uses for an app without a healthcheck (a TCP connect alone proves nothing: docker-proxy accepts it
+// regardless).
 func Probe(ctx context.Context, port string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/", nil)
 	if err != nil {
