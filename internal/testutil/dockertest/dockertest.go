@@ -12,16 +12,12 @@
 package dockertest
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -34,6 +30,8 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
+
+	"github.com/stackhub/stackhub/internal/testutil/testappimage"
 )
 
 // LabelProject is Compose's project label, which the engine puts on everything it creates.
@@ -41,12 +39,6 @@ const LabelProject = "com.docker.compose.project"
 
 // baseRepo is the repository of the content-addressed image; its tag is a hash of what the image is built from.
 const baseRepo = "stackhub-test/testapp"
-
-const dockerfile = `FROM scratch
-COPY testapp /testapp
-EXPOSE 8080
-ENTRYPOINT ["/testapp"]
-`
 
 var (
 	shared     *client.Client
@@ -154,7 +146,7 @@ func ensureBase(c *client.Client) (string, error) {
 		return "", fmt.Errorf("no testapp sources in %s: %v", dir, err)
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n%s\n", runtime.Version(), runtime.GOARCH, dockerfile)
+	fmt.Fprintf(h, "%s\n%s\n%s\n", runtime.Version(), runtime.GOARCH, testappimage.Dockerfile)
 	for _, f := range srcs { // Glob sorts
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -178,46 +170,12 @@ func ensureBase(c *client.Client) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(out)
-	bin := filepath.Join(out, "testapp")
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("find the go command: %w", err)
-	}
-	cmd := exec.CommandContext(ctx, gobin, "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", bin, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH, "GOFLAGS=")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build testapp: %v\n%s", err, b)
-	}
-	bctx, err := buildContext(bin)
+	bin, err := testappimage.BuildBinary(ctx, dir, out)
 	if err != nil {
 		return "", err
 	}
-	res, err := c.ImageBuild(ctx, bctx, client.ImageBuildOptions{Tags: []string{ref}, Remove: true, ForceRemove: true,
-		Labels: map[string]string{"io.stackhub.test": "testapp"}})
-	if err != nil {
-		return "", fmt.Errorf("docker build: %w", err)
-	}
-	defer res.Body.Close()
-	var log strings.Builder
-	dec := json.NewDecoder(res.Body)
-	for {
-		var msg struct {
-			Stream string `json:"stream"`
-			Error  string `json:"error"`
-		}
-		if err := dec.Decode(&msg); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			return "", fmt.Errorf("docker build: read output: %w", err)
-		}
-		if msg.Error != "" {
-			return "", fmt.Errorf("docker build: %s\n%s", msg.Error, log.String())
-		}
-		log.WriteString(msg.Stream)
-	}
-	if _, err := c.ImageInspect(ctx, ref); err != nil {
-		return "", fmt.Errorf("docker build left no %s: %w\n%s", ref, err, log.String())
+	if err := testappimage.Build(ctx, c, ref, testappimage.Dockerfile, bin, map[string]string{"io.stackhub.test": "testapp"}); err != nil {
+		return "", err
 	}
 	return ref, nil
 }
@@ -236,29 +194,6 @@ func testappDir() (string, error) {
 		return "", fmt.Errorf("locate testapp sources: %w", err)
 	}
 	return strings.TrimSpace(string(out)), nil
-}
-
-// buildContext is a tar stream holding the Dockerfile and the binary.
-func buildContext(bin string) (io.Reader, error) {
-	b, err := os.ReadFile(bin)
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range []struct {
-		name string
-		mode int64
-		data []byte
-	}{{"Dockerfile", 0o644, []byte(dockerfile)}, {"testapp", 0o755, b}} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), ModTime: time.Unix(0, 0)}); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return nil, err
-		}
-	}
-	return &buf, tw.Close()
 }
 
 // FreePort returns a TCP port free on every interface, never the same one twice in a process.
