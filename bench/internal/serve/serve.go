@@ -96,6 +96,7 @@ func Start(ctx context.Context, cfg Config) (*Proc, error) {
 	listen, wsListen := "127.0.0.1:"+strconv.Itoa(port), "127.0.0.1:"+strconv.Itoa(wsPort)
 	tok := make([]byte, 16)
 	_, _ = rand.Read(tok)
+	token := hex.EncodeToString(tok)
 	dataDir, logPath := filepath.Join(cfg.Dir, "data"), filepath.Join(cfg.Dir, "server.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -105,7 +106,7 @@ func Start(ctx context.Context, cfg Config) (*Proc, error) {
 
 	args := append([]string{"serve", "--listen", listen, "--ws-listen", wsListen, "--data-dir", dataDir}, cfg.Args...)
 	cmd := exec.Command(cfg.Bin, args...)
-	cmd.Env = append(cleanEnv(), "DOGETOK="+hex.EncodeToString(tok))
+	cmd.Env = append(cleanEnv(), "DOGETOK="+token)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	sig := cfg.DeathSig
 	if sig == 0 {
@@ -116,19 +117,19 @@ func Start(ctx context.Context, cfg Config) (*Proc, error) {
 		return nil, fmt.Errorf("start %s serve: %w", cfg.Bin, err)
 	}
 	p := Watch(cmd, "stackhub serve")
-	p.Base, p.WS, p.Token, p.DataDir, p.LogPath = "http://"+listen, "ws://"+wsListen, hex.EncodeToString(tok), dataDir, logPath
+	p.Base, p.WS, p.Token, p.DataDir, p.LogPath = "http://"+listen, "ws://"+wsListen, token, dataDir, logPath
 
 	timeout := cfg.HealthTimeout
 	if timeout == 0 {
 		timeout = time.Minute
 	}
 	if err := waitHealthy(ctx, p.Base, timeout, p.done); err != nil {
+		if aerr := p.Alive(); aerr != nil {
+			return nil, aerr // it exited by itself: its error and log say why
+		}
 		p.Stop()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
-		}
-		if aerr := p.Alive(); aerr != nil {
-			return nil, aerr
 		}
 		return nil, fmt.Errorf("stackhub serve: %w\n%s", err, p.LogTail(20))
 	}
