@@ -126,7 +126,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	go pruneSessions(ctx, au, log)
-	handler := server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Hooks: cfg.Hooks, Log: log, Version: Version,
+	handler := server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log, Version: Version,
 		WeakToken: weak, Feed: feed, Webhooks: wh, UI: ui})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -26,7 +26,6 @@ type Deps struct {
 	Hub       *hub.Service
 	Host      *host.Service
 	Auth      *auth.Service
-	Hooks     []webhook.Hook
 	Log       *slog.Logger
 	Version   string
 	WeakToken bool             // the admin token is weak: searchServer reports it
@@ -39,7 +38,11 @@ type Deps struct {
 // from another origin is refused (http.CrossOriginProtection): browsers send cookies, and the APIs accept them.
 func Handler(d Deps) http.Handler {
 	mux := http.NewServeMux()
-	geekapk.New(d.Hub, d.Auth, d.Hooks, d.Log, d.Version).Register(mux)
+	var hooks []webhook.Hook // the GeekApk API lists the configured ones
+	if d.Webhooks != nil {
+		hooks = d.Webhooks.Configured()
+	}
+	geekapk.New(d.Hub, d.Auth, hooks, d.Log, d.Version).Register(mux)
 	stackhub.New(d.Host, d.Auth, d.Log, d.WeakToken).Register(mux)
 	v1.Register(mux, v1.Deps{Hub: d.Hub, Host: d.Host, Auth: d.Auth, Version: d.Version, WeakToken: d.WeakToken,
 		Feed: d.Feed, Webhooks: d.Webhooks})
@@ -64,15 +67,8 @@ func (s *statusWriter) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets streaming handlers reach the connection's Flush and Hijack through http.ResponseController.
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// Flush passes a streaming handler's flush through. Without it, handlers that assert http.Flusher (the job
-// events and followed logs of /api/v1) would buffer until the response ends.
-func (s *statusWriter) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
 
 // logRequests logs each request with an id. The query string is never logged: it may hold the admin token.
 func logRequests(log *slog.Logger, next http.Handler) http.Handler {

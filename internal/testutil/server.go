@@ -150,7 +150,7 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	if err != nil {
 		t.Fatalf("web ui: %v", err)
 	}
-	ts := httptest.NewServer(server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Hooks: opt.Hooks, Log: log,
+	ts := httptest.NewServer(server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log,
 		Version: "test", Feed: feed, Webhooks: wh, UI: ui}))
 	wsTS := httptest.NewServer(geek)
 	t.Cleanup(func() {
