@@ -37,7 +37,7 @@ func (a *API) jobEvents(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, err)
 		return
 	}
-	flusher, _ := w.(http.Flusher)
+	rc := http.NewResponseController(w) // reaches the connection's Flush through middleware wrappers
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
@@ -50,9 +50,7 @@ func (a *API) jobEvents(w http.ResponseWriter, r *http.Request) {
 		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
 			return err
 		}
-		if flusher != nil {
-			flusher.Flush()
-		}
+		_ = rc.Flush() // a writer that cannot flush delivers at the end
 		return nil
 	}
 	job, err := a.host.Follow(r.Context(), actor, id, after, func(e store.JobEvent) error {
@@ -80,10 +78,7 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Accel-Buffering", "no")
-	fw := &flushWriter{w: w}
-	if f, ok := w.(http.Flusher); ok {
-		fw.f = f
-	}
+	fw := &flushWriter{w: w, rc: http.NewResponseController(w)}
 	if err := a.host.Logs(r.Context(), actor, name, tail, follow, fw); err != nil {
 		fmt.Fprintf(w, "\n[stackhub] %s\n", apperr.As(err).Message)
 	}
@@ -91,14 +86,12 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) {
 
 // flushWriter flushes after every write, so followed logs arrive as they are written.
 type flushWriter struct {
-	w http.ResponseWriter
-	f http.Flusher
+	w  http.ResponseWriter
+	rc *http.ResponseController
 }
 
 func (f *flushWriter) Write(b []byte) (int, error) {
 	n, err := f.w.Write(b)
-	if f.f != nil {
-		f.f.Flush()
-	}
+	_ = f.rc.Flush()
 	return n, err
 }
