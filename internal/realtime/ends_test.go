@@ -45,6 +45,19 @@ func TestDisablingOrDeletingAUserEndsTheirConnections(t *testing.T) {
 		if _, status := dialStatus(t, geekURL(s, alice, ""), nil); status != http.StatusForbidden {
 			t.Errorf("a disabled user connects: %d, want 403", status)
 		}
+		if _, status := dialStatus(t, streamURL(s, ""), cookies(alice)); status != http.StatusForbidden {
+			t.Errorf("a disabled user opens the event stream: %d, want 403", status)
+		}
+		req, _ := http.NewRequest("GET", s.URL+"/api/v1/events", nil)
+		req.Header = cookies(alice)
+		res, err := (&http.Client{Timeout: 5 * time.Second}).Do(req) // the stream never ends should it open
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusForbidden {
+			t.Errorf("a disabled user opens the SSE stream: %d, want 403", res.StatusCode)
+		}
 
 		// Enabled again, she connects; deleted, she is dropped again.
 		s.Want(http.StatusOK, tu.Admin, "PUT", fmt.Sprintf("/doge/user/%d", alice.UID), nil)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/stackhub/stackhub/internal/api/reqauth"
 	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/events"
@@ -86,22 +86,22 @@ func (g *GeekApk) Close() {
 
 // onEvent runs on the publisher's goroutine: it only queues.
 func (g *GeekApk) onEvent(e events.Event) {
-	switch e.Type {
-	case events.NotificationSent:
-		n, ok := e.Payload.(store.Notification)
-		if !ok || e.Audience == 0 {
-			return
-		}
-		b, err := json.Marshal(n)
-		if err != nil {
-			return
-		}
-		g.pres.deliver(e.Audience, append([]byte{'!'}, b...), true)
-	case events.UserDeleted, events.UserDisabled:
-		if uid := endsUser(e); uid != 0 {
-			g.pres.drop(uid, errDeleted)
-		}
+	if uid := endsUser(e); uid != 0 {
+		g.pres.drop(uid, errDeleted)
+		return
 	}
+	if e.Type != events.NotificationSent || e.Audience == 0 || !g.pres.wantsPush(e.Audience) {
+		return // most recipients have no ?push=1 connection: encode only for those who do
+	}
+	n, ok := e.Payload.(store.Notification)
+	if !ok {
+		return
+	}
+	b, err := json.Marshal(n)
+	if err != nil {
+		return
+	}
+	g.pres.deliver(e.Audience, append([]byte{'!'}, b...), true)
 }
 
 // endsUser is the uid whose live connections e ends (the user was deleted or disabled), or 0.
@@ -125,11 +125,10 @@ func (g *GeekApk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	uid, err := g.authenticate(r)
 	if err != nil {
 		e := apperr.As(err)
-		status := map[apperr.Kind]int{apperr.Unauthorized: 401, apperr.Forbidden: 403, apperr.NotFound: 404,
-			apperr.RateLimited: 429}[e.Kind]
-		if status == 0 {
+		status := apperr.HTTPStatus(e.Kind)
+		if e.Kind == apperr.Internal {
 			g.log.Error("websocket login", "err", err)
-			status, e.Message = 500, "Internal server error"
+			e.Message = "Internal server error"
 		}
 		if e.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds()+1)))
@@ -178,7 +177,7 @@ func (g *GeekApk) authenticate(r *http.Request) (int64, error) {
 	if !ok || uidText == "" || passhash == "" || strings.Contains(passhash, "/") {
 		return 0, apperr.New(apperr.NotFound, "Resource was not found: use /<uid>/<passhash> or /")
 	}
-	a, err := g.auth.Authenticate(r.Context(), auth.Credentials{UID: uidText, Passhash: passhash, Client: clientAddr(r)})
+	a, err := g.auth.Authenticate(r.Context(), auth.Credentials{UID: uidText, Passhash: passhash, Client: reqauth.ClientAddr(r)})
 	if err != nil {
 		return 0, err
 	}
@@ -275,13 +274,4 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"status": status, "message": msg})
-}
-
-// clientAddr is the peer's IP, for rate limiting failed logins; proxies' headers are not trusted.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

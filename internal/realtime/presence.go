@@ -103,6 +103,20 @@ func (p *presence) deliver(uid int64, msg []byte, pushOnly bool) bool {
 	return true
 }
 
+// wantsPush tells whether uid has a ?push=1 connection.
+func (p *presence) wantsPush(uid int64) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if m := p.users[uid]; m != nil {
+		for _, c := range m.conns {
+			if c.push {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // drop ends every connection of uid.
 func (p *presence) drop(uid int64, cause error) {
 	p.mu.RLock()

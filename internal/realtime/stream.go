@@ -34,6 +34,10 @@ type sink interface {
 // Events otherwise. A client resumes with ?last_id=<id> or the Last-Event-ID header and first gets every event
 // after that id that is still kept. The error, if any, comes before anything was written.
 func (f *Feed) Serve(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
+	if a.User && !a.Enabled {
+		// As on the GeekApk socket: disabling a user ends their streams, and they may not open new ones.
+		return apperr.New(apperr.Forbidden, "User %d is disabled", a.UID)
+	}
 	after, resume, err := resumePoint(r)
 	if err != nil {
 		return err
