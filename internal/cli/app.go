@@ -211,14 +211,10 @@ func actionCmd(r *remote, action string) *cobra.Command {
 		Short: strings.ToUpper(action[:1]) + action[1:] + " an installed app",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := r.ctx(cmd)
-			defer cancel()
-			c := r.client()
-			job, err := c.Act(ctx, args[0], action)
+			job, err := followJob(cmd, r, func(ctx context.Context, c *client.Client) (*client.Job, error) {
+				return c.Act(ctx, args[0], action)
+			})
 			if err != nil {
-				return err
-			}
-			if job, err = follow(ctx, c, job.ID, cmd.OutOrStdout()); err != nil {
 				return err
 			}
 			if job.State != "succeeded" {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -8,6 +9,18 @@ import (
 
 	"github.com/stackhub/stackhub/client"
 )
+
+// followJob starts a job and prints its log until it ends, both within --timeout, and returns the job as it ended.
+func followJob(cmd *cobra.Command, r *remote, start func(context.Context, *client.Client) (*client.Job, error)) (*client.Job, error) {
+	ctx, cancel := r.ctx(cmd)
+	defer cancel()
+	c := r.client()
+	job, err := start(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return follow(ctx, c, job.ID, cmd.OutOrStdout())
+}
 
 func upgradeCmd(r *remote) *cobra.Command {
 	var version string
@@ -19,8 +32,8 @@ func upgradeCmd(r *remote) *cobra.Command {
 			if version == "" {
 				return fmt.Errorf("--version is required")
 			}
-			return runJob(cmd, r, args[0], "upgrade to "+version, func(c *client.Client) (*client.Job, error) {
-				return c.Upgrade(cmd.Context(), args[0], version)
+			return runJob(cmd, r, args[0], "upgrade to "+version, func(ctx context.Context, c *client.Client) (*client.Job, error) {
+				return c.Upgrade(ctx, args[0], version)
 			})
 		},
 	}
@@ -34,8 +47,8 @@ func rollbackCmd(r *remote) *cobra.Command {
 		Short: "Return an app to the version before its last upgrade, with that upgrade's snapshot",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runJob(cmd, r, args[0], "rollback", func(c *client.Client) (*client.Job, error) {
-				return c.Rollback(cmd.Context(), args[0])
+			return runJob(cmd, r, args[0], "rollback", func(ctx context.Context, c *client.Client) (*client.Job, error) {
+				return c.Rollback(ctx, args[0])
 			})
 		},
 	}
@@ -63,15 +76,9 @@ func backupsCmd(r *remote) *cobra.Command {
 }
 
 // runJob starts a job, follows it, and fails unless it succeeded.
-func runJob(cmd *cobra.Command, r *remote, name, what string, start func(*client.Client) (*client.Job, error)) error {
-	ctx, cancel := r.ctx(cmd)
-	defer cancel()
-	c := r.client()
-	job, err := start(c)
+func runJob(cmd *cobra.Command, r *remote, name, what string, start func(context.Context, *client.Client) (*client.Job, error)) error {
+	job, err := followJob(cmd, r, start)
 	if err != nil {
-		return err
-	}
-	if job, err = follow(ctx, c, job.ID, cmd.OutOrStdout()); err != nil {
 		return err
 	}
 	if job.State != "succeeded" {
