@@ -175,12 +175,9 @@ func (s *Service) runOperate(r *run, inst *store.Instance) {
 
 // Logs writes an instance's container logs to w.
 func (s *Service) Logs(ctx context.Context, a auth.Actor, name string, tail int, follow bool, w io.Writer) error {
-	if err := requireAdmin(a); err != nil {
-		return err
-	}
-	inst, err := s.store.Q().Instance(ctx, name)
+	inst, err := s.installed(ctx, a, name)
 	if err != nil {
-		return notInstalled(err, name)
+		return err
 	}
 	if tail <= 0 || tail > 10_000 {
 		tail = 200
@@ -198,11 +195,8 @@ var credentialKeys = []string{"W9_URL", "W9_LOGIN_USER", "W9_LOGIN_PASSWORD", "W
 // Credentials reveals an instance's generated secrets and login, resolved from its rendered .env. Only this
 // call returns them.
 func (s *Service) Credentials(ctx context.Context, a auth.Actor, name string) (map[string]string, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := s.CheckInstance(ctx, a, name); err != nil {
 		return nil, err
-	}
-	if _, err := s.store.Q().Instance(ctx, name); err != nil {
-		return nil, notInstalled(err, name)
 	}
 	env, err := engine.ReadEnvFile(filepath.Join(s.projectDir(name), ".env"))
 	if err != nil {
@@ -219,15 +213,30 @@ func (s *Service) Credentials(ctx context.Context, a auth.Actor, name string) (m
 
 // Job returns a job and its log.
 func (s *Service) Job(ctx context.Context, a auth.Actor, id int64) (*store.Job, []store.JobEvent, error) {
-	if err := requireAdmin(a); err != nil {
-		return nil, nil, err
-	}
-	j, err := s.store.Q().Job(ctx, id)
+	j, err := s.job(ctx, a, id)
 	if err != nil {
-		return nil, nil, apperr.Wrap(apperr.NotFound, err, "job %d was not found", id)
+		return nil, nil, err
 	}
 	evs, err := s.store.Q().JobEvents(ctx, id, 0)
 	return j, evs, err
+}
+
+// CheckJob refuses what Job would refuse (not the admin, no such job) without reading the job's log, so a stream
+// can answer its error before it starts.
+func (s *Service) CheckJob(ctx context.Context, a auth.Actor, id int64) error {
+	_, err := s.job(ctx, a, id)
+	return err
+}
+
+func (s *Service) job(ctx context.Context, a auth.Actor, id int64) (*store.Job, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	j, err := s.store.Q().Job(ctx, id)
+	if err != nil {
+		return nil, apperr.Wrap(apperr.NotFound, err, "job %d was not found", id)
+	}
+	return j, nil
 }
 
 // Follow calls fn with the job's log lines after seq `after`, then with new ones as they come, until the job ends

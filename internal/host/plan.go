@@ -224,12 +224,9 @@ type Overview struct {
 
 // Overview reports an instance with its history.
 func (s *Service) Overview(ctx context.Context, a auth.Actor, name string) (*Overview, error) {
-	if err := requireAdmin(a); err != nil {
-		return nil, err
-	}
-	inst, err := s.store.Q().Instance(ctx, name)
+	inst, err := s.installed(ctx, a, name)
 	if err != nil {
-		return nil, notInstalled(err, name)
+		return nil, err
 	}
 	info, err := s.info(ctx, inst)
 	if err != nil {

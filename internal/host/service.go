@@ -104,6 +104,25 @@ func notInstalled(err error, name string) error {
 	return fmt.Errorf("instance %s: %w", name, err)
 }
 
+// installed reads an instance for the admin: anybody else is refused, and a name not installed is NotFound.
+func (s *Service) installed(ctx context.Context, a auth.Actor, name string) (*store.Instance, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	inst, err := s.store.Q().Instance(ctx, name)
+	if err != nil {
+		return nil, notInstalled(err, name)
+	}
+	return inst, nil
+}
+
+// CheckInstance refuses what Instance would refuse (not the admin, not installed) without asking Docker for the
+// status, so a stream can answer its error before it starts.
+func (s *Service) CheckInstance(ctx context.Context, a auth.Actor, name string) error {
+	_, err := s.installed(ctx, a, name)
+	return err
+}
+
 // lock claims the instance for one job; false means another job holds it.
 func (s *Service) lock(name string) bool {
 	_, busy := s.busy.LoadOrStore(name, struct{}{})

@@ -131,11 +131,8 @@ func (s *Service) readBackups(name string) ([]Backup, error) {
 
 // Backups lists an instance's snapshots, newest first.
 func (s *Service) Backups(ctx context.Context, a auth.Actor, name string) ([]Backup, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := s.CheckInstance(ctx, a, name); err != nil {
 		return nil, err
-	}
-	if _, err := s.store.Q().Instance(ctx, name); err != nil {
-		return nil, notInstalled(err, name)
 	}
 	return s.readBackups(name)
 }

@@ -92,12 +92,9 @@ func computeStatus(inst *store.Instance, st *engine.Status) (code, info string) 
 
 // Instance reports one instance with its status computed now.
 func (s *Service) Instance(ctx context.Context, a auth.Actor, name string) (*Info, error) {
-	if err := requireAdmin(a); err != nil {
-		return nil, err
-	}
-	inst, err := s.store.Q().Instance(ctx, name)
+	inst, err := s.installed(ctx, a, name)
 	if err != nil {
-		return nil, notInstalled(err, name)
+		return nil, err
 	}
 	return s.info(ctx, inst)
 }

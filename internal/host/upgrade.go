@@ -27,12 +27,9 @@ type UpgradeEvent struct {
 // the volumes and files, render the new version with the same ports, secrets and settings, recreate the services
 // that changed, and wait for health; if health does not come, restore the snapshot and the old version.
 func (s *Service) Upgrade(ctx context.Context, a auth.Actor, name, version string) (*store.Job, error) {
-	if err := requireAdmin(a); err != nil {
-		return nil, err
-	}
-	inst, err := s.store.Q().Instance(ctx, name)
+	inst, err := s.installed(ctx, a, name)
 	if err != nil {
-		return nil, notInstalled(err, name)
+		return nil, err
 	}
 	if inst.State != store.StateInstalled {
 		return nil, apperr.New(apperr.Conflict, "%s is %s; only an installed app can be upgraded", name, inst.State)
@@ -263,12 +260,9 @@ func (s *Service) endUpgrade(ctx context.Context, r *run, rec *store.Upgrade, re
 
 // Rollback returns an instance to the version before its last successful upgrade, with that upgrade's snapshot.
 func (s *Service) Rollback(ctx context.Context, a auth.Actor, name string) (*store.Job, error) {
-	if err := requireAdmin(a); err != nil {
-		return nil, err
-	}
-	inst, err := s.store.Q().Instance(ctx, name)
+	inst, err := s.installed(ctx, a, name)
 	if err != nil {
-		return nil, notInstalled(err, name)
+		return nil, err
 	}
 	recs, err := s.store.Q().Upgrades(ctx, name)
 	if err != nil {
@@ -324,11 +318,8 @@ func (s *Service) backupAt(name, path string) (*Backup, error) {
 
 // Upgrades lists an instance's upgrade records, newest first.
 func (s *Service) Upgrades(ctx context.Context, a auth.Actor, name string) ([]store.Upgrade, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := s.CheckInstance(ctx, a, name); err != nil {
 		return nil, err
-	}
-	if _, err := s.store.Q().Instance(ctx, name); err != nil {
-		return nil, notInstalled(err, name)
 	}
 	return s.store.Q().Upgrades(ctx, name)
 }

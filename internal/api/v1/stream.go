@@ -33,7 +33,7 @@ func (a *API) jobEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	after, _ := strconv.ParseInt(r.Header.Get("Last-Event-ID"), 10, 64)
-	if _, _, err := a.host.Job(r.Context(), actor, id); err != nil {
+	if err := a.host.CheckJob(r.Context(), actor, id); err != nil {
 		writeProblem(w, err)
 		return
 	}
@@ -72,7 +72,7 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) {
 	tail, _ := strconv.Atoi(q.Get("tail"))
 	follow := q.Get("follow") == "true" || q.Get("follow") == "1"
 	name := r.PathValue("name")
-	if _, err := a.host.Instance(r.Context(), actor, name); err != nil {
+	if err := a.host.CheckInstance(r.Context(), actor, name); err != nil {
 		writeProblem(w, err)
 		return
 	}

@@ -92,6 +92,7 @@ func TestJobEventsStream(t *testing.T) {
 	s.Want(http.StatusNotFound, tu.Admin, "GET", fmt.Sprintf("/api/v1/jobs/%d/events", job.ID+1000), nil)
 	s.Want(http.StatusBadRequest, tu.Admin, "GET", "/api/v1/jobs/x/events", nil)
 	s.Want(http.StatusUnauthorized, tu.Anon, "GET", fmt.Sprintf("/api/v1/jobs/%d/events", job.ID), nil)
+	s.Want(http.StatusForbidden, s.NewUser("viewer"), "GET", fmt.Sprintf("/api/v1/jobs/%d/events", job.ID), nil)
 
 	res := get(t, s, fmt.Sprintf("/api/v1/jobs/%d/events", job.ID))
 	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
@@ -115,6 +116,7 @@ func TestLogsStream(t *testing.T) {
 	s.Want(http.StatusNotFound, tu.Admin, "GET", "/api/v1/installs/nosuch/logs", nil)
 	s.Want(http.StatusUnauthorized, tu.Anon, "GET", "/api/v1/installs/nosuch/logs", nil)
 	addInstance(t, s, "logged")
+	s.Want(http.StatusForbidden, s.NewUser("viewer"), "GET", "/api/v1/installs/logged/logs", nil)
 	r := s.Want(http.StatusOK, tu.Admin, "GET", "/api/v1/installs/logged/logs?tail=5", nil)
 	if !strings.Contains(r.Text(), "[stackhub] the logs of logged cannot be read") {
 		t.Errorf("logs of an instance without containers: %q", r.Text())
