@@ -15,8 +15,8 @@ import (
 	"github.com/stackhub/stackhub/internal/engine"
 )
 
-// sampleLibrary is the shared sample of real Websoft9 templates, beside the repository root.
-const sampleLibrary = "../../../shared/testdata/websoft9-library"
+// sampleLibrary is the sample of real Websoft9 templates in the repository's testdata.
+const sampleLibrary = "../../testdata/websoft9-library"
 
 // testPassword holds characters that need quoting in .env and must survive the round trip.
 const testPassword = `a$b#c'd!@ e"f\g`

@@ -64,7 +64,7 @@ func (r *recorder) Exists(context.Context, string, ...string) (bool, error)  { r
 func (r *recorder) Volumes(context.Context, string) ([]string, error)        { return nil, nil }
 func (r *recorder) RemoveVolume(context.Context, string) error               { return nil }
 
-var sampleLibrary = filepath.Join("..", "..", "..", "shared", "testdata", "websoft9-library")
+var sampleLibrary = filepath.Join("..", "..", "testdata", "websoft9-library")
 
 // Every sample template imports, renders and validates: ports are booked, secrets generated, .env is 0600, and
 // the rendered project loads with compose-go using the booked ports.
