@@ -1,0 +1,229 @@
+package host_test
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stackhub/stackhub/client"
+	"github.com/stackhub/stackhub/internal/engine"
+	tu "github.com/stackhub/stackhub/internal/testutil"
+)
+
+// confCompose is the web testapp reading its data from the project's conf/ directory, bind-mounted: GET /data
+// answers conf/data.txt, the configuration file an admin edits in these tests.
+var confCompose = strings.NewReplacer("DATA_DIR: /data", "DATA_DIR: /conf", "- data:/data", "- ./conf:/conf").
+	Replace(tu.WebCompose)
+
+// confStack is a version of the conf app whose files say which version rendered them.
+func confStack(lib *tu.Library, ver string, files ...string) map[string]any {
+	st := stackFor(lib, "0")
+	st["compose"] = confCompose
+	fs := map[string]string{}
+	for _, f := range files {
+		fs["conf/"+f] = fmt.Sprintf("%s %s\n", f, ver)
+	}
+	st["files"] = fs
+	return st
+}
+
+// publishConf publishes the conf app's versions, each with the given files.
+func publishConf(t *testing.T, s *tu.Server, lib *tu.Library, versions []string, files ...string) {
+	t.Helper()
+	owner := s.NewUser("publisher")
+	aid := s.Want(200, owner, "POST", "/app", map[string]any{"name": "Conf", "package": "conf"}).Int(t)
+	for _, v := range versions {
+		s.Want(201, owner, "POST", fmt.Sprintf("/app/%d/update", aid), map[string]any{"ver": v, "updates": "release " + v,
+			"stack": confStack(lib, v, files...)})
+	}
+}
+
+// jobWithLog runs a job to its end and returns it with its log's messages.
+func jobWithLog(t *testing.T, c *client.Client, start func() (*client.Job, error)) (*client.Job, string) {
+	t.Helper()
+	job, err := start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	done, err := c.Follow(t.Context(), job.ID, func(e client.JobEvent) { log.WriteString(e.Message + "\n") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return done, log.String()
+}
+
+// dirState is every file under dir with its mode and content, to compare a directory before and after.
+func dirState(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		rel, _ := filepath.Rel(dir, path)
+		out[rel] = fmt.Sprintf("%v %s", info.Mode(), b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func lastUpgrade(t *testing.T, c *client.Client, name string) client.UpgradeRecord {
+	t.Helper()
+	recs, err := c.Upgrades(t.Context(), name)
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("upgrades of %s: %v %v", name, recs, err)
+	}
+	return recs[0]
+}
+
+// TestUpgradeKeepsEditedFiles follows the rule for the template's files through upgrades and rollbacks, on an
+// engine that runs nothing (the rule is about files): edited files are kept with the new rendering beside them,
+// unedited ones replaced, removed ones written again, the owned Compose file's edits replaced and reported; a
+// rollback restores the directory exactly; a .new the admin has taken over goes at the next upgrade; an instance
+// without a record falls back to its version's template.
+func TestUpgradeKeepsEditedFiles(t *testing.T) {
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		rec := &recorder{projects: map[string]*engine.Project{}}
+		s := tu.StartServer(t, e, tu.Options{Engine: rec, HealthTimeout: 10 * time.Second})
+		lib := tu.NewLibrary(t)
+		publishConf(t, s, lib, []string{"v1", "v2", "v3"}, "data.txt", "plain.txt", "gone.txt")
+		c := client.New(s.URL, tu.AdminToken)
+		ctx := t.Context()
+		res, err := c.Install(ctx, client.InstallRequest{App: "conf", Name: "cf", Version: "v1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job := runJob(t, c, func() (*client.Job, error) { return res.Job, nil }); job.State != "succeeded" {
+			t.Fatalf("install: %+v", job)
+		}
+		dir := filepath.Join(s.DataDir, "apps", "cf")
+		conf := func(f string) string { return filepath.Join(dir, "conf", f) }
+		inst, err := s.Store.Q().Instance(ctx, "cf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"docker-compose.yml", ".env", "conf/data.txt", "conf/plain.txt", "conf/gone.txt"} {
+			if !strings.Contains(inst.Rendered, `"`+f+`"`) {
+				t.Errorf("the install recorded no hash of %s: %s", f, inst.Rendered)
+			}
+		}
+
+		writeFile(t, conf("data.txt"), "edited by the admin\n")
+		if err := os.Remove(conf("gone.txt")); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, "docker-compose.yml"), confCompose+"# the admin's comment\n")
+		before := dirState(t, dir)
+
+		job, log := jobWithLog(t, c, func() (*client.Job, error) { return c.Upgrade(ctx, "cf", "v2") })
+		if job.State != "succeeded" {
+			t.Fatalf("upgrade to v2: %+v\n%s", job, log)
+		}
+		for path, want := range map[string]string{
+			conf("data.txt"): "edited by the admin\n", conf("data.txt.new"): "data.txt v2\n",
+			conf("plain.txt"): "plain.txt v2\n", conf("gone.txt"): "gone.txt v2\n",
+			filepath.Join(dir, "docker-compose.yml"): confCompose,
+		} {
+			if got := readFile(t, path); got != want {
+				t.Errorf("after the upgrade %s = %q, want %q", path, got, want)
+			}
+		}
+		up := lastUpgrade(t, c, "cf")
+		if !slices.Equal(up.Kept, []string{"conf/data.txt"}) || !slices.Equal(up.Replaced, []string{"docker-compose.yml"}) {
+			t.Errorf("upgrade record: kept %q, replaced %q", up.Kept, up.Replaced)
+		}
+		for _, want := range []string{"kept conf/data.txt as edited here; the new version's copy is conf/data.txt.new",
+			"replaced the local edits to docker-compose.yml", "wrote again conf/gone.txt", "kept as edited here: conf/data.txt"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("the job log does not say %q:\n%s", want, log)
+			}
+		}
+
+		// The rollback puts back exactly the directory before the upgrade: the admin's edit, the removal, the
+		// edited Compose file, and no .new.
+		if job := runJob(t, c, func() (*client.Job, error) { return c.Rollback(ctx, "cf") }); job.State != "succeeded" {
+			t.Fatalf("rollback: %+v", job)
+		}
+		if diff := cmp.Diff(before, dirState(t, dir)); diff != "" {
+			t.Errorf("after the rollback the project directory differs from before the upgrade (-before +after):\n%s", diff)
+		}
+		// ...and the record that describes it: the next upgrade keeps the edit again.
+		if job := runJob(t, c, func() (*client.Job, error) { return c.Upgrade(ctx, "cf", "v2") }); job.State != "succeeded" {
+			t.Fatalf("upgrade to v2 again: %+v", job)
+		}
+		if up := lastUpgrade(t, c, "cf"); !slices.Equal(up.Kept, []string{"conf/data.txt"}) {
+			t.Errorf("the second upgrade kept %q", up.Kept)
+		}
+
+		// The admin takes the new version's copy over: the next upgrade replaces the file and removes that
+		// copy; a .new the admin edited stays.
+		if err := os.Rename(conf("data.txt.new"), conf("data.txt")); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, conf("data.txt.new"), "data.txt v2\n")
+		writeFile(t, conf("plain.txt.new"), "the admin's own notes\n")
+		if job := runJob(t, c, func() (*client.Job, error) { return c.Upgrade(ctx, "cf", "v3") }); job.State != "succeeded" {
+			t.Fatalf("upgrade to v3: %+v", job)
+		}
+		if got := readFile(t, conf("data.txt")); got != "data.txt v3\n" {
+			t.Errorf("the taken-over file after the upgrade = %q", got)
+		}
+		if _, err := os.Stat(conf("data.txt.new")); !os.IsNotExist(err) {
+			t.Errorf("StackHub's old data.txt.new is still there: %v", err)
+		}
+		if got := readFile(t, conf("plain.txt.new")); got != "the admin's own notes\n" {
+			t.Errorf("the admin's plain.txt.new = %q", got)
+		}
+		if up := lastUpgrade(t, c, "cf"); len(up.Kept) != 0 || len(up.Replaced) != 0 {
+			t.Errorf("the upgrade to v3 kept %q, replaced %q", up.Kept, up.Replaced)
+		}
+
+		// An instance from before the record: its version's template stands in for it.
+		if err := s.Store.Q().SetInstanceRendered(ctx, "cf", ""); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, conf("plain.txt"), "edited before StackHub kept records\n")
+		if job := runJob(t, c, func() (*client.Job, error) { return c.Upgrade(ctx, "cf", "v2") }); job.State != "succeeded" {
+			t.Fatalf("upgrade without a record: %+v", job)
+		}
+		if up := lastUpgrade(t, c, "cf"); !slices.Equal(up.Kept, []string{"conf/plain.txt"}) {
+			t.Errorf("without a record the upgrade kept %q, want conf/plain.txt", up.Kept)
+		}
+		if got := readFile(t, conf("data.txt")); got != "data.txt v2\n" {
+			t.Errorf("without a record the unedited data.txt = %q", got)
+		}
+	})
+}
+
