@@ -1,6 +1,7 @@
 package host_test
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"os"
@@ -13,8 +14,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stackhub/stackhub/client"
+	"github.com/stackhub/stackhub/internal/cli"
 	"github.com/stackhub/stackhub/internal/engine"
 	tu "github.com/stackhub/stackhub/internal/testutil"
+	"github.com/stackhub/stackhub/internal/testutil/dockertest"
 )
 
 // confCompose is the web testapp reading its data from the project's conf/ directory, bind-mounted: GET /data
@@ -227,3 +230,80 @@ func TestUpgradeKeepsEditedFiles(t *testing.T) {
 	})
 }
 
+// TestUpgradeKeepsEditedConfigOnDocker: an app reads a config file from its project directory; the admin edits
+// it; an upgrade through the CLI to a version whose template changes that file keeps the edit, in effect in the
+// new containers, with the new rendering beside it, updates the unedited file and says so in the CLI, the job log
+// and the v1 upgrade history; the rollback restores the directory exactly.
+func TestUpgradeKeepsEditedConfigOnDocker(t *testing.T) {
+	for _, tag := range []string{"v1", "v2"} {
+		dockertest.Image(t, "stackhub-test/web:"+tag)
+	}
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s := tu.StartServer(t, e, tu.Options{})
+		lib := tu.NewLibrary(t)
+		publishConf(t, s, lib, []string{"v1", "v2"}, "data.txt", "plain.txt")
+		c := client.New(s.URL, tu.AdminToken)
+		ctx := t.Context()
+		res, err := c.Install(ctx, client.InstallRequest{App: "conf", Name: "cf", Version: "v1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job := runJob(t, c, func() (*client.Job, error) { return res.Job, nil }); job.State != "succeeded" {
+			t.Fatalf("install: %+v", job)
+		}
+		base := "http://127.0.0.1:" + res.Instance.Port
+		if got := httpGet(t, base+"/data"); got != "data.txt v1" {
+			t.Fatalf("the app reads %q from its config, want the rendered data.txt v1", got)
+		}
+		dir := filepath.Join(s.DataDir, "apps", "cf")
+		conf := func(f string) string { return filepath.Join(dir, "conf", f) }
+		writeFile(t, conf("data.txt"), "edited by the admin\n")
+		before := dirState(t, dir)
+
+		var out bytes.Buffer
+		root := cli.Root()
+		root.SetArgs([]string{"app", "upgrade", "cf", "--version", "v2", "--url", s.URL, "--token", tu.AdminToken})
+		root.SetOut(&out)
+		root.SetErr(&out)
+		if err := root.ExecuteContext(ctx); err != nil {
+			t.Fatalf("stackhub app upgrade: %v\n%s", err, out.String())
+		}
+		for _, want := range []string{"kept conf/data.txt as edited here; the new version's copy is conf/data.txt.new",
+			"kept as edited here (the new version's copies are beside them as <file>.new): conf/data.txt",
+			"upgrade to v2 of cf succeeded"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("the CLI does not say %q:\n%s", want, out.String())
+			}
+		}
+		if got := httpGet(t, base+"/"); got != "web v2" {
+			t.Errorf("after the upgrade the app answers %q", got)
+		}
+		if got := httpGet(t, base+"/data"); got != "edited by the admin" {
+			t.Errorf("after the upgrade the app reads %q from its config, want the admin's edit", got)
+		}
+		if got := readFile(t, conf("data.txt.new")); got != "data.txt v2\n" {
+			t.Errorf("data.txt.new = %q", got)
+		}
+		if got := readFile(t, conf("plain.txt")); got != "plain.txt v2\n" {
+			t.Errorf("the unedited plain.txt = %q, want v2's", got)
+		}
+		var hist []map[string]any
+		s.Want(200, tu.Admin, "GET", "/api/v1/installs/cf/upgrades", nil).JSON(t, &hist)
+		if len(hist) != 1 || fmt.Sprint(hist[0]["kept"]) != "[conf/data.txt]" || fmt.Sprint(hist[0]["replaced"]) != "[]" {
+			t.Errorf("upgrade history = %v", hist)
+		}
+
+		if job := runJob(t, c, func() (*client.Job, error) { return c.Rollback(ctx, "cf") }); job.State != "succeeded" {
+			t.Fatalf("rollback: %+v", job)
+		}
+		if got := httpGet(t, base+"/"); got != "web v1" {
+			t.Errorf("after the rollback the app answers %q", got)
+		}
+		if got := httpGet(t, base+"/data"); got != "edited by the admin" {
+			t.Errorf("after the rollback the app reads %q", got)
+		}
+		if diff := cmp.Diff(before, dirState(t, dir)); diff != "" {
+			t.Errorf("after the rollback the project directory differs from before the upgrade (-before +after):\n%s", diff)
+		}
+	})
+}
