@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -111,6 +112,19 @@ func lastUpgrade(t *testing.T, c *client.Client, name string) client.UpgradeReco
 	return recs[0]
 }
 
+// failingRecorder is a recorder on which one version fails to start, as an app that rejects its config would.
+type failingRecorder struct {
+	*recorder
+	version string
+}
+
+func (f failingRecorder) Converge(ctx context.Context, p *engine.Project, l map[string]string, fn func(engine.Progress)) ([]string, error) {
+	if l[engine.LabelAppVersion] == f.version {
+		return nil, fmt.Errorf("%s refuses its configuration", f.version)
+	}
+	return f.recorder.Converge(ctx, p, l, fn)
+}
+
 // TestUpgradeKeepsEditedFiles follows the rule for the template's files through upgrades and rollbacks, on an
 // engine that runs nothing (the rule is about files): edited files are kept with the new rendering beside them,
 // unedited ones replaced, removed ones written again, the owned Compose file's edits replaced and reported; a
@@ -118,10 +132,10 @@ func lastUpgrade(t *testing.T, c *client.Client, name string) client.UpgradeReco
 // without a record falls back to its version's template.
 func TestUpgradeKeepsEditedFiles(t *testing.T) {
 	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
-		rec := &recorder{projects: map[string]*engine.Project{}}
+		rec := failingRecorder{recorder: &recorder{projects: map[string]*engine.Project{}}, version: "v4"}
 		s := tu.StartServer(t, e, tu.Options{Engine: rec, HealthTimeout: 10 * time.Second})
 		lib := tu.NewLibrary(t)
-		publishConf(t, s, lib, []string{"v1", "v2", "v3"}, "data.txt", "plain.txt", "gone.txt")
+		publishConf(t, s, lib, []string{"v1", "v2", "v3", "v4"}, "data.txt", "plain.txt", "gone.txt")
 		c := client.New(s.URL, tu.AdminToken)
 		ctx := t.Context()
 		res, err := c.Install(ctx, client.InstallRequest{App: "conf", Name: "cf", Version: "v1"})
@@ -181,6 +195,18 @@ func TestUpgradeKeepsEditedFiles(t *testing.T) {
 		}
 		if diff := cmp.Diff(before, dirState(t, dir)); diff != "" {
 			t.Errorf("after the rollback the project directory differs from before the upgrade (-before +after):\n%s", diff)
+		}
+		// A version that fails to start is rolled back by itself, exactly as well; the cause names the kept
+		// file, and the record lists none, since none stays kept.
+		job, log = jobWithLog(t, c, func() (*client.Job, error) { return c.Upgrade(ctx, "cf", "v4") })
+		if job.State != "failed" || !strings.Contains(job.Error, "v4 refuses its configuration (it had kept conf/data.txt as edited here)") {
+			t.Errorf("upgrade to v4: %+v\n%s", job, log)
+		}
+		if diff := cmp.Diff(before, dirState(t, dir)); diff != "" {
+			t.Errorf("after the automatic rollback the project directory differs from before (-before +after):\n%s", diff)
+		}
+		if up := lastUpgrade(t, c, "cf"); up.Result != "rolled_back" || len(up.Kept) != 0 || len(up.Replaced) != 0 {
+			t.Errorf("the rolled-back upgrade's record: %+v", up)
 		}
 		// ...and the record that describes it: the next upgrade keeps the edit again.
 		if job := runJob(t, c, func() (*client.Job, error) { return c.Upgrade(ctx, "cf", "v2") }); job.State != "succeeded" {

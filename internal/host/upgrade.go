@@ -91,9 +91,6 @@ func (s *Service) runUpgrade(r *run, inst *store.Instance, rec *store.Upgrade, u
 	}
 	r.note("snapshot", fmt.Sprintf("snapshot of %d bytes in %s", backup.Size, backup.Path), -1)
 	out, err := s.switchTo(ctx, r, inst, stack, values, backup)
-	if out != nil {
-		rec.Kept, rec.Replaced = out.kept, out.replaced
-	}
 	var services []string
 	if err == nil {
 		services = out.services
@@ -114,10 +111,14 @@ func (s *Service) runUpgrade(r *run, inst *store.Instance, rec *store.Upgrade, u
 		})
 	}
 	if err == nil {
+		rec.Kept, rec.Replaced = out.kept, out.replaced // the record lists them only when they stay so
 		s.endUpgrade(ctx, r, rec, store.UpgradeSucceeded, "", backup.Path)
 		return
 	}
 	cause := err.Error()
+	if out != nil && len(out.kept) > 0 { // an edit the new version does not accept may be why
+		cause += fmt.Sprintf(" (it had kept %s as edited here)", strings.Join(out.kept, ", "))
+	}
 	r.note("rolling_back", fmt.Sprintf("%s failed: %s; restoring %s from the snapshot", up.Version, cause, inst.Version), -1)
 	if rerr := s.restore(ctx, r, inst, backup); rerr != nil {
 		cause += "; the restore failed too: " + rerr.Error()
