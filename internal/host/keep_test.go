@@ -38,15 +38,25 @@ func confStack(lib *tu.Library, ver string, files ...string) map[string]any {
 	return st
 }
 
-// publishConf publishes the conf app's versions, each with the given files.
-func publishConf(t *testing.T, s *tu.Server, lib *tu.Library, versions []string, files ...string) {
+// installConf publishes the conf app's versions, each with the given files, and installs the first as cf.
+func installConf(t *testing.T, s *tu.Server, versions []string, files ...string) (*client.Client, *client.Installing) {
 	t.Helper()
+	lib := tu.NewLibrary(t)
 	owner := s.NewUser("publisher")
 	aid := s.Want(200, owner, "POST", "/app", map[string]any{"name": "Conf", "package": "conf"}).Int(t)
 	for _, v := range versions {
 		s.Want(201, owner, "POST", fmt.Sprintf("/app/%d/update", aid), map[string]any{"ver": v, "updates": "release " + v,
 			"stack": confStack(lib, v, files...)})
 	}
+	c := client.New(s.URL, tu.AdminToken)
+	res, err := c.Install(t.Context(), client.InstallRequest{App: "conf", Name: "cf", Version: versions[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job := runJob(t, c, func() (*client.Job, error) { return res.Job, nil }); job.State != "succeeded" {
+		t.Fatalf("install: %+v", job)
+	}
+	return c, res
 }
 
 // jobWithLog runs a job to its end and returns it with its log's messages.
@@ -134,17 +144,8 @@ func TestUpgradeKeepsEditedFiles(t *testing.T) {
 	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
 		rec := failingRecorder{recorder: &recorder{projects: map[string]*engine.Project{}}, version: "v4"}
 		s := tu.StartServer(t, e, tu.Options{Engine: rec, HealthTimeout: 10 * time.Second})
-		lib := tu.NewLibrary(t)
-		publishConf(t, s, lib, []string{"v1", "v2", "v3", "v4"}, "data.txt", "plain.txt", "gone.txt")
-		c := client.New(s.URL, tu.AdminToken)
+		c, _ := installConf(t, s, []string{"v1", "v2", "v3", "v4"}, "data.txt", "plain.txt", "gone.txt")
 		ctx := t.Context()
-		res, err := c.Install(ctx, client.InstallRequest{App: "conf", Name: "cf", Version: "v1"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if job := runJob(t, c, func() (*client.Job, error) { return res.Job, nil }); job.State != "succeeded" {
-			t.Fatalf("install: %+v", job)
-		}
 		dir := filepath.Join(s.DataDir, "apps", "cf")
 		conf := func(f string) string { return filepath.Join(dir, "conf", f) }
 		inst, err := s.Store.Q().Instance(ctx, "cf")
@@ -266,17 +267,8 @@ func TestUpgradeKeepsEditedConfigOnDocker(t *testing.T) {
 	}
 	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
-		lib := tu.NewLibrary(t)
-		publishConf(t, s, lib, []string{"v1", "v2"}, "data.txt", "plain.txt")
-		c := client.New(s.URL, tu.AdminToken)
+		c, res := installConf(t, s, []string{"v1", "v2"}, "data.txt", "plain.txt")
 		ctx := t.Context()
-		res, err := c.Install(ctx, client.InstallRequest{App: "conf", Name: "cf", Version: "v1"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if job := runJob(t, c, func() (*client.Job, error) { return res.Job, nil }); job.State != "succeeded" {
-			t.Fatalf("install: %+v", job)
-		}
 		base := "http://127.0.0.1:" + res.Instance.Port
 		if got := httpGet(t, base+"/data"); got != "data.txt v1" {
 			t.Fatalf("the app reads %q from its config, want the rendered data.txt v1", got)
