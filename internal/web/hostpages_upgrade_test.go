@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -43,6 +45,15 @@ func TestMyAppsUpgradeAndRollback(t *testing.T) {
 		t.Errorf("My apps does not say an update is available")
 	}
 
+	// The admin edits the Compose file, which StackHub owns: the upgrade replaces the edit and the history says so.
+	compose := filepath.Join(s.DataDir, "apps", "web", "docker-compose.yml")
+	b, err := os.ReadFile(compose)
+	if err == nil {
+		err = os.WriteFile(compose, append(b, "# the admin's note\n"...), 0o644)
+	}
+	if err != nil {
+		t.Fatalf("edit the compose file: %v", err)
+	}
 	res, body = post(t, c, s.URL+"/ui/my-apps/web/upgrade", url.Values{"version": {"v2"}})
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("upgrade: %d\n%s", res.StatusCode, body)
@@ -55,6 +66,9 @@ func TestMyAppsUpgradeAndRollback(t *testing.T) {
 	_, page = get(t, c, s.URL+"/ui/my-apps/web")
 	if !strings.Contains(page, `action="/ui/my-apps/web/rollback"`) || !strings.Contains(page, "v1") {
 		t.Fatalf("after an upgrade the page offers no roll back:\n%s", page)
+	}
+	if !strings.Contains(page, "local edits replaced (the snapshot holds them): <code>docker-compose.yml</code>") {
+		t.Errorf("the upgrade history does not name the replaced compose file:\n%s", page)
 	}
 
 	res, body = post(t, c, s.URL+"/ui/my-apps/web/rollback", nil)
