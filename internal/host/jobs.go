@@ -296,7 +296,8 @@ func (s *Service) rollback(ctx context.Context, inst *store.Instance, job *store
 }
 
 // Reconcile finishes the jobs a previous run of the server left unfinished: an interrupted install is rolled
-// back, an interrupted uninstall is completed, anything else is marked failed.
+// back, an interrupted uninstall is completed, an interrupted upgrade or rollback is settled in the background
+// (see recoverUpgrade), anything else is marked failed.
 func (s *Service) Reconcile(ctx context.Context) error {
 	jobs, err := s.store.Q().RunningJobs(ctx)
 	if err != nil {
@@ -323,8 +324,10 @@ func (s *Service) Reconcile(ctx context.Context) error {
 			if err := s.remove(ctx, inst, job.Rollback == `{"purge":true}`); err != nil {
 				r.finish(store.JobFailed, err.Error())
 			}
+		case "upgrade", "rollback":
+			s.recoverUpgrade(job, inst)
 		default:
-			r.finish(store.JobFailed, "interrupted by a server restart")
+			r.finish(store.JobFailed, interrupted)
 		}
 		s.log.Info("reconciled job", "job", job.ID, "kind", job.Kind, "instance", job.Instance)
 	}
