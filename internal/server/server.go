@@ -12,6 +12,7 @@ import (
 	"github.com/stackhub/stackhub/internal/api/geekapk"
 	"github.com/stackhub/stackhub/internal/api/stackhub"
 	v1 "github.com/stackhub/stackhub/internal/api/v1"
+	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
@@ -43,7 +44,8 @@ func Handler(d Deps) http.Handler {
 		hooks = d.Webhooks.Configured()
 	}
 	geekapk.New(d.Hub, d.Auth, hooks, d.Log, d.Version).Register(mux)
-	stackhub.New(d.Host, d.Auth, d.Log, d.WeakToken).Register(mux)
+	installer := stackhub.New(d.Host, d.Auth, d.Log, d.WeakToken)
+	installer.Register(mux)
 	v1.Register(mux, v1.Deps{Hub: d.Hub, Host: d.Host, Auth: d.Auth, Version: d.Version, WeakToken: d.WeakToken,
 		Feed: d.Feed, Webhooks: d.Webhooks})
 	if d.UI != nil {
@@ -54,7 +56,25 @@ func Handler(d Deps) http.Handler {
 		w.WriteHeader(http.StatusNotFound)
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": 404, "message": "Resource was not found"})
 	})
-	return recoverer(d.Log, logRequests(d.Log, http.NewCrossOriginProtection().Handler(mux)))
+	return recoverer(d.Log, logRequests(d.Log, sameOrigin(mux, installer)))
+}
+
+// sameOrigin refuses writes from another origin (http.CrossOriginProtection); the installer endpoints refuse in
+// their envelope, everything else in plain text.
+func sameOrigin(next http.Handler, installer *stackhub.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := cop.Check(r)
+		switch {
+		case err == nil:
+			next.ServeHTTP(w, r)
+		case stackhub.Serves(r.URL.Path):
+			installer.Refuse(w, r, apperr.Wrap(apperr.Forbidden, err,
+				"Refused: %v. Call the installer from this server's own pages, or from a script without browser cookies", err))
+		default:
+			http.Error(w, err.Error(), http.StatusForbidden)
+		}
+	})
 }
 
 type statusWriter struct {

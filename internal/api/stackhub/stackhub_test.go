@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stackhub/stackhub/internal/auth"
 	tu "github.com/stackhub/stackhub/internal/testutil"
 	"github.com/stackhub/stackhub/internal/testutil/dockertest"
 )
@@ -372,4 +374,68 @@ func TestSearchServer(t *testing.T) {
 	if d["docker"] == "" || d["cpu_cores"].(float64) < 1 || d["mem_total"].(float64) <= 0 || d["risk"] == nil {
 		t.Errorf("searchServer data = %v", d)
 	}
+}
+
+// TestRefusalsInEnvelope: every refusal of the installer endpoints, credentials or request, is the envelope with
+// code "0" and a message naming the cause: 401 without a valid credential, 403 for a user who is not the admin or
+// a write from another origin, 429 with Retry-After after too many failures, 405 for another method, and HTTP 200
+// for a body that cannot be used.
+func TestRefusalsInEnvelope(t *testing.T) {
+	endpoints := []string{"installApp", "uninstallApp", "getAppInfo", "getAllAppInfo", "uninstallAllApp", "searchServer"}
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s := tu.StartServer(t, e, tu.Options{Limiter: auth.NewLimiter(20, time.Minute)})
+		user := s.NewUser("someone")
+		want := func(what string, r *tu.Resp, status int, mentions string) {
+			t.Helper()
+			var env struct {
+				Code    string          `json:"code"`
+				Message string          `json:"message"`
+				Data    json.RawMessage `json:"data"`
+			}
+			if err := json.Unmarshal(r.Body, &env); err != nil || r.Status != status || env.Code != "0" ||
+				!strings.Contains(env.Message, mentions) || string(env.Data) != "{}" ||
+				!strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+				t.Errorf("%s: HTTP %d %s; want %d, code \"0\" and a message naming %q", what, r.Status, r.Body, status, mentions)
+			}
+		}
+		for _, ep := range endpoints {
+			body := map[string]any{"appName": "web"}
+			want(ep+" without credentials", s.Do(tu.Anon, "POST", "/"+ep, body), 401, "admin token")
+			want(ep+" with a wrong token", s.Do(tu.As{Token: "wrong-token-wrong-token"}, "GET", "/"+ep, nil), 401, "admin token")
+			want(ep+" with a wrong passhash", s.Do(tu.As{UID: user.UID, Passhash: tu.Passhash("wrong")}, "POST", "/"+ep, body),
+				401, "geekapk_passhash")
+			want(ep+" as a user", s.Do(user, "POST", "/"+ep, body), 403, "Only the admin")
+			r := s.Do(tu.Admin, "PUT", "/"+ep, body)
+			want(ep+" by PUT", r, 405, "POST")
+			if r.Header.Get("Allow") != "GET, HEAD, POST" {
+				t.Errorf("%s by PUT: Allow %q", ep, r.Header.Get("Allow"))
+			}
+			want(ep+" from another origin", s.Do(tu.Admin, "POST", "/"+ep, body, "Origin", "http://evil.example",
+				"Sec-Fetch-Site", "cross-site"), 403, "cross-origin")
+			want(ep+" with a malformed body", s.Do(tu.Admin, "POST", "/"+ep, []byte(`{"appName":`), "Content-Type",
+				"application/json"), 200, "not a JSON object")
+			want(ep+" with a body over 1 MiB", s.Do(tu.Admin, "POST", "/"+ep, []byte(`{"appName":"`+strings.Repeat("a", 1<<20)+`"}`),
+				"Content-Type", "application/json"), 200, "1 MiB")
+			want(ep+" with XML", s.Do(tu.Admin, "POST", "/"+ep, []byte(`<appName/>`), "Content-Type", "application/xml"),
+				200, "application/xml")
+		}
+		// Failed token checks from one address: after the limit, even the right token waits.
+		var limited *tu.Resp
+		for range 30 {
+			if r := s.Do(tu.As{Token: "wrong-token-wrong-token"}, "GET", "/getAllAppInfo", nil); r.Status == 429 {
+				limited = r
+				break
+			}
+		}
+		if limited == nil {
+			t.Fatal("30 wrong tokens were never limited")
+		}
+		for _, ep := range endpoints {
+			r := s.Do(tu.Admin, "GET", "/"+ep, nil)
+			want(ep+" after too many failures", r, 429, "Too many failed attempts")
+			if n, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || n < 1 || n > 60 {
+				t.Errorf("%s: Retry-After %q, want 1 to 60 seconds", ep, r.Header.Get("Retry-After"))
+			}
+		}
+	})
 }
