@@ -23,7 +23,7 @@ import (
 // catalog: the admin signs in and creates a user; the user (on a phone-sized screen) sets a password, signs
 // in, stars an app, comments and sees a reply's notification arrive live; the admin installs the test web app
 // through the dialog, watches it reach running, opens it, stops, starts and uninstalls it. Screenshots of the
-// store, an app page, the install progress, My apps and the server page go to test-artifacts/TestE2E/.
+// store, an app page, the install progress, My apps and the server page go to test-artifacts/TestE2E_<engine>/.
 func TestE2E(t *testing.T) {
 	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
 		dockertest.Image(t, "stackhub-test/web:v1")
