@@ -161,7 +161,11 @@ func TestPublishInstallUpgradeRollback(t *testing.T) {
 			t.Errorf("upgrade records = %s", got)
 		}
 
-		// Retention keeps the newest three snapshots.
+		// Retention keeps the newest three snapshots. Snapshots are files, whatever the database, so the three
+		// more upgrades this takes run on one engine only.
+		if e.Name != "sqlite" {
+			return
+		}
 		for _, v := range []string{"v2", "v1", "v2"} {
 			if job := runJob(t, c, func() (*client.Job, error) { return c.Upgrade(ctx, "ver", v) }); job.State != "succeeded" {
 				t.Fatalf("upgrade to %s: %+v", v, job)
