@@ -218,162 +218,172 @@ func TestInstallRunUninstall(t *testing.T) {
 }
 
 func TestAppWithDatabaseAndSlowHealth(t *testing.T) {
-	s, _ := setup(t, tu.Engines(t)[0])
-	call(t, s, "installApp", map[string]any{"appName": "webdb"})
-	call(t, s, "installApp", map[string]any{"appName": "slow"})
-	if i := info(t, s, "slow"); i.Status != "0" {
-		t.Errorf("a slow app right after installApp: %+v, want status 0", i)
-	}
-	i := waitStatus(t, s, "webdb", "1")
-	if got := get(t, "http://127.0.0.1:"+i.Port+"/dep"); got != "db v1" {
-		t.Errorf("web reached its database service: %q", got)
-	}
-	waitStatus(t, s, "slow", "1")
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s, _ := setup(t, e)
+		call(t, s, "installApp", map[string]any{"appName": "webdb"})
+		call(t, s, "installApp", map[string]any{"appName": "slow"})
+		if i := info(t, s, "slow"); i.Status != "0" {
+			t.Errorf("a slow app right after installApp: %+v, want status 0", i)
+		}
+		i := waitStatus(t, s, "webdb", "1")
+		if got := get(t, "http://127.0.0.1:"+i.Port+"/dep"); got != "db v1" {
+			t.Errorf("web reached its database service: %q", got)
+		}
+		waitStatus(t, s, "slow", "1")
+	})
 }
 
 func TestTenConcurrentInstalls(t *testing.T) {
-	s, lib := setup(t, tu.Engines(t)[0])
-	// A process outside Docker holds the template's default port: it must be skipped.
-	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", lib.BasePort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var wg sync.WaitGroup
-	for n := range 10 {
-		wg.Go(func() {
-			if env := call(t, s, "installApp", map[string]any{"appName": "web", "appId": fmt.Sprintf("web%d", n)}); env.Code != "1" {
-				t.Errorf("install web%d: %+v", n, env)
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s, lib := setup(t, e)
+		// A process outside Docker holds the template's default port: it must be skipped.
+		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", lib.BasePort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		var wg sync.WaitGroup
+		for n := range 10 {
+			wg.Go(func() {
+				if env := call(t, s, "installApp", map[string]any{"appName": "web", "appId": fmt.Sprintf("web%d", n)}); env.Code != "1" {
+					t.Errorf("install web%d: %+v", n, env)
+				}
+			})
+		}
+		wg.Wait()
+		ports := map[string]bool{}
+		for n := range 10 {
+			i := waitStatus(t, s, fmt.Sprintf("web%d", n), "1")
+			if ports[i.Port] || i.Port == fmt.Sprint(lib.BasePort) {
+				t.Errorf("web%d got port %s: taken twice or held outside Docker", n, i.Port)
 			}
-		})
-	}
-	wg.Wait()
-	ports := map[string]bool{}
-	for n := range 10 {
-		i := waitStatus(t, s, fmt.Sprintf("web%d", n), "1")
-		if ports[i.Port] || i.Port == fmt.Sprint(lib.BasePort) {
-			t.Errorf("web%d got port %s: taken twice or held outside Docker", n, i.Port)
+			ports[i.Port] = true
+			if got := get(t, "http://127.0.0.1:"+i.Port+"/"); got != "web v1" {
+				t.Errorf("web%d answered %q", n, got)
+			}
 		}
-		ports[i.Port] = true
-		if got := get(t, "http://127.0.0.1:"+i.Port+"/"); got != "web v1" {
-			t.Errorf("web%d answered %q", n, got)
-		}
-	}
+	})
 }
 
 func TestFailuresLeaveNothingHalfDone(t *testing.T) {
-	s, lib := setup(t, tu.Engines(t)[0])
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s, lib := setup(t, e)
 
-	call(t, s, "installApp", map[string]any{"appName": "missing"})
-	i := waitStatus(t, s, "missing", "2")
-	if !strings.Contains(i.Info, "stackhub-test/missing:nope") {
-		t.Errorf("missing image info = %q, want the image named", i.Info)
-	}
-	if c := dockerList(t, "container", project(s, "missing")); len(c) != 0 {
-		t.Errorf("containers left by a failed pull: %v", c)
-	}
-
-	call(t, s, "installApp", map[string]any{"appName": "crash"})
-	i = waitStatus(t, s, "crash", "2")
-	if !strings.Contains(i.Info, "code 3") || !strings.Contains(i.Info, "fatal: cannot connect to database") {
-		t.Errorf("crash info = %q, want the exit code and last log line", i.Info)
-	}
-	if c := dockerList(t, "container", project(s, "crash")); len(c) != 0 {
-		t.Errorf("containers left by a crashed install: %v", c)
-	}
-	if b, _ := s.Store.Q().PortBookings(t.Context(), "crash"); len(b) != 0 {
-		t.Errorf("ports still booked by a failed install: %+v", b)
-	}
-	// The failed instance stays in status 2 until uninstalled, which clears it.
-	if env := call(t, s, "uninstallApp", map[string]any{"appName": "crash"}); env.Code != "1" {
-		t.Errorf("uninstall a failed app: %+v", env)
-	}
-
-	call(t, s, "installApp", map[string]any{"appName": "web", "appId": "taken"})
-	running := waitStatus(t, s, "taken", "1")
-	env := call(t, s, "installApp", map[string]any{"appName": "web", "appId": "taken"})
-	if env.Code != "0" || env.Message != "taken already exists" {
-		t.Errorf("second install of a name: %+v", env)
-	}
-	if got := get(t, "http://127.0.0.1:"+running.Port+"/"); got != "web v1" || info(t, s, "taken").Status != "1" {
-		t.Error("the running app was touched by a refused install")
-	}
-
-	entries := func() int {
-		es, _ := os.ReadDir(filepath.Join(s.DataDir, "apps"))
-		return len(es)
-	}
-	before := entries()
-	for _, bad := range []string{"../x", "A B", "x;rm", strings.Repeat("a", 200), "-x", "x"} {
-		env := call(t, s, "installApp", map[string]any{"appName": "web", "appId": bad})
-		if env.Code != "0" || !strings.Contains(env.Message, "not a valid instance name") {
-			t.Errorf("name %q: %+v", bad, env)
+		call(t, s, "installApp", map[string]any{"appName": "missing"})
+		i := waitStatus(t, s, "missing", "2")
+		if !strings.Contains(i.Info, "stackhub-test/missing:nope") {
+			t.Errorf("missing image info = %q, want the image named", i.Info)
 		}
-	}
-	for name, settings := range map[string]map[string]any{
-		"unknown setting": {"EVIL": "1"},
-		"bad port":        {"W9_HTTP_PORT_SET": "http"},
-		"engine variable": {"W9_ID": "other"},
-	} {
-		env := call(t, s, "installApp", map[string]any{"appName": "web", "appId": "set", "settings": settings})
-		if env.Code != "0" || !strings.Contains(env.Message, "setting") {
-			t.Errorf("%s: %+v", name, env)
+		if c := dockerList(t, "container", project(s, "missing")); len(c) != 0 {
+			t.Errorf("containers left by a failed pull: %v", c)
 		}
-	}
-	if env := call(t, s, "installApp", map[string]any{"appName": "nope"}); env.Code != "0" || !strings.Contains(env.Message, "nope is not in the catalog") {
-		t.Errorf("unknown app: %+v", env)
-	}
-	if after := entries(); after != before {
-		t.Errorf("refused installs left %d directories", after-before)
-	}
-	var all []map[string]string
-	_ = json.Unmarshal(call(t, s, "getAllAppInfo", nil).Data, &all)
-	if len(all) != 2 { // missing (failed) and taken
-		t.Errorf("instances after refusals = %v", all)
-	}
 
-	// Credentials: none is 401, a user is 403, both with code "0".
-	for as, status := range map[*tu.As]int{&tu.Anon: 401, {Token: "wrong-token-wrong-token"}: 401} {
-		r := s.Do(*as, "POST", "/installApp", map[string]any{"appName": "web", "appId": "noauth"})
-		var env envelope
-		r.JSON(t, &env)
-		if r.Status != status || env.Code != "0" {
-			t.Errorf("installApp as %+v: %d %s", *as, r.Status, r.Body)
+		call(t, s, "installApp", map[string]any{"appName": "crash"})
+		i = waitStatus(t, s, "crash", "2")
+		if !strings.Contains(i.Info, "code 3") || !strings.Contains(i.Info, "fatal: cannot connect to database") {
+			t.Errorf("crash info = %q, want the exit code and last log line", i.Info)
 		}
-	}
-	u := s.NewUser("someone")
-	if r := s.Do(u, "GET", "/getAllAppInfo", nil); r.Status != 403 || !strings.Contains(r.Text(), `"code":"0"`) {
-		t.Errorf("a user calling getAllAppInfo: %d %s", r.Status, r.Body)
-	}
-	_ = lib
+		if c := dockerList(t, "container", project(s, "crash")); len(c) != 0 {
+			t.Errorf("containers left by a crashed install: %v", c)
+		}
+		if b, _ := s.Store.Q().PortBookings(t.Context(), "crash"); len(b) != 0 {
+			t.Errorf("ports still booked by a failed install: %+v", b)
+		}
+		// The failed instance stays in status 2 until uninstalled, which clears it.
+		if env := call(t, s, "uninstallApp", map[string]any{"appName": "crash"}); env.Code != "1" {
+			t.Errorf("uninstall a failed app: %+v", env)
+		}
+
+		call(t, s, "installApp", map[string]any{"appName": "web", "appId": "taken"})
+		running := waitStatus(t, s, "taken", "1")
+		env := call(t, s, "installApp", map[string]any{"appName": "web", "appId": "taken"})
+		if env.Code != "0" || env.Message != "taken already exists" {
+			t.Errorf("second install of a name: %+v", env)
+		}
+		if got := get(t, "http://127.0.0.1:"+running.Port+"/"); got != "web v1" || info(t, s, "taken").Status != "1" {
+			t.Error("the running app was touched by a refused install")
+		}
+
+		entries := func() int {
+			es, _ := os.ReadDir(filepath.Join(s.DataDir, "apps"))
+			return len(es)
+		}
+		before := entries()
+		for _, bad := range []string{"../x", "A B", "x;rm", strings.Repeat("a", 200), "-x", "x"} {
+			env := call(t, s, "installApp", map[string]any{"appName": "web", "appId": bad})
+			if env.Code != "0" || !strings.Contains(env.Message, "not a valid instance name") {
+				t.Errorf("name %q: %+v", bad, env)
+			}
+		}
+		for name, settings := range map[string]map[string]any{
+			"unknown setting": {"EVIL": "1"},
+			"bad port":        {"W9_HTTP_PORT_SET": "http"},
+			"engine variable": {"W9_ID": "other"},
+		} {
+			env := call(t, s, "installApp", map[string]any{"appName": "web", "appId": "set", "settings": settings})
+			if env.Code != "0" || !strings.Contains(env.Message, "setting") {
+				t.Errorf("%s: %+v", name, env)
+			}
+		}
+		if env := call(t, s, "installApp", map[string]any{"appName": "nope"}); env.Code != "0" || !strings.Contains(env.Message, "nope is not in the catalog") {
+			t.Errorf("unknown app: %+v", env)
+		}
+		if after := entries(); after != before {
+			t.Errorf("refused installs left %d directories", after-before)
+		}
+		var all []map[string]string
+		_ = json.Unmarshal(call(t, s, "getAllAppInfo", nil).Data, &all)
+		if len(all) != 2 { // missing (failed) and taken
+			t.Errorf("instances after refusals = %v", all)
+		}
+
+		// Credentials: none is 401, a user is 403, both with code "0".
+		for as, status := range map[*tu.As]int{&tu.Anon: 401, {Token: "wrong-token-wrong-token"}: 401} {
+			r := s.Do(*as, "POST", "/installApp", map[string]any{"appName": "web", "appId": "noauth"})
+			var env envelope
+			r.JSON(t, &env)
+			if r.Status != status || env.Code != "0" {
+				t.Errorf("installApp as %+v: %d %s", *as, r.Status, r.Body)
+			}
+		}
+		u := s.NewUser("someone")
+		if r := s.Do(u, "GET", "/getAllAppInfo", nil); r.Status != 403 || !strings.Contains(r.Text(), `"code":"0"`) {
+			t.Errorf("a user calling getAllAppInfo: %d %s", r.Status, r.Body)
+		}
+		_ = lib
+	})
 }
 
 func TestContainersRemovedByHand(t *testing.T) {
-	s, _ := setup(t, tu.Engines(t)[0])
-	call(t, s, "installApp", map[string]any{"appName": "web", "appId": "gone"})
-	waitStatus(t, s, "gone", "1")
-	dockertest.Docker(t, "rm", "-f", project(s, "gone"))
-	i := info(t, s, "gone")
-	if i.Status != "2" || !strings.Contains(i.Info, "removed outside StackHub") {
-		t.Errorf("after docker rm by hand: %+v", i)
-	}
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s, _ := setup(t, e)
+		call(t, s, "installApp", map[string]any{"appName": "web", "appId": "gone"})
+		waitStatus(t, s, "gone", "1")
+		dockertest.Docker(t, "rm", "-f", project(s, "gone"))
+		i := info(t, s, "gone")
+		if i.Status != "2" || !strings.Contains(i.Info, "removed outside StackHub") {
+			t.Errorf("after docker rm by hand: %+v", i)
+		}
+	})
 }
 
 func TestSearchServer(t *testing.T) {
-	s, _ := setup(t, tu.Engines(t)[0])
-	env := call(t, s, "searchServer", nil)
-	var d map[string]any
-	if err := json.Unmarshal(env.Data, &d); err != nil || env.Code != "1" {
-		t.Fatalf("searchServer = %+v", env)
-	}
-	for _, k := range []string{"cpu", "memory", "hdd"} {
-		if v, _ := d[k].(string); !strings.HasSuffix(v, "%") {
-			t.Errorf("%s = %v, want a percentage", k, d[k])
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s, _ := setup(t, e)
+		env := call(t, s, "searchServer", nil)
+		var d map[string]any
+		if err := json.Unmarshal(env.Data, &d); err != nil || env.Code != "1" {
+			t.Fatalf("searchServer = %+v", env)
 		}
-	}
-	if d["docker"] == "" || d["cpu_cores"].(float64) < 1 || d["mem_total"].(float64) <= 0 || d["risk"] == nil {
-		t.Errorf("searchServer data = %v", d)
-	}
+		for _, k := range []string{"cpu", "memory", "hdd"} {
+			if v, _ := d[k].(string); !strings.HasSuffix(v, "%") {
+				t.Errorf("%s = %v, want a percentage", k, d[k])
+			}
+		}
+		if d["docker"] == "" || d["cpu_cores"].(float64) < 1 || d["mem_total"].(float64) <= 0 || d["risk"] == nil {
+			t.Errorf("searchServer data = %v", d)
+		}
+	})
 }
 
 // TestRefusalsInEnvelope: every refusal of the installer endpoints, credentials or request, is the envelope with

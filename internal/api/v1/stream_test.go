@@ -77,48 +77,52 @@ func addInstance(t *testing.T, s *tu.Server, name string) {
 // TestJobEventsStream: each line of a running job arrives as it is written (flushed through the middleware),
 // and the job's end closes the stream with a result.
 func TestJobEventsStream(t *testing.T) {
-	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{})
-	ctx := t.Context()
-	addInstance(t, s, "streamed")
-	now := time.Now().UnixMilli()
-	job := &store.Job{Instance: "streamed", Kind: "restart", Stage: "queued", State: store.JobRunning, CreatedAt: now, UpdatedAt: now}
-	if err := s.Store.Q().CreateJob(ctx, job); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Store.Q().AddJobEvent(ctx, &store.JobEvent{Job: job.ID, At: now, Stage: "restarting", Message: "first line", Percent: -1}); err != nil {
-		t.Fatal(err)
-	}
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s := tu.StartServer(t, e, tu.Options{})
+		ctx := t.Context()
+		addInstance(t, s, "streamed")
+		now := time.Now().UnixMilli()
+		job := &store.Job{Instance: "streamed", Kind: "restart", Stage: "queued", State: store.JobRunning, CreatedAt: now, UpdatedAt: now}
+		if err := s.Store.Q().CreateJob(ctx, job); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Store.Q().AddJobEvent(ctx, &store.JobEvent{Job: job.ID, At: now, Stage: "restarting", Message: "first line", Percent: -1}); err != nil {
+			t.Fatal(err)
+		}
 
-	s.Want(http.StatusNotFound, tu.Admin, "GET", fmt.Sprintf("/api/v1/jobs/%d/events", job.ID+1000), nil)
-	s.Want(http.StatusBadRequest, tu.Admin, "GET", "/api/v1/jobs/x/events", nil)
-	s.Want(http.StatusUnauthorized, tu.Anon, "GET", fmt.Sprintf("/api/v1/jobs/%d/events", job.ID), nil)
-	s.Want(http.StatusForbidden, s.NewUser("viewer"), "GET", fmt.Sprintf("/api/v1/jobs/%d/events", job.ID), nil)
+		s.Want(http.StatusNotFound, tu.Admin, "GET", fmt.Sprintf("/api/v1/jobs/%d/events", job.ID+1000), nil)
+		s.Want(http.StatusBadRequest, tu.Admin, "GET", "/api/v1/jobs/x/events", nil)
+		s.Want(http.StatusUnauthorized, tu.Anon, "GET", fmt.Sprintf("/api/v1/jobs/%d/events", job.ID), nil)
+		s.Want(http.StatusForbidden, s.NewUser("viewer"), "GET", fmt.Sprintf("/api/v1/jobs/%d/events", job.ID), nil)
 
-	res := get(t, s, fmt.Sprintf("/api/v1/jobs/%d/events", job.ID))
-	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
-		t.Fatalf("status %d, content type %q", res.StatusCode, res.Header.Get("Content-Type"))
-	}
-	rd := bufio.NewReader(res.Body)
-	readUntil(t, rd, "first line", 5*time.Second) // the job still runs: only a flush delivers it
-	if err := s.Store.Q().FinishJob(ctx, job.ID, store.JobSucceeded, "", time.Now().UnixMilli()); err != nil {
-		t.Fatal(err)
-	}
-	if text := readUntil(t, rd, "event: result", 5*time.Second); strings.Contains(text, "event: stage") {
-		t.Errorf("a line was sent twice:\n%s", text)
-	}
-	readUntil(t, rd, `"succeeded"`, time.Second)
+		res := get(t, s, fmt.Sprintf("/api/v1/jobs/%d/events", job.ID))
+		if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+			t.Fatalf("status %d, content type %q", res.StatusCode, res.Header.Get("Content-Type"))
+		}
+		rd := bufio.NewReader(res.Body)
+		readUntil(t, rd, "first line", 15*time.Second) // the job still runs: only a flush delivers it
+		if err := s.Store.Q().FinishJob(ctx, job.ID, store.JobSucceeded, "", time.Now().UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+		if text := readUntil(t, rd, "event: result", 15*time.Second); strings.Contains(text, "event: stage") {
+			t.Errorf("a line was sent twice:\n%s", text)
+		}
+		readUntil(t, rd, `"succeeded"`, 15*time.Second)
+	})
 }
 
 // TestLogsStream: the logs of an instance that is not installed are a 404 before any streaming; an installed
 // one whose containers are gone streams the reason.
 func TestLogsStream(t *testing.T) {
-	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{})
-	s.Want(http.StatusNotFound, tu.Admin, "GET", "/api/v1/installs/nosuch/logs", nil)
-	s.Want(http.StatusUnauthorized, tu.Anon, "GET", "/api/v1/installs/nosuch/logs", nil)
-	addInstance(t, s, "logged")
-	s.Want(http.StatusForbidden, s.NewUser("viewer"), "GET", "/api/v1/installs/logged/logs", nil)
-	r := s.Want(http.StatusOK, tu.Admin, "GET", "/api/v1/installs/logged/logs?tail=5", nil)
-	if !strings.Contains(r.Text(), "[stackhub] the logs of logged cannot be read") {
-		t.Errorf("logs of an instance without containers: %q", r.Text())
-	}
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s := tu.StartServer(t, e, tu.Options{})
+		s.Want(http.StatusNotFound, tu.Admin, "GET", "/api/v1/installs/nosuch/logs", nil)
+		s.Want(http.StatusUnauthorized, tu.Anon, "GET", "/api/v1/installs/nosuch/logs", nil)
+		addInstance(t, s, "logged")
+		s.Want(http.StatusForbidden, s.NewUser("viewer"), "GET", "/api/v1/installs/logged/logs", nil)
+		r := s.Want(http.StatusOK, tu.Admin, "GET", "/api/v1/installs/logged/logs?tail=5", nil)
+		if !strings.Contains(r.Text(), "[stackhub] the logs of logged cannot be read") {
+			t.Errorf("logs of an instance without containers: %q", r.Text())
+		}
+	})
 }
