@@ -53,7 +53,6 @@ func (r *Releaser) Releases() int64 { return r.runs.Load() }
 // Run releases memory a quiet period after each stretch of work, until ctx ends. It releases once at the start
 // too: the start-up work (migrations, catalog seeding, template parsing) is done by then.
 func (r *Releaser) Run(ctx context.Context) {
-	r.busy.Store(true)
 	for {
 		if !r.waitQuiet(ctx) {
 			return
