@@ -16,6 +16,7 @@ import (
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
+	"github.com/stackhub/stackhub/internal/idle"
 	"github.com/stackhub/stackhub/internal/logx"
 	"github.com/stackhub/stackhub/internal/realtime"
 	"github.com/stackhub/stackhub/internal/web"
@@ -33,6 +34,7 @@ type Deps struct {
 	Feed      *realtime.Feed   // the event stream behind GET /api/v1/events
 	Webhooks  *webhook.Service // the delivery queue behind /api/v1/webhooks
 	UI        *web.UI          // the web UI at / and /ui/; nil serves the APIs only
+	Idle      *idle.Releaser   // told of every request, to free memory when they stop; nil for none
 }
 
 // Handler returns the whole HTTP surface: the GeekApk paths at the root, /api/v1 and the web UI. Every write
@@ -56,7 +58,7 @@ func Handler(d Deps) http.Handler {
 		w.WriteHeader(http.StatusNotFound)
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": 404, "message": "Resource was not found"})
 	})
-	return recoverer(d.Log, logRequests(d.Log, sameOrigin(mux, installer)))
+	return recoverer(d.Log, logRequests(d.Log, d.Idle, sameOrigin(mux, installer)))
 }
 
 // sameOrigin refuses writes from another origin (http.CrossOriginProtection); the installer endpoints refuse in
@@ -90,9 +92,11 @@ func (s *statusWriter) WriteHeader(code int) {
 // Unwrap lets streaming handlers reach the connection's Flush and Hijack through http.ResponseController.
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// logRequests logs each request with an id. The query string is never logged: it may hold the admin token.
-func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+// logRequests logs each request with an id, and marks it as work for rel. The query string is never logged: it
+// may hold the admin token.
+func logRequests(log *slog.Logger, rel *idle.Releaser, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rel.Touch()
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || len(id) > 64 {
 			b := make([]byte, 8)
