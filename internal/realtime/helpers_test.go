@@ -60,7 +60,7 @@ func dial(t *testing.T, url string, h http.Header) *wsClient {
 
 func (c *wsClient) send(msg string) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := c.conn.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
 		c.t.Fatalf("send %q (%d bytes): %v", msg[:min(len(msg), 40)], len(msg), err)
