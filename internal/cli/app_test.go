@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -22,7 +23,13 @@ const cliToken = "cli-test-admin-token-0123456789"
 // runCLI runs the stackhub CLI (this test binary as main) against the server at url.
 func runCLI(t *testing.T, url string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	return runCLIContext(t, context.Background(), url, args...)
+}
+
+// runCLIContext is runCLI, killing the CLI when ctx ends.
+func runCLIContext(t *testing.T, ctx context.Context, url string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "STACKHUB_RUN_AS_MAIN=1", "STACKHUB_URL="+url, "DOGETOK="+cliToken)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e

@@ -10,11 +10,13 @@ import (
 	"github.com/stackhub/stackhub/internal/store"
 	"github.com/stackhub/stackhub/internal/sysinfo"
 	tu "github.com/stackhub/stackhub/internal/testutil"
+	"github.com/stackhub/stackhub/internal/testutil/dockertest"
 )
 
 // TestMarksAndServerRisks: instances of one app share its newest version (Marks reads it once per app), each is
 // compared with its own version; the server's risks name the failed instances.
 func TestMarksAndServerRisks(t *testing.T) {
+	dockertest.Require(t) // the server's risks come from the engine: Docker is part of the test environment
 	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		owner := s.NewUser("marker")
@@ -58,7 +60,7 @@ func TestMarksAndServerRisks(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !info.DockerOK {
-			t.Skipf("Docker does not answer: %s", info.Docker)
+			t.Fatalf("Docker does not answer: %s", info.Docker)
 		}
 		if info.Instances != 3 {
 			t.Errorf("instances = %d, want 3", info.Instances)
