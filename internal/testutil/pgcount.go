@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -109,10 +108,21 @@ const (
 
 // relay copies the client's bytes to the server, reading the messages on the way: Parse names a statement's
 // text, Bind runs a named (or the unnamed) statement, Sync ends a round trip; a simple Query is one by itself.
+// A message is recorded before it is passed on, so a round trip is counted before its answer can exist.
 // pgx's liveness check, the simple query "-- ping", is not counted: it runs only on a connection idle for a
 // second, which is timing, not what a request costs.
 func (c *PGCounter) relay(server io.Writer, client io.Reader) {
-	r := bufio.NewReader(io.TeeReader(client, server))
+	r := bufio.NewReader(client)
+	w := bufio.NewWriter(server)
+	// pass writes msg on, and sends what is pending once the client has nothing more buffered.
+	pass := func(msg ...[]byte) bool {
+		for _, m := range msg {
+			if _, err := w.Write(m); err != nil {
+				return false
+			}
+		}
+		return r.Buffered() > 0 || w.Flush() == nil
+	}
 	// The untyped startup phase: SSL or GSS requests, then the startup message (or a cancel request).
 	for {
 		var hdr [8]byte
@@ -123,7 +133,8 @@ func (c *PGCounter) relay(server io.Writer, client io.Reader) {
 		if n < 8 {
 			return
 		}
-		if _, err := r.Discard(n - 8); err != nil {
+		body := make([]byte, n-8)
+		if _, err := io.ReadFull(r, body); err != nil || !pass(hdr[:], body) {
 			return
 		}
 		if code := binary.BigEndian.Uint32(hdr[4:]); code != pgSSLRequest && code != pgGSSENCRequest {
@@ -133,11 +144,19 @@ func (c *PGCounter) relay(server io.Writer, client io.Reader) {
 	stmts := map[string]string{} // statement name → SQL text, on this connection
 	var pending []string         // the statements run since the last Sync
 	for {
-		typ, body, err := readPGMessage(r)
-		if err != nil {
+		var hdr [5]byte
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
 			return
 		}
-		switch typ {
+		n := int(binary.BigEndian.Uint32(hdr[1:]))
+		if n < 4 {
+			return
+		}
+		body := make([]byte, n-4)
+		if _, err := io.ReadFull(r, body); err != nil {
+			return
+		}
+		switch hdr[0] {
 		case 'P': // Parse: name, query, ...
 			name, rest := cstring(body)
 			query, _ := cstring(rest)
@@ -155,23 +174,10 @@ func (c *PGCounter) relay(server io.Writer, client io.Reader) {
 				c.record(q)
 			}
 		}
+		if !pass(hdr[:], body) {
+			return
+		}
 	}
-}
-
-func readPGMessage(r *bufio.Reader) (byte, []byte, error) {
-	var hdr [5]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return 0, nil, err
-	}
-	n := int(binary.BigEndian.Uint32(hdr[1:]))
-	if n < 4 {
-		return 0, nil, errors.New("bad message length")
-	}
-	body := make([]byte, n-4)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return 0, nil, err
-	}
-	return hdr[0], body, nil
 }
 
 // cstring splits a NUL-terminated string off b.
