@@ -88,7 +88,7 @@ func (q *Q) pagedIDs(ctx context.Context, p Page, query string, args ...any) ([]
 }
 
 // searchIDs is pagedIDs for the open-ended scans (LIKE over a whole table). They go through Q.raw: they keep the
-// caller's cancellation (see stmtCache.detached), and parsing their SQL is a small part of what they cost.
+// caller's cancellation (see detachedReads), and parsing their SQL is a small part of what they cost.
 func (q *Q) searchIDs(ctx context.Context, p Page, query string, args ...any) ([]int64, error) {
 	query, args = paged(query, p, args...)
 	return queryRows(ctx, q.raw, scanID, query, args...)

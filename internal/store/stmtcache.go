@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -24,30 +23,10 @@ type stmtCache struct {
 	max   int64
 	n     atomic.Int64 // statements stored, or being prepared under a reserved slot
 	stmts sync.Map     // SQL text → *sql.Stmt
-	// detach runs cached statements without watching their context's cancellation (see detached).
-	detach bool
 }
 
 func newStmtCache(db *sql.DB, max int) *stmtCache {
 	return &stmtCache{db: db, max: int64(max)}
-}
-
-// detached returns ctx without its cancellation for a SELECT, when the cache detaches and ctx is still live; ok
-// is false when ctx is already done (the caller then runs the query unprepared with ctx, which reports the error).
-//
-// Watching a cancellable context costs a goroutine per query in database/sql (Rows.awaitDone) and another in
-// modernc.org/sqlite (interruptOnDone): about 4 µs of CPU, more than a cached lookup by key takes. The SQLite read
-// pool's cached SELECTs are short (a lookup by key, a page of an index, at worst a sort of one table's ids) and
-// WAL readers do not wait for writers, so they run to the end instead. Writes through Store.Q (they may wait for
-// the write lock) and the open-ended searches (they go through Q.raw) keep their cancellation.
-func (c *stmtCache) detached(ctx context.Context, query string) (_ context.Context, ok bool) {
-	if !c.detach || ctx.Done() == nil || !strings.HasPrefix(query, "SELECT ") {
-		return ctx, true
-	}
-	if ctx.Err() != nil {
-		return ctx, false
-	}
-	return context.WithoutCancel(ctx), true
 }
 
 // stmt returns the prepared statement for query, preparing it on first use; nil when the cache is full or the
@@ -93,19 +72,15 @@ func (c *stmtCache) ExecContext(ctx context.Context, query string, args ...any) 
 }
 
 func (c *stmtCache) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if dctx, ok := c.detached(ctx, query); ok {
-		if st := c.stmt(dctx, query); st != nil {
-			return st.QueryContext(dctx, args...)
-		}
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
 	}
 	return c.db.QueryContext(ctx, query, args...)
 }
 
 func (c *stmtCache) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if dctx, ok := c.detached(ctx, query); ok {
-		if st := c.stmt(dctx, query); st != nil {
-			return st.QueryRowContext(dctx, args...)
-		}
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
 	return c.db.QueryRowContext(ctx, query, args...)
 }

@@ -61,9 +61,9 @@ func newStore(read, write *sql.DB, d Dialect, cacheRead, cacheWrite bool) *Store
 	s := &Store{read: read, write: write, dialect: d, q: &Q{db: read, raw: read}}
 	if cacheRead {
 		s.readStmts = newStmtCache(read, maxCachedStmts)
-		s.readStmts.detach = d == SQLite
 		s.q.db = s.readStmts
 	}
+	s.q.db = detachedReads{s.q.db}
 	if cacheWrite {
 		s.writeStmts = newStmtCache(write, maxCachedStmts)
 	}

@@ -1,0 +1,81 @@
+package geekapk_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stackhub/stackhub/internal/store"
+	tu "github.com/stackhub/stackhub/internal/testutil"
+	"github.com/stackhub/stackhub/internal/webhook"
+)
+
+// TestHotReadsTakeOneRoundTrip counts the PostgreSQL round trips of the reads bench/run.sh loads: each must be one
+// query and nothing else (no BEGIN/COMMIT around it, no second lookup, no statement prepared again). A round trip
+// costs more than the query itself on a busy server, so a second one shows here before it shows in req/s.
+func TestHotReadsTakeOneRoundTrip(t *testing.T) {
+	var pg *tu.Engine
+	for _, e := range tu.Engines(t) {
+		if e.Name == "postgres" {
+			pg = &e
+		}
+	}
+	if pg == nil {
+		t.Skip("round trips are counted on PostgreSQL; set " + tu.PostgresEnv)
+	}
+	counter, dsn := tu.CountPostgres(t, pg.DSN(t))
+	// The webhook queue's idle look at the database would be counted too: push it out of the test's time.
+	s := tu.StartServer(t, *pg, tu.Options{DSN: dsn, Webhook: webhook.Options{Idle: time.Hour}})
+
+	ctx := context.Background()
+	var aid, empty int64
+	err := s.Store.Tx(ctx, func(q *store.Q) error {
+		u := &store.User{SimpleName: "reader", Name: "Reader", CreatedAt: 1, OnlineAt: 1, Enabled: true}
+		if err := q.CreateUser(ctx, u, "not-a-hash"); err != nil {
+			return err
+		}
+		for i := range 3 {
+			a := &store.App{Author: u.ID, Name: fmt.Sprintf("App %d", i), CreatedAt: 1, UpdatedAt: int64(i)}
+			if err := q.CreateApp(ctx, a); err != nil {
+				return err
+			}
+			aid, empty = empty, a.ID
+		}
+		for i := range 5 {
+			c := &store.Comment{Author: u.ID, App: aid, Content: "a comment", CreatedAt: int64(i)}
+			if err := q.CreateComment(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		path  string
+		trips int // per request
+	}{
+		{fmt.Sprintf("/app/%d", aid), 1},
+		{"/app/all?max=20", 1},
+		{fmt.Sprintf("/app/%d/comments?max=20", aid), 1},
+		// An empty list looks the app up too, to tell "no comments" from "no such app".
+		{fmt.Sprintf("/app/%d/comments?max=20", empty), 2},
+	} {
+		// Warm up: the driver prepares each statement once per pooled connection, and sequential requests go
+		// round the idle connections; more requests than the pool holds prepare it on all of them.
+		for range 30 {
+			s.Want(200, tu.Anon, "GET", tc.path, nil)
+		}
+		counter.Reset()
+		const n = 10
+		for range n {
+			s.Want(200, tu.Anon, "GET", tc.path, nil)
+		}
+		if got := len(counter.RoundTrips()); got != n*tc.trips {
+			t.Errorf("GET %s: %d requests took %s; want %d per request", tc.path, n, counter, tc.trips)
+		}
+	}
+}
