@@ -19,24 +19,19 @@ import (
 // cancellation.
 type detachedReads struct{ querier }
 
-// detach returns ctx without its cancellation for a SELECT, when ctx is still live; ok is false when ctx is
-// already done (the caller then runs the query with ctx, which reports the error).
-func detach(ctx context.Context, query string) (_ context.Context, ok bool) {
-	if ctx.Done() == nil || !strings.HasPrefix(query, "SELECT ") {
-		return ctx, true
+// detach returns ctx without its cancellation for a SELECT while ctx is live; a done ctx is kept, so the query
+// reports its error.
+func detach(ctx context.Context, query string) context.Context {
+	if ctx.Done() == nil || ctx.Err() != nil || !strings.HasPrefix(query, "SELECT ") {
+		return ctx
 	}
-	if ctx.Err() != nil {
-		return ctx, false
-	}
-	return context.WithoutCancel(ctx), true
+	return context.WithoutCancel(ctx)
 }
 
 func (d detachedReads) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	dctx, _ := detach(ctx, query)
-	return d.querier.QueryContext(dctx, query, args...)
+	return d.querier.QueryContext(detach(ctx, query), query, args...)
 }
 
 func (d detachedReads) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	dctx, _ := detach(ctx, query)
-	return d.querier.QueryRowContext(dctx, query, args...)
+	return d.querier.QueryRowContext(detach(ctx, query), query, args...)
 }
