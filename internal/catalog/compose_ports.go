@@ -8,7 +8,7 @@ import (
 
 // checkPorts checks that enabled services publish host ports only through *_PORT_SET variables defined in
 // .env, which the engine books before install. A port with no host part is fine: Docker picks a free one.
-func checkPorts(c *composeDoc, env *envInfo, p *problems) {
+func checkPorts(c *composeDoc, env *envInfo, p, w *problems) {
 	for _, s := range c.services {
 		if !s.Enabled {
 			continue
@@ -16,7 +16,7 @@ func checkPorts(c *composeDoc, env *envInfo, p *problems) {
 		_, ports := get(s.Node, "ports")
 		for _, item := range items(ports) {
 			host, line := hostPort(item)
-			checkHostPort(s.Name, host, line, env, p)
+			checkHostPort(s.Name, host, line, env, p, w)
 		}
 	}
 }
@@ -75,7 +75,7 @@ func splitColons(s string) []string {
 }
 
 // checkHostPort checks one raw host port.
-func checkHostPort(svc, host string, line int, env *envInfo, p *problems) {
+func checkHostPort(svc, host string, line int, env *envInfo, p, w *problems) {
 	if host == "" {
 		return
 	}
@@ -88,8 +88,11 @@ func checkHostPort(svc, host string, line int, env *envInfo, p *problems) {
 		p.add(ComposeFile, line, "service %s publishes a host port through ${%s}, which the engine cannot book; "+
 			"name the variable with the %s suffix, such as ${W9_%s%s}", svc, r.Name, PortSuffix,
 			strings.TrimPrefix(strings.TrimSuffix(r.Name, "_PORT"), "W9_"), PortSuffix)
-	case !env.defined[r.Name]:
+	case !env.defined[r.Name] && r.HasDefault:
 		p.add(ComposeFile, line, "service %s publishes host port ${%s}, which .env does not define; "+
 			"define it there with the default port so the engine can book it", svc, r.Name)
+	case !env.defined[r.Name]:
+		w.add(ComposeFile, line, "service %s publishes host port ${%s}, which .env does not define, so Docker "+
+			"picks a free port; define it there with the default port so the engine can book it", svc, r.Name)
 	}
 }

@@ -20,6 +20,7 @@ type Stack struct {
 	Files        map[string]string `json:"files,omitempty"`        // extra files by relative path, e.g. "src/init.sh"
 	Requirements Requirements      `json:"requirements,omitempty"` // resources checked before install
 	HostAccess   []string          `json:"host_access,omitempty"`  // set by Validate: why it needs host power; empty = none
+	Warnings     []string          `json:"warnings,omitempty"`     // set by Validate: what Compose accepts but reads oddly
 }
 
 // Requirements are the resources a stack needs: CPU in cores, Memory and Disk in GB.

@@ -101,28 +101,50 @@ func lineKey(l int) int {
 	return l
 }
 
-// Validate checks a stack and fills s.HostAccess. It never touches the disk. Errors are *ValidationError.
+// Validate checks a stack and fills s.HostAccess and s.Warnings. It never touches the disk. Errors are
+// *ValidationError.
+//
+// What `docker compose` accepts with its own reading is a warning, not a refusal (see the catalog contract,
+// "Warnings"): a .env key defined twice (the last wins), a reference to a key defined further down or nowhere
+// (empty), a variable the compose file uses that nothing defines (empty).
 //
 // Only services enabled by default are checked for variables, ports, binds and host access: a service behind a
 // compose profile is never started by StackHub, so its references (postgresql's $DATABASE_BACKUP) are ignored;
 // it must still parse and use only supported keys.
 func Validate(s *Stack, opt ValidateOptions) error {
-	s.HostAccess = nil
-	var p problems
+	s.HostAccess, s.Warnings = nil, nil
+	var p, w problems
 	if checkSize(s, opt, &p); len(p) > 0 {
 		return p.err()
 	}
 	checkFiles(s, &p)
 	checkRequirements(s.Requirements, &p)
-	env := checkEnv(s.Env, &p)
+	env := checkEnv(s.Env, &p, &w)
 	if len(p) > 0 {
 		return p.err()
 	}
-	return validateCompose(s, env, opt)
+	err := validateCompose(s, env, opt, &w)
+	if err == nil {
+		s.Warnings = w.list()
+	}
+	return err
+}
+
+// list formats the problems as warnings, in the order of err.
+func (p problems) list() []string {
+	e, ok := p.err().(*ValidationError)
+	if !ok {
+		return nil
+	}
+	out := []string{e.one()}
+	for _, m := range e.More {
+		out = append(out, m.one())
+	}
+	return out
 }
 
 // validateCompose checks the compose file against the (valid) .env and files, and fills s.HostAccess.
-func validateCompose(s *Stack, env *envInfo, opt ValidateOptions) error {
+func validateCompose(s *Stack, env *envInfo, opt ValidateOptions, w *problems) error {
 	c, err := parseCompose(s.Compose)
 	if err != nil {
 		return err
@@ -132,15 +154,15 @@ func validateCompose(s *Stack, env *envInfo, opt ValidateOptions) error {
 	if checkStructure(c, &p); len(p) > 0 {
 		return p.err()
 	}
-	checkVariables(c, env, &p)
+	checkVariables(c, env, &p, w)
 	proj, lerr := loadProject(s.Compose, env, c)
 	switch {
 	case lerr != nil && len(p) == 0:
 		return lerr
-	case lerr != nil: // most likely a consequence of the variable problems: report those
+	case lerr != nil:
 		return p.err()
 	}
-	checkPorts(c, env, &p)
+	checkPorts(c, env, &p, w)
 	checkContainerNames(c, &p)
 	bindAccess := checkMounts(c, env, s.Files, &p)
 	s.HostAccess = sortedUnique(append(bindAccess, hostAccess(proj)...))

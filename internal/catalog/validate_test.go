@@ -88,12 +88,8 @@ func TestValidateErrors(t *testing.T) {
 			ValidationError{ComposeFile, 14, "invalid YAML: found a tab character that violates indentation", nil}},
 		{"duplicate YAML key", replace("    env_file: .env", "    env_file: .env\n    image: other"), ValidateOptions{},
 			ValidationError{ComposeFile, 15, `"image" is defined twice (first on line 3)`, nil}},
-		{"unknown variable", replace("HOME_DIR: \"$$HOME\"", "HOME_DIR: $HOME_DIR"), ValidateOptions{},
-			ValidationError{ComposeFile, 17, "variable HOME_DIR is not defined in .env", nil}},
-		{"unknown variable in a block scalar", replace("command: sh -c 'echo $${PATH}'", "command: |\n      a\n      b $MISSING"),
-			ValidateOptions{}, ValidationError{ComposeFile, 21, "variable MISSING is not defined", nil}},
 		{"required variable", replace("${NOT_DEFINED:-fallback}", "${NEEDED:?set it}"), ValidateOptions{},
-			ValidationError{ComposeFile, 18, "variable NEEDED is not defined", nil}},
+			ValidationError{ComposeFile, 18, "variable NEEDED is not defined in .env, and the file requires it", nil}},
 		{"fixed host port", replace(`"8080"`, `"8080:80"`), ValidateOptions{},
 			ValidationError{ComposeFile, 8, "service web publishes host port 8080 directly; use a variable such as ${W9_HTTP_PORT_SET}", nil}},
 		{"host port through a non-_SET variable", func(s *Stack) {
@@ -148,14 +144,10 @@ func TestValidateErrors(t *testing.T) {
 			ValidationError{"src/conf.d/my.cnf", 0, "src/conf.d is both a file and a directory", nil}},
 		{"negative requirement", func(s *Stack) { s.Requirements.Memory = -1 }, ValidateOptions{},
 			ValidationError{VariablesFile, 0, "requirements.memory is -1", nil}},
-		{".env forward reference", func(s *Stack) { s.Env = "A=$B\nB=1\n" + s.Env }, ValidateOptions{},
-			ValidationError{EnvFile, 1, "A refers to B, which is not defined above it", nil}},
 		{".env syntax", func(s *Stack) { s.Env += "BROKEN\n" }, ValidateOptions{},
 			ValidationError{EnvFile, 7, `"BROKEN" has no value`, nil}},
 		{".env port not a number", func(s *Stack) { s.Env = strings.Replace(s.Env, "'9001'", "http", 1) }, ValidateOptions{},
 			ValidationError{EnvFile, 2, `W9_HTTP_PORT_SET is "http"`, nil}},
-		{".env duplicate", func(s *Stack) { s.Env += "W9_VERSION=2\n" }, ValidateOptions{},
-			ValidationError{EnvFile, 7, "W9_VERSION is defined twice (first on line 1)", nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,6 +166,50 @@ func TestValidateErrors(t *testing.T) {
 				t.Errorf("Validate error %q (-want +got):\n%s", err, diff)
 			}
 		})
+	}
+}
+
+// TestValidateWarnings checks what Compose reads its own way is accepted with a warning naming the file and line.
+func TestValidateWarnings(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(s *Stack)
+		want   []string
+	}{
+		{"unknown variable", replace("HOME_DIR: \"$$HOME\"", "HOME_DIR: $HOME_DIR"),
+			[]string{"docker-compose.yml line 17: variable HOME_DIR is not defined in .env, so Compose reads it as empty"}},
+		{"unknown variable in a block scalar", replace("command: sh -c 'echo $${PATH}'", "command: |\n      a\n      b $MISSING"),
+			[]string{"docker-compose.yml line 21: variable MISSING is not defined in .env"}},
+		{"unknown port variable", func(s *Stack) {
+			s.Env = strings.Replace(s.Env, "W9_DB_PORT_SET=3306\n", "", 1)
+			replace("${W9_DB_PORT_SET:-3306}", "${W9_DB_PORT_SET}")(s)
+		}, []string{"docker-compose.yml line 7: variable W9_DB_PORT_SET is not defined",
+			"docker-compose.yml line 7: service web publishes host port ${W9_DB_PORT_SET}, which .env does not define, so Docker picks a free port"}},
+		{".env forward reference", func(s *Stack) { s.Env = "A=$B\nB=1\n" + s.Env },
+			[]string{".env line 1: A refers to B, which is not defined above it, so Compose reads it as empty"}},
+		{".env duplicate", func(s *Stack) { s.Env += "W9_VERSION=2\n" },
+			[]string{".env line 7: W9_VERSION is defined twice (first on line 1); as in Compose the last one wins"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := validStack()
+			tt.change(s)
+			if err := Validate(s, ValidateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Warnings) != len(tt.want) {
+				t.Fatalf("Warnings = %q, want %d like %q", s.Warnings, len(tt.want), tt.want)
+			}
+			for i, w := range tt.want {
+				if !strings.HasPrefix(s.Warnings[i], w) {
+					t.Errorf("warning %d = %q, want it to start with %q", i, s.Warnings[i], w)
+				}
+			}
+		})
+	}
+	s := validStack()
+	if err := Validate(s, ValidateOptions{}); err != nil || s.Warnings != nil {
+		t.Errorf("a clean stack: err %v, warnings %q; want none", err, s.Warnings)
 	}
 }
 

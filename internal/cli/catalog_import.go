@@ -43,6 +43,11 @@ func catalogCmd() *cobra.Command {
 				default:
 					fmt.Fprintf(out, "accepted %s: unchanged (app %d)\n", t.Key, res.App)
 				}
+				if err == nil {
+					for _, w := range res.Warnings {
+						fmt.Fprintf(out, "  warning %s: %s\n", t.Key, w)
+					}
+				}
 			}
 			for _, rf := range refused {
 				fmt.Fprintf(out, "refused  %s: %s\n", rf.Key, rf.Reason)

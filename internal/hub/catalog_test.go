@@ -3,6 +3,7 @@ package hub_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stackhub/stackhub/internal/auth"
@@ -88,4 +89,34 @@ func TestImportOrdersVersionsByAge(t *testing.T) {
 	if got := newestFirst(); !slices.Equal(got, newer.Versions) {
 		t.Errorf("after a newer library: %v, want %v", got, newer.Versions)
 	}
+}
+
+// What Compose reads its own way is imported with warnings, kept with every version and returned to the admin.
+func TestImportKeepsWarnings(t *testing.T) {
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s := tu.StartServer(t, e, tu.Options{})
+		tpl := catalog.Template{Key: "quirky", Name: "Quirky", Release: true, Dist: "community", Versions: []string{"2", "1"},
+			Stack: catalog.Stack{Compose: "services:\n  app:\n    image: busybox:$W9_VERSION\n    container_name: $W9_ID\n" +
+				"    environment:\n      A: $UNSET\n", Env: "W9_VERSION=2\nA=1\nA=2\n"}}
+		res, err := s.Hub.ImportTemplate(t.Context(), auth.Actor{Admin: true, Enabled: true}, tpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Warnings) != 2 || !strings.HasPrefix(res.Warnings[0], ".env line 3: A is defined twice") ||
+			!strings.HasPrefix(res.Warnings[1], "docker-compose.yml line 6: variable UNSET is not defined") {
+			t.Errorf("warnings = %q", res.Warnings)
+		}
+		var versions []struct {
+			Stack catalog.Stack `json:"stack"`
+		}
+		s.Want(200, tu.Anon, "GET", fmt.Sprintf("/app/%d/updates", res.App), nil).JSON(t, &versions)
+		if len(versions) != 2 {
+			t.Fatalf("versions = %+v", versions)
+		}
+		for _, v := range versions {
+			if len(v.Stack.Warnings) != 2 {
+				t.Errorf("a stored version's warnings = %q", v.Stack.Warnings)
+			}
+		}
+	})
 }

@@ -52,6 +52,33 @@ func (l *Library) Add(t testing.TB, key, compose, env string, versions ...string
 	}
 }
 
+// AddDir copies the template folder src (docker-compose.yml, .env, variables.json, src/...) as key, with the
+// library's W9_NETWORK and W9_HTTP_PORT_SET put first in its .env, so parallel tests never share a network.
+func (l *Library) AddDir(t testing.TB, key, src string) {
+	t.Helper()
+	dst := filepath.Join(l.Dir, "apps", key)
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if rel == ".env" {
+			b = append([]byte(fmt.Sprintf("W9_NETWORK=%s\nW9_HTTP_PORT_SET=%d\n", l.Network, l.BasePort)), b...)
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Import reads the library with the real importer and sends every template to the server; it fails the test on
 // any refusal.
 func (l *Library) Import(t testing.TB, url string) {

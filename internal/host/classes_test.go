@@ -1,0 +1,82 @@
+package host_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackhub/stackhub/client"
+	"github.com/stackhub/stackhub/internal/catalog"
+	tu "github.com/stackhub/stackhub/internal/testutil"
+	"github.com/stackhub/stackhub/internal/testutil/dockertest"
+)
+
+// classesDir holds small templates, one per class of Compose usage the whole Websoft9 library has, in its layout.
+const classesDir = "testdata/classes/apps"
+
+// importClass copies the template key of classesDir into a fresh library and imports it; it returns the warnings.
+func importClass(t *testing.T, s *tu.Server, lib *tu.Library, key string) []string {
+	t.Helper()
+	lib.AddDir(t, key, filepath.Join(classesDir, key))
+	ts, refused, err := catalog.ReadWebsoft9(lib.Dir, false)
+	if err != nil || len(refused) > 0 {
+		t.Fatalf("read %s: %v %+v", key, err, refused)
+	}
+	var warnings []string
+	c := client.New(s.URL, tu.AdminToken)
+	for _, tpl := range ts {
+		if tpl.Key != key {
+			continue
+		}
+		res, err := c.ImportTemplate(t.Context(), tpl)
+		if err != nil {
+			t.Fatalf("import %s: %v", key, err)
+		}
+		warnings = res.Warnings
+	}
+	return warnings
+}
+
+// installClass installs app as name and waits for the job; it returns the instance (the server uninstalls it
+// at the end of the test).
+func installClass(t *testing.T, c *client.Client, app, name string, settings map[string]string) *client.Instance {
+	t.Helper()
+	res, err := c.Install(t.Context(), client.InstallRequest{App: app, Name: name, Settings: settings})
+	if err != nil {
+		t.Fatalf("install %s: %v", app, err)
+	}
+	if job := runJob(t, c, func() (*client.Job, error) { return res.Job, nil }); job.State != "succeeded" {
+		t.Fatalf("install %s: %+v", app, job)
+	}
+	return res.Instance
+}
+
+// A .env with a key defined twice and a forward reference, and a compose file using an undefined variable, are
+// read as Compose reads them (the last wins; empty; empty), with warnings kept with the version.
+func TestEnvQuirksRunAsCompose(t *testing.T) {
+	dockertest.Image(t, "stackhub-test/web:v1")
+	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
+	lib := tu.NewLibrary(t)
+	warnings := importClass(t, s, lib, "envquirks")
+	want := []string{"EARLY refers to LATER", "TWICE is defined twice", "variable NOWHERE is not defined"}
+	if len(warnings) != len(want) {
+		t.Fatalf("warnings = %q, want %d", warnings, len(want))
+	}
+	for i, w := range want {
+		if !strings.Contains(warnings[i], w) {
+			t.Errorf("warning %d = %q, want %q in it", i, warnings[i], w)
+		}
+	}
+	var versions []map[string]any
+	s.Want(200, tu.Anon, "GET", "/app/1/updates", nil).JSON(t, &versions)
+	if st, _ := versions[0]["stack"].(map[string]any); st == nil || len(st["warnings"].([]any)) != 3 {
+		t.Errorf("the stored version lacks its warnings: %v", versions[0]["stack"])
+	}
+	c := client.New(s.URL, tu.AdminToken)
+	in := installClass(t, c, "envquirks", "quirks", nil)
+	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%s/", in.Port)); got != "second [|]" {
+		t.Errorf("the app sees %q, want %q", got, "second [|]")
+	}
+}
