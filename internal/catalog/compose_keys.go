@@ -3,6 +3,8 @@ package catalog
 import (
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"go.yaml.in/yaml/v4"
 )
 
@@ -17,7 +19,7 @@ var serviceKeys = setOf("image", "container_name", "ports", "volumes", "environm
 	"mem_limit", "mem_reservation", "cpus", "cpu_shares", "cpuset", "pids_limit",
 	"cpu_percent", // Windows-only; accepted because Linux engines ignore it
 	"deploy", "links", "dns", "dns_search", "dns_opt", "network_mode", "pid", "ipc", "devices", "group_add",
-	"read_only", "profiles", "attach", "platform")
+	"read_only", "profiles", "attach", "platform", "pull_policy")
 
 // unsupportedHints says what to do instead of a key StackHub does not run.
 var unsupportedHints = map[string]string{
@@ -119,4 +121,26 @@ func checkDeploy(svc string, n *yaml.Node, p *problems) {
 		}
 	}
 	walk("deploy", "deploy", n)
+}
+
+// checkPullPolicies checks each enabled service's pull_policy, once interpolated, is one Compose knows.
+func checkPullPolicies(c *composeDoc, proj *types.Project, p *problems) {
+	for _, s := range c.services {
+		svc, ok := proj.Services[s.Name]
+		if !ok {
+			continue
+		}
+		policy, _, err := svc.GetPullPolicy()
+		k, _ := get(s.Node, "pull_policy")
+		line := s.Line
+		if k != nil {
+			line = k.Line
+		}
+		switch {
+		case err != nil:
+			p.add(ComposeFile, line, "service %s: %v; use always, missing, never, daily, weekly or every_<duration>", s.Name, err)
+		case policy == types.PullPolicyBuild:
+			p.add(ComposeFile, line, "service %s: pull_policy build needs a build section; give an image to pull", s.Name)
+		}
+	}
 }

@@ -163,6 +163,7 @@ func validateCompose(s *Stack, env *envInfo, opt ValidateOptions, w *problems) e
 		return p.err()
 	}
 	checkPorts(c, env, &p, w)
+	checkPullPolicies(c, proj, &p)
 	checkContainerNames(c, &p)
 	bindAccess := checkMounts(c, env, s.Files, &p)
 	s.HostAccess = sortedUnique(append(bindAccess, hostAccess(proj)...))

@@ -66,6 +66,16 @@ func TestValidateAccepts(t *testing.T) {
 	}
 }
 
+func TestValidateAcceptsPullPolicies(t *testing.T) {
+	for _, policy := range []string{"always", "missing", "never", "if_not_present", "daily", "every_12h", "${POLICY:-always}"} {
+		s := validStack()
+		s.Compose = strings.Replace(s.Compose, "    env_file: .env\n", "    env_file: .env\n    pull_policy: "+policy+"\n", 1)
+		if err := Validate(s, ValidateOptions{}); err != nil {
+			t.Errorf("pull_policy %s: %v", policy, err)
+		}
+	}
+}
+
 func TestValidateAcceptsAnchorsAndExtensions(t *testing.T) {
 	s := validStack()
 	s.Compose = "x-common: &common\n  restart: unless-stopped\n  env_file: .env\n" +
@@ -116,6 +126,8 @@ func TestValidateErrors(t *testing.T) {
 			ValidateOptions{}, ValidationError{ComposeFile, 27, `top-level key "configs" is not supported`, nil}},
 		{"unsupported deploy key", replace("    env_file: .env\n", "    env_file: .env\n    deploy:\n      replicas: 2\n"),
 			ValidateOptions{}, ValidationError{ComposeFile, 16, `"deploy.replicas", which StackHub does not support`, nil}},
+		{"unknown pull_policy", replace("    env_file: .env\n", "    env_file: .env\n    pull_policy: sometimes\n"),
+			ValidateOptions{}, ValidationError{ComposeFile, 2, `pull_policy 'sometimes' does not match`, nil}},
 		{"no image", replace("    image: alpine\n", ""), ValidateOptions{},
 			ValidationError{ComposeFile, 20, "service backup has no image", nil}},
 		{"privileged without host access", replace("    env_file: .env\n", "    env_file: .env\n    privileged: true\n"),

@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -135,20 +138,59 @@ func (e *Engine) MissingImages(ctx context.Context, p *engine.Project) ([]string
 	return missing, nil
 }
 
-// Pull implements engine.Engine.
+// Pull implements engine.Engine: it fetches each service's image as its pull_policy says, by Compose's rules.
+// missing (the default; also if_not_present) pulls an image this server lacks; always pulls it every time;
+// never refuses an image this server lacks, before anything is created; daily, weekly and every_<duration> pull
+// when the local image was last tagged longer ago than that.
 func (e *Engine) Pull(ctx context.Context, p *engine.Project, progress func(engine.Progress)) error {
 	progress = orNoop(progress)
-	missing, err := e.MissingImages(ctx, p)
-	if err != nil {
-		return err
-	}
-	for _, img := range missing {
-		progress(engine.Progress{Stage: "pull", Message: "pulling " + img, Percent: -1})
-		if err := e.pull(ctx, img, progress); err != nil {
-			return fmt.Errorf("pull %s: %w", img, err)
+	done := map[string]bool{}
+	for _, name := range sortedServices(p) {
+		s := p.Services[name]
+		policy, every, err := s.GetPullPolicy()
+		if err != nil {
+			return fmt.Errorf("service %s: %w", name, err)
+		}
+		if s.Image == "" || done[s.Image+" "+policy] {
+			continue
+		}
+		done[s.Image+" "+policy] = true
+		need, err := e.needsPull(ctx, s.Image, policy, every)
+		switch {
+		case err != nil:
+			return err
+		case !need:
+			continue
+		case policy == types.PullPolicyNever:
+			return fmt.Errorf("service %s: image %s is not on this server, and its pull_policy is never", name, s.Image)
+		}
+		progress(engine.Progress{Stage: "pull", Message: "pulling " + s.Image + " for " + name, Percent: -1})
+		if err := e.pull(ctx, s.Image, progress); err != nil {
+			return fmt.Errorf("pull %s: %w", s.Image, err)
 		}
 	}
 	return nil
+}
+
+// needsPull decides whether img is to be pulled under policy (refresh: when last tagged more than every ago).
+func (e *Engine) needsPull(ctx context.Context, img, policy string, every time.Duration) (bool, error) {
+	in, err := e.c.ImageInspect(ctx, img)
+	switch {
+	case errdefs.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("inspect image %s: %w", img, err)
+	}
+	switch policy {
+	case types.PullPolicyAlways:
+		return true, nil
+	case types.PullPolicyRefresh:
+		if in.Metadata.LastTagTime.IsZero() {
+			return true, nil
+		}
+		return time.Since(in.Metadata.LastTagTime) > every, nil
+	}
+	return false, nil
 }
 
 func (e *Engine) pull(ctx context.Context, img string, progress func(engine.Progress)) error {

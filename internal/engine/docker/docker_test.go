@@ -727,3 +727,33 @@ networks:
 		t.Error("the shared network outlived its last user")
 	}
 }
+
+// TestPullPolicy: never uses the local image and refuses a missing one without trying; always pulls even a
+// local image (here it fails: nothing can be pulled where StackHub is tested); missing pulls nothing local.
+func TestPullPolicy(t *testing.T) {
+	t.Parallel()
+	img := dockertest.Image(t, "stackhub-test/web:v1")
+	ctx := ctxT(t, 60*time.Second)
+	pull := func(policy, image string) ([]string, error) {
+		v := newEnv(t, "services:\n  app:\n    image: "+image+"\n    pull_policy: "+policy+"\n", nil, map[string]string{})
+		var pr progress
+		err := v.e.Pull(ctx, v.p, pr.fn)
+		return pr.stages, err
+	}
+	for _, policy := range []string{"never", "missing", "if_not_present", "daily"} {
+		if stages, err := pull(policy, img); err != nil || len(stages) != 0 {
+			t.Errorf("pull_policy %s with the image here: %v, stages %v; want nothing done", policy, err, stages)
+		}
+	}
+	stages, err := pull("never", "stackhub-test/missing:nope")
+	if err == nil || !strings.Contains(err.Error(), "image stackhub-test/missing:nope is not on this server, and its pull_policy is never") {
+		t.Errorf("never with a missing image: %v", err)
+	}
+	if len(stages) != 0 {
+		t.Errorf("never tried a pull: %v", stages)
+	}
+	stages, err = pull("always", img)
+	if err == nil || !strings.Contains(err.Error(), "pull "+img) || !slices.Contains(stages, "pull:") {
+		t.Errorf("always with the image here: %v, stages %v; want a pull tried (and failed: no registry)", err, stages)
+	}
+}
