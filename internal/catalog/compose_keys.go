@@ -9,7 +9,7 @@ import (
 )
 
 // topLevelKeys are the compose file's supported top-level keys (x-* extensions are also allowed).
-var topLevelKeys = setOf("version", "name", "services", "networks", "volumes")
+var topLevelKeys = setOf("version", "name", "services", "networks", "volumes", "configs")
 
 // serviceKeys are the service keys the engine runs (x-* extensions are also allowed).
 var serviceKeys = setOf("image", "container_name", "ports", "volumes", "environment", "env_file", "command",
@@ -19,12 +19,11 @@ var serviceKeys = setOf("image", "container_name", "ports", "volumes", "environm
 	"mem_limit", "mem_reservation", "cpus", "cpu_shares", "cpuset", "pids_limit",
 	"cpu_percent", // Windows-only; accepted because Linux engines ignore it
 	"deploy", "links", "dns", "dns_search", "dns_opt", "network_mode", "pid", "ipc", "devices", "group_add",
-	"read_only", "profiles", "attach", "platform", "pull_policy")
+	"read_only", "profiles", "attach", "platform", "pull_policy", "configs")
 
 // unsupportedHints says what to do instead of a key StackHub does not run.
 var unsupportedHints = map[string]string{
 	"build":    "publish an image instead",
-	"configs":  "put the content in the stack's files and bind-mount it",
 	"secrets":  "put the content in the stack's files or .env",
 	"extends":  "write the service out in full",
 	"include":  "put every service in this one docker-compose.yml",

@@ -166,6 +166,7 @@ func validateCompose(s *Stack, env *envInfo, opt ValidateOptions, w *problems) e
 	checkPullPolicies(c, proj, &p)
 	checkContainerNames(c, &p)
 	bindAccess := checkMounts(c, env, s.Files, &p)
+	bindAccess = append(bindAccess, checkConfigs(c, proj, s.Files, &p)...)
 	s.HostAccess = sortedUnique(append(bindAccess, hostAccess(proj)...))
 	if len(s.HostAccess) > 0 && !opt.AllowHostAccess {
 		p.add(ComposeFile, 0, "this stack needs access to the host (%s); only templates the administrator imports may",

@@ -122,8 +122,16 @@ func TestValidateErrors(t *testing.T) {
 			ValidateOptions{}, ValidationError{ComposeFile, 2, `not a valid Compose file: service "web" depends on undefined service`, nil}},
 		{"compose-go refuses a port", replace(`- "8080"`, `- "80:80:80:80"`), ValidateOptions{},
 			ValidationError{ComposeFile, 0, "not a valid Compose file: invalid IP address", nil}},
-		{"unsupported top-level key", replace("volumes:\n  data:", "configs:\n  c:\n    file: ./c\nvolumes:\n  data:"),
-			ValidateOptions{}, ValidationError{ComposeFile, 27, `top-level key "configs" is not supported`, nil}},
+		{"unsupported top-level key", replace("volumes:\n  data:", "secrets:\n  c:\n    file: ./c\nvolumes:\n  data:"),
+			ValidateOptions{}, ValidationError{ComposeFile, 27, `top-level key "secrets" is not supported`, nil}},
+		{"config file not in files", useConfig("file: ./c.txt"), ValidateOptions{},
+			ValidationError{ComposeFile, 29, "config c reads ./c.txt, which is not in the template's files", nil}},
+		{"config file leaves the project", useConfig("file: ../c.txt"), ValidateOptions{},
+			ValidationError{ComposeFile, 29, "config c reads ../c.txt, which leaves the project directory", nil}},
+		{"external config", useConfig("external: true"), ValidateOptions{},
+			ValidationError{ComposeFile, 29, "config c is external, which only a Swarm provides", nil}},
+		{"host config without host access", useConfig("file: /etc/hostname"), ValidateOptions{},
+			ValidationError{ComposeFile, 0, "needs access to the host (config c reads the host file /etc/hostname)", nil}},
 		{"unsupported deploy key", replace("    env_file: .env\n", "    env_file: .env\n    deploy:\n      replicas: 2\n"),
 			ValidateOptions{}, ValidationError{ComposeFile, 16, `"deploy.replicas", which StackHub does not support`, nil}},
 		{"unknown pull_policy", replace("    env_file: .env\n", "    env_file: .env\n    pull_policy: sometimes\n"),
@@ -222,6 +230,24 @@ func TestValidateWarnings(t *testing.T) {
 	s := validStack()
 	if err := Validate(s, ValidateOptions{}); err != nil || s.Warnings != nil {
 		t.Errorf("a clean stack: err %v, warnings %q; want none", err, s.Warnings)
+	}
+}
+
+// useConfig makes the web service use config c, defined by def.
+func useConfig(def string) func(s *Stack) {
+	return func(s *Stack) {
+		replace("    env_file: .env\n", "    env_file: .env\n    configs: [c]\n")(s)
+		replace("volumes:\n  data:", "configs:\n  c:\n    "+def+"\nvolumes:\n  data:")(s)
+	}
+}
+
+func TestValidateAcceptsConfigs(t *testing.T) {
+	for _, def := range []string{"file: ./src/default.conf", "content: hello $W9_ID", "environment: W9_VERSION"} {
+		s := validStack()
+		useConfig(def)(s)
+		if err := Validate(s, ValidateOptions{}); err != nil {
+			t.Errorf("config %s: %v", def, err)
+		}
 	}
 }
 

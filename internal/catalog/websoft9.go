@@ -114,7 +114,7 @@ func readTemplate(fsys fs.FS, dir, key string, includeUnreleased bool) (Template
 	return t, nil
 }
 
-// readStack reads the compose file, .env and src/ files of a template folder.
+// readStack reads the compose file, .env and other files of a template folder.
 func readStack(fsys fs.FS, dir string, req Requirements) (Stack, error) {
 	compose, err := readText(fsys, dir, ComposeFile)
 	if err != nil {
@@ -124,7 +124,7 @@ func readStack(fsys fs.FS, dir string, req Requirements) (Stack, error) {
 	if err != nil {
 		return Stack{}, err
 	}
-	files, err := readSrc(fsys, dir)
+	files, err := readFiles(fsys, dir)
 	if err != nil {
 		return Stack{}, err
 	}
@@ -146,19 +146,20 @@ func readText(fsys fs.FS, dir, name string) (string, error) {
 	return string(b), nil
 }
 
-// readSrc returns every regular text file under src/ by its "src/<rel>" path. Binary files (holding a NUL byte)
-// and symbolic links are left out: a bind that needs one is then refused by Validate.
-func readSrc(fsys fs.FS, dir string) (map[string]string, error) {
-	root := path.Join(dir, "src")
+// layoutFiles are a template folder's own files, which are not among the stack's files.
+var layoutFiles = setOf(ComposeFile, EnvFile, VariablesFile, "README.md", "Notes.md", "CHANGELOG.md")
+
+// readFiles returns every regular text file of the template folder but its own layout files, by path relative
+// to the folder: src/ and whatever else the compose file may use (a Dockerfile to build, a config file). Binary
+// files (holding a NUL byte) and symbolic links are left out: a bind that needs one is then refused by Validate.
+func readFiles(fsys fs.FS, dir string) (map[string]string, error) {
 	files := map[string]string{}
-	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if p == root && errors.Is(err, fs.ErrNotExist) {
-				return fs.SkipDir
-			}
 			return err
 		}
-		if !d.Type().IsRegular() {
+		rel := strings.TrimPrefix(p, dir+"/")
+		if !d.Type().IsRegular() || layoutFiles[rel] {
 			return nil
 		}
 		b, err := fs.ReadFile(fsys, p)
@@ -168,11 +169,11 @@ func readSrc(fsys fs.FS, dir string) (map[string]string, error) {
 		if slices.Contains(b, 0) {
 			return nil
 		}
-		files[strings.TrimPrefix(p, dir+"/")] = string(b)
+		files[rel] = string(b)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read src: %w", err)
+		return nil, fmt.Errorf("read the template's files: %w", err)
 	}
 	if len(files) == 0 {
 		return nil, nil

@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,5 +79,29 @@ func TestEnvQuirksRunAsCompose(t *testing.T) {
 	in := installClass(t, c, "envquirks", "quirks", nil)
 	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%s/", in.Port)); got != "second [|]" {
 		t.Errorf("the app sees %q, want %q", got, "second [|]")
+	}
+}
+
+// Top-level configs are mounted read-only: a file config from the template's files, a content config (with its
+// variables interpolated) from a file the engine writes in the project.
+func TestConfigsMountReadOnly(t *testing.T) {
+	dockertest.Image(t, "stackhub-test/web:v1")
+	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
+	lib := tu.NewLibrary(t)
+	if w := importClass(t, s, lib, "configs"); len(w) != 0 {
+		t.Errorf("warnings: %q", w)
+	}
+	c := client.New(s.URL, tu.AdminToken)
+	in := installClass(t, c, "configs", "cfg", nil)
+	base := fmt.Sprintf("http://127.0.0.1:%s", in.Port)
+	if got := httpGet(t, base+"/data"); got != "from a file" {
+		t.Errorf("the file config reads %q", got)
+	}
+	if got := httpGet(t, base+"/dep"); got != "inline for "+s.Prefix+"-cfg" {
+		t.Errorf("the content config reads %q", got)
+	}
+	req, _ := http.NewRequest("PUT", base+"/data", strings.NewReader("overwritten"))
+	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != http.StatusInternalServerError {
+		t.Errorf("writing into a config: %v %v; want a refusal (read-only)", r, err)
 	}
 }
