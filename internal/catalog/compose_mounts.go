@@ -18,8 +18,9 @@ var harmlessBinds = setOf("/etc/localtime", "/etc/timezone")
 var dockerSockets = setOf("/var/run/docker.sock", "/run/docker.sock", "/var/run", "/run")
 
 // checkMounts checks the bind mounts and env_file entries of enabled services: relative sources stay inside
-// the project and exist in files; absolute sources are returned as host-access reasons.
-func checkMounts(c *composeDoc, env *envInfo, files map[string]string, p *problems) []string {
+// the project; absolute sources are returned as host-access reasons. A relative source missing from files is a
+// warning: Compose (and the engine) creates it as an empty directory, unless create_host_path is false.
+func checkMounts(c *composeDoc, env *envInfo, files map[string]string, p, w *problems) []string {
 	var access []string
 	lookup := env.lookup()
 	for _, s := range c.services {
@@ -33,7 +34,7 @@ func checkMounts(c *composeDoc, env *envInfo, files map[string]string, p *proble
 				continue
 			}
 			rawSource(s.Name, item, p)
-			if reason := checkBind(s.Name, src, ro, item.Line, files, p); reason != "" {
+			if reason := checkBind(s.Name, src, ro, createsSource(item), item.Line, files, p, w); reason != "" {
 				access = append(access, reason)
 			}
 		}
@@ -92,8 +93,16 @@ func rawSource(svc string, item *yaml.Node, p *problems) {
 	}
 }
 
+// createsSource reports whether a missing bind source is created: always for the short syntax, unless
+// bind.create_host_path is false for the long one.
+func createsSource(item *yaml.Node) bool {
+	_, b := get(item, "bind")
+	_, c := get(b, "create_host_path")
+	return c == nil || c.Value != "false"
+}
+
 // checkBind checks one bind source; it returns the host-access reason for an absolute source.
-func checkBind(svc, src string, ro bool, line int, files map[string]string, p *problems) string {
+func checkBind(svc, src string, ro, create bool, line int, files map[string]string, p, w *problems) string {
 	if strings.HasPrefix(src, "/") || strings.HasPrefix(src, "~") || strings.HasPrefix(src, `\\`) {
 		clean := path.Clean(src)
 		switch {
@@ -109,9 +118,13 @@ func checkBind(svc, src string, ro bool, line int, files map[string]string, p *p
 	switch {
 	case clean == ".." || strings.HasPrefix(clean, "../"):
 		p.add(ComposeFile, line, "service %s binds %s, which leaves the project directory; keep bind sources inside it", svc, src)
-	case !fileOrDir(clean, files):
-		p.add(ComposeFile, line, "service %s: bind source %s is not in the template's files; add it to the files or fix the path",
-			svc, src)
+	case fileOrDir(clean, files):
+	case !create:
+		p.add(ComposeFile, line, "service %s: bind source %s is not in the template's files, and create_host_path is false; "+
+			"add it to the files or fix the path", svc, src)
+	default:
+		w.add(ComposeFile, line, "service %s: bind source %s is not in the template's files, so it is created as an empty "+
+			"directory in the project", svc, src)
 	}
 	return ""
 }

@@ -3,6 +3,7 @@ package host_test
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,5 +104,27 @@ func TestConfigsMountReadOnly(t *testing.T) {
 	req, _ := http.NewRequest("PUT", base+"/data", strings.NewReader("overwritten"))
 	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != http.StatusInternalServerError {
 		t.Errorf("writing into a config: %v %v; want a refusal (read-only)", r, err)
+	}
+}
+
+// A bind source missing from the template's files is created as an empty directory inside the project, as Compose
+// creates it, with a warning.
+func TestMissingBindSourceIsCreated(t *testing.T) {
+	dockertest.Image(t, "stackhub-test/web:v1")
+	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
+	lib := tu.NewLibrary(t)
+	if w := importClass(t, s, lib, "missingbind"); len(w) != 1 || !strings.Contains(w[0], "bind source ./export is not in the template's files") {
+		t.Errorf("warnings: %q", w)
+	}
+	c := client.New(s.URL, tu.AdminToken)
+	in := installClass(t, c, "missingbind", "mb", nil)
+	base := fmt.Sprintf("http://127.0.0.1:%s", in.Port)
+	req, _ := http.NewRequest("PUT", base+"/data", strings.NewReader("exported"))
+	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode/100 != 2 {
+		t.Fatalf("write into the created directory: %v %v", r, err)
+	}
+	b, err := os.ReadFile(filepath.Join(s.DataDir, "apps", "mb", "export", "data.txt"))
+	if err != nil || string(b) != "exported" {
+		t.Errorf("the project's export directory holds %q, %v", b, err)
 	}
 }
