@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/format"
@@ -148,19 +147,5 @@ func checkEnvFile(svc string, item *yaml.Node, lookup template.Mapping, files ma
 		p.add(ComposeFile, item.Line, "service %s reads env_file %s, which is outside the project; use .env", svc, name)
 	default:
 		p.add(ComposeFile, item.Line, "service %s reads env_file %s, which is not in the template's files; use .env", svc, name)
-	}
-}
-
-// checkContainerNames requires container names built from W9_ID, so two installs never collide.
-func checkContainerNames(c *composeDoc, p *problems) {
-	for _, s := range c.services {
-		k, v := get(s.Node, "container_name")
-		if !s.Enabled || v == nil || v.Kind != yaml.ScalarNode {
-			continue
-		}
-		if !slices.Contains(refNames(v.Value), VarID) {
-			p.add(ComposeFile, k.Line, "service %s has the fixed container name %q; use ${%s} for the main service "+
-				"and ${%s}-%s for the others, so two installs do not collide", s.Name, v.Value, VarID, VarID, s.Name)
-		}
 	}
 }

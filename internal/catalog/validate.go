@@ -164,7 +164,6 @@ func validateCompose(s *Stack, env *envInfo, opt ValidateOptions, w *problems) e
 	}
 	checkPorts(c, env, &p, w)
 	checkPullPolicies(c, proj, &p)
-	checkContainerNames(c, &p)
 	bindAccess := checkMounts(c, env, s.Files, &p, w)
 	bindAccess = append(bindAccess, checkConfigs(c, proj, s.Files, &p)...)
 	s.HostAccess = sortedUnique(append(bindAccess, hostAccess(proj)...))

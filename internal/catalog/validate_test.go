@@ -151,8 +151,6 @@ func TestValidateErrors(t *testing.T) {
 			ValidateOptions{}, ValidationError{ComposeFile, 11, "bind source from the setting W9_HTTP_PORT_SET", nil}},
 		{"env_file outside the project", replace("env_file: .env", "env_file: ../secrets.env"), ValidateOptions{},
 			ValidationError{ComposeFile, 14, "env_file ../secrets.env, which is outside the project", nil}},
-		{"fixed container name", replace("container_name: $W9_ID", "container_name: web"), ValidateOptions{},
-			ValidationError{ComposeFile, 4, `fixed container name "web"`, nil}},
 		{"oversize", func(s *Stack) { s.Files["src/big"] = strings.Repeat("x", DefaultMaxSize) }, ValidateOptions{},
 			ValidationError{"", 0, "over the limit of 1048576 bytes", nil}},
 		{"oversize with a custom limit", func(*Stack) {}, ValidateOptions{MaxSize: 100},

@@ -128,3 +128,28 @@ func TestMissingBindSourceIsCreated(t *testing.T) {
 		t.Errorf("the project's export directory holds %q, %v", b, err)
 	}
 }
+
+// A fixed container name never collides: two installs run side by side, every container has StackHub's name, and
+// each install's services reach each other by the template's name, on a network private to the install.
+func TestFixedContainerNamesSideBySide(t *testing.T) {
+	dockertest.Image(t, "stackhub-test/web:v1")
+	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
+	lib := tu.NewLibrary(t)
+	if w := importClass(t, s, lib, "fixednames"); len(w) != 0 {
+		t.Errorf("warnings: %q", w)
+	}
+	c := client.New(s.URL, tu.AdminToken)
+	for i, name := range []string{"one", "two"} {
+		in := installClass(t, c, "fixednames", name, map[string]string{"W9_HTTP_PORT_SET": fmt.Sprint(dockertest.FreePort(t))})
+		project := s.Prefix + "-" + name
+		if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%s/dep", in.Port)); got != "db-of-"+project+" v1" {
+			t.Errorf("install %d reaches %q by the template's name, want its own db", i+1, got)
+		}
+		if out := dockertest.Docker(t, "inspect", "-f", "{{.Name}}", project+"-db"); strings.TrimSpace(out) != "/"+project+"-db" {
+			t.Errorf("the db container of %s is %q", name, out)
+		}
+	}
+	if out := dockertest.Docker(t, "ps", "-a", "-q", "--filter", "name=^fixednames-db$"); strings.TrimSpace(out) != "" {
+		t.Errorf("a container has the template's fixed name: %s", out)
+	}
+}
