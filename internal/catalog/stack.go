@@ -21,6 +21,7 @@ type Stack struct {
 	Requirements Requirements      `json:"requirements,omitempty"` // resources checked before install
 	HostAccess   []string          `json:"host_access,omitempty"`  // set by Validate: why it needs host power; empty = none
 	Warnings     []string          `json:"warnings,omitempty"`     // set by Validate: what Compose accepts but reads oddly
+	FixedPorts   []string          `json:"fixed_ports,omitempty"`  // set by Validate: host ports no setting books
 }
 
 // Requirements are the resources a stack needs: CPU in cores, Memory and Disk in GB.

@@ -112,7 +112,7 @@ func lineKey(l int) int {
 // compose profile is never started by StackHub, so its references (postgresql's $DATABASE_BACKUP) are ignored;
 // it must still parse and use only supported keys.
 func Validate(s *Stack, opt ValidateOptions) error {
-	s.HostAccess, s.Warnings = nil, nil
+	s.HostAccess, s.Warnings, s.FixedPorts = nil, nil, nil
 	var p, w problems
 	if checkSize(s, opt, &p); len(p) > 0 {
 		return p.err()
@@ -162,7 +162,7 @@ func validateCompose(s *Stack, env *envInfo, opt ValidateOptions, w *problems) e
 	case lerr != nil:
 		return p.err()
 	}
-	checkPorts(c, env, &p, w)
+	s.FixedPorts = checkPorts(c, env, w)
 	checkPullPolicies(c, proj, &p)
 	bindAccess := checkMounts(c, env, s.Files, &p, w)
 	bindAccess = append(bindAccess, checkConfigs(c, proj, s.Files, &p)...)

@@ -100,16 +100,6 @@ func TestValidateErrors(t *testing.T) {
 			ValidationError{ComposeFile, 15, `"image" is defined twice (first on line 3)`, nil}},
 		{"required variable", replace("${NOT_DEFINED:-fallback}", "${NEEDED:?set it}"), ValidateOptions{},
 			ValidationError{ComposeFile, 18, "variable NEEDED is not defined in .env, and the file requires it", nil}},
-		{"fixed host port", replace(`"8080"`, `"8080:80"`), ValidateOptions{},
-			ValidationError{ComposeFile, 8, "service web publishes host port 8080 directly; use a variable such as ${W9_HTTP_PORT_SET}", nil}},
-		{"host port through a non-_SET variable", func(s *Stack) {
-			replace("${W9_HTTP_PORT_SET}:80", "${W9_HTTP_PORT}:80")(s)
-			s.Env += "W9_HTTP_PORT=80\n"
-		}, ValidateOptions{}, ValidationError{ComposeFile, 6, "publishes a host port through ${W9_HTTP_PORT}", nil}},
-		{"port variable with only a default", replace("${W9_HTTP_PORT_SET}:80", "${W9_X_PORT_SET:-81}:80"),
-			ValidateOptions{}, ValidationError{ComposeFile, 6, "${W9_X_PORT_SET}, which .env does not define", nil}},
-		{"long syntax fixed port", replace(`- "8080"`, "- target: 80\n        published: 8081"), ValidateOptions{},
-			ValidationError{ComposeFile, 9, "publishes host port 8081 directly", nil}},
 		{"build key", replace("    container_name: $W9_ID\n", "    container_name: $W9_ID\n    build: .\n"),
 			ValidateOptions{}, ValidationError{ComposeFile, 5,
 				`service web uses "build", which StackHub does not support; publish an image instead`, nil}},
@@ -183,6 +173,36 @@ func TestValidateErrors(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Validate error %q (-want +got):\n%s", err, diff)
+			}
+		})
+	}
+}
+
+// Host ports that no port setting books are fixed: accepted, and listed for the engine to book at install.
+func TestValidateFixedPorts(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(s *Stack)
+		want   []string
+	}{
+		{"a number", replace(`"8080"`, `"8080:80"`), []string{"service web publishes host port 8080/tcp"}},
+		{"udp", replace(`"8080"`, `"53:53/udp"`), []string{"service web publishes host port 53/udp"}},
+		{"a variable without the _PORT_SET suffix", func(s *Stack) {
+			replace("${W9_HTTP_PORT_SET}:80", "${W9_HTTP_PORT}:80")(s)
+			s.Env += "W9_HTTP_PORT=8081\n"
+		}, []string{"service web publishes host port 8081/tcp"}},
+		{"a default only", replace("${W9_HTTP_PORT_SET}:80", "${W9_X_PORT_SET:-81}:80"), []string{"service web publishes host port 81/tcp"}},
+		{"long syntax", replace(`- "8080"`, "- target: 80\n        published: 8082"), []string{"service web publishes host port 8082/tcp"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := validStack()
+			tt.change(s)
+			if err := Validate(s, ValidateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, s.FixedPorts); diff != "" {
+				t.Errorf("fixed ports (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -151,5 +152,65 @@ func TestFixedContainerNamesSideBySide(t *testing.T) {
 	}
 	if out := dockertest.Docker(t, "ps", "-a", "-q", "--filter", "name=^fixednames-db$"); strings.TrimSpace(out) != "" {
 		t.Errorf("a container has the template's fixed name: %s", out)
+	}
+}
+
+// A fixed host port is booked at install like a port setting, and the install is refused, with nothing created,
+// only while the port is taken.
+func TestFixedHostPortIsBooked(t *testing.T) {
+	dockertest.Image(t, "stackhub-test/web:v1")
+	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
+	lib := tu.NewLibrary(t)
+	port := dockertest.FreePort(t)
+	lib.AddDir(t, "fixedport", filepath.Join(classesDir, "fixedport"))
+	envFile := filepath.Join(lib.Dir, "apps", "fixedport", ".env")
+	b, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(envFile, []byte(strings.Replace(string(b), "ADMIN_PORT=18080", fmt.Sprintf("ADMIN_PORT=%d", port), 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lib.Import(t, s.URL)
+	var versions []struct {
+		Stack catalog.Stack `json:"stack"`
+	}
+	s.Want(200, tu.Anon, "GET", "/app/1/updates", nil).JSON(t, &versions)
+	if want := fmt.Sprintf("service admin publishes host port %d/tcp", port); len(versions) != 1 ||
+		len(versions[0].Stack.FixedPorts) != 1 || versions[0].Stack.FixedPorts[0] != want {
+		t.Fatalf("stored versions %+v, want the fixed port %q", versions, want)
+	}
+	if page := httpGet(t, s.URL+"/ui/apps/1"); !strings.Contains(page, fmt.Sprintf("host port %d/tcp", port)) {
+		t.Errorf("the app page does not mark the fixed port")
+	}
+
+	c := client.New(s.URL, tu.AdminToken)
+	l, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Install(t.Context(), client.InstallRequest{App: "fixedport", Name: "fp"})
+	l.Close()
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("port %d/tcp, which service admin publishes as a fixed host port, is already in use", port)) {
+		t.Fatalf("install with the port taken: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(s.DataDir, "apps", "fp")); !os.IsNotExist(err) {
+		t.Errorf("a refused install left its directory: %v", err)
+	}
+	if ins, err := c.Instances(t.Context()); err != nil || len(ins) != 0 {
+		t.Errorf("a refused install left instances %+v, %v", ins, err)
+	}
+
+	installClass(t, c, "fixedport", "fp", nil)
+	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); got != "admin v1" {
+		t.Errorf("the fixed port answers %q", got)
+	}
+	bs, err := s.Store.Q().PortBookings(t.Context(), "fp")
+	if err != nil || len(bs) != 2 || bs[0].Port != port && bs[1].Port != port {
+		t.Errorf("bookings %+v, %v; want the web port and %d", bs, err, port)
+	}
+	if _, err := c.Install(t.Context(), client.InstallRequest{App: "fixedport", Name: "fp2"}); err == nil ||
+		!strings.Contains(err.Error(), "already in use") {
+		t.Errorf("a second install with the same fixed port: %v", err)
 	}
 }

@@ -91,6 +91,10 @@ func TestSampleTemplatesRender(t *testing.T) {
 			name = name[:31]
 		}
 		res, err := c.Install(ctx, client.InstallRequest{App: tpl.Key, Name: name, Force: true})
+		if err != nil && len(tpl.Stack.FixedPorts) > 0 && strings.Contains(err.Error(), "as a fixed host port, is already in use") {
+			t.Logf("install %s: refused, as it must be while one of its fixed ports is taken here: %v", tpl.Key, err)
+			continue
+		}
 		if err != nil {
 			t.Errorf("install %s: %v", tpl.Key, err)
 			continue

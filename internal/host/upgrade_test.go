@@ -183,7 +183,6 @@ func TestBadStacksAreRefused(t *testing.T) {
 	}{
 		"invalid YAML":      {"services:\n  web:\n    image: [unclosed\n", env, "line"},
 		"required variable": {strings.Replace(tu.WebCompose, "DATA_DIR: /data", "DATA_DIR: ${NOWHERE:?set it}", 1), env, "NOWHERE"},
-		"fixed host port":   {strings.Replace(tu.WebCompose, `"${W9_HTTP_PORT_SET}:8080"`, `"8080:8080"`, 1), env, "8080"},
 		"privileged":        {strings.Replace(tu.WebCompose, "restart: unless-stopped", "restart: unless-stopped\n    privileged: true", 1), env, "privileged"},
 		"docker socket":     {strings.Replace(tu.WebCompose, "- data:/data", "- data:/data\n      - /var/run/docker.sock:/var/run/docker.sock", 1), env, "docker.sock"},
 		"bind outside":      {strings.Replace(tu.WebCompose, "- data:/data", "- ../../etc:/host-etc", 1), env, "../../etc"},
