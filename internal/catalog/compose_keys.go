@@ -19,7 +19,7 @@ var serviceKeys = setOf("image", "container_name", "ports", "volumes", "environm
 	"mem_limit", "mem_reservation", "cpus", "cpu_shares", "cpuset", "pids_limit",
 	"cpu_percent", // Windows-only; accepted because Linux engines ignore it
 	"deploy", "links", "dns", "dns_search", "dns_opt", "network_mode", "pid", "ipc", "devices", "group_add",
-	"read_only", "profiles", "attach", "platform", "pull_policy", "configs")
+	"read_only", "profiles", "attach", "platform", "pull_policy", "configs", "cgroup", "runtime")
 
 // unsupportedHints says what to do instead of a key StackHub does not run.
 var unsupportedHints = map[string]string{
@@ -97,10 +97,11 @@ var deployKeys = map[string]map[string]bool{
 	"deploy":       setOf("resources"),
 	"resources":    setOf("limits", "reservations"),
 	"limits":       setOf("cpus", "memory", "pids"),
-	"reservations": setOf("cpus", "memory", "pids"),
+	"reservations": setOf("cpus", "memory", "pids", "devices"),
 }
 
-// checkDeploy accepts only deploy.resources.limits/reservations with cpus, memory and pids.
+// checkDeploy accepts only deploy.resources.limits/reservations with cpus, memory and pids, and reserved devices
+// (GPUs, which are host access).
 func checkDeploy(svc string, n *yaml.Node, p *problems) {
 	var walk func(name, at string, n *yaml.Node)
 	walk = func(name, at string, n *yaml.Node) {
@@ -111,7 +112,7 @@ func checkDeploy(svc string, n *yaml.Node, p *problems) {
 			}
 			if !deployKeys[name][k] {
 				p.add(ComposeFile, kv.Key.Line, "service %s uses %q, which StackHub does not support; "+
-					"only deploy.resources.limits and reservations with cpus, memory and pids are", svc, at+"."+k)
+					"only deploy.resources.limits and reservations with cpus, memory and pids (and devices reserved) are", svc, at+"."+k)
 				continue
 			}
 			if deployKeys[k] != nil {

@@ -32,7 +32,10 @@ func checkMounts(c *composeDoc, env *envInfo, files map[string]string, p, w *pro
 			if !ok {
 				continue
 			}
-			rawSource(s.Name, item, p)
+			if chosen := rawSource(s.Name, item); len(chosen) > 0 {
+				access = append(access, chosen...) // wherever the setting points: nothing to check inside the project
+				continue
+			}
 			if reason := checkBind(s.Name, src, ro, createsSource(item), item.Line, files, p, w); reason != "" {
 				access = append(access, reason)
 			}
@@ -73,9 +76,9 @@ func interpolate(s string, lookup template.Mapping) string {
 	return out
 }
 
-// rawSource refuses bind sources built from settings: users change settings at install, so such a bind could
-// point anywhere on the host.
-func rawSource(svc string, item *yaml.Node, p *problems) {
+// rawSource returns a host-access reason for a bind source built from settings: users change settings at
+// install, so such a bind (a path to scan) may point anywhere on the host.
+func rawSource(svc string, item *yaml.Node) []string {
 	raw := item.Value
 	if item.Kind == yaml.MappingNode {
 		if _, s := get(item, "source"); s != nil {
@@ -84,12 +87,13 @@ func rawSource(svc string, item *yaml.Node, p *problems) {
 	} else {
 		raw = strings.Join(splitColons(raw)[:1], "")
 	}
+	var out []string
 	for _, name := range refNames(raw) {
 		if isSettingName(name) {
-			p.add(ComposeFile, item.Line, "service %s builds a bind source from the setting %s, which users can change; "+
-				"use a fixed path inside the project", svc, name)
+			out = append(out, "service "+svc+" binds a host path that the setting "+name+" chooses")
 		}
 	}
+	return out
 }
 
 // createsSource reports whether a missing bind source is created: always for the short syntax, unless

@@ -76,6 +76,35 @@ func TestValidateAcceptsPullPolicies(t *testing.T) {
 	}
 }
 
+// The admin's templates may use cgroup, runtime, devices, GPU reservations and host paths chosen by settings: all
+// host access, recorded.
+func TestValidateHostAccessKinds(t *testing.T) {
+	s := validStack()
+	replace("    env_file: .env\n", `    env_file: .env
+    cgroup: host
+    runtime: nvidia
+    devices: ["/dev/dri:/dev/dri"]
+    deploy:
+      resources:
+        reservations:
+          devices:
+            - driver: nvidia
+              count: all
+              capabilities: [gpu]
+`)(s)
+	replace("./src/conf.d/:/etc/extra", "${W9_SCAN_PATH_SET}:/scan")(s)
+	s.Env += "W9_SCAN_PATH_SET=/home\n"
+	if err := Validate(s, ValidateOptions{AllowHostAccess: true}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"service web binds a host path that the setting W9_SCAN_PATH_SET chooses",
+		"service web reserves host devices (gpu, driver nvidia, all)", "service web runs with the container runtime nvidia",
+		"service web shares the host's namespace (cgroup: host)", "service web uses the host device /dev/dri"}
+	if diff := cmp.Diff(want, s.HostAccess); diff != "" {
+		t.Errorf("host access (-want +got):\n%s", diff)
+	}
+}
+
 func TestValidateAcceptsAnchorsAndExtensions(t *testing.T) {
 	s := validStack()
 	s.Compose = "x-common: &common\n  restart: unless-stopped\n  env_file: .env\n" +
@@ -138,7 +167,9 @@ func TestValidateErrors(t *testing.T) {
 			"- {type: bind, source: ./clickhouse/x.xml, target: /etc/x.xml, bind: {create_host_path: false}}"), ValidateOptions{},
 			ValidationError{ComposeFile, 11, "bind source ./clickhouse/x.xml is not in the template's files, and create_host_path is false", nil}},
 		{"bind source from a setting", replace("./src/conf.d/:/etc/extra", "./src/${W9_HTTP_PORT_SET}:/etc/extra"),
-			ValidateOptions{}, ValidationError{ComposeFile, 11, "bind source from the setting W9_HTTP_PORT_SET", nil}},
+			ValidateOptions{}, ValidationError{ComposeFile, 0, "needs access to the host (service web binds a host path that the setting W9_HTTP_PORT_SET chooses)", nil}},
+		{"runtime without host access", replace("    env_file: .env\n", "    env_file: .env\n    runtime: nvidia\n"),
+			ValidateOptions{}, ValidationError{ComposeFile, 0, "needs access to the host (service web runs with the container runtime nvidia)", nil}},
 		{"env_file outside the project", replace("env_file: .env", "env_file: ../secrets.env"), ValidateOptions{},
 			ValidationError{ComposeFile, 14, "env_file ../secrets.env, which is outside the project", nil}},
 		{"oversize", func(s *Stack) { s.Files["src/big"] = strings.Repeat("x", DefaultMaxSize) }, ValidateOptions{},

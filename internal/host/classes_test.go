@@ -214,3 +214,69 @@ func TestFixedHostPortIsBooked(t *testing.T) {
 		t.Errorf("a second install with the same fixed port: %v", err)
 	}
 }
+
+// cgroup, runtime, devices and a bind whose host path a setting chooses are host access: the admin's templates
+// run with them, the app page lists them, and an ordinary user cannot publish them.
+func TestHostAccessKindsRun(t *testing.T) {
+	dockertest.Image(t, "stackhub-test/web:v1")
+	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
+	lib := tu.NewLibrary(t)
+	importClass(t, s, lib, "hostaccess")
+	page := httpGet(t, s.URL+"/ui/apps/1")
+	for _, want := range []string{"runs with the container runtime runc", "shares the host&#39;s namespace (cgroup: host)",
+		"uses the host device /dev/null", "binds a host path that the setting W9_SCAN_PATH_SET chooses"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the app page does not list %q", want)
+		}
+	}
+	scan := t.TempDir()
+	if err := os.WriteFile(filepath.Join(scan, "data.txt"), []byte("scanned"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := client.New(s.URL, tu.AdminToken)
+	in := installClass(t, c, "hostaccess", "ha", map[string]string{"W9_SCAN_PATH_SET": scan})
+	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%s/data", in.Port)); got != "scanned" {
+		t.Errorf("the chosen host path reads %q", got)
+	}
+	out := dockertest.Docker(t, "inspect", "-f", "{{.HostConfig.Runtime}} {{.HostConfig.CgroupnsMode}} {{(index .HostConfig.Devices 0).PathInContainer}}", s.Prefix+"-ha")
+	if strings.TrimSpace(out) != "runc host /dev/stackhub-null" {
+		t.Errorf("the container runs with %q", out)
+	}
+
+	u := s.NewUser("publisher")
+	aid := s.Want(200, u, "POST", "/app", map[string]any{"name": "Scanner", "package": "scanner"}).Int(t)
+	b, _ := os.ReadFile(filepath.Join(classesDir, "hostaccess", "docker-compose.yml"))
+	r := s.Do(u, "POST", fmt.Sprintf("/app/%d/update", aid), map[string]any{"ver": "1", "stack": map[string]any{
+		"compose": string(b), "env": "W9_SCAN_PATH_SET=/srv\nW9_HTTP_PORT_SET=9001\n"}})
+	if r.Status != 400 || !strings.Contains(r.Text(), "needs access to the host") || !strings.Contains(r.Text(), "runtime runc") {
+		t.Errorf("a user publishing host access: %d %s", r.Status, r.Body)
+	}
+}
+
+// A runtime or GPU the host lacks is refused at install, before anything is created.
+func TestMissingRuntimeOrGPUIsRefused(t *testing.T) {
+	dockertest.Image(t, "stackhub-test/web:v1")
+	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
+	lib := tu.NewLibrary(t)
+	importClass(t, s, lib, "needsruntime")
+	importClass(t, s, lib, "needsgpu")
+	c := client.New(s.URL, tu.AdminToken)
+	for app, want := range map[string]string{
+		"needsruntime": "service web needs the container runtime stackhub-no-such-runtime, which this Docker Engine does not have",
+		"needsgpu":     "service web reserves devices (gpu), and this Docker Engine has no GPU runtime",
+	} {
+		_, err := c.Install(t.Context(), client.InstallRequest{App: app, Name: app})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("install %s: %v; want %q", app, err, want)
+		}
+		if _, err := os.Stat(filepath.Join(s.DataDir, "apps", app)); !os.IsNotExist(err) {
+			t.Errorf("a refused install of %s left its directory: %v", app, err)
+		}
+		if out := dockertest.Docker(t, "ps", "-a", "-q", "--filter", "label=com.docker.compose.project="+s.Prefix+"-"+app); strings.TrimSpace(out) != "" {
+			t.Errorf("a refused install of %s left containers: %s", app, out)
+		}
+	}
+	if ins, err := c.Instances(t.Context()); err != nil || len(ins) != 0 {
+		t.Errorf("refused installs left instances %+v, %v", ins, err)
+	}
+}

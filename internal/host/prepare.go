@@ -78,7 +78,7 @@ func (s *Service) prepare(ctx context.Context, app *store.App, up *store.Update,
 	}
 	services, err := s.render(ctx, dir, project, stack, values)
 	if err == nil {
-		err = s.bookFixedPorts(ctx, req.Name, project, dir)
+		err = s.checkRendered(ctx, req.Name, project, dir)
 	}
 	if err == nil {
 		err = s.store.Q().SetInstanceServices(ctx, req.Name, strings.Join(services, ","))
@@ -163,13 +163,24 @@ func (s *Service) portsInUse(ctx context.Context) (published map[int]bool, held 
 	return published, held, nil
 }
 
-// bookFixedPorts books the host ports the rendered project publishes that no port setting booked (DNS on 53, a
-// port from a setting without the _PORT_SET suffix, a :-default): each must be free, or the install is refused.
-func (s *Service) bookFixedPorts(ctx context.Context, name, project, dir string) error {
+// checkRendered checks the rendered project against this host before anything is created: the runtimes, devices
+// and GPUs it asks for are here (when the engine can tell), and its fixed host ports are free, which it books.
+func (s *Service) checkRendered(ctx context.Context, name, project, dir string) error {
 	p, err := engine.Load(ctx, project, dir)
 	if err != nil {
 		return apperr.Wrap(apperr.Invalid, err, "the rendered project does not load")
 	}
+	if hc, ok := s.engine.(engine.HostChecker); ok {
+		if err := hc.CheckHost(ctx, p); err != nil {
+			return apperr.Wrap(apperr.Invalid, err, "%s cannot run on this host: %v", name, err)
+		}
+	}
+	return s.bookFixedPorts(ctx, name, p)
+}
+
+// bookFixedPorts books the host ports the rendered project publishes that no port setting booked (DNS on 53, a
+// port from a setting without the _PORT_SET suffix, a :-default): each must be free, or the install is refused.
+func (s *Service) bookFixedPorts(ctx context.Context, name string, p *engine.Project) error {
 	mine, err := s.store.Q().PortBookings(ctx, name)
 	if err != nil {
 		return err

@@ -62,6 +62,8 @@ func containerSpec(p *engine.Project, name string, labels map[string]string) (cl
 		DNSSearch:      s.DNSSearch,
 		Links:          s.Links,
 		Tmpfs:          map[string]string{},
+		Runtime:        s.Runtime,
+		CgroupnsMode:   container.CgroupnsMode(s.Cgroup),
 	}
 	for _, d := range s.DNS {
 		if a, err := netip.ParseAddr(d); err == nil {
@@ -183,6 +185,19 @@ func setResources(r *container.Resources, s types.ServiceConfig) {
 		r.Devices = append(r.Devices, container.DeviceMapping{PathOnHost: d.Source, PathInContainer: d.Target,
 			CgroupPermissions: d.Permissions})
 	}
+	for _, d := range deviceRequests(s) {
+		r.DeviceRequests = append(r.DeviceRequests, container.DeviceRequest{Driver: d.Driver, Count: int(d.Count),
+			DeviceIDs: d.IDs, Capabilities: [][]string{d.Capabilities}, Options: d.Options})
+	}
+}
+
+// deviceRequests are the devices (GPUs) a service reserves: deploy.resources.reservations.devices and gpus.
+func deviceRequests(s types.ServiceConfig) []types.DeviceRequest {
+	out := s.Gpus
+	if s.Deploy != nil && s.Deploy.Resources.Reservations != nil {
+		out = append(out, s.Deploy.Resources.Reservations.Devices...)
+	}
+	return out
 }
 
 func ports(s types.ServiceConfig) (network.PortSet, network.PortMap, error) {
