@@ -164,6 +164,7 @@ func validateCompose(s *Stack, env *envInfo, opt ValidateOptions, w *problems) e
 	}
 	s.FixedPorts = checkPorts(c, env, w)
 	checkPullPolicies(c, proj, &p)
+	checkBuilds(c, proj, s.Files, &p)
 	bindAccess := checkMounts(c, env, s.Files, &p, w)
 	bindAccess = append(bindAccess, checkConfigs(c, proj, s.Files, &p)...)
 	s.HostAccess = sortedUnique(append(bindAccess, hostAccess(proj)...))

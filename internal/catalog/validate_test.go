@@ -105,6 +105,18 @@ func TestValidateHostAccessKinds(t *testing.T) {
 	}
 }
 
+func TestValidateAcceptsBuilds(t *testing.T) {
+	for _, build := range []string{"{context: src}", "{context: ., dockerfile: src/default.conf, args: {A: b}, target: t}",
+		"{dockerfile_inline: 'FROM scratch'}"} {
+		s := validStack()
+		s.Files["src/Dockerfile"] = "FROM scratch\n"
+		replace("    image: nginx:${W9_VERSION}\n", "    build: "+build+"\n    pull_policy: build\n")(s)
+		if err := Validate(s, ValidateOptions{}); err != nil {
+			t.Errorf("build %s: %v", build, err)
+		}
+	}
+}
+
 func TestValidateAcceptsAnchorsAndExtensions(t *testing.T) {
 	s := validStack()
 	s.Compose = "x-common: &common\n  restart: unless-stopped\n  env_file: .env\n" +
@@ -129,12 +141,13 @@ func TestValidateErrors(t *testing.T) {
 			ValidationError{ComposeFile, 15, `"image" is defined twice (first on line 3)`, nil}},
 		{"required variable", replace("${NOT_DEFINED:-fallback}", "${NEEDED:?set it}"), ValidateOptions{},
 			ValidationError{ComposeFile, 18, "variable NEEDED is not defined in .env, and the file requires it", nil}},
-		{"build key", replace("    container_name: $W9_ID\n", "    container_name: $W9_ID\n    build: .\n"),
+		{"build without its Dockerfile", replace("    container_name: $W9_ID\n", "    container_name: $W9_ID\n    build: .\n"),
 			ValidateOptions{}, ValidationError{ComposeFile, 5,
-				`service web uses "build", which StackHub does not support; publish an image instead`, nil}},
-		{"build pulled in by a merge key", func(s *Stack) {
-			s.Compose = "x-base: &base\n  build: .\n" + strings.Replace(s.Compose, "    image: alpine\n", "    <<: *base\n    image: alpine\n", 1)
-		}, ValidateOptions{}, ValidationError{ComposeFile, 2, `service backup uses "build"`, nil}},
+				"service web builds with Dockerfile, which is not in the template's files", nil}},
+		{"remote build context", replace("    container_name: $W9_ID\n", "    container_name: $W9_ID\n    build: https://example.com/app.git\n"),
+			ValidateOptions{}, ValidationError{ComposeFile, 5, "a build context must be the template's own files", nil}},
+		{"unsupported build key", replace("    container_name: $W9_ID\n", "    container_name: $W9_ID\n    build:\n      context: .\n      dockerfile_inline: FROM scratch\n      ssh: [default]\n"),
+			ValidateOptions{}, ValidationError{ComposeFile, 8, "uses build.ssh, which StackHub does not support", nil}},
 		{"include", func(s *Stack) { s.Compose = "include:\n  - other.yml\n" + s.Compose }, ValidateOptions{},
 			ValidationError{ComposeFile, 1, `top-level key "include" is not supported by StackHub; put every service in this one`, nil}},
 		{"compose-go refuses a dependency", replace("    env_file: .env\n", "    env_file: .env\n    depends_on: [nowhere]\n"),

@@ -64,6 +64,9 @@ func Load(ctx context.Context, name, dir string) (*Project, error) {
 		return nil, fmt.Errorf("load %s: %w", file, err)
 	}
 	isolateFixedNames(p)
+	if err := tagBuilds(p); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

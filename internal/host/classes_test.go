@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -278,5 +279,68 @@ func TestMissingRuntimeOrGPUIsRefused(t *testing.T) {
 	}
 	if ins, err := c.Instances(t.Context()); err != nil || len(ins) != 0 {
 		t.Errorf("refused installs left instances %+v, %v", ins, err)
+	}
+}
+
+// A service with a build section runs an image the Engine builds from the template's files: the build log is
+// in the job's log, the image is labelled and named by its content, a second install reuses it, and it is removed
+// with the last install that uses it.
+func TestBuildFromTemplateFiles(t *testing.T) {
+	dockertest.Image(t, "stackhub-test/web:v1")
+	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
+	lib := tu.NewLibrary(t)
+	if w := importClass(t, s, lib, "buildapp"); len(w) != 0 {
+		t.Errorf("warnings: %q", w)
+	}
+	c := client.New(s.URL, tu.AdminToken)
+	install := func(name string) (*client.Instance, []string) {
+		res, err := c.Install(t.Context(), client.InstallRequest{App: "buildapp", Name: name,
+			Settings: map[string]string{"W9_HTTP_PORT_SET": fmt.Sprint(dockertest.FreePort(t))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var log []string
+		job, err := c.Follow(t.Context(), res.Job.ID, func(ev client.JobEvent) { log = append(log, ev.Stage+": "+ev.Message) })
+		if err != nil || job.State != "succeeded" {
+			t.Fatalf("install %s: %v %+v\n%s", name, err, job, strings.Join(log, "\n"))
+		}
+		return res.Instance, log
+	}
+	in, log := install("b1")
+	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%s/data", in.Port)); got != "hello from the template files" {
+		t.Errorf("the built image serves %q", got)
+	}
+	if joined := strings.Join(log, "\n"); !strings.Contains(joined, "building: ") || !strings.Contains(joined, "COPY src/greeting.txt") {
+		t.Errorf("the job log lacks the build's output:\n%s", joined)
+	}
+	image := strings.TrimSpace(dockertest.Docker(t, "inspect", "-f", "{{.Config.Image}}", s.Prefix+"-b1"))
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", image).Run() })
+	if !strings.HasPrefix(image, "stackhub-build:") {
+		t.Fatalf("the container runs %q, want a stackhub-build image", image)
+	}
+	labels := dockertest.Docker(t, "image", "inspect", "-f", `{{index .Config.Labels "io.stackhub.build"}} {{index .Config.Labels "greeting"}}`, image)
+	if strings.TrimSpace(labels) != strings.TrimPrefix(image, "stackhub-build:")+" built" {
+		t.Errorf("image labels %q", labels)
+	}
+
+	_, log = install("b2")
+	if joined := strings.Join(log, "\n"); strings.Contains(joined, "COPY src/greeting.txt") {
+		t.Errorf("the second install built again:\n%s", joined)
+	}
+	uninstall := func(name string) {
+		if err := c.Uninstall(t.Context(), name, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	imageExists := func() bool {
+		return exec.Command("docker", "image", "inspect", image).Run() == nil
+	}
+	uninstall("b1")
+	if !imageExists() {
+		t.Errorf("the image went with the first install, while the second uses it")
+	}
+	uninstall("b2")
+	if imageExists() {
+		t.Errorf("the image outlived the last install using it")
 	}
 }

@@ -138,7 +138,8 @@ func (e *Engine) MissingImages(ctx context.Context, p *engine.Project) ([]string
 	return missing, nil
 }
 
-// Pull implements engine.Engine: it fetches each service's image as its pull_policy says, by Compose's rules.
+// Pull implements engine.Engine: it fetches each service's image as its pull_policy says, by Compose's rules,
+// and builds the images of services with a build section (see build).
 // missing (the default; also if_not_present) pulls an image this server lacks; always pulls it every time;
 // never refuses an image this server lacks, before anything is created; daily, weekly and every_<duration> pull
 // when the local image was last tagged longer ago than that.
@@ -155,6 +156,12 @@ func (e *Engine) Pull(ctx context.Context, p *engine.Project, progress func(engi
 			continue
 		}
 		done[s.Image+" "+policy] = true
+		if s.Build != nil {
+			if err := e.buildIfNeeded(ctx, name, s, policy, progress); err != nil {
+				return err
+			}
+			continue
+		}
 		need, err := e.needsPull(ctx, s.Image, policy, every)
 		switch {
 		case err != nil:
@@ -170,6 +177,20 @@ func (e *Engine) Pull(ctx context.Context, p *engine.Project, progress func(engi
 		}
 	}
 	return nil
+}
+
+// buildIfNeeded builds a service's image unless this server has it (the tag is the content hash, so having it
+// means having this build) and pull_policy is not build.
+func (e *Engine) buildIfNeeded(ctx context.Context, name string, s types.ServiceConfig, policy string, progress func(engine.Progress)) error {
+	_, err := e.c.ImageInspect(ctx, s.Image)
+	switch {
+	case err == nil && policy != types.PullPolicyBuild:
+		return nil
+	case err != nil && !errdefs.IsNotFound(err):
+		return fmt.Errorf("inspect image %s: %w", s.Image, err)
+	}
+	progress(engine.Progress{Stage: "build", Service: name, Message: "building the image of " + name, Percent: -1})
+	return e.build(ctx, name, s, progress)
 }
 
 // needsPull decides whether img is to be pulled under policy (refresh: when last tagged more than every ago).

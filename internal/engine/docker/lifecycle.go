@@ -54,6 +54,7 @@ func (e *Engine) Down(ctx context.Context, name string, volumes bool) error {
 	for n := range shared {
 		e.removeIfUnused(ctx, n)
 	}
+	e.removeUnusedBuilds(ctx)
 	if volumes {
 		vols, err := e.Volumes(ctx, name)
 		if err != nil {
