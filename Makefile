@@ -2,7 +2,9 @@
 #   make run       start the server (go run ./cmd/stackhub serve)
 #   make build     static binary in bin/stackhub
 #   make testenv   install/start Docker Engine, PostgreSQL, Chromium (scripts/testenv.sh)
-#   make test      testenv + go vet + go test -race
+#   make test      testenv + go vet + staticcheck + go test -race + each fuzz target for $(TEST_FUZZTIME)
+#   make lint      go vet + staticcheck
+#   make fuzz      each fuzz target for $(FUZZTIME)
 #   make bench     bench/run.sh
 
 SHELL := /bin/bash
@@ -12,8 +14,10 @@ GO ?= go
 TESTENV_FILE := /tmp/stackhub-testenv.env
 TEST_FLAGS ?= -race -count=1 -timeout 20m
 PKGS ?= ./...
+TEST_FUZZTIME ?= 3s
+FUZZTIME ?= 1m
 
-.PHONY: run build testenv test vet bench
+.PHONY: run build testenv test vet lint fuzz bench
 
 run:
 	$(GO) run ./cmd/stackhub serve
@@ -27,8 +31,16 @@ testenv:
 vet:
 	$(GO) vet $(PKGS)
 
+# staticcheck is a tool dependency in go.mod (go get -tool), so its version is pinned with the module's.
+lint: vet
+	$(GO) tool staticcheck $(PKGS)
+
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+
 test: testenv
-	. $(TESTENV_FILE) && $(GO) vet $(PKGS) && CGO_ENABLED=1 $(GO) test $(TEST_FLAGS) $(PKGS)
+	. $(TESTENV_FILE) && $(GO) vet $(PKGS) && $(GO) tool staticcheck $(PKGS) && \
+		CGO_ENABLED=1 $(GO) test $(TEST_FLAGS) $(PKGS) && GO=$(GO) FUZZTIME=$(TEST_FUZZTIME) bash scripts/fuzz.sh
 
 bench:
 	bash bench/run.sh

@@ -251,6 +251,15 @@ func (c *Client) Rollback(ctx context.Context, name string) (*Job, error) {
 	return &out, c.do(ctx, http.MethodPost, "/api/v1/installs/"+url.PathEscape(name)+"/rollback", nil, &out)
 }
 
+// UpgradeRecord is one upgrade or rollback of an app, with the files it kept as the admin had edited them.
+type UpgradeRecord = store.Upgrade
+
+// Upgrades lists an app's upgrades and rollbacks, newest first.
+func (c *Client) Upgrades(ctx context.Context, name string) ([]UpgradeRecord, error) {
+	var out []UpgradeRecord
+	return out, c.do(ctx, http.MethodGet, "/api/v1/installs/"+url.PathEscape(name)+"/upgrades", nil, &out)
+}
+
 // Backups lists an app's snapshots, newest first.
 func (c *Client) Backups(ctx context.Context, name string) ([]Backup, error) {
 	var out []Backup

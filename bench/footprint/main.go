@@ -61,6 +61,7 @@ var logf = kit.Logf
 type sample struct {
 	apps                     int
 	rssEnd, rssMax, hwm      int64
+	rssAnon, rssFile         int64 // at the end
 	threads, fds             int
 	cpu, dockerd, containerd time.Duration
 	containerdProcs          int
@@ -204,6 +205,7 @@ func measure(ctx context.Context, o options, srv *kit.Server, apps int) (sample,
 		return s, err
 	}
 	s.rssEnd, s.hwm, s.threads, s.fds = m.RSS, m.HWM, m.Threads, proc.FDs(pid)
+	s.rssAnon, s.rssFile = m.RSSAnon, m.RSSFile
 	logf("%d apps: RSS %.1f MB, CPU %.2f %% of a core, %d context switches", apps, mb(s.rssEnd), s.pct(s.cpu), s.wakeups)
 	return s, nil
 }
@@ -228,6 +230,8 @@ func render(header []string, o options, idle, full sample, installAll time.Durat
 	cpuOK := full.pct(full.cpu) < o.maxCPU
 	fmt.Fprintf(&sb, "| **RSS** (VmRSS at the end of the window) | %.1f MB (%.1f MiB) | **%.1f MB** (%.1f MiB) | < %.0f MB: %s |\n",
 		mb(idle.rssEnd), mib(idle.rssEnd), mb(full.rssEnd), mib(full.rssEnd), o.maxRSS, verdict(rssOK))
+	fmt.Fprintf(&sb, "| of which anonymous (heap, stacks, runtime) / file-backed (the binary's pages) | %.1f / %.1f MB | %.1f / %.1f MB | |\n",
+		mb(idle.rssAnon), mb(idle.rssFile), mb(full.rssAnon), mb(full.rssFile))
 	fmt.Fprintf(&sb, "| RSS, highest 1 s sample in the window | %.1f MB | %.1f MB | |\n", mb(idle.rssMax), mb(full.rssMax))
 	fmt.Fprintf(&sb, "| peak RSS since start (VmHWM; the second column includes the %d installs) | %.1f MB | %.1f MB | |\n",
 		full.apps, mb(idle.hwm), mb(full.hwm))

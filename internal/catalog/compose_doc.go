@@ -194,14 +194,6 @@ func items(n *yaml.Node) []*yaml.Node {
 	}
 }
 
-// keyLine is the line of a service's key, or of the service when the key is absent.
-func (s service) keyLine(key string) int {
-	if k, _ := get(s.Node, key); k != nil {
-		return k.Line
-	}
-	return s.Line
-}
-
 // lookup finds a service by name.
 func (c *composeDoc) lookup(name string) (service, bool) {
 	for _, s := range c.services {

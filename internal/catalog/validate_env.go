@@ -83,7 +83,7 @@ func validPort(v string) bool {
 }
 
 // checkFiles checks the paths of the extra files: relative, clean, inside the project, not the compose file or
-// .env, and no path both a file and a directory.
+// .env, not <file>.new beside another file (an upgrade writes there), and no path both a file and a directory.
 func checkFiles(s *Stack, p *problems) {
 	names := make([]string, 0, len(s.Files))
 	for name := range s.Files {
@@ -106,6 +106,9 @@ func checkFiles(s *Stack, p *problems) {
 			p.add(name, 0, "file path leaves the project directory; keep files inside it")
 		case name == ComposeFile || name == EnvFile:
 			p.add(name, 0, "this name is reserved for the stack's own %s; rename the file", name)
+		case strings.HasSuffix(name, ".new") && isFile[strings.TrimSuffix(name, ".new")]:
+			p.add(name, 0, "this name is reserved: an upgrade that keeps an edited %s writes the new version's copy here; rename the file",
+				strings.TrimSuffix(name, ".new"))
 		default:
 			for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
 				if isFile[dir] {

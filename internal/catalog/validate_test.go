@@ -193,6 +193,8 @@ func TestValidateErrors(t *testing.T) {
 			ValidationError{"../x", 0, "leaves the project directory", nil}},
 		{"file path collides", func(s *Stack) { s.Files[".env"] = "" }, ValidateOptions{},
 			ValidationError{".env", 0, "reserved for the stack's own .env", nil}},
+		{"file beside a file as .new", func(s *Stack) { s.Files["src/conf.d/my.cnf.new"] = "" }, ValidateOptions{},
+			ValidationError{"src/conf.d/my.cnf.new", 0, "an upgrade that keeps an edited src/conf.d/my.cnf writes", nil}},
 		{"file is also a directory", func(s *Stack) { s.Files["src/conf.d"] = "" }, ValidateOptions{},
 			ValidationError{"src/conf.d/my.cnf", 0, "src/conf.d is both a file and a directory", nil}},
 		{"negative requirement", func(s *Stack) { s.Requirements.Memory = -1 }, ValidateOptions{},

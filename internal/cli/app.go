@@ -229,7 +229,7 @@ func uninstallCmd(r *remote) *cobra.Command {
 	var purge bool
 	cmd := &cobra.Command{
 		Use:   "uninstall NAME",
-		Short: "Uninstall an app (its data volumes are kept unless --purge)",
+		Short: "Uninstall an app (its data volumes and upgrade snapshots are kept unless --purge)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := r.ctx(cmd)
@@ -241,6 +241,6 @@ func uninstallCmd(r *remote) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&purge, "purge", false, "also delete the app's volumes and files")
+	cmd.Flags().BoolVar(&purge, "purge", false, "also delete the app's volumes, files and upgrade snapshots")
 	return cmd
 }

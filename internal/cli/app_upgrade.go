@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,9 +33,16 @@ func upgradeCmd(r *remote) *cobra.Command {
 			if version == "" {
 				return fmt.Errorf("--version is required")
 			}
-			return runJob(cmd, r, args[0], "upgrade to "+version, func(ctx context.Context, c *client.Client) (*client.Job, error) {
+			job, err := followJob(cmd, r, func(ctx context.Context, c *client.Client) (*client.Job, error) {
 				return c.Upgrade(ctx, args[0], version)
 			})
+			if err != nil {
+				return err
+			}
+			if err := printKept(cmd, r, args[0], job.ID); err != nil {
+				return err
+			}
+			return jobResult(cmd, job, args[0], "upgrade to "+version)
 		},
 	}
 	cmd.Flags().StringVar(&version, "version", "", "the version to upgrade to")
@@ -75,12 +83,44 @@ func backupsCmd(r *remote) *cobra.Command {
 	}
 }
 
+// printKept sums up, from the job's upgrade record, the files a successful upgrade kept as the admin had edited
+// them and the StackHub-owned files whose local edits it replaced: the job's log says so too, but a terminal's
+// progress bar shows only its last line.
+func printKept(cmd *cobra.Command, r *remote, name string, jobID int64) error {
+	ctx, cancel := r.ctx(cmd)
+	defer cancel()
+	recs, err := r.client().Upgrades(ctx, name)
+	if err != nil {
+		return err
+	}
+	for _, u := range recs {
+		if u.Job != jobID || u.Result != "succeeded" { // a rolled-back upgrade left the files as they were
+			continue
+		}
+		out := cmd.OutOrStdout()
+		if len(u.Kept) > 0 {
+			fmt.Fprintf(out, "kept as edited here (the new version's copies are beside them as <file>.new): %s\n",
+				strings.Join(u.Kept, ", "))
+		}
+		if len(u.Replaced) > 0 {
+			fmt.Fprintf(out, "replaced the local edits to %s; the snapshot %s holds the edited copies\n",
+				strings.Join(u.Replaced, ", "), u.Snapshot)
+		}
+	}
+	return nil
+}
+
 // runJob starts a job, follows it, and fails unless it succeeded.
 func runJob(cmd *cobra.Command, r *remote, name, what string, start func(context.Context, *client.Client) (*client.Job, error)) error {
 	job, err := followJob(cmd, r, start)
 	if err != nil {
 		return err
 	}
+	return jobResult(cmd, job, name, what)
+}
+
+// jobResult reports a finished job: an error unless it succeeded.
+func jobResult(cmd *cobra.Command, job *client.Job, name, what string) error {
 	if job.State != "succeeded" {
 		return fmt.Errorf("%s of %s failed: %s", what, name, job.Error)
 	}

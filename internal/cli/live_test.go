@@ -107,7 +107,7 @@ func call(t *testing.T, base, token, method, path, body string) string {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -119,7 +119,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // geekAsk sends one frame on a GeekApk socket and returns the answer.
 func geekAsk(t *testing.T, url, frame string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/stackhub/stackhub/internal/events"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
+	"github.com/stackhub/stackhub/internal/idle"
 	"github.com/stackhub/stackhub/internal/logx"
 	"github.com/stackhub/stackhub/internal/realtime"
 	"github.com/stackhub/stackhub/internal/server"
@@ -126,8 +127,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	go pruneSessions(ctx, au, log)
+	// Requests and events (install jobs publish theirs until they end) are work; memory goes back after them.
+	rel := idle.New(0)
+	defer bus.Subscribe(func(events.Event) { rel.Touch() })()
+	go rel.Run(ctx)
 	handler := server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log, Version: Version,
-		WeakToken: weak, Feed: feed, Webhooks: wh, UI: ui})
+		WeakToken: weak, Feed: feed, Webhooks: wh, UI: ui, Idle: rel})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -110,6 +110,6 @@ func (s *Service) checkVersion(ctx context.Context, key string, u store.Update) 
 		return fmt.Errorf("make a directory to render into: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	_, err = s.render(ctx, dir, s.Project(name), &st, values)
+	_, err = s.render(ctx, dir, s.Project(name), &st, values, nil)
 	return err
 }

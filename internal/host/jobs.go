@@ -33,10 +33,20 @@ type StatusEvent struct {
 
 // run records one job's progress: every stage and line goes to the job log and out as an event.
 type run struct {
-	s       *Service
-	job     *store.Job
-	last    string
-	lastPct int
+	s        *Service
+	job      *store.Job
+	last     string
+	lastPct  int
+	released bool
+}
+
+// release lets other jobs claim the instance. It acts once: a second call, after another job has claimed the
+// name, must not free that job's claim.
+func (r *run) release() {
+	if !r.released {
+		r.released = true
+		r.s.unlock(r.job.Instance)
+	}
 }
 
 // note logs a line; ctx may be cancelled (shutdown), so writes use one that is not.
@@ -73,7 +83,7 @@ func (r *run) progress(p engine.Progress) {
 // finish records the job's result. The instance is unlocked first, so a client that sees the job end can start
 // the next one at once.
 func (r *run) finish(state, errText string) {
-	r.s.unlock(r.job.Instance)
+	r.release()
 	ctx := context.WithoutCancel(r.s.ctx)
 	if err := r.s.store.Q().FinishJob(ctx, r.job.ID, state, errText, r.s.ms()); err != nil {
 		r.s.log.Error("finish job", "job", r.job.ID, "err", err)
@@ -95,16 +105,17 @@ func (s *Service) startJob(name string, create func() (*store.Job, error), body 
 	s.jobs.Add(1)
 	go func() {
 		defer s.jobs.Done()
-		defer s.unlock(name)
-		body(&run{s: s, job: job})
+		r := &run{s: s, job: job}
+		defer r.release()
+		body(r)
 	}()
 	return &out, nil
 }
 
 func (s *Service) runInstall(inst *store.Instance, job *store.Job) {
 	defer s.jobs.Done()
-	defer s.unlock(inst.Name)
 	r := &run{s: s, job: job}
+	defer r.release()
 	r.note("queued", fmt.Sprintf("installing %s %s as %s", inst.AppKey, inst.Version, inst.Name), -1)
 	err := s.install(s.ctx, r, inst)
 	if err != nil && s.ctx.Err() != nil {
@@ -285,7 +296,8 @@ func (s *Service) rollback(ctx context.Context, inst *store.Instance, job *store
 }
 
 // Reconcile finishes the jobs a previous run of the server left unfinished: an interrupted install is rolled
-// back, an interrupted uninstall is completed, anything else is marked failed.
+// back, an interrupted uninstall is completed, an interrupted upgrade or rollback is settled in the background
+// (see recoverUpgrade), anything else is marked failed.
 func (s *Service) Reconcile(ctx context.Context) error {
 	jobs, err := s.store.Q().RunningJobs(ctx)
 	if err != nil {
@@ -312,8 +324,10 @@ func (s *Service) Reconcile(ctx context.Context) error {
 			if err := s.remove(ctx, inst, job.Rollback == `{"purge":true}`); err != nil {
 				r.finish(store.JobFailed, err.Error())
 			}
+		case "upgrade", "rollback":
+			s.recoverUpgrade(job, inst)
 		default:
-			r.finish(store.JobFailed, "interrupted by a server restart")
+			r.finish(store.JobFailed, interrupted)
 		}
 		s.log.Info("reconciled job", "job", job.ID, "kind", job.Kind, "instance", job.Instance)
 	}

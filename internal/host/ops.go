@@ -16,8 +16,14 @@ import (
 	"github.com/stackhub/stackhub/internal/store"
 )
 
-// Uninstall removes an instance: its containers and networks, its volumes and files too when purge, and its
-// port bookings. It is recorded as a job first, so a crash in the middle is finished by Reconcile.
+// uninstallTimeout bounds one uninstall: stopping every container waits its stop grace period (10 s by default),
+// so this is generous, and it only guards against a Docker Engine that hangs.
+const uninstallTimeout = 10 * time.Minute
+
+// Uninstall removes an instance: its containers and networks, with purge its volumes, files and upgrade snapshots
+// too, and its port bookings. It is recorded as a job first, so a crash in the middle is finished by Reconcile.
+// The removal runs detached from ctx: a client that goes away stops waiting, not the uninstall. Uninstall waits
+// for it and answers its result while ctx lasts.
 func (s *Service) Uninstall(ctx context.Context, a auth.Actor, name string, purge bool) error {
 	if err := requireAdmin(a); err != nil {
 		return err
@@ -29,35 +35,55 @@ func (s *Service) Uninstall(ctx context.Context, a auth.Actor, name string, purg
 	if err != nil {
 		return notInstalled(err, name)
 	}
-	if !s.lock(name) {
-		return apperr.New(apperr.Conflict, "%s is busy with another job; try again when it finishes", name)
-	}
-	defer s.unlock(name)
 	rb := "{}"
 	if purge {
 		rb = `{"purge":true}`
 	}
-	now := s.ms()
-	job := &store.Job{Instance: name, Kind: "uninstall", Stage: "removing", State: store.JobRunning, Rollback: rb,
-		CreatedAt: now, UpdatedAt: now}
-	if err := s.store.Tx(ctx, func(q *store.Q) error {
-		if err := q.CreateJob(ctx, job); err != nil {
-			return err
-		}
-		return q.SetInstanceState(ctx, name, store.StateUninstalling, "", now)
-	}); err != nil {
+	done := make(chan error, 1)
+	_, err = s.startJob(name, func() (*store.Job, error) {
+		now := s.ms()
+		job := &store.Job{Instance: name, Kind: "uninstall", Stage: "removing", State: store.JobRunning, Rollback: rb,
+			CreatedAt: now, UpdatedAt: now}
+		return job, s.store.Tx(ctx, func(q *store.Q) error {
+			if err := q.CreateJob(ctx, job); err != nil {
+				return err
+			}
+			return q.SetInstanceState(ctx, name, store.StateUninstalling, "", now)
+		})
+	}, func(r *run) {
+		err := s.runUninstall(r, inst, purge)
+		r.release() // before the answer: a client told "uninstalled" may install the name again at once
+		done <- err
+	})
+	if err != nil {
 		return err
 	}
-	if err := s.remove(ctx, inst, purge); err != nil {
-		ctx := context.WithoutCancel(ctx)
-		_ = s.store.Q().SetInstanceState(ctx, name, inst.State, inst.Cause, s.ms())
-		(&run{s: s, job: job}).finish(store.JobFailed, err.Error())
-		return apperr.Wrap(apperr.Unavailable, err, "%s could not be fully uninstalled: %s. %s", name, err, s.leftovers(ctx, inst))
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return apperr.Wrap(apperr.Unavailable, ctx.Err(), "stopped waiting for %s: the uninstall goes on in the background", name)
 	}
-	return nil
 }
 
-// remove takes an instance off the server and out of the database.
+// runUninstall removes inst under its own deadline; on failure the instance gets its state back and the error
+// says what is left.
+func (s *Service) runUninstall(r *run, inst *store.Instance, purge bool) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), uninstallTimeout)
+	defer cancel()
+	err := s.remove(ctx, inst, purge)
+	if err == nil {
+		return nil // the job went with the instance
+	}
+	ctx = context.WithoutCancel(ctx)
+	_ = s.store.Q().SetInstanceState(ctx, inst.Name, inst.State, inst.Cause, s.ms())
+	r.finish(store.JobFailed, err.Error())
+	return apperr.Wrap(apperr.Unavailable, err, "%s could not be fully uninstalled: %s. %s", inst.Name, err, s.leftovers(ctx, inst))
+}
+
+// remove takes an instance off the server and out of the database; with purge, its volumes, project directory
+// and upgrade snapshots (which hold copies of the volumes) go too. Every step can be repeated, so Reconcile
+// finishes an interrupted one by calling it again.
 func (s *Service) remove(ctx context.Context, inst *store.Instance, purge bool) error {
 	if err := s.engine.Down(ctx, inst.Project, purge); err != nil {
 		return err
@@ -65,6 +91,9 @@ func (s *Service) remove(ctx context.Context, inst *store.Instance, purge bool) 
 	if purge {
 		if err := os.RemoveAll(s.projectDir(inst.Name)); err != nil {
 			return fmt.Errorf("remove files: %w", err)
+		}
+		if err := os.RemoveAll(s.backupDir(inst.Name)); err != nil {
+			return fmt.Errorf("remove snapshots: %w", err)
 		}
 	}
 	if err := s.store.Q().DeleteInstance(context.WithoutCancel(ctx), inst.Name); err != nil {
@@ -95,11 +124,13 @@ type Result struct {
 	Message string `json:"message"`
 }
 
-// UninstallAll uninstalls every instance and reports each.
+// UninstallAll uninstalls every instance and reports each. Once started it goes through all of them even if the
+// client goes away, as each Uninstall would.
 func (s *Service) UninstallAll(ctx context.Context, a auth.Actor, purge bool) ([]Result, error) {
 	if err := requireAdmin(a); err != nil {
 		return nil, err
 	}
+	ctx = context.WithoutCancel(ctx)
 	insts, err := s.store.Q().Instances(ctx)
 	if err != nil {
 		return nil, err

@@ -76,12 +76,17 @@ func (s *Service) prepare(ctx context.Context, app *store.App, up *store.Update,
 	if err != nil {
 		return nil, nil, fmt.Errorf("record %s: %w", req.Name, err)
 	}
-	services, err := s.render(ctx, dir, project, stack, values)
+	out, err := s.render(ctx, dir, project, stack, values, nil)
 	if err == nil {
 		err = s.checkRendered(ctx, req.Name, project, dir)
 	}
 	if err == nil {
-		err = s.store.Q().SetInstanceServices(ctx, req.Name, strings.Join(services, ","))
+		err = s.store.Tx(ctx, func(q *store.Q) error {
+			if err := q.SetInstanceServices(ctx, req.Name, strings.Join(out.services, ",")); err != nil {
+				return err
+			}
+			return q.SetInstanceRendered(ctx, req.Name, out.hashes.encode())
+		})
 	}
 	if err != nil {
 		if rb.FreshDir {
@@ -90,7 +95,7 @@ func (s *Service) prepare(ctx context.Context, app *store.App, up *store.Update,
 		_ = s.store.Q().DeleteInstance(context.WithoutCancel(ctx), req.Name)
 		return nil, nil, err
 	}
-	inst.Services = strings.Join(services, ",")
+	inst.Services, inst.Rendered = strings.Join(out.services, ","), out.hashes.encode()
 	return inst, job, nil
 }
 
@@ -328,9 +333,20 @@ func strongPassword() (string, error) {
 
 func (s *Service) projectDir(name string) string { return filepath.Join(s.cfg.DataDir, "apps", name) }
 
+// rendered is what render wrote into a project directory.
+type rendered struct {
+	services []string
+	hashes   rendering // every file rendered, kept ones included: the record for Instance.Rendered
+	kept     []string  // extra files the admin changed: left as they were, the rendering beside as <file>.new
+	replaced []string  // owned files (the Compose file, .env) whose local edits were overwritten
+	restored []string  // extra files the admin had removed, written again
+}
+
 // render writes the project directory: the compose file, .env (0600: it holds secrets) and the template's files,
-// then loads it with compose-go to check it and list its services.
-func (s *Service) render(ctx context.Context, dir, project string, stack *catalog.Stack, values map[string]string) ([]string, error) {
+// then loads it with compose-go to check it and list its services. last is nil for a fresh rendering (an
+// install, a staging directory), which writes every file; for an upgrade it is what StackHub last rendered
+// there, and each file is placed as place decides: the admin's edits to the extra files are kept.
+func (s *Service) render(ctx context.Context, dir, project string, stack *catalog.Stack, values map[string]string, last rendering) (*rendered, error) {
 	env, err := catalog.RenderEnv(stack.Env, values)
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Invalid, err, "the template's .env cannot be rendered")
@@ -338,7 +354,8 @@ func (s *Service) render(ctx context.Context, dir, project string, stack *catalo
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
-	write := func(rel, text string, mode os.FileMode) error {
+	out := &rendered{hashes: rendering{}}
+	write := func(rel, text string, mode os.FileMode, owned bool) error {
 		path := filepath.Join(dir, filepath.FromSlash(rel))
 		if !strings.HasPrefix(path, dir+string(filepath.Separator)) {
 			return apperr.New(apperr.Invalid, "template file %q leaves the project directory", rel)
@@ -346,15 +363,38 @@ func (s *Service) render(ctx context.Context, dir, project string, stack *catalo
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 		}
+		out.hashes[rel] = hashOf([]byte(text))
+		if last != nil {
+			cur, exists, err := readIfExists(path)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", path, err)
+			}
+			switch place(owned, exists, cur, last[rel], []byte(text)) {
+			case placeKeep:
+				out.kept = append(out.kept, rel)
+				path += newSuffix // the admin's file stays; a .new of an earlier upgrade is overwritten
+			case placeReplace:
+				out.replaced = append(out.replaced, rel)
+			case placeRestore:
+				out.restored = append(out.restored, rel)
+				fallthrough
+			case placeWrite:
+				if !owned {
+					if err := dropStaleNew(path, last[rel]); err != nil {
+						return fmt.Errorf("remove the old %s%s: %w", path, newSuffix, err)
+					}
+				}
+			}
+		}
 		if err := os.WriteFile(path, []byte(text), mode); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 		return os.Chmod(path, mode) // WriteFile keeps an existing file's mode
 	}
-	if err := write(engine.ComposeFile, stack.Compose, 0o644); err != nil {
+	if err := write(engine.ComposeFile, stack.Compose, 0o644, true); err != nil {
 		return nil, err
 	}
-	if err := write(".env", env, 0o600); err != nil {
+	if err := write(".env", env, 0o600, true); err != nil {
 		return nil, err
 	}
 	names := make([]string, 0, len(stack.Files))
@@ -367,7 +407,7 @@ func (s *Service) render(ctx context.Context, dir, project string, stack *catalo
 		if strings.HasSuffix(rel, ".sh") {
 			mode = 0o755
 		}
-		if err := write(rel, stack.Files[rel], mode); err != nil {
+		if err := write(rel, stack.Files[rel], mode, false); err != nil {
 			return nil, err
 		}
 	}
@@ -375,5 +415,8 @@ func (s *Service) render(ctx context.Context, dir, project string, stack *catalo
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Invalid, err, "the rendered project does not load")
 	}
-	return engine.Order(p)
+	if out.services, err = engine.Order(p); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

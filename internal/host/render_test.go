@@ -69,81 +69,79 @@ var sampleLibrary = filepath.Join("..", "..", "testdata", "websoft9-library")
 // Every sample template imports, renders and validates: ports are booked, secrets generated, .env is 0600, and
 // the rendered project loads with compose-go using the booked ports.
 func TestSampleTemplatesRender(t *testing.T) {
-	rec := &recorder{projects: map[string]*engine.Project{}}
-	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{Engine: rec, HealthTimeout: 10 * time.Second})
-	ts, refused, err := catalog.ReadWebsoft9(sampleLibrary, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ts) < 40 {
-		t.Fatalf("only %d sample templates accepted (refused: %+v)", len(ts), refused)
-	}
-	c := client.New(s.URL, tu.AdminToken)
-	ctx := t.Context()
-	seen := map[int]string{}
-	secretRe := regexp.MustCompile(`^[A-Za-z0-9!]{16,}$`)
-	for _, tpl := range ts {
-		if _, err := c.ImportTemplate(ctx, tpl); err != nil {
-			t.Fatalf("import %s: %v", tpl.Key, err)
-		}
-		name := "s-" + tpl.Key
-		if len(name) > 31 {
-			name = name[:31]
-		}
-		res, err := c.Install(ctx, client.InstallRequest{App: tpl.Key, Name: name, Force: true})
-		if err != nil && len(tpl.Stack.FixedPorts) > 0 && strings.Contains(err.Error(), "as a fixed host port, is already in use") {
-			t.Logf("install %s: refused, as it must be while one of its fixed ports is taken here: %v", tpl.Key, err)
-			continue
-		}
-		if err != nil {
-			t.Errorf("install %s: %v", tpl.Key, err)
-			continue
-		}
-		job, err := c.Follow(ctx, res.Job.ID, func(client.JobEvent) {})
-		if err != nil || job.State != "succeeded" {
-			t.Errorf("install job of %s: %v %+v", tpl.Key, err, job)
-			continue
-		}
-		dir := filepath.Join(s.DataDir, "apps", name)
-		fi, err := os.Stat(filepath.Join(dir, ".env"))
-		if err != nil || fi.Mode().Perm() != 0o600 {
-			t.Errorf("%s: .env %v mode %v", tpl.Key, err, fi.Mode().Perm())
-		}
-		env, err := engine.ReadEnvFile(filepath.Join(dir, ".env"))
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		rec := &recorder{projects: map[string]*engine.Project{}}
+		s := tu.StartServer(t, e, tu.Options{Engine: rec, HealthTimeout: 10 * time.Second})
+		ts, refused, err := catalog.ReadWebsoft9(sampleLibrary, false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if env["W9_ID"] != s.Prefix+"-"+name || env["W9_VERSION"] != tpl.Versions[0] {
-			t.Errorf("%s: W9_ID %q W9_VERSION %q", tpl.Key, env["W9_ID"], env["W9_VERSION"])
+		if len(ts) < 40 {
+			t.Fatalf("only %d sample templates accepted (refused: %+v)", len(ts), refused)
 		}
-		if pw, ok := env["W9_POWER_PASSWORD"]; ok && !secretRe.MatchString(pw) {
-			t.Errorf("%s: W9_POWER_PASSWORD %q is not a generated secret", tpl.Key, pw)
-		}
-		if strings.Contains(tpl.Stack.Env, "W9_RCODE") && len(env["W9_RCODE"]) != 12 {
-			t.Errorf("%s: W9_RCODE %q", tpl.Key, env["W9_RCODE"])
-		}
-		// Every booked port is unique across all installs and is what the rendered project publishes.
-		p := rec.projects[s.Prefix+"-"+name]
-		if p == nil {
-			t.Errorf("%s: nothing was run", tpl.Key)
-			continue
-		}
-		var published []int
-		for _, svc := range p.Services {
-			for _, pc := range svc.Ports {
-				if n, err := strconv.Atoi(pc.Published); err == nil {
-					published = append(published, n)
+		c := client.New(s.URL, tu.AdminToken)
+		ctx := t.Context()
+		seen := map[int]string{}
+		secretRe := regexp.MustCompile(`^[A-Za-z0-9!]{16,}$`)
+		for _, tpl := range ts {
+			if _, err := c.ImportTemplate(ctx, tpl); err != nil {
+				t.Fatalf("import %s: %v", tpl.Key, err)
+			}
+			name := "s-" + tpl.Key
+			if len(name) > 31 {
+				name = name[:31]
+			}
+			res, err := c.Install(ctx, client.InstallRequest{App: tpl.Key, Name: name, Force: true})
+			if err != nil {
+				t.Errorf("install %s: %v", tpl.Key, err)
+				continue
+			}
+			job, err := c.Follow(ctx, res.Job.ID, func(client.JobEvent) {})
+			if err != nil || job.State != "succeeded" {
+				t.Errorf("install job of %s: %v %+v", tpl.Key, err, job)
+				continue
+			}
+			dir := filepath.Join(s.DataDir, "apps", name)
+			fi, err := os.Stat(filepath.Join(dir, ".env"))
+			if err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s: .env %v mode %v", tpl.Key, err, fi.Mode().Perm())
+			}
+			env, err := engine.ReadEnvFile(filepath.Join(dir, ".env"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if env["W9_ID"] != s.Prefix+"-"+name || env["W9_VERSION"] != tpl.Versions[0] {
+				t.Errorf("%s: W9_ID %q W9_VERSION %q", tpl.Key, env["W9_ID"], env["W9_VERSION"])
+			}
+			if pw, ok := env["W9_POWER_PASSWORD"]; ok && !secretRe.MatchString(pw) {
+				t.Errorf("%s: W9_POWER_PASSWORD %q is not a generated secret", tpl.Key, pw)
+			}
+			if strings.Contains(tpl.Stack.Env, "W9_RCODE") && len(env["W9_RCODE"]) != 12 {
+				t.Errorf("%s: W9_RCODE %q", tpl.Key, env["W9_RCODE"])
+			}
+			// Every booked port is unique across all installs and is what the rendered project publishes.
+			p := rec.projects[s.Prefix+"-"+name]
+			if p == nil {
+				t.Errorf("%s: nothing was run", tpl.Key)
+				continue
+			}
+			var published []int
+			for _, svc := range p.Services {
+				for _, pc := range svc.Ports {
+					if n, err := strconv.Atoi(pc.Published); err == nil {
+						published = append(published, n)
+					}
+				}
+			}
+			for _, b := range res.Instance.Ports {
+				if other, dup := seen[b.Port]; dup && b.Protocol == "tcp" {
+					t.Errorf("%s: port %d booked again (first by %s)", tpl.Key, b.Port, other)
+				}
+				seen[b.Port] = tpl.Key
+				if !slices.Contains(published, b.Port) {
+					t.Errorf("%s: booked %s=%d, but the project publishes %v", tpl.Key, b.Variable, b.Port, published)
 				}
 			}
 		}
-		for _, b := range res.Instance.Ports {
-			if other, dup := seen[b.Port]; dup && b.Protocol == "tcp" {
-				t.Errorf("%s: port %d booked again (first by %s)", tpl.Key, b.Port, other)
-			}
-			seen[b.Port] = tpl.Key
-			if !slices.Contains(published, b.Port) {
-				t.Errorf("%s: booked %s=%d, but the project publishes %v", tpl.Key, b.Variable, b.Port, published)
-			}
-		}
-	}
+	})
 }

@@ -38,7 +38,8 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]`)
 func (s *Service) backupDir(name string) string { return filepath.Join(s.cfg.DataDir, "backups", name) }
 
 // takeSnapshot archives the instance's project directory and every volume of its project, read from the volumes'
-// host mountpoints (no helper container, so nothing needs pulling). The app keeps running meanwhile.
+// host mountpoints (no helper container, so nothing needs pulling), with the record of what StackHub rendered into
+// the directory. The app keeps running meanwhile.
 func (s *Service) takeSnapshot(ctx context.Context, inst *store.Instance) (*Backup, error) {
 	now := s.now()
 	dir := filepath.Join(s.backupDir(inst.Name), now.UTC().Format("20060102-150405.000")+"-"+unsafeChars.ReplaceAllString(inst.Version, "_"))
@@ -66,6 +67,9 @@ func (s *Service) takeSnapshot(ctx context.Context, inst *store.Instance) (*Back
 		}
 		b.Size += n
 		b.Volumes = append(b.Volumes, v)
+	}
+	if err := os.WriteFile(filepath.Join(dir, renderedFile), []byte(inst.Rendered), 0o600); err != nil {
+		return nil, fmt.Errorf("write snapshot record of rendered files: %w", err)
 	}
 	meta, _ := json.MarshalIndent(b, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, metaFile), meta, 0o600); err != nil {

@@ -90,8 +90,10 @@ func (s *Service) runUpgrade(r *run, inst *store.Instance, rec *store.Upgrade, u
 		return
 	}
 	r.note("snapshot", fmt.Sprintf("snapshot of %d bytes in %s", backup.Size, backup.Path), -1)
-	services, err := s.switchTo(ctx, r, inst, stack, values)
+	out, err := s.switchTo(ctx, r, inst, stack, values, backup)
+	var services []string
 	if err == nil {
+		services = out.services
 		next := *inst
 		next.Services, next.Version = strings.Join(services, ","), up.Version
 		r.note("waiting", fmt.Sprintf("waiting up to %s for %s to be healthy", s.cfg.HealthTimeout, up.Version), -1)
@@ -102,14 +104,21 @@ func (s *Service) runUpgrade(r *run, inst *store.Instance, rec *store.Upgrade, u
 			if err := q.SetInstanceVersion(ctx, inst.Name, up.Version, up.Reversion, s.ms()); err != nil {
 				return err
 			}
+			if err := q.SetInstanceRendered(ctx, inst.Name, out.hashes.encode()); err != nil {
+				return err
+			}
 			return q.SetInstanceServices(ctx, inst.Name, strings.Join(services, ","))
 		})
 	}
 	if err == nil {
+		rec.Kept, rec.Replaced = out.kept, out.replaced // the record lists them only when they stay so
 		s.endUpgrade(ctx, r, rec, store.UpgradeSucceeded, "", backup.Path)
 		return
 	}
 	cause := err.Error()
+	if out != nil && len(out.kept) > 0 { // an edit the new version does not accept may be why
+		cause += fmt.Sprintf(" (it had kept %s as edited here)", strings.Join(out.kept, ", "))
+	}
 	r.note("rolling_back", fmt.Sprintf("%s failed: %s; restoring %s from the snapshot", up.Version, cause, inst.Version), -1)
 	if rerr := s.restore(ctx, r, inst, backup); rerr != nil {
 		cause += "; the restore failed too: " + rerr.Error()
@@ -122,7 +131,7 @@ func (s *Service) runUpgrade(r *run, inst *store.Instance, rec *store.Upgrade, u
 
 // pullStaged renders the new version into a staging directory only to load it and pull its images.
 func (s *Service) pullStaged(ctx context.Context, r *run, dir, project string, stack *catalog.Stack, values map[string]string) error {
-	if _, err := s.render(ctx, dir, project, stack, values); err != nil {
+	if _, err := s.render(ctx, dir, project, stack, values, nil); err != nil {
 		return err
 	}
 	p, err := engine.Load(ctx, project, dir)
@@ -185,23 +194,38 @@ func (s *Service) upgradeValues(ctx context.Context, inst *store.Instance, up *s
 	return v, nil
 }
 
-// switchTo renders the new version into the project directory and recreates the services that changed.
-func (s *Service) switchTo(ctx context.Context, r *run, inst *store.Instance, stack *catalog.Stack, values map[string]string) ([]string, error) {
-	services, err := s.render(ctx, s.projectDir(inst.Name), inst.Project, stack, values)
+// switchTo renders the new version into the project directory, keeping the files the admin changed, and
+// recreates the services that changed. What it rendered is returned even when recreating fails.
+func (s *Service) switchTo(ctx context.Context, r *run, inst *store.Instance, stack *catalog.Stack, values map[string]string, backup *Backup) (*rendered, error) {
+	last, err := s.lastRendering(ctx, inst)
 	if err != nil {
 		return nil, err
 	}
-	p, err := engine.Load(ctx, inst.Project, s.projectDir(inst.Name))
+	out, err := s.render(ctx, s.projectDir(inst.Name), inst.Project, stack, values, last)
 	if err != nil {
 		return nil, err
+	}
+	for _, rel := range out.kept {
+		r.note("rendering", fmt.Sprintf("kept %s as edited here; the new version's copy is %s%s", rel, rel, newSuffix), -1)
+	}
+	if len(out.replaced) > 0 {
+		r.note("rendering", fmt.Sprintf("replaced the local edits to %s, which StackHub renders; the snapshot %s holds the edited copies",
+			strings.Join(out.replaced, ", "), backup.Path), -1)
+	}
+	if len(out.restored) > 0 {
+		r.note("rendering", fmt.Sprintf("wrote again %s, removed here", strings.Join(out.restored, ", ")), -1)
+	}
+	p, err := engine.Load(ctx, inst.Project, s.projectDir(inst.Name))
+	if err != nil {
+		return out, err
 	}
 	r.note("creating", "recreating the services that changed", -1)
 	recreated, err := s.engine.Converge(ctx, p, containerLabels(inst, values["W9_VERSION"]), r.progress)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	r.note("creating", fmt.Sprintf("recreated %s", strings.Join(recreated, ", ")), -1)
-	return services, nil
+	return out, nil
 }
 
 // restore removes the containers, puts the snapshot back and starts the snapshot's version again.
@@ -225,7 +249,14 @@ func (s *Service) restore(ctx context.Context, r *run, inst *store.Instance, b *
 	if err := s.waitHealthy(ctx, &old); err != nil {
 		return err
 	}
+	rendered, err := snapshotRendering(b)
+	if err != nil {
+		return err
+	}
 	return s.store.Tx(ctx, func(q *store.Q) error {
+		if err := q.SetInstanceRendered(ctx, inst.Name, rendered); err != nil { // the record of the restored files
+			return err
+		}
 		if err := q.SetInstanceVersion(ctx, inst.Name, b.Version, b.Reversion, s.ms()); err != nil {
 			return err
 		}
@@ -238,13 +269,24 @@ func (s *Service) restore(ctx context.Context, r *run, inst *store.Instance, b *
 
 func (s *Service) endUpgrade(ctx context.Context, r *run, rec *store.Upgrade, result, cause, snapshot string) {
 	now := s.ms()
-	if err := s.store.Q().FinishUpgrade(ctx, rec.ID, result, cause, snapshot, now); err != nil {
+	rec.Result, rec.Cause, rec.Snapshot, rec.FinishedAt = result, cause, snapshot, &now
+	if rec.Kept == nil {
+		rec.Kept = []string{}
+	}
+	if rec.Replaced == nil {
+		rec.Replaced = []string{}
+	}
+	if err := s.store.Q().FinishUpgrade(ctx, rec); err != nil {
 		s.log.Error("finish upgrade", "instance", rec.Instance, "err", err)
 	}
-	rec.Result, rec.Cause, rec.Snapshot, rec.FinishedAt = result, cause, snapshot, &now
 	switch result {
 	case store.UpgradeSucceeded:
-		r.note("done", fmt.Sprintf("%s now runs %s", rec.Instance, rec.ToVersion), 100)
+		msg := fmt.Sprintf("%s now runs %s", rec.Instance, rec.ToVersion)
+		if len(rec.Kept) > 0 {
+			msg += fmt.Sprintf("; kept as edited here: %s (the new version's copies are beside them as <file>%s)",
+				strings.Join(rec.Kept, ", "), newSuffix)
+		}
+		r.note("done", msg, 100)
 		r.finish(store.JobSucceeded, "")
 	case store.UpgradeRolledBack:
 		msg := fmt.Sprintf("%s to %s failed: %s; %s runs %s again", rec.Kind, rec.ToVersion, cause, rec.Instance, rec.FromVersion)

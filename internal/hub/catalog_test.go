@@ -50,45 +50,47 @@ func TestSeedCatalogOnFirstStart(t *testing.T) {
 // version list reads newest first and an instance of an older version sees an update; a newer library adds its
 // new version above them.
 func TestImportOrdersVersionsByAge(t *testing.T) {
-	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{})
-	ts, err := builtin.Templates()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wp catalog.Template
-	for _, tpl := range ts {
-		if tpl.Key == "wordpress" {
-			wp = tpl
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s := tu.StartServer(t, e, tu.Options{})
+		ts, err := builtin.Templates()
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if len(wp.Versions) < 2 {
-		t.Fatalf("wordpress lists %v; the test needs two versions", wp.Versions)
-	}
-	res, err := s.Hub.ImportTemplate(t.Context(), auth.Actor{Admin: true, Enabled: true}, wp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	newestFirst := func() []string {
-		var versions []map[string]any
-		s.Want(200, tu.Anon, "GET", fmt.Sprintf("/app/%d/updates", res.App), nil).JSON(t, &versions)
-		slices.SortFunc(versions, func(a, b map[string]any) int { return int(b["rev"].(float64) - a["rev"].(float64)) })
-		var out []string
-		for _, v := range versions {
-			out = append(out, v["ver"].(string))
+		var wp catalog.Template
+		for _, tpl := range ts {
+			if tpl.Key == "wordpress" {
+				wp = tpl
+			}
 		}
-		return out
-	}
-	if got := newestFirst(); !slices.Equal(got, wp.Versions) {
-		t.Errorf("versions by falling reversion = %v, want the template's order %v", got, wp.Versions)
-	}
-	newer := wp
-	newer.Versions = append([]string{"99.0"}, wp.Versions...)
-	if _, err := s.Hub.ImportTemplate(t.Context(), auth.Actor{Admin: true, Enabled: true}, newer); err != nil {
-		t.Fatalf("import a newer library: %v", err)
-	}
-	if got := newestFirst(); !slices.Equal(got, newer.Versions) {
-		t.Errorf("after a newer library: %v, want %v", got, newer.Versions)
-	}
+		if len(wp.Versions) < 2 {
+			t.Fatalf("wordpress lists %v; the test needs two versions", wp.Versions)
+		}
+		res, err := s.Hub.ImportTemplate(t.Context(), auth.Actor{Admin: true, Enabled: true}, wp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		newestFirst := func() []string {
+			var versions []map[string]any
+			s.Want(200, tu.Anon, "GET", fmt.Sprintf("/app/%d/updates", res.App), nil).JSON(t, &versions)
+			slices.SortFunc(versions, func(a, b map[string]any) int { return int(b["rev"].(float64) - a["rev"].(float64)) })
+			var out []string
+			for _, v := range versions {
+				out = append(out, v["ver"].(string))
+			}
+			return out
+		}
+		if got := newestFirst(); !slices.Equal(got, wp.Versions) {
+			t.Errorf("versions by falling reversion = %v, want the template's order %v", got, wp.Versions)
+		}
+		newer := wp
+		newer.Versions = append([]string{"99.0"}, wp.Versions...)
+		if _, err := s.Hub.ImportTemplate(t.Context(), auth.Actor{Admin: true, Enabled: true}, newer); err != nil {
+			t.Fatalf("import a newer library: %v", err)
+		}
+		if got := newestFirst(); !slices.Equal(got, newer.Versions) {
+			t.Errorf("after a newer library: %v, want %v", got, newer.Versions)
+		}
+	})
 }
 
 // What Compose reads its own way is imported with warnings, kept with every version and returned to the admin.

@@ -71,8 +71,8 @@ func NewFeed(bus *events.Bus, log *slog.Logger, opt FeedOptions) *Feed {
 	if opt.Heartbeat <= 0 {
 		opt.Heartbeat = 25 * time.Second
 	}
-	f := &Feed{opt: opt, log: log, ring: make([]Item, opt.Backlog), first: opt.FirstID, next: opt.FirstID,
-		notify: make(chan struct{})}
+	// The ring grows with the events, up to Backlog: a full one costs ~0.7 MB, which a quiet server never needs.
+	f := &Feed{opt: opt, log: log, first: opt.FirstID, next: opt.FirstID, notify: make(chan struct{})}
 	f.unsub = bus.Subscribe(f.publish)
 	return f
 }
@@ -97,13 +97,20 @@ func (f *Feed) publish(e events.Event) {
 	b = append(append(b, `,"type":`...), typ...)
 	b = strconv.AppendInt(append(b, `,"time":`...), e.Time.UnixMilli(), 10)
 	b = append(append(append(b, `,"payload":`...), payload...), '}')
-	f.ring[f.slot(id)] = Item{ID: id, Type: e.Type, Audience: e.Audience, AdminOnly: e.AdminOnly,
-		Ends: endsUser(e), Data: b}
+	it := Item{ID: id, Type: e.Type, Audience: e.Audience, AdminOnly: e.AdminOnly, Ends: endsUser(e), Data: b}
+	if n := len(f.ring); n < f.opt.Backlog { // not wrapped yet: slot(id) is n
+		if n == cap(f.ring) {
+			f.ring = append(make([]Item, 0, min(max(2*n, 64), f.opt.Backlog)), f.ring...)
+		}
+		f.ring = append(f.ring, it)
+	} else {
+		f.ring[f.slot(id)] = it
+	}
 	close(f.notify)
 	f.notify = make(chan struct{})
 }
 
-func (f *Feed) slot(id int64) int { return int((id - f.first) % int64(len(f.ring))) }
+func (f *Feed) slot(id int64) int { return int((id - f.first) % int64(f.opt.Backlog)) }
 
 // Last is the id of the newest event (FirstID-1 before the first).
 func (f *Feed) Last() int64 {
@@ -125,7 +132,7 @@ type window struct {
 func (f *Feed) since(after int64, limit int, buf []Item) window {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	w := window{items: buf[:0], oldest: max(f.next-int64(len(f.ring)), f.first), wait: f.notify, closed: f.closed}
+	w := window{items: buf[:0], oldest: max(f.next-int64(f.opt.Backlog), f.first), wait: f.notify, closed: f.closed}
 	if after+1 < w.oldest || after >= f.next {
 		w.gap = true
 		after = w.oldest - 1

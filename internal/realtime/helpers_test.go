@@ -35,7 +35,7 @@ func geekURL(s *tu.Server, as tu.As, query string) string {
 // dialStatus tries to connect and returns the HTTP status of a refused upgrade (101 on success).
 func dialStatus(t *testing.T, url string, h http.Header) (*wsClient, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	conn, res, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: h})
 	if err != nil {
@@ -60,7 +60,7 @@ func dial(t *testing.T, url string, h http.Header) *wsClient {
 
 func (c *wsClient) send(msg string) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := c.conn.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
 		c.t.Fatalf("send %q (%d bytes): %v", msg[:min(len(msg), 40)], len(msg), err)
@@ -77,7 +77,7 @@ func (c *wsClient) recvWithin(d time.Duration) (string, error) {
 
 func (c *wsClient) recv() string {
 	c.t.Helper()
-	m, err := c.recvWithin(10 * time.Second)
+	m, err := c.recvWithin(time.Minute)
 	if err != nil {
 		c.t.Fatalf("receive: %v", err)
 	}
@@ -102,7 +102,7 @@ func (c *wsClient) ask(q string) string {
 // closed waits for the server to end the connection and returns the close status (-1 when it just went away).
 func (c *wsClient) closed() websocket.StatusCode {
 	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		_, err := c.recvWithin(time.Until(deadline))
 		if err == nil {
@@ -117,10 +117,10 @@ func (c *wsClient) closed() websocket.StatusCode {
 	return 0
 }
 
-// eventually polls cond until it holds, failing the test after 10 seconds.
+// eventually polls cond until it holds, failing the test after a minute (a guard against a hang only).
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting until %s", what)

@@ -22,7 +22,7 @@ func TestFrameSentWithTheHandshake(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		_ = conn.SetDeadline(time.Now().Add(time.Minute))
 		mask := []byte{1, 2, 3, 4}
 		frame := []byte{0x81, 0x80 | 1, mask[0], mask[1], mask[2], mask[3], 'o' ^ mask[0]} // text "o", masked
 		req := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +

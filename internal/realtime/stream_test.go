@@ -180,11 +180,14 @@ func TestEventStreamDropsSlowClient(t *testing.T) {
 		s := tu.StartServer(t, e, tu.Options{Feed: realtime.FeedOptions{Backlog: 8}})
 		slow := &wsStream{dial(t, streamURL(s, ""), cookies(tu.Admin))}
 		slow.c.conn.SetReadLimit(1 << 20)
+		// One event read first: the stream is live and the client holds an id to resume from, whatever the flood's
+		// overflow then drops before the server writes any of it.
+		s.Bus.Publish(events.Event{Type: events.InstallStage, AdminOnly: true, Payload: map[string]any{"n": -1}})
+		last := slow.next().ID
 		big := strings.Repeat("x", 64<<10)
 		for i := range 300 { // far more than the socket buffers hold: the server's write blocks meanwhile
 			s.Bus.Publish(events.Event{Type: events.InstallStage, AdminOnly: true, Payload: map[string]any{"n": i, "log": big}})
 		}
-		var last int64
 		for {
 			_, b, err := slow.c.conn.Read(t.Context())
 			if err != nil {
@@ -198,9 +201,6 @@ func TestEventStreamDropsSlowClient(t *testing.T) {
 				t.Fatal(err)
 			}
 			last = ev.ID
-		}
-		if last == 0 {
-			t.Fatal("the slow client got nothing before it was dropped")
 		}
 		again := openStream(t, s, "ws", tu.Admin, strconv.FormatInt(last, 10))
 		if ev := again.next(); ev.Type != realtime.GapType {

@@ -12,9 +12,11 @@ import (
 	"github.com/stackhub/stackhub/internal/api/geekapk"
 	"github.com/stackhub/stackhub/internal/api/stackhub"
 	v1 "github.com/stackhub/stackhub/internal/api/v1"
+	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
+	"github.com/stackhub/stackhub/internal/idle"
 	"github.com/stackhub/stackhub/internal/logx"
 	"github.com/stackhub/stackhub/internal/realtime"
 	"github.com/stackhub/stackhub/internal/web"
@@ -32,6 +34,7 @@ type Deps struct {
 	Feed      *realtime.Feed   // the event stream behind GET /api/v1/events
 	Webhooks  *webhook.Service // the delivery queue behind /api/v1/webhooks
 	UI        *web.UI          // the web UI at / and /ui/; nil serves the APIs only
+	Idle      *idle.Releaser   // told of every request, to free memory when they stop; nil for none
 }
 
 // Handler returns the whole HTTP surface: the GeekApk paths at the root, /api/v1 and the web UI. Every write
@@ -43,7 +46,8 @@ func Handler(d Deps) http.Handler {
 		hooks = d.Webhooks.Configured()
 	}
 	geekapk.New(d.Hub, d.Auth, hooks, d.Log, d.Version).Register(mux)
-	stackhub.New(d.Host, d.Auth, d.Log, d.WeakToken).Register(mux)
+	installer := stackhub.New(d.Host, d.Auth, d.Log, d.WeakToken)
+	installer.Register(mux)
 	v1.Register(mux, v1.Deps{Hub: d.Hub, Host: d.Host, Auth: d.Auth, Version: d.Version, WeakToken: d.WeakToken,
 		Feed: d.Feed, Webhooks: d.Webhooks})
 	if d.UI != nil {
@@ -54,7 +58,25 @@ func Handler(d Deps) http.Handler {
 		w.WriteHeader(http.StatusNotFound)
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": 404, "message": "Resource was not found"})
 	})
-	return recoverer(d.Log, logRequests(d.Log, http.NewCrossOriginProtection().Handler(mux)))
+	return recoverer(d.Log, logRequests(d.Log, d.Idle, sameOrigin(mux, installer)))
+}
+
+// sameOrigin refuses writes from another origin (http.CrossOriginProtection); the installer endpoints refuse in
+// their envelope, everything else in plain text.
+func sameOrigin(next http.Handler, installer *stackhub.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := cop.Check(r)
+		switch {
+		case err == nil:
+			next.ServeHTTP(w, r)
+		case stackhub.Serves(r.URL.Path):
+			installer.Refuse(w, r, apperr.Wrap(apperr.Forbidden, err,
+				"Refused: %v. Call the installer from this server's own pages, or from a script without browser cookies", err))
+		default:
+			http.Error(w, err.Error(), http.StatusForbidden)
+		}
+	})
 }
 
 type statusWriter struct {
@@ -70,9 +92,11 @@ func (s *statusWriter) WriteHeader(code int) {
 // Unwrap lets streaming handlers reach the connection's Flush and Hijack through http.ResponseController.
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// logRequests logs each request with an id. The query string is never logged: it may hold the admin token.
-func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+// logRequests logs each request with an id, and marks it as work for rel. The query string is never logged: it
+// may hold the admin token.
+func logRequests(log *slog.Logger, rel *idle.Releaser, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rel.Touch()
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || len(id) > 64 {
 			b := make([]byte, 8)

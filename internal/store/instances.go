@@ -28,6 +28,7 @@ type Instance struct {
 	Services   string // comma-separated service names the project runs
 	Settings   string // JSON of the user's settings
 	Secrets    string
+	Rendered   string // JSON of the project's file paths → SHA-256 (hex) of what StackHub last rendered into them
 	HostAccess bool
 	CreatedAt  int64
 	UpdatedAt  int64
@@ -42,12 +43,12 @@ type PortBooking struct {
 }
 
 const instanceCols = `name, project, app, app_key, reversion, version, state, stopped, cause, services, settings, secrets,
-	host_access, created_at, updated_at`
+	rendered, host_access, created_at, updated_at`
 
 func scanInstance(row interface{ Scan(...any) error }) (*Instance, error) {
 	var i Instance
 	err := row.Scan(&i.Name, &i.Project, &i.App, &i.AppKey, &i.Reversion, &i.Version, &i.State, &i.Stopped, &i.Cause,
-		&i.Services, &i.Settings, &i.Secrets, &i.HostAccess, &i.CreatedAt, &i.UpdatedAt)
+		&i.Services, &i.Settings, &i.Secrets, &i.Rendered, &i.HostAccess, &i.CreatedAt, &i.UpdatedAt)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -57,9 +58,9 @@ func scanInstance(row interface{ Scan(...any) error }) (*Instance, error) {
 // CreateInstance inserts i; a taken name or project is ErrConflict.
 func (q *Q) CreateInstance(ctx context.Context, i *Instance) error {
 	_, err := q.exec(ctx, `INSERT INTO instances (`+instanceCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		i.Name, i.Project, i.App, i.AppKey, i.Reversion, i.Version, i.State, i.Stopped, i.Cause, i.Services,
-		i.Settings, i.Secrets, i.HostAccess, i.CreatedAt, i.UpdatedAt)
+		i.Settings, i.Secrets, i.Rendered, i.HostAccess, i.CreatedAt, i.UpdatedAt)
 	if err != nil {
 		return fmt.Errorf("insert instance %s: %w", i.Name, err)
 	}
@@ -89,6 +90,11 @@ func (q *Q) SetInstanceState(ctx context.Context, name, state, cause string, ms 
 // SetInstanceServices records the services an instance's project runs.
 func (q *Q) SetInstanceServices(ctx context.Context, name, services string) error {
 	return q.execOne(ctx, `UPDATE instances SET services = $2 WHERE name = $1`, name, services)
+}
+
+// SetInstanceRendered records what StackHub rendered into an instance's project directory (see Instance.Rendered).
+func (q *Q) SetInstanceRendered(ctx context.Context, name, rendered string) error {
+	return q.execOne(ctx, `UPDATE instances SET rendered = $2 WHERE name = $1`, name, rendered)
 }
 
 // SetInstanceStopped records whether the operator stopped the instance.

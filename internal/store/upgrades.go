@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 )
 
@@ -26,12 +27,17 @@ type Upgrade struct {
 	Result        string `json:"result"`
 	Cause         string `json:"cause,omitempty"`
 	Snapshot      string `json:"snapshot"`
-	CreatedAt     int64  `json:"created_at"`
-	FinishedAt    *int64 `json:"finished_at"`
+	// Kept lists the files the admin had changed, which the upgrade left as they were and wrote its own rendering
+	// of beside, as <file>.new. Replaced lists the StackHub-owned files (the Compose file, .env) with local edits
+	// that it overwrote; the snapshot holds the edited copies.
+	Kept       []string `json:"kept"`
+	Replaced   []string `json:"replaced"`
+	CreatedAt  int64    `json:"created_at"`
+	FinishedAt *int64   `json:"finished_at"`
 }
 
 const upgradeCols = `id, instance, job, kind, from_version, from_reversion, to_version, to_reversion, result, cause,
-	snapshot, created_at, finished_at`
+	snapshot, kept, replaced, created_at, finished_at`
 
 // CreateUpgrade inserts u (its ID is set).
 func (q *Q) CreateUpgrade(ctx context.Context, u *Upgrade) error {
@@ -45,10 +51,20 @@ func (q *Q) CreateUpgrade(ctx context.Context, u *Upgrade) error {
 	return nil
 }
 
-// FinishUpgrade records an upgrade's result.
-func (q *Q) FinishUpgrade(ctx context.Context, id int64, result, cause, snapshot string, ms int64) error {
-	return q.execOne(ctx, `UPDATE upgrades SET result = $2, cause = $3, snapshot = $4, finished_at = $5 WHERE id = $1`,
-		id, result, cause, snapshot, ms)
+// FinishUpgrade records an upgrade's result: u's Result, Cause, Snapshot, Kept, Replaced and FinishedAt.
+func (q *Q) FinishUpgrade(ctx context.Context, u *Upgrade) error {
+	return q.execOne(ctx, `UPDATE upgrades SET result = $2, cause = $3, snapshot = $4, kept = $5, replaced = $6,
+		finished_at = $7 WHERE id = $1`, u.ID, u.Result, u.Cause, u.Snapshot, pathList(u.Kept), pathList(u.Replaced),
+		u.FinishedAt)
+}
+
+// pathList is the stored form of a list of paths: a JSON array, or ” for none.
+func pathList(paths []string) string {
+	if len(paths) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(paths)
+	return string(b)
 }
 
 // Upgrades lists an instance's upgrades, newest first.
@@ -59,9 +75,21 @@ func (q *Q) Upgrades(ctx context.Context, instance string) ([]Upgrade, error) {
 
 func scanUpgrade(row rowScanner) (*Upgrade, error) {
 	var u Upgrade
+	var kept, replaced string
 	if err := row.Scan(&u.ID, &u.Instance, &u.Job, &u.Kind, &u.FromVersion, &u.FromReversion, &u.ToVersion,
-		&u.ToReversion, &u.Result, &u.Cause, &u.Snapshot, &u.CreatedAt, &u.FinishedAt); err != nil {
+		&u.ToReversion, &u.Result, &u.Cause, &u.Snapshot, &kept, &replaced, &u.CreatedAt, &u.FinishedAt); err != nil {
 		return nil, err
+	}
+	u.Kept, u.Replaced = []string{}, []string{}
+	for _, l := range []struct {
+		raw string
+		to  *[]string
+	}{{kept, &u.Kept}, {replaced, &u.Replaced}} {
+		if l.raw != "" {
+			if err := json.Unmarshal([]byte(l.raw), l.to); err != nil {
+				return nil, fmt.Errorf("upgrade %d: stored file list: %w", u.ID, err)
+			}
+		}
 	}
 	return &u, nil
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,9 +17,20 @@ import (
 // ChromeEnv names the Chromium binary the browser tests drive; make test sets it.
 const ChromeEnv = "STACKHUB_TEST_CHROME"
 
-// Browser starts a headless Chromium for one test and returns its context (one tab), closed when the test ends.
-// JavaScript dialogs (confirm) are accepted, as a user clicking OK would. Without Chromium the test is skipped,
-// except in CI, where it fails: the UI must be tested there.
+// browser is the process's one headless Chromium: starting one costs about a second and a good deal of memory,
+// so every test of a package opens its tabs in it. Each tab lives in a browser context of its own (cookies and
+// storage apart), so to the server it looks like a fresh browser.
+var browser struct {
+	mu     sync.Mutex
+	ctx    context.Context // the browser's first tab, from which every other opens
+	cancel func()
+}
+
+// Browser opens a tab of width × height in the shared headless Chromium, in a browser context of its own, and
+// returns it; the tab closes when the test ends. The browser starts on the first call and stops in StopBrowser,
+// which the package's TestMain calls after its tests. JavaScript dialogs (confirm) are accepted, as a user
+// clicking OK would. Without Chromium the test is skipped, except in CI, where it fails: the UI must be tested
+// there.
 func Browser(t testing.TB, width, height int) context.Context {
 	t.Helper()
 	bin := os.Getenv(ChromeEnv)
@@ -28,6 +40,28 @@ func Browser(t testing.TB, width, height int) context.Context {
 		}
 		t.Skipf("%s is not set (make testenv installs chromium)", ChromeEnv)
 	}
+	root, err := sharedBrowser(bin)
+	if err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	ctx, cancel := chromedp.NewContext(root, chromedp.WithNewBrowserContext())
+	// Headless windows have a minimum width (about 500 px); emulating the viewport gives a phone's 375.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
+		cancel()
+		t.Fatalf("open a tab: %v", err)
+	}
+	acceptDialogs(ctx)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// sharedBrowser returns the running browser's first tab, starting the browser when there is none or it died.
+func sharedBrowser(bin string) (context.Context, error) {
+	browser.mu.Lock()
+	defer browser.mu.Unlock()
+	if browser.ctx != nil && browser.ctx.Err() == nil {
+		return browser.ctx, nil
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
 		chromedp.NoSandbox,
@@ -36,20 +70,33 @@ func Browser(t testing.TB, width, height int) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-gpu", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(width, height),
+		chromedp.WindowSize(1280, 900),
 	)
+	// Without a user data dir, chromedp makes a temporary one and removes it when the browser stops.
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	// Headless windows have a minimum width (about 500 px); emulating the viewport gives a phone's 375.
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
+	ctx, cancel := chromedp.NewContext(actx)
+	if err := chromedp.Do(ctx); err != nil {
 		cancel()
 		cancelAlloc()
-		t.Fatalf("start chromium: %v", err)
+		return nil, err
 	}
-	acceptDialogs(ctx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	return ctx
+	browser.ctx, browser.cancel = ctx, func() {
+		_ = chromedp.Cancel(ctx) // closes the browser and waits for it, so its data dir is gone
+		cancel()
+		cancelAlloc()
+	}
+	return ctx, nil
+}
+
+// StopBrowser stops the shared Chromium, if one runs, and removes its data. A package whose tests call Browser
+// calls it from TestMain after m.Run.
+func StopBrowser() {
+	browser.mu.Lock()
+	defer browser.mu.Unlock()
+	if browser.cancel != nil {
+		browser.cancel()
+		browser.ctx, browser.cancel = nil, nil
+	}
 }
 
 // Do runs browser steps with a deadline and fails the test with what was being done and where.

@@ -180,7 +180,7 @@ func TestAdminWebhooks(t *testing.T) {
 		s.NewUser("alice")
 
 		var page string
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(time.Minute)
 		for {
 			page = pplWant(t, pplGet(t, c, s.URL+"/ui/admin/webhooks?state=delivered"), 200, "webhooks").Body
 			if strings.Contains(page, `class="people-delivery" data-state="delivered"`) || time.Now().After(deadline) {

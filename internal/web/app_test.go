@@ -318,47 +318,49 @@ func TestAppEscapesUserText(t *testing.T) {
 // TestAppBrowserComment posts a hostile comment through the page's form in a real browser: it shows as text and
 // no script runs.
 func TestAppBrowserComment(t *testing.T) {
-	s := testutil.StartServer(t, testutil.Engines(t)[0], testutil.Options{})
-	ann := communityUser(t, s, "ann")
-	aid := communityApp(t, s, ann, appXSSName, "", appXSSDesc, 0)
-	ctx := testutil.Browser(t, 375, 800)
-	var dialogs atomic.Int32
-	if err := chromedp.Listen(ctx, func(ev any) {
-		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
-			dialogs.Add(1)
+	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+		s := testutil.StartServer(t, e, testutil.Options{})
+		ann := communityUser(t, s, "ann")
+		aid := communityApp(t, s, ann, appXSSName, "", appXSSDesc, 0)
+		ctx := testutil.Browser(t, 375, 800)
+		var dialogs atomic.Int32
+		if err := chromedp.Listen(ctx, func(ev any) {
+			if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+				dialogs.Add(1)
+			}
+		}); err != nil {
+			t.Fatal(err)
 		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	testutil.SignInUser(t, ctx, s.URL, "ann", "password of ann")
-	hostile := appXSSName + " " + appXSSDesc
-	testutil.Do(t, ctx, "post a comment through the form",
-		chromedp.EmulateViewport(375, 800), // a headless window is at least 500 px wide
-		chromedp.Navigate(fmt.Sprintf("%s/ui/apps/%d", s.URL, aid)),
-		chromedp.WaitVisible(chromedp.ID("comment-content")),
-		chromedp.SendKeys(chromedp.ID("comment-content"), hostile),
-		chromedp.Click(chromedp.CSS(`#comment-form button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(".comment-text")),
-	)
-	text := testutil.Get(t, ctx, "read the comment", chromedp.Text(chromedp.CSS(".comment-text")))
-	title := testutil.Get(t, ctx, "read the title", chromedp.Text(chromedp.CSS("h1")))
-	flag := testutil.Get(t, ctx, "look for injected elements",
-		chromedp.Evaluate[int](`document.querySelectorAll('main script, main img[src="x"]').length`))
-	if strings.TrimSpace(text) != hostile || title != appXSSName || flag != 0 {
-		t.Fatalf("the comment shows as %q and the title as %q (%d injected elements)", text, title, flag)
-	}
-	// Narrow screens: the first comment form (edit) opens from its summary, its textarea has a label, and
-	// nothing scrolls sideways.
-	testutil.Do(t, ctx, "open the edit form", chromedp.Click(chromedp.CSS(".comment-form summary")))
-	label := testutil.Get(t, ctx, "read the edit label", chromedp.Evaluate[string](
-		`(function(){const t=document.querySelector('.comment-form[open] textarea');`+
-			`return t && t.labels.length ? t.labels[0].textContent : ''})()`))
-	wide := testutil.Get(t, ctx, "measure the page", chromedp.Evaluate[bool](
-		`window.innerWidth !== 375 || document.documentElement.scrollWidth > window.innerWidth`))
-	if label == "" || wide {
-		t.Errorf("the edit form has no labelled textarea (%q), or the page scrolls sideways at 375 px (%v)", label, wide)
-	}
-	if n := dialogs.Load(); n != 0 {
-		t.Fatalf("%d JavaScript dialogs opened", n)
-	}
+		testutil.SignInUser(t, ctx, s.URL, "ann", "password of ann")
+		hostile := appXSSName + " " + appXSSDesc
+		testutil.Do(t, ctx, "post a comment through the form",
+			chromedp.EmulateViewport(375, 800), // a headless window is at least 500 px wide
+			chromedp.Navigate(fmt.Sprintf("%s/ui/apps/%d", s.URL, aid)),
+			chromedp.WaitVisible(chromedp.ID("comment-content")),
+			chromedp.SendKeys(chromedp.ID("comment-content"), hostile),
+			chromedp.Click(chromedp.CSS(`#comment-form button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(".comment-text")),
+		)
+		text := testutil.Get(t, ctx, "read the comment", chromedp.Text(chromedp.CSS(".comment-text")))
+		title := testutil.Get(t, ctx, "read the title", chromedp.Text(chromedp.CSS("h1")))
+		flag := testutil.Get(t, ctx, "look for injected elements",
+			chromedp.Evaluate[int](`document.querySelectorAll('main script, main img[src="x"]').length`))
+		if strings.TrimSpace(text) != hostile || title != appXSSName || flag != 0 {
+			t.Fatalf("the comment shows as %q and the title as %q (%d injected elements)", text, title, flag)
+		}
+		// Narrow screens: the first comment form (edit) opens from its summary, its textarea has a label, and
+		// nothing scrolls sideways.
+		testutil.Do(t, ctx, "open the edit form", chromedp.Click(chromedp.CSS(".comment-form summary")))
+		label := testutil.Get(t, ctx, "read the edit label", chromedp.Evaluate[string](
+			`(function(){const t=document.querySelector('.comment-form[open] textarea');`+
+				`return t && t.labels.length ? t.labels[0].textContent : ''})()`))
+		wide := testutil.Get(t, ctx, "measure the page", chromedp.Evaluate[bool](
+			`window.innerWidth !== 375 || document.documentElement.scrollWidth > window.innerWidth`))
+		if label == "" || wide {
+			t.Errorf("the edit form has no labelled textarea (%q), or the page scrolls sideways at 375 px (%v)", label, wide)
+		}
+		if n := dialogs.Load(); n != 0 {
+			t.Fatalf("%d JavaScript dialogs opened", n)
+		}
+	})
 }

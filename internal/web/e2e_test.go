@@ -23,119 +23,121 @@ import (
 // catalog: the admin signs in and creates a user; the user (on a phone-sized screen) sets a password, signs
 // in, stars an app, comments and sees a reply's notification arrive live; the admin installs the test web app
 // through the dialog, watches it reach running, opens it, stops, starts and uninstalls it. Screenshots of the
-// store, an app page, the install progress, My apps and the server page go to test-artifacts/TestE2E/.
+// store, an app page, the install progress, My apps and the server page go to test-artifacts/TestE2E_<engine>/.
 func TestE2E(t *testing.T) {
-	dockertest.Image(t, "stackhub-test/web:v1")
-	s := testutil.StartServer(t, testutil.Engines(t)[0], testutil.Options{Metrics: true})
-	ctx := context.Background()
-	tpls, err := builtin.Templates()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, err := s.Hub.SeedCatalog(ctx, tpls); err != nil || n != len(tpls) {
-		t.Fatalf("seed the built-in catalog: %d of %d, %v", n, len(tpls), err)
-	}
-	lib := testutil.NewLibrary(t)
-	lib.Add(t, "web", testutil.WebCompose, "READY_AFTER=1\n")
-	lib.Import(t, s.URL)
-	wordpress, web := appID(t, s, "wordpress"), appID(t, s, "web")
-	dir := testutil.ArtifactDir(t)
+	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+		dockertest.Image(t, "stackhub-test/web:v1")
+		s := testutil.StartServer(t, e, testutil.Options{Metrics: true})
+		ctx := context.Background()
+		tpls, err := builtin.Templates()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.Hub.SeedCatalog(ctx, tpls); err != nil || n != len(tpls) {
+			t.Fatalf("seed the built-in catalog: %d of %d, %v", n, len(tpls), err)
+		}
+		lib := testutil.NewLibrary(t)
+		lib.Add(t, "web", testutil.WebCompose, "READY_AFTER=1\n")
+		lib.Import(t, s.URL)
+		wordpress, web := appID(t, s, "wordpress"), appID(t, s, "web")
+		dir := testutil.ArtifactDir(t)
 
-	// 1. The admin signs in with the token and creates a user; the metapass is shown once.
-	admin := testutil.Browser(t, 1280, 900)
-	testutil.SignInAdmin(t, admin, s.URL)
-	testutil.Do(t, admin, "create alice",
-		chromedp.Navigate(s.URL+"/ui/admin/users"),
-		chromedp.SendKeys(chromedp.ID("simple_name"), "alice"),
-	)
-	testutil.Load(t, admin, "submit the new user", chromedp.Submit(chromedp.ID("simple_name")))
-	metapass := testutil.Get(t, admin, "the metapass", chromedp.Text(chromedp.ID("people-metapass")))
-	if len(metapass) < 8 {
-		t.Fatalf("metapass %q", metapass)
-	}
-	testutil.Do(t, admin, "open the store", chromedp.Navigate(s.URL+"/"), chromedp.WaitVisible(chromedp.CSS("main")))
-	if body := testutil.Get(t, admin, "the store", chromedp.Text(chromedp.CSS("main"))); !strings.Contains(body, "WordPress") {
-		t.Fatalf("the store does not list the built-in WordPress:\n%s", body)
-	}
-	testutil.Screenshot(t, admin, dir, "store")
+		// 1. The admin signs in with the token and creates a user; the metapass is shown once.
+		admin := testutil.Browser(t, 1280, 900)
+		testutil.SignInAdmin(t, admin, s.URL)
+		testutil.Do(t, admin, "create alice",
+			chromedp.Navigate(s.URL+"/ui/admin/users"),
+			chromedp.SendKeys(chromedp.ID("simple_name"), "alice"),
+		)
+		testutil.Load(t, admin, "submit the new user", chromedp.Submit(chromedp.ID("simple_name")))
+		metapass := testutil.Get(t, admin, "the metapass", chromedp.Text(chromedp.ID("people-metapass")))
+		if len(metapass) < 8 {
+			t.Fatalf("metapass %q", metapass)
+		}
+		testutil.Do(t, admin, "open the store", chromedp.Navigate(s.URL+"/"), chromedp.WaitVisible(chromedp.CSS("main")))
+		if body := testutil.Get(t, admin, "the store", chromedp.Text(chromedp.CSS("main"))); !strings.Contains(body, "WordPress") {
+			t.Fatalf("the store does not list the built-in WordPress:\n%s", body)
+		}
+		testutil.Screenshot(t, admin, dir, "store")
 
-	// A visitor without a mouse finds and opens WordPress with the keyboard alone.
-	keyboardOnly(t, testutil.Tab(t, admin), s.URL, wordpress)
+		// A visitor without a mouse finds and opens WordPress with the keyboard alone.
+		keyboardOnly(t, testutil.Tab(t, admin), s.URL, wordpress)
 
-	// 2. Alice, on a phone, sets her password with the metapass and signs in.
-	alice := testutil.Tab(t, admin)
-	testutil.Do(t, alice, "set alice's password",
-		chromedp.EmulateViewport(375, 812),
-		chromedp.Navigate(s.URL+"/ui/password"),
-		chromedp.SendKeys(chromedp.ID("login"), "alice"),
-		chromedp.SendKeys(chromedp.ID("metapass"), metapass),
-		chromedp.SendKeys(chromedp.ID("password"), "alice's long password"),
-		chromedp.SendKeys(chromedp.ID("password2"), "alice's long password"),
-	)
-	testutil.Load(t, alice, "submit the new password", chromedp.Submit(chromedp.ID("password2")))
-	if loc := testutil.Get(t, alice, "where the password form led", chromedp.Location()); !strings.Contains(loc, "/ui/signin") {
-		t.Fatalf("after setting the password the browser is at %s", loc)
-	}
-	testutil.SignInUser(t, alice, s.URL, "alice", "alice's long password")
-	testutil.Do(t, alice, "open the store on a phone", chromedp.Navigate(s.URL+"/"), chromedp.WaitVisible(chromedp.CSS("main")))
-	if w := testutil.Get(t, alice, "the page width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 375 {
-		t.Errorf("the store scrolls sideways on a 375 px phone: %d px wide", w)
-	}
-	testutil.Screenshot(t, alice, dir, "store-phone")
+		// 2. Alice, on a phone, sets her password with the metapass and signs in.
+		alice := testutil.Tab(t, admin)
+		testutil.Do(t, alice, "set alice's password",
+			chromedp.EmulateViewport(375, 812),
+			chromedp.Navigate(s.URL+"/ui/password"),
+			chromedp.SendKeys(chromedp.ID("login"), "alice"),
+			chromedp.SendKeys(chromedp.ID("metapass"), metapass),
+			chromedp.SendKeys(chromedp.ID("password"), "alice's long password"),
+			chromedp.SendKeys(chromedp.ID("password2"), "alice's long password"),
+		)
+		testutil.Load(t, alice, "submit the new password", chromedp.Submit(chromedp.ID("password2")))
+		if loc := testutil.Get(t, alice, "where the password form led", chromedp.Location()); !strings.Contains(loc, "/ui/signin") {
+			t.Fatalf("after setting the password the browser is at %s", loc)
+		}
+		testutil.SignInUser(t, alice, s.URL, "alice", "alice's long password")
+		testutil.Do(t, alice, "open the store on a phone", chromedp.Navigate(s.URL+"/"), chromedp.WaitVisible(chromedp.CSS("main")))
+		if w := testutil.Get(t, alice, "the page width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 375 {
+			t.Errorf("the store scrolls sideways on a 375 px phone: %d px wide", w)
+		}
+		testutil.Screenshot(t, alice, dir, "store-phone")
 
-	// She stars WordPress and comments on it.
-	testutil.Do(t, alice, "open WordPress", chromedp.Navigate(fmt.Sprintf("%s/ui/apps/%d", s.URL, wordpress)))
-	testutil.Load(t, alice, "star WordPress", chromedp.Click(chromedp.ID("star-app")))
-	if b := testutil.Get(t, alice, "the star button", chromedp.Text(chromedp.ID("star-app"))); strings.TrimSpace(b) != "Unstar" {
-		t.Errorf("after starring the button reads %q", b)
-	}
-	if ok, err := s.Hub.Starred(ctx, aliceActor(t, s), wordpress); err != nil || !ok {
-		t.Fatalf("the star was not stored: %v, %v", ok, err)
-	}
-	testutil.Do(t, alice, "write a comment", chromedp.SendKeys(chromedp.ID("comment-content"), "Runs great on my Raspberry Pi."))
-	testutil.Load(t, alice, "post the comment", chromedp.Submit(chromedp.ID("comment-content")))
-	testutil.Do(t, alice, "see the comment",
-		chromedp.Poll[chromedp.Void](`Array.from(document.querySelectorAll('[id^="c"]')).some(e => e.textContent.includes('Raspberry Pi'))`),
-		chromedp.Poll[chromedp.Void](`document.body.dataset.liveReady === '1'`),
-	)
-	cid := testutil.Get(t, alice, "the comment's id", chromedp.Evaluate[string](
-		`Array.from(document.querySelectorAll('article[id^="c"], li[id^="c"], div[id^="c"]')).find(e => e.textContent.includes('Raspberry Pi')).id.slice(1)`))
-	testutil.Screenshot(t, alice, dir, "app-page-phone")
+		// She stars WordPress and comments on it.
+		testutil.Do(t, alice, "open WordPress", chromedp.Navigate(fmt.Sprintf("%s/ui/apps/%d", s.URL, wordpress)))
+		testutil.Load(t, alice, "star WordPress", chromedp.Click(chromedp.ID("star-app")))
+		if b := testutil.Get(t, alice, "the star button", chromedp.Text(chromedp.ID("star-app"))); strings.TrimSpace(b) != "Unstar" {
+			t.Errorf("after starring the button reads %q", b)
+		}
+		if ok, err := s.Hub.Starred(ctx, aliceActor(t, s), wordpress); err != nil || !ok {
+			t.Fatalf("the star was not stored: %v, %v", ok, err)
+		}
+		testutil.Do(t, alice, "write a comment", chromedp.SendKeys(chromedp.ID("comment-content"), "Runs great on my Raspberry Pi."))
+		testutil.Load(t, alice, "post the comment", chromedp.Submit(chromedp.ID("comment-content")))
+		testutil.Do(t, alice, "see the comment",
+			chromedp.Poll[chromedp.Void](`Array.from(document.querySelectorAll('[id^="c"]')).some(e => e.textContent.includes('Raspberry Pi'))`),
+			chromedp.Poll[chromedp.Void](`document.body.dataset.liveReady === '1'`),
+		)
+		cid := testutil.Get(t, alice, "the comment's id", chromedp.Evaluate[string](
+			`Array.from(document.querySelectorAll('article[id^="c"], li[id^="c"], div[id^="c"]')).find(e => e.textContent.includes('Raspberry Pi')).id.slice(1)`))
+		testutil.Screenshot(t, alice, dir, "app-page-phone")
 
-	// Bob replies from a GeekApk client; Alice's badge, hidden while she has nothing unread, counts it without a
-	// reload.
-	if shown := testutil.Get(t, alice, "the badge before the reply", chromedp.Evaluate[bool](
-		`getComputedStyle(document.getElementById('unread')).display !== 'none'`)); shown {
-		t.Error("the unread badge shows while nothing is unread")
-	}
-	bob := s.NewUser("bob")
-	s.Want(http.StatusOK, bob, "POST", fmt.Sprintf("/app/%d/comment", wordpress),
-		map[string]any{"reply": mustInt(t, cid), "content": "Same here, on a Pi 5."})
-	testutil.Do(t, alice, "the reply's notification arrives live",
-		chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`),
-		chromedp.Poll[chromedp.Void](`document.getElementById('unread').textContent === '1' && getComputedStyle(document.getElementById('unread')).display !== 'none' && window.notReloaded === true`,
-			chromedp.WithPollingTimeout(20*time.Second)),
-		chromedp.WaitVisible(chromedp.CSS(".toast")),
-	)
-	testutil.Load(t, alice, "open the notifications", chromedp.Click(chromedp.ID("nav-notifications")))
-	if text := testutil.Get(t, alice, "the notifications", chromedp.Text(chromedp.CSS("main"))); !strings.Contains(text, "replied to your comment") {
-		t.Errorf("the notifications page does not show the reply:\n%s", text)
-	}
+		// Bob replies from a GeekApk client; Alice's badge, hidden while she has nothing unread, counts it without a
+		// reload.
+		if shown := testutil.Get(t, alice, "the badge before the reply", chromedp.Evaluate[bool](
+			`getComputedStyle(document.getElementById('unread')).display !== 'none'`)); shown {
+			t.Error("the unread badge shows while nothing is unread")
+		}
+		bob := s.NewUser("bob")
+		s.Want(http.StatusOK, bob, "POST", fmt.Sprintf("/app/%d/comment", wordpress),
+			map[string]any{"reply": mustInt(t, cid), "content": "Same here, on a Pi 5."})
+		testutil.Do(t, alice, "the reply's notification arrives live",
+			chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`),
+			chromedp.Poll[chromedp.Void](`document.getElementById('unread').textContent === '1' && getComputedStyle(document.getElementById('unread')).display !== 'none' && window.notReloaded === true`,
+				chromedp.WithPollingTimeout(20*time.Second)),
+			chromedp.WaitVisible(chromedp.CSS(".toast")),
+		)
+		testutil.Load(t, alice, "open the notifications", chromedp.Click(chromedp.ID("nav-notifications")))
+		if text := testutil.Get(t, alice, "the notifications", chromedp.Text(chromedp.CSS("main"))); !strings.Contains(text, "replied to your comment") {
+			t.Errorf("the notifications page does not show the reply:\n%s", text)
+		}
 
-	// The admin's app page, desktop-sized, with the comment thread.
-	testutil.Do(t, admin, "open WordPress as admin", chromedp.Navigate(fmt.Sprintf("%s/ui/apps/%d", s.URL, wordpress)),
-		chromedp.WaitVisible(chromedp.ID("install-app")))
-	testutil.Screenshot(t, admin, dir, "app-page")
+		// The admin's app page, desktop-sized, with the comment thread.
+		testutil.Do(t, admin, "open WordPress as admin", chromedp.Navigate(fmt.Sprintf("%s/ui/apps/%d", s.URL, wordpress)),
+			chromedp.WaitVisible(chromedp.ID("install-app")))
+		testutil.Screenshot(t, admin, dir, "app-page")
 
-	// 3 and 4. The admin installs the test web app through the dialog, opens it, stops, starts and uninstalls it.
-	installAndManage(t, admin, s, web, dir)
+		// 3 and 4. The admin installs the test web app through the dialog, opens it, stops, starts and uninstalls it.
+		installAndManage(t, admin, s, web, dir)
 
-	// Every page fits a 375 px phone: nothing scrolls sideways.
-	fitsPhone(t, alice, s.URL, "/ui/notifications", "/ui/timeline", "/ui/users/"+strconv.FormatInt(aliceActor(t, s).UID, 10),
-		"/ui/publish", "/ui/password", fmt.Sprintf("/ui/apps/%d", wordpress))
-	testutil.Do(t, admin, "turn the admin's screen into a phone", chromedp.EmulateViewport(375, 812))
-	fitsPhone(t, admin, s.URL, "/", fmt.Sprintf("/ui/apps/%d/install", web), "/ui/my-apps", "/ui/server", "/ui/admin",
-		"/ui/admin/users", "/ui/admin/categories", "/ui/admin/webhooks")
+		// Every page fits a 375 px phone: nothing scrolls sideways.
+		fitsPhone(t, alice, s.URL, "/ui/notifications", "/ui/timeline", "/ui/users/"+strconv.FormatInt(aliceActor(t, s).UID, 10),
+			"/ui/publish", "/ui/password", fmt.Sprintf("/ui/apps/%d", wordpress))
+		testutil.Do(t, admin, "turn the admin's screen into a phone", chromedp.EmulateViewport(375, 812))
+		fitsPhone(t, admin, s.URL, "/", fmt.Sprintf("/ui/apps/%d/install", web), "/ui/my-apps", "/ui/server", "/ui/admin",
+			"/ui/admin/users", "/ui/admin/categories", "/ui/admin/webhooks")
+	})
 }
 
 // fitsPhone opens each page and fails for those wider than the 375 px viewport, or that break the audit.

@@ -5,12 +5,20 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stackhub/stackhub/internal/testutil"
 )
+
+// TestMain stops the Chromium the browser tests share (testutil.Browser) once they are done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testutil.StopBrowser()
+	os.Exit(code)
+}
 
 // browserClient is an HTTP client that keeps cookies and does not follow redirects, like a browser tab whose
 // every step the test checks.

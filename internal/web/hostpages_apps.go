@@ -75,7 +75,7 @@ func (u *UI) operate(w http.ResponseWriter, r *http.Request, me Me) {
 	redirect(w, r, "/ui/my-apps?"+q.Encode()+"#app-"+name, actionWords[action]+" "+name+"…")
 }
 
-// uninstall removes an instance; its data volumes stay unless the admin ticked purge.
+// uninstall removes an instance; its data volumes and upgrade snapshots stay unless the admin ticked purge.
 func (u *UI) uninstall(w http.ResponseWriter, r *http.Request, me Me) {
 	name := r.PathValue("name")
 	purge := r.PostFormValue("purge") == "1"
@@ -83,9 +83,9 @@ func (u *UI) uninstall(w http.ResponseWriter, r *http.Request, me Me) {
 		u.actionFailed(w, r, me, err, "/ui/my-apps")
 		return
 	}
-	msg := name + " is uninstalled; its data volumes are kept and come back if you install it again under this name."
+	msg := name + " is uninstalled; its data volumes are kept and come back if you install it again under this name; its upgrade snapshots are kept too."
 	if purge {
-		msg = name + " is uninstalled and its data deleted."
+		msg = name + " is uninstalled and its data deleted: volumes, files and upgrade snapshots."
 	}
 	redirect(w, r, "/ui/my-apps", msg)
 }

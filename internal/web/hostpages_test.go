@@ -310,7 +310,7 @@ func TestServerPageAndMetricsStream(t *testing.T) {
 				t.Errorf("server page lacks %s", want)
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, "GET", s.URL+"/ui/server/metrics", nil)
 		res, err := c.Do(req)

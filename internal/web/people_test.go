@@ -322,29 +322,31 @@ func TestPeopleNotifications(t *testing.T) {
 
 // TestPeopleLiveNotification checks people.js: a notification that arrives while the page is open is prepended.
 func TestPeopleLiveNotification(t *testing.T) {
-	s := testutil.StartServer(t, testutil.Engines(t)[0], testutil.Options{})
-	alice, bob := s.NewUser("alice"), s.NewUser("bob")
-	foo := pplApp(t, s, alice, "Foo")
-	s.Want(http.StatusOK, bob, "PUT", fmt.Sprintf("/app/%d/star", foo), nil)
-	parent := pplComment(t, s, alice, foo, 0, "first")
-	pplComment(t, s, bob, foo, parent, "old reply")
+	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+		s := testutil.StartServer(t, e, testutil.Options{})
+		alice, bob := s.NewUser("alice"), s.NewUser("bob")
+		foo := pplApp(t, s, alice, "Foo")
+		s.Want(http.StatusOK, bob, "PUT", fmt.Sprintf("/app/%d/star", foo), nil)
+		parent := pplComment(t, s, alice, foo, 0, "first")
+		pplComment(t, s, bob, foo, parent, "old reply")
 
-	ctx := testutil.Browser(t, 375, 800)
-	testutil.SignInUser(t, ctx, s.URL, "alice", "password of alice")
-	testutil.Do(t, ctx, "open notifications",
-		chromedp.Navigate(s.URL+"/ui/notifications"),
-		chromedp.WaitVisible(chromedp.CSS(`#people-notes li.people-note`)),
-		chromedp.WaitReady(chromedp.CSS(`body[data-live-ready="1"]`)),
-	)
-	s.Want(http.StatusOK, bob, "PUT", fmt.Sprintf("/user/%d/follow", alice.UID), nil)
-	testutil.Do(t, ctx, "wait for the live notification",
-		chromedp.WaitVisible(chromedp.CSS(`#people-notes li.people-fresh`)))
-	first := testutil.Get(t, ctx, "first item", chromedp.Text(chromedp.CSS(`#people-notes li:first-child p`)))
-	if !strings.Contains(first, "bob followed you") {
-		t.Errorf("the first notification reads %q, want bob followed you", first)
-	}
-	n := testutil.Get(t, ctx, "count items", chromedp.Evaluate[int](`document.querySelectorAll('#people-notes li.people-note').length`))
-	if n != 2 {
-		t.Errorf("the list holds %d notifications, want 2 (the old reply and the new follow)", n)
-	}
+		ctx := testutil.Browser(t, 375, 800)
+		testutil.SignInUser(t, ctx, s.URL, "alice", "password of alice")
+		testutil.Do(t, ctx, "open notifications",
+			chromedp.Navigate(s.URL+"/ui/notifications"),
+			chromedp.WaitVisible(chromedp.CSS(`#people-notes li.people-note`)),
+			chromedp.WaitReady(chromedp.CSS(`body[data-live-ready="1"]`)),
+		)
+		s.Want(http.StatusOK, bob, "PUT", fmt.Sprintf("/user/%d/follow", alice.UID), nil)
+		testutil.Do(t, ctx, "wait for the live notification",
+			chromedp.WaitVisible(chromedp.CSS(`#people-notes li.people-fresh`)))
+		first := testutil.Get(t, ctx, "first item", chromedp.Text(chromedp.CSS(`#people-notes li:first-child p`)))
+		if !strings.Contains(first, "bob followed you") {
+			t.Errorf("the first notification reads %q, want bob followed you", first)
+		}
+		n := testutil.Get(t, ctx, "count items", chromedp.Evaluate[int](`document.querySelectorAll('#people-notes li.people-note').length`))
+		if n != 2 {
+			t.Errorf("the list holds %d notifications, want 2 (the old reply and the new follow)", n)
+		}
+	})
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,12 +21,29 @@ import (
 // pageTemplate is the layout and the partials joined with one page's "content".
 type pageTemplate = *template.Template
 
-// parsePages parses templates/layout.html and every templates/_*.html partial once, then each page file on a
-// clone of them, so every page defines its own "content" (and optionally "scripts").
+// parsePages parses each page file with templates/layout.html and the partial files (templates/_*.html) it
+// calls, directly or through another partial, so every page defines its own "content" (and optionally
+// "scripts"). A page gets only those partials: html/template keeps a copy of every template of a set for each
+// page, and the partials no page of a kind calls would cost about 2 MB of heap, held for as long as it runs.
 func parsePages() (map[string]pageTemplate, error) {
-	base, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/_*.html")
+	partials, err := fs.Glob(files, "templates/_*.html")
 	if err != nil {
-		return nil, fmt.Errorf("parse layout: %w", err)
+		return nil, err
+	}
+	const layout = "templates/layout.html"
+	calls := map[string][]string{}   // file → the templates it calls
+	definedIn := map[string]string{} // template name → the partial file that defines it
+	for _, f := range append([]string{layout}, partials...) {
+		src, err := fs.ReadFile(files, f)
+		if err != nil {
+			return nil, err
+		}
+		calls[f] = templateNames(callRe, src)
+		if f != layout {
+			for _, name := range templateNames(defineRe, src) {
+				definedIn[name] = f
+			}
+		}
 	}
 	names, err := fs.Glob(files, "templates/*.html")
 	if err != nil {
@@ -36,16 +55,46 @@ func parsePages() (map[string]pageTemplate, error) {
 		if name == "layout.html" || strings.HasPrefix(name, "_") {
 			continue
 		}
-		t, err := base.Clone()
+		src, err := fs.ReadFile(files, n)
 		if err != nil {
 			return nil, err
 		}
-		if t, err = t.ParseFS(files, n); err != nil {
+		set := append([]string{layout}, partialsFor(append(templateNames(callRe, src), calls[layout]...), calls, definedIn, partials)...)
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(files, append(set, n)...)
+		if err != nil {
 			return nil, fmt.Errorf("parse %s: %w", name, err)
 		}
 		pages[strings.TrimSuffix(name, ".html")] = t
 	}
 	return pages, nil
+}
+
+var (
+	callRe   = regexp.MustCompile(`\{\{-?\s*(?:template|block)\s+"([^"]+)"`)
+	defineRe = regexp.MustCompile(`\{\{-?\s*(?:define|block)\s+"([^"]+)"`)
+)
+
+// templateNames lists the names re's first group matches in src.
+func templateNames(re *regexp.Regexp, src []byte) []string {
+	var out []string
+	for _, m := range re.FindAllSubmatch(src, -1) {
+		out = append(out, string(m[1]))
+	}
+	return out
+}
+
+// partialsFor is the partial files (in the order of all) that define the templates called, and those they call.
+func partialsFor(called []string, calls map[string][]string, definedIn map[string]string, all []string) []string {
+	need := map[string]bool{}
+	for len(called) > 0 {
+		name := called[len(called)-1]
+		called = called[:len(called)-1]
+		if f, ok := definedIn[name]; ok && !need[f] {
+			need[f] = true
+			called = append(called, calls[f]...)
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(all), func(f string) bool { return !need[f] })
 }
 
 // Me is who is looking at a page.

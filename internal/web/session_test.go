@@ -119,58 +119,62 @@ func TestSessionUserPasswordFlow(t *testing.T) {
 }
 
 func TestSessionRefusesCrossOriginWrites(t *testing.T) {
-	s := testutil.StartServer(t, testutil.Engines(t)[0], testutil.Options{})
-	c := browserClient(t)
-	res, _ := post(t, c, s.URL+"/ui/signin", url.Values{"kind": {"admin"}, "token": {testutil.AdminToken}},
-		"Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site")
-	if res.StatusCode != http.StatusForbidden || sessionCookie(res) != nil {
-		t.Fatalf("cross-site sign-in: status %d", res.StatusCode)
-	}
-	// The same write from the page itself goes through.
-	res, _ = post(t, c, s.URL+"/ui/signin", url.Values{"kind": {"admin"}, "token": {testutil.AdminToken}},
-		"Origin", s.URL, "Sec-Fetch-Site", "same-origin")
-	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("same-origin sign-in: status %d", res.StatusCode)
-	}
-	// A cross-site write to the APIs is refused too, whatever cookie the browser attaches.
-	res, _ = post(t, c, s.URL+"/doge/useradd", url.Values{"simple_name": {"mallory"}},
-		"Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site")
-	if res.StatusCode != http.StatusForbidden {
-		t.Fatalf("cross-site API write: status %d", res.StatusCode)
-	}
+	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+		s := testutil.StartServer(t, e, testutil.Options{})
+		c := browserClient(t)
+		res, _ := post(t, c, s.URL+"/ui/signin", url.Values{"kind": {"admin"}, "token": {testutil.AdminToken}},
+			"Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site")
+		if res.StatusCode != http.StatusForbidden || sessionCookie(res) != nil {
+			t.Fatalf("cross-site sign-in: status %d", res.StatusCode)
+		}
+		// The same write from the page itself goes through.
+		res, _ = post(t, c, s.URL+"/ui/signin", url.Values{"kind": {"admin"}, "token": {testutil.AdminToken}},
+			"Origin", s.URL, "Sec-Fetch-Site", "same-origin")
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("same-origin sign-in: status %d", res.StatusCode)
+		}
+		// A cross-site write to the APIs is refused too, whatever cookie the browser attaches.
+		res, _ = post(t, c, s.URL+"/doge/useradd", url.Values{"simple_name": {"mallory"}},
+			"Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site")
+		if res.StatusCode != http.StatusForbidden {
+			t.Fatalf("cross-site API write: status %d", res.StatusCode)
+		}
+	})
 }
 
 // A form body that does not parse is the client's mistake: a 400 page, not a logged 500, on every form.
 func TestMalformedFormIsBadRequest(t *testing.T) {
-	s := testutil.StartServer(t, testutil.Engines(t)[0], testutil.Options{})
-	s.NewUser("ann")
-	admin, ann := signIn(t, s, "admin"), signIn(t, s, "ann")
-	for _, c := range []struct {
-		who  *http.Client
-		path string
-	}{
-		{browserClient(t), "/ui/signin"},
-		{browserClient(t), "/ui/password"},
-		{admin, "/ui/admin/users"},
-		{admin, "/ui/admin/categories"},
-		{admin, "/ui/install"},
-		{ann, "/ui/publish"},
-		{ann, "/ui/users/1/follow"},
-	} {
-		req, err := http.NewRequest("POST", s.URL+c.path, strings.NewReader("name=%zz"))
-		if err != nil {
-			t.Fatal(err)
+	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+		s := testutil.StartServer(t, e, testutil.Options{})
+		s.NewUser("ann")
+		admin, ann := signIn(t, s, "admin"), signIn(t, s, "ann")
+		for _, c := range []struct {
+			who  *http.Client
+			path string
+		}{
+			{browserClient(t), "/ui/signin"},
+			{browserClient(t), "/ui/password"},
+			{admin, "/ui/admin/users"},
+			{admin, "/ui/admin/categories"},
+			{admin, "/ui/install"},
+			{ann, "/ui/publish"},
+			{ann, "/ui/users/1/follow"},
+		} {
+			req, err := http.NewRequest("POST", s.URL+c.path, strings.NewReader("name=%zz"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			res, err := c.who.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "the form does not parse") {
+				t.Errorf("POST %s with a malformed body: status %d, want 400 saying the form does not parse\n%s",
+					c.path, res.StatusCode, b)
+			}
 		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		res, err := c.who.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "the form does not parse") {
-			t.Errorf("POST %s with a malformed body: status %d, want 400 saying the form does not parse\n%s",
-				c.path, res.StatusCode, b)
-		}
-	}
+	})
 }

@@ -15,7 +15,7 @@ import (
 
 // Docker connects to the daemon named by the environment (DOCKER_HOST) and checks that it answers.
 func Docker(ctx context.Context) (*client.Client, string, error) {
-	c, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	c, err := client.New(client.FromEnv)
 	if err != nil {
 		return nil, "", fmt.Errorf("docker client: %w", err)
 	}

@@ -41,7 +41,10 @@ func CPU(pid int) (name string, cpu time.Duration, err error) {
 // Status is what /proc/<pid>/status says about memory and threads.
 type Status struct {
 	RSS, HWM int64 // bytes
-	Threads  int
+	// RSSAnon and RSSFile split RSS: anonymous memory (heap, stacks, runtime) and mapped files (mostly the
+	// binary's code and read-only data, paged in as it runs).
+	RSSAnon, RSSFile int64
+	Threads          int
 }
 
 // ReadStatus reads /proc/<pid>/status.
@@ -66,6 +69,10 @@ func ReadStatus(pid int) (Status, error) {
 			m.RSS = n * 1024
 		case "VmHWM":
 			m.HWM = n * 1024
+		case "RssAnon":
+			m.RSSAnon = n * 1024
+		case "RssFile":
+			m.RSSFile = n * 1024
 		case "Threads":
 			m.Threads = int(n)
 		}

@@ -20,6 +20,10 @@ func TestSelf(t *testing.T) {
 	if err != nil || st.RSS <= 0 || st.HWM < st.RSS || st.Threads < 1 {
 		t.Fatalf("ReadStatus = %+v, %v", st, err)
 	}
+	// The split adds up to the whole (the rest, shared memory, is 0 here); both parts are there in a Go test.
+	if st.RSSAnon <= 0 || st.RSSFile <= 0 || st.RSSAnon+st.RSSFile > st.RSS {
+		t.Fatalf("ReadStatus = %+v: RssAnon and RssFile do not split VmRSS", st)
+	}
 	if n := FDs(pid); n < 3 {
 		t.Fatalf("FDs = %d", n)
 	}

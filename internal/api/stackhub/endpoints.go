@@ -46,9 +46,9 @@ func (h *Handler) uninstall(r *http.Request, a auth.Actor, p params) (string, an
 	if err := h.host.Uninstall(r.Context(), a, name, purge); err != nil {
 		return "", nil, err
 	}
-	msg := name + " is uninstalled; its data volumes are kept (uninstall with purge=true to delete them)"
+	msg := name + " is uninstalled; its data volumes and upgrade snapshots are kept (uninstall with purge=true to delete them)"
 	if purge {
-		msg = name + " is uninstalled and its data deleted"
+		msg = name + " is uninstalled and its data deleted (volumes, files and upgrade snapshots)"
 	}
 	return msg, map[string]any{}, nil
 }

@@ -4,6 +4,7 @@ package stackhub
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,7 +41,7 @@ type envelope struct {
 
 type handlerFunc func(r *http.Request, a auth.Actor, p params) (msg string, data any, err error)
 
-// Register mounts the six endpoints, each for GET and POST.
+// Register mounts the six endpoints, each for GET and POST; any other method is refused in the envelope.
 func (h *Handler) Register(mux *http.ServeMux) {
 	for path, fn := range map[string]handlerFunc{
 		"/installApp": h.install, "/uninstallApp": h.uninstall, "/getAppInfo": h.appInfo,
@@ -48,7 +49,28 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	} {
 		mux.Handle("GET "+path, h.wrap(fn))
 		mux.Handle("POST "+path, h.wrap(fn))
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", "GET, HEAD, POST")
+			h.write(w, r, "", nil, errMethod)
+		})
 	}
+}
+
+// errMethod is a request with a method other than GET or POST.
+var errMethod = apperr.New(apperr.Unsupported, "Send GET with query parameters or POST with a JSON body or form fields")
+
+// Serves reports whether path is one of the six endpoints.
+func Serves(path string) bool {
+	switch path {
+	case "/installApp", "/uninstallApp", "/getAppInfo", "/getAllAppInfo", "/uninstallAllApp", "/searchServer":
+		return true
+	}
+	return false
+}
+
+// Refuse answers err in the envelope, for a refusal decided before the endpoint (the cross-origin check).
+func (h *Handler) Refuse(w http.ResponseWriter, r *http.Request, err error) {
+	h.write(w, r, "", nil, err)
 }
 
 func (h *Handler) wrap(fn handlerFunc) http.Handler {
@@ -77,7 +99,7 @@ func requireAdmin(a auth.Actor) error {
 	return apperr.New(apperr.Unauthorized, "Unauthorized: send the admin token (token parameter, doge_token cookie or Bearer)")
 }
 
-// write encodes the envelope: HTTP 200 always, except 401 and 403 for credentials.
+// write encodes the envelope: HTTP 200 always, except 401, 403 and 429 for credentials and 405 for a wrong method.
 func (h *Handler) write(w http.ResponseWriter, r *http.Request, msg string, data any, err error) {
 	status, env := http.StatusOK, envelope{Code: "1", Message: msg, Data: data}
 	if pe, ok := err.(*partial); ok {
@@ -94,7 +116,13 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, msg string, data
 			status = http.StatusForbidden
 		case apperr.RateLimited:
 			status = http.StatusTooManyRequests
-			w.Header().Set("Retry-After", strconv.Itoa(max(int(e.RetryAfter.Seconds()), 1)))
+			retry := max(int(e.RetryAfter.Seconds()), 1)
+			w.Header().Set("Retry-After", strconv.Itoa(retry))
+			env.Message = fmt.Sprintf("%s (in %d s)", e.Message, retry)
+		case apperr.Unsupported:
+			if e == errMethod {
+				status = http.StatusMethodNotAllowed
+			}
 		case apperr.Internal:
 			h.log.ErrorContext(r.Context(), "stackhub request failed", "path", r.URL.Path, "err", err)
 			env.Message = "Internal error; see the server log"
@@ -122,7 +150,7 @@ func readParams(w http.ResponseWriter, r *http.Request) (params, error) {
 	case "application/json", "":
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
-			return nil, apperr.New(apperr.Invalid, "The request body could not be read: %v", err)
+			return nil, bodyErr(err)
 		}
 		if len(strings.TrimSpace(string(b))) == 0 {
 			return p, nil
@@ -136,7 +164,7 @@ func readParams(w http.ResponseWriter, r *http.Request) (params, error) {
 		}
 	case "application/x-www-form-urlencoded", "multipart/form-data":
 		if err := r.ParseMultipartForm(1 << 20); err != nil && err != http.ErrNotMultipart {
-			return nil, apperr.New(apperr.Invalid, "The form could not be read: %v", err)
+			return nil, bodyErr(err)
 		}
 		for k, v := range r.PostForm {
 			p[k] = v[0]
@@ -145,6 +173,15 @@ func readParams(w http.ResponseWriter, r *http.Request) (params, error) {
 		return nil, apperr.New(apperr.Unsupported, "Send JSON or form fields, not %s", ct)
 	}
 	return p, nil
+}
+
+// bodyErr says why a body could not be read; over the limit is the usual cause.
+func bodyErr(err error) error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return apperr.New(apperr.TooLarge, "The body is over the 1 MiB limit: send less")
+	}
+	return apperr.New(apperr.Invalid, "The request body could not be read: %v", err)
 }
 
 // str reads a text parameter.

@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stackhub/stackhub/internal/auth"
 	tu "github.com/stackhub/stackhub/internal/testutil"
 	"github.com/stackhub/stackhub/internal/testutil/dockertest"
 )
@@ -216,160 +218,234 @@ func TestInstallRunUninstall(t *testing.T) {
 }
 
 func TestAppWithDatabaseAndSlowHealth(t *testing.T) {
-	s, _ := setup(t, tu.Engines(t)[0])
-	call(t, s, "installApp", map[string]any{"appName": "webdb"})
-	call(t, s, "installApp", map[string]any{"appName": "slow"})
-	if i := info(t, s, "slow"); i.Status != "0" {
-		t.Errorf("a slow app right after installApp: %+v, want status 0", i)
-	}
-	i := waitStatus(t, s, "webdb", "1")
-	if got := get(t, "http://127.0.0.1:"+i.Port+"/dep"); got != "db v1" {
-		t.Errorf("web reached its database service: %q", got)
-	}
-	waitStatus(t, s, "slow", "1")
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s, _ := setup(t, e)
+		call(t, s, "installApp", map[string]any{"appName": "webdb"})
+		call(t, s, "installApp", map[string]any{"appName": "slow"})
+		if i := info(t, s, "slow"); i.Status != "0" {
+			t.Errorf("a slow app right after installApp: %+v, want status 0", i)
+		}
+		i := waitStatus(t, s, "webdb", "1")
+		if got := get(t, "http://127.0.0.1:"+i.Port+"/dep"); got != "db v1" {
+			t.Errorf("web reached its database service: %q", got)
+		}
+		waitStatus(t, s, "slow", "1")
+	})
 }
 
 func TestTenConcurrentInstalls(t *testing.T) {
-	s, lib := setup(t, tu.Engines(t)[0])
-	// A process outside Docker holds the template's default port: it must be skipped.
-	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", lib.BasePort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var wg sync.WaitGroup
-	for n := range 10 {
-		wg.Go(func() {
-			if env := call(t, s, "installApp", map[string]any{"appName": "web", "appId": fmt.Sprintf("web%d", n)}); env.Code != "1" {
-				t.Errorf("install web%d: %+v", n, env)
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s, lib := setup(t, e)
+		// A process outside Docker holds the template's default port: it must be skipped.
+		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", lib.BasePort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		var wg sync.WaitGroup
+		for n := range 10 {
+			wg.Go(func() {
+				if env := call(t, s, "installApp", map[string]any{"appName": "web", "appId": fmt.Sprintf("web%d", n)}); env.Code != "1" {
+					t.Errorf("install web%d: %+v", n, env)
+				}
+			})
+		}
+		wg.Wait()
+		ports := map[string]bool{}
+		for n := range 10 {
+			i := waitStatus(t, s, fmt.Sprintf("web%d", n), "1")
+			if ports[i.Port] || i.Port == fmt.Sprint(lib.BasePort) {
+				t.Errorf("web%d got port %s: taken twice or held outside Docker", n, i.Port)
 			}
-		})
-	}
-	wg.Wait()
-	ports := map[string]bool{}
-	for n := range 10 {
-		i := waitStatus(t, s, fmt.Sprintf("web%d", n), "1")
-		if ports[i.Port] || i.Port == fmt.Sprint(lib.BasePort) {
-			t.Errorf("web%d got port %s: taken twice or held outside Docker", n, i.Port)
+			ports[i.Port] = true
+			if got := get(t, "http://127.0.0.1:"+i.Port+"/"); got != "web v1" {
+				t.Errorf("web%d answered %q", n, got)
+			}
 		}
-		ports[i.Port] = true
-		if got := get(t, "http://127.0.0.1:"+i.Port+"/"); got != "web v1" {
-			t.Errorf("web%d answered %q", n, got)
-		}
-	}
+	})
 }
 
 func TestFailuresLeaveNothingHalfDone(t *testing.T) {
-	s, lib := setup(t, tu.Engines(t)[0])
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s, lib := setup(t, e)
 
-	call(t, s, "installApp", map[string]any{"appName": "missing"})
-	i := waitStatus(t, s, "missing", "2")
-	if !strings.Contains(i.Info, "stackhub-test/missing:nope") {
-		t.Errorf("missing image info = %q, want the image named", i.Info)
-	}
-	if c := dockerList(t, "container", project(s, "missing")); len(c) != 0 {
-		t.Errorf("containers left by a failed pull: %v", c)
-	}
-
-	call(t, s, "installApp", map[string]any{"appName": "crash"})
-	i = waitStatus(t, s, "crash", "2")
-	if !strings.Contains(i.Info, "code 3") || !strings.Contains(i.Info, "fatal: cannot connect to database") {
-		t.Errorf("crash info = %q, want the exit code and last log line", i.Info)
-	}
-	if c := dockerList(t, "container", project(s, "crash")); len(c) != 0 {
-		t.Errorf("containers left by a crashed install: %v", c)
-	}
-	if b, _ := s.Store.Q().PortBookings(t.Context(), "crash"); len(b) != 0 {
-		t.Errorf("ports still booked by a failed install: %+v", b)
-	}
-	// The failed instance stays in status 2 until uninstalled, which clears it.
-	if env := call(t, s, "uninstallApp", map[string]any{"appName": "crash"}); env.Code != "1" {
-		t.Errorf("uninstall a failed app: %+v", env)
-	}
-
-	call(t, s, "installApp", map[string]any{"appName": "web", "appId": "taken"})
-	running := waitStatus(t, s, "taken", "1")
-	env := call(t, s, "installApp", map[string]any{"appName": "web", "appId": "taken"})
-	if env.Code != "0" || env.Message != "taken already exists" {
-		t.Errorf("second install of a name: %+v", env)
-	}
-	if got := get(t, "http://127.0.0.1:"+running.Port+"/"); got != "web v1" || info(t, s, "taken").Status != "1" {
-		t.Error("the running app was touched by a refused install")
-	}
-
-	entries := func() int {
-		es, _ := os.ReadDir(filepath.Join(s.DataDir, "apps"))
-		return len(es)
-	}
-	before := entries()
-	for _, bad := range []string{"../x", "A B", "x;rm", strings.Repeat("a", 200), "-x", "x"} {
-		env := call(t, s, "installApp", map[string]any{"appName": "web", "appId": bad})
-		if env.Code != "0" || !strings.Contains(env.Message, "not a valid instance name") {
-			t.Errorf("name %q: %+v", bad, env)
+		call(t, s, "installApp", map[string]any{"appName": "missing"})
+		i := waitStatus(t, s, "missing", "2")
+		if !strings.Contains(i.Info, "stackhub-test/missing:nope") {
+			t.Errorf("missing image info = %q, want the image named", i.Info)
 		}
-	}
-	for name, settings := range map[string]map[string]any{
-		"unknown setting": {"EVIL": "1"},
-		"bad port":        {"W9_HTTP_PORT_SET": "http"},
-		"engine variable": {"W9_ID": "other"},
-	} {
-		env := call(t, s, "installApp", map[string]any{"appName": "web", "appId": "set", "settings": settings})
-		if env.Code != "0" || !strings.Contains(env.Message, "setting") {
-			t.Errorf("%s: %+v", name, env)
+		if c := dockerList(t, "container", project(s, "missing")); len(c) != 0 {
+			t.Errorf("containers left by a failed pull: %v", c)
 		}
-	}
-	if env := call(t, s, "installApp", map[string]any{"appName": "nope"}); env.Code != "0" || !strings.Contains(env.Message, "nope is not in the catalog") {
-		t.Errorf("unknown app: %+v", env)
-	}
-	if after := entries(); after != before {
-		t.Errorf("refused installs left %d directories", after-before)
-	}
-	var all []map[string]string
-	_ = json.Unmarshal(call(t, s, "getAllAppInfo", nil).Data, &all)
-	if len(all) != 2 { // missing (failed) and taken
-		t.Errorf("instances after refusals = %v", all)
-	}
 
-	// Credentials: none is 401, a user is 403, both with code "0".
-	for as, status := range map[*tu.As]int{&tu.Anon: 401, {Token: "wrong-token-wrong-token"}: 401} {
-		r := s.Do(*as, "POST", "/installApp", map[string]any{"appName": "web", "appId": "noauth"})
-		var env envelope
-		r.JSON(t, &env)
-		if r.Status != status || env.Code != "0" {
-			t.Errorf("installApp as %+v: %d %s", *as, r.Status, r.Body)
+		call(t, s, "installApp", map[string]any{"appName": "crash"})
+		i = waitStatus(t, s, "crash", "2")
+		if !strings.Contains(i.Info, "code 3") || !strings.Contains(i.Info, "fatal: cannot connect to database") {
+			t.Errorf("crash info = %q, want the exit code and last log line", i.Info)
 		}
-	}
-	u := s.NewUser("someone")
-	if r := s.Do(u, "GET", "/getAllAppInfo", nil); r.Status != 403 || !strings.Contains(r.Text(), `"code":"0"`) {
-		t.Errorf("a user calling getAllAppInfo: %d %s", r.Status, r.Body)
-	}
-	_ = lib
+		if c := dockerList(t, "container", project(s, "crash")); len(c) != 0 {
+			t.Errorf("containers left by a crashed install: %v", c)
+		}
+		if b, _ := s.Store.Q().PortBookings(t.Context(), "crash"); len(b) != 0 {
+			t.Errorf("ports still booked by a failed install: %+v", b)
+		}
+		// The failed instance stays in status 2 until uninstalled, which clears it.
+		if env := call(t, s, "uninstallApp", map[string]any{"appName": "crash"}); env.Code != "1" {
+			t.Errorf("uninstall a failed app: %+v", env)
+		}
+
+		call(t, s, "installApp", map[string]any{"appName": "web", "appId": "taken"})
+		running := waitStatus(t, s, "taken", "1")
+		env := call(t, s, "installApp", map[string]any{"appName": "web", "appId": "taken"})
+		if env.Code != "0" || env.Message != "taken already exists" {
+			t.Errorf("second install of a name: %+v", env)
+		}
+		if got := get(t, "http://127.0.0.1:"+running.Port+"/"); got != "web v1" || info(t, s, "taken").Status != "1" {
+			t.Error("the running app was touched by a refused install")
+		}
+
+		entries := func() int {
+			es, _ := os.ReadDir(filepath.Join(s.DataDir, "apps"))
+			return len(es)
+		}
+		before := entries()
+		for _, bad := range []string{"../x", "A B", "x;rm", strings.Repeat("a", 200), "-x", "x"} {
+			env := call(t, s, "installApp", map[string]any{"appName": "web", "appId": bad})
+			if env.Code != "0" || !strings.Contains(env.Message, "not a valid instance name") {
+				t.Errorf("name %q: %+v", bad, env)
+			}
+		}
+		for name, settings := range map[string]map[string]any{
+			"unknown setting": {"EVIL": "1"},
+			"bad port":        {"W9_HTTP_PORT_SET": "http"},
+			"engine variable": {"W9_ID": "other"},
+		} {
+			env := call(t, s, "installApp", map[string]any{"appName": "web", "appId": "set", "settings": settings})
+			if env.Code != "0" || !strings.Contains(env.Message, "setting") {
+				t.Errorf("%s: %+v", name, env)
+			}
+		}
+		if env := call(t, s, "installApp", map[string]any{"appName": "nope"}); env.Code != "0" || !strings.Contains(env.Message, "nope is not in the catalog") {
+			t.Errorf("unknown app: %+v", env)
+		}
+		if after := entries(); after != before {
+			t.Errorf("refused installs left %d directories", after-before)
+		}
+		var all []map[string]string
+		_ = json.Unmarshal(call(t, s, "getAllAppInfo", nil).Data, &all)
+		if len(all) != 2 { // missing (failed) and taken
+			t.Errorf("instances after refusals = %v", all)
+		}
+
+		// Credentials: none is 401, a user is 403, both with code "0".
+		for as, status := range map[*tu.As]int{&tu.Anon: 401, {Token: "wrong-token-wrong-token"}: 401} {
+			r := s.Do(*as, "POST", "/installApp", map[string]any{"appName": "web", "appId": "noauth"})
+			var env envelope
+			r.JSON(t, &env)
+			if r.Status != status || env.Code != "0" {
+				t.Errorf("installApp as %+v: %d %s", *as, r.Status, r.Body)
+			}
+		}
+		u := s.NewUser("someone")
+		if r := s.Do(u, "GET", "/getAllAppInfo", nil); r.Status != 403 || !strings.Contains(r.Text(), `"code":"0"`) {
+			t.Errorf("a user calling getAllAppInfo: %d %s", r.Status, r.Body)
+		}
+		_ = lib
+	})
 }
 
 func TestContainersRemovedByHand(t *testing.T) {
-	s, _ := setup(t, tu.Engines(t)[0])
-	call(t, s, "installApp", map[string]any{"appName": "web", "appId": "gone"})
-	waitStatus(t, s, "gone", "1")
-	dockertest.Docker(t, "rm", "-f", project(s, "gone"))
-	i := info(t, s, "gone")
-	if i.Status != "2" || !strings.Contains(i.Info, "removed outside StackHub") {
-		t.Errorf("after docker rm by hand: %+v", i)
-	}
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s, _ := setup(t, e)
+		call(t, s, "installApp", map[string]any{"appName": "web", "appId": "gone"})
+		waitStatus(t, s, "gone", "1")
+		dockertest.Docker(t, "rm", "-f", project(s, "gone"))
+		i := info(t, s, "gone")
+		if i.Status != "2" || !strings.Contains(i.Info, "removed outside StackHub") {
+			t.Errorf("after docker rm by hand: %+v", i)
+		}
+	})
 }
 
 func TestSearchServer(t *testing.T) {
-	s, _ := setup(t, tu.Engines(t)[0])
-	env := call(t, s, "searchServer", nil)
-	var d map[string]any
-	if err := json.Unmarshal(env.Data, &d); err != nil || env.Code != "1" {
-		t.Fatalf("searchServer = %+v", env)
-	}
-	for _, k := range []string{"cpu", "memory", "hdd"} {
-		if v, _ := d[k].(string); !strings.HasSuffix(v, "%") {
-			t.Errorf("%s = %v, want a percentage", k, d[k])
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s, _ := setup(t, e)
+		env := call(t, s, "searchServer", nil)
+		var d map[string]any
+		if err := json.Unmarshal(env.Data, &d); err != nil || env.Code != "1" {
+			t.Fatalf("searchServer = %+v", env)
 		}
-	}
-	if d["docker"] == "" || d["cpu_cores"].(float64) < 1 || d["mem_total"].(float64) <= 0 || d["risk"] == nil {
-		t.Errorf("searchServer data = %v", d)
-	}
+		for _, k := range []string{"cpu", "memory", "hdd"} {
+			if v, _ := d[k].(string); !strings.HasSuffix(v, "%") {
+				t.Errorf("%s = %v, want a percentage", k, d[k])
+			}
+		}
+		if d["docker"] == "" || d["cpu_cores"].(float64) < 1 || d["mem_total"].(float64) <= 0 || d["risk"] == nil {
+			t.Errorf("searchServer data = %v", d)
+		}
+	})
+}
+
+// TestRefusalsInEnvelope: every refusal of the installer endpoints, credentials or request, is the envelope with
+// code "0" and a message naming the cause: 401 without a valid credential, 403 for a user who is not the admin or
+// a write from another origin, 429 with Retry-After after too many failures, 405 for another method, and HTTP 200
+// for a body that cannot be used.
+func TestRefusalsInEnvelope(t *testing.T) {
+	endpoints := []string{"installApp", "uninstallApp", "getAppInfo", "getAllAppInfo", "uninstallAllApp", "searchServer"}
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s := tu.StartServer(t, e, tu.Options{Limiter: auth.NewLimiter(20, time.Minute)})
+		user := s.NewUser("someone")
+		want := func(what string, r *tu.Resp, status int, mentions string) {
+			t.Helper()
+			var env struct {
+				Code    string          `json:"code"`
+				Message string          `json:"message"`
+				Data    json.RawMessage `json:"data"`
+			}
+			if err := json.Unmarshal(r.Body, &env); err != nil || r.Status != status || env.Code != "0" ||
+				!strings.Contains(env.Message, mentions) || string(env.Data) != "{}" ||
+				!strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+				t.Errorf("%s: HTTP %d %s; want %d, code \"0\" and a message naming %q", what, r.Status, r.Body, status, mentions)
+			}
+		}
+		for _, ep := range endpoints {
+			body := map[string]any{"appName": "web"}
+			want(ep+" without credentials", s.Do(tu.Anon, "POST", "/"+ep, body), 401, "admin token")
+			want(ep+" with a wrong token", s.Do(tu.As{Token: "wrong-token-wrong-token"}, "GET", "/"+ep, nil), 401, "admin token")
+			want(ep+" with a wrong passhash", s.Do(tu.As{UID: user.UID, Passhash: tu.Passhash("wrong")}, "POST", "/"+ep, body),
+				401, "geekapk_passhash")
+			want(ep+" as a user", s.Do(user, "POST", "/"+ep, body), 403, "Only the admin")
+			r := s.Do(tu.Admin, "PUT", "/"+ep, body)
+			want(ep+" by PUT", r, 405, "POST")
+			if r.Header.Get("Allow") != "GET, HEAD, POST" {
+				t.Errorf("%s by PUT: Allow %q", ep, r.Header.Get("Allow"))
+			}
+			want(ep+" from another origin", s.Do(tu.Admin, "POST", "/"+ep, body, "Origin", "http://evil.example",
+				"Sec-Fetch-Site", "cross-site"), 403, "cross-origin")
+			want(ep+" with a malformed body", s.Do(tu.Admin, "POST", "/"+ep, []byte(`{"appName":`), "Content-Type",
+				"application/json"), 200, "not a JSON object")
+			want(ep+" with a body over 1 MiB", s.Do(tu.Admin, "POST", "/"+ep, []byte(`{"appName":"`+strings.Repeat("a", 1<<20)+`"}`),
+				"Content-Type", "application/json"), 200, "1 MiB")
+			want(ep+" with XML", s.Do(tu.Admin, "POST", "/"+ep, []byte(`<appName/>`), "Content-Type", "application/xml"),
+				200, "application/xml")
+		}
+		// Failed token checks from one address: after the limit, even the right token waits.
+		var limited *tu.Resp
+		for range 30 {
+			if r := s.Do(tu.As{Token: "wrong-token-wrong-token"}, "GET", "/getAllAppInfo", nil); r.Status == 429 {
+				limited = r
+				break
+			}
+		}
+		if limited == nil {
+			t.Fatal("30 wrong tokens were never limited")
+		}
+		for _, ep := range endpoints {
+			r := s.Do(tu.Admin, "GET", "/"+ep, nil)
+			want(ep+" after too many failures", r, 429, "Too many failed attempts")
+			if n, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || n < 1 || n > 60 {
+				t.Errorf("%s: Retry-After %q, want 1 to 60 seconds", ep, r.Header.Get("Retry-After"))
+			}
+		}
+	})
 }

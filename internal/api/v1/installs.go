@@ -56,7 +56,7 @@ type JobOutput struct {
 // DeleteInput uninstalls an instance.
 type DeleteInput struct {
 	Name  string `path:"name"`
-	Purge bool   `query:"purge" doc:"also delete the app's volumes and files"`
+	Purge bool   `query:"purge" doc:"also delete the app's volumes, files and upgrade snapshots"`
 }
 
 // CredentialsOutput reveals an instance's secrets.

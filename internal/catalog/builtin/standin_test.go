@@ -217,12 +217,12 @@ func settled(p *engine.Project, st *engine.Status) bool {
 	return true
 }
 
-// get expects url to answer 200 with the test app's greeting within a few seconds.
+// get expects url to answer 200 with the test app's greeting (a minute guards against a hang).
 func get(t *testing.T, url, what string) {
 	t.Helper()
 	c := &http.Client{Timeout: 2 * time.Second}
 	var last string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		res, err := c.Get(url)
 		if err != nil {
 			last = err.Error()

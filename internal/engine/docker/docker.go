@@ -34,10 +34,10 @@ type Engine struct {
 
 var _ engine.Engine = (*Engine)(nil)
 
-// New connects to the daemon named by the environment (DOCKER_HOST, default the local socket), negotiating the
-// API version so old engines (20.10 speaks 1.41) work.
+// New connects to the daemon named by the environment (DOCKER_HOST, default the local socket). The client
+// negotiates the API version (its default), so old engines (20.10 speaks 1.41) work.
 func New() (*Engine, error) {
-	c, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	c, err := client.New(client.FromEnv)
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}

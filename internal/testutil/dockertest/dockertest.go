@@ -56,7 +56,7 @@ var (
 // sharedClient is the process's client for this package's own calls; it is never closed.
 func sharedClient() (*client.Client, error) {
 	sharedOnce.Do(func() {
-		shared, sharedErr = client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+		shared, sharedErr = client.New(client.FromEnv)
 	})
 	return shared, sharedErr
 }
@@ -83,7 +83,7 @@ func Require(t testing.TB) *client.Client {
 	if err := Available(); err != nil {
 		t.Fatalf("these tests need a Docker Engine (DOCKER_HOST=%q): %v", os.Getenv("DOCKER_HOST"), err)
 	}
-	c, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	c, err := client.New(client.FromEnv)
 	if err != nil {
 		t.Fatalf("docker client: %v", err)
 	}

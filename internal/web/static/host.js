@@ -268,8 +268,8 @@
       const name = f.dataset.name;
       box.addEventListener('change', function () {
         f.dataset.confirm = box.checked
-          ? 'Uninstall ' + name + ' and DELETE its data volumes? This cannot be undone.'
-          : 'Uninstall ' + name + '? Its data volumes are kept.';
+          ? 'Uninstall ' + name + ' and DELETE its data volumes, files and upgrade snapshots? This cannot be undone.'
+          : 'Uninstall ' + name + '? Its data volumes and snapshots are kept.';
       });
     });
   }
