@@ -3,7 +3,6 @@ package testutil
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/stackhub/stackhub/client"
 	"github.com/stackhub/stackhub/internal/catalog"
+	"github.com/stackhub/stackhub/internal/testutil/testports"
 )
 
 // Library writes test templates in the Websoft9 docker-library layout: DIR/apps/<key>/ with docker-compose.yml,
@@ -22,10 +22,11 @@ type Library struct {
 	BasePort int // templates' default web port; installs step up from it
 }
 
-// NewLibrary makes an empty library in a temp dir, with a random default port range.
+// NewLibrary makes an empty library in a temp dir, with a default port range of its own (testports.Block): no
+// other test server books from it and no outgoing connection takes a port of it.
 func NewLibrary(t testing.TB) *Library {
 	t.Helper()
-	return &Library{Dir: t.TempDir(), Network: "shnet-" + randomHex(4), BasePort: 20000 + rand.IntN(20000)}
+	return &Library{Dir: t.TempDir(), Network: "shnet-" + randomHex(4), BasePort: testports.Block(t)}
 }
 
 // Add writes one template. compose may use ${NET} for the network block's name variable; env gets the usual
