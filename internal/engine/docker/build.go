@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,13 +107,19 @@ func writeContext(w io.Writer, dir, inline string) error {
 }
 
 // removeUnusedBuilds removes the images StackHub built that no container uses any more (the daemon refuses to
-// remove one in use, by a running or a stopped container).
+// remove one in use, by a running or a stopped container) and no Up in progress holds (holdBuilds): one built for
+// an install whose containers are not created yet.
 func (e *Engine) removeUnusedBuilds(ctx context.Context) {
+	e.buildMu.Lock()
+	defer e.buildMu.Unlock()
 	imgs, err := e.c.ImageList(ctx, client.ImageListOptions{Filters: client.Filters{}.Add("label", engine.LabelBuild)})
 	if err != nil {
 		return
 	}
 	for _, img := range imgs.Items {
+		if slices.ContainsFunc(img.RepoTags, func(tag string) bool { return e.holding[tag] > 0 }) {
+			continue
+		}
 		_, _ = e.c.ImageRemove(ctx, img.ID, client.ImageRemoveOptions{}) // in use (a conflict): kept for its users
 	}
 }

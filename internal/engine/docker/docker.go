@@ -30,6 +30,11 @@ type Engine struct {
 	// network that a concurrent Up is about to attach to. upping counts, by name, the networks of Ups in progress.
 	netMu  sync.Mutex
 	upping map[string]int
+
+	// buildMu guards holding: the built images (by tag) of Ups in progress, which a Down's sweep of unused built
+	// images leaves alone; an image no container uses yet is otherwise unused and would go.
+	buildMu sync.Mutex
+	holding map[string]int
 }
 
 var _ engine.Engine = (*Engine)(nil)
