@@ -16,7 +16,12 @@ const (
 )
 
 // DefaultMaxSize is the size limit of a stack (compose, env and files together) when ValidateOptions leaves it 0.
+// It is also the default of the limit the administrator sets for what users publish (serve --max-stack-size).
 const DefaultMaxSize = 1 << 20
+
+// MaxImportSize is the size limit of a stack the administrator imports or publishes: the Websoft9 library has
+// templates with large src/ trees (up to 18 MB).
+const MaxImportSize = 64 << 20
 
 // maxListed caps how many further problems a ValidationError's message lists.
 const maxListed = 20
@@ -27,6 +32,7 @@ const maxListed = 20
 type ValidateOptions struct {
 	AllowHostAccess bool
 	MaxSize         int
+	LimitHint       string // said after the limit when a stack is over it: who sets the limit, and how
 }
 
 // ValidationError is why a stack was refused: the file ("docker-compose.yml", ".env", "variables.json" or a
@@ -186,7 +192,7 @@ func checkSize(s *Stack, opt ValidateOptions, p *problems) {
 		size += len(name) + len(body)
 	}
 	if size > limit {
-		p.add("", 0, "the stack is %d bytes, over the limit of %d bytes; move large content into the image", size, limit)
+		p.add("", 0, "the stack is %d bytes, over the limit of %d bytes%s; move large content into the image", size, limit, opt.LimitHint)
 	}
 }
 

@@ -108,7 +108,7 @@ func readTemplate(fsys fs.FS, dir, key string, includeUnreleased bool) (Template
 	if t.Description, err = readDescriptionFS(fsys, path.Join(dir, "README.md")); err != nil {
 		return Template{}, err
 	}
-	if err := Validate(&t.Stack, ValidateOptions{AllowHostAccess: true}); err != nil {
+	if err := Validate(&t.Stack, ValidateOptions{AllowHostAccess: true, MaxSize: MaxImportSize}); err != nil {
 		return Template{}, err
 	}
 	return t, nil
@@ -150,10 +150,10 @@ func readText(fsys fs.FS, dir, name string) (string, error) {
 var layoutFiles = setOf(ComposeFile, EnvFile, VariablesFile, "README.md", "Notes.md", "CHANGELOG.md")
 
 // readFiles returns every regular text file of the template folder but its own layout files, by path relative
-// to the folder: src/ and whatever else the compose file may use (a Dockerfile to build, a config file). Binary
-// files (holding a NUL byte) and symbolic links are left out: a bind that needs one is then refused by Validate.
-func readFiles(fsys fs.FS, dir string) (map[string]string, error) {
-	files := map[string]string{}
+// to the folder: src/ and whatever else the compose file may use (a Dockerfile to build, a config file, a binary
+// a Dockerfile copies). Symbolic links are left out: a bind that needs one is then refused by Validate.
+func readFiles(fsys fs.FS, dir string) (Files, error) {
+	files := Files{}
 	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -165,9 +165,6 @@ func readFiles(fsys fs.FS, dir string) (map[string]string, error) {
 		b, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err
-		}
-		if slices.Contains(b, 0) {
-			return nil
 		}
 		files[rel] = string(b)
 		return nil

@@ -72,7 +72,7 @@ func TestReadWebsoft9(t *testing.T) {
 	want := []Template{{Key: "site", Name: "Site", Description: "# Site\n\nA site.", Release: true, Dist: "community",
 		Versions: []string{"2.0", "1.0"}, Stack: Stack{Compose: testCompose,
 			Env:          "W9_REPO=nginx\nW9_VERSION=1.0\nW9_HTTP_PORT_SET=9001\n",
-			Files:        map[string]string{"src/site.conf": "server {}\n"},
+			Files:        Files{"src/site.conf": "server {}\n", "src/bin.dat": "a\x00b"},
 			Requirements: Requirements{CPU: 2, Memory: 0.5}}}}
 	if diff := cmp.Diff(want, templates); diff != "" {
 		t.Errorf("templates (-want +got):\n%s", diff)

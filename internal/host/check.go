@@ -83,7 +83,7 @@ func (s *Service) checkVersion(ctx context.Context, key string, u store.Update) 
 	if err := json.Unmarshal([]byte(*u.Stack), &st); err != nil {
 		return fmt.Errorf("the stored stack does not decode: %w", err)
 	}
-	if err := catalog.Validate(&st, catalog.ValidateOptions{AllowHostAccess: true}); err != nil {
+	if err := catalog.Validate(&st, catalog.ValidateOptions{AllowHostAccess: true, MaxSize: catalog.MaxImportSize}); err != nil {
 		return err
 	}
 	settings, err := st.Settings()

@@ -42,7 +42,7 @@ func (s *Service) ImportTemplate(ctx context.Context, a auth.Actor, t catalog.Te
 	for i, v := range t.Versions {
 		st, err := t.StackFor(v)
 		if err == nil {
-			err = catalog.Validate(&st, catalog.ValidateOptions{AllowHostAccess: true})
+			err = catalog.Validate(&st, catalog.ValidateOptions{AllowHostAccess: true, MaxSize: catalog.MaxImportSize})
 		}
 		if err != nil {
 			return nil, apperr.Wrap(apperr.Invalid, err, "template %s version %s: %v", t.Key, v, err)

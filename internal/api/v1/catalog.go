@@ -21,10 +21,15 @@ type ImportOutput struct {
 	Body *hub.ImportResult
 }
 
+// maxStackBody bounds the body of a request carrying a stack: the largest the catalog takes (an admin's import,
+// catalog.MaxImportSize), with room for JSON escapes and binary files in base64; the catalog then checks the size
+// the stack may have for whoever sends it.
+const maxStackBody = 2 * catalog.MaxImportSize
+
 func (a *API) registerCatalog(api huma.API) {
 	huma.Register(api, huma.Operation{OperationID: "import-template", Method: http.MethodPost,
 		Path: Prefix + "/catalog/templates", Summary: "Import one template into the catalog (admin)",
-		Tags: []string{"catalog"}}, a.importTemplate)
+		Tags: []string{"catalog"}, MaxBodyBytes: maxStackBody}, a.importTemplate)
 	huma.Register(api, huma.Operation{OperationID: "check-catalog", Method: http.MethodGet,
 		Path: Prefix + "/catalog/check", Summary: "Render and load every installable version, as an install would, starting nothing (admin)",
 		Tags: []string{"catalog"}}, a.checkCatalog)
