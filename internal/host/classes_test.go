@@ -23,7 +23,18 @@ const classesDir = "testdata/classes/apps"
 // importClass copies the template key of classesDir into a fresh library and imports it; it returns the warnings.
 func importClass(t *testing.T, s *tu.Server, lib *tu.Library, key string) []string {
 	t.Helper()
+	return importClassWith(t, s, lib, key, nil)
+}
+
+// importClassWith is importClass with extra files put in the template's folder (by relative path).
+func importClassWith(t *testing.T, s *tu.Server, lib *tu.Library, key string, extra map[string][]byte) []string {
+	t.Helper()
 	lib.AddDir(t, key, filepath.Join(classesDir, key))
+	for rel, b := range extra {
+		if err := os.WriteFile(filepath.Join(lib.Dir, "apps", key, rel), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ts, refused, err := catalog.ReadWebsoft9(lib.Dir, false)
 	if err != nil || len(refused) > 0 {
 		t.Fatalf("read %s: %v %+v", key, err, refused)
@@ -289,7 +300,13 @@ func TestBuildFromTemplateFiles(t *testing.T) {
 	dockertest.Image(t, "stackhub-test/web:v1")
 	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
 	lib := tu.NewLibrary(t)
-	if w := importClass(t, s, lib, "buildapp"); len(w) != 0 {
+	// The Dockerfile copies a static binary, one of the template's files, onto scratch; at over 1 MiB it makes
+	// the stack one only the administrator may import.
+	bin := dockertest.Binary(t)
+	if len(bin) <= 1<<20 {
+		t.Fatalf("the testapp binary is %d bytes; the test wants a stack over 1 MiB", len(bin))
+	}
+	if w := importClassWith(t, s, lib, "buildapp", map[string][]byte{"testapp": bin}); len(w) != 0 {
 		t.Errorf("warnings: %q", w)
 	}
 	c := client.New(s.URL, tu.AdminToken)

@@ -99,6 +99,12 @@ func (s *Service) prepare(ctx context.Context, app *store.App, up *store.Update,
 	return inst, job, nil
 }
 
+// executable tells the stack files rendered executable, as files carry no mode: shell scripts (by name or a #!
+// line) and ELF binaries (a static binary a Dockerfile copies onto scratch).
+func executable(rel, body string) bool {
+	return strings.HasSuffix(rel, ".sh") || strings.HasPrefix(body, "#!") || strings.HasPrefix(body, "\x7fELF")
+}
+
 // udpRe finds a variable used as the host side of a UDP port mapping.
 var udpRe = regexp.MustCompile(`\$\{?([A-Z0-9_]+_PORT_SET)\b[^\n]*/udp`)
 
@@ -404,7 +410,7 @@ func (s *Service) render(ctx context.Context, dir, project string, stack *catalo
 	slices.Sort(names)
 	for _, rel := range names {
 		mode := os.FileMode(0o644)
-		if strings.HasSuffix(rel, ".sh") {
+		if executable(rel, stack.Files[rel]) {
 			mode = 0o755
 		}
 		if err := write(rel, stack.Files[rel], mode, false); err != nil {

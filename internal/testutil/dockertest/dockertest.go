@@ -117,6 +117,34 @@ func Image(t testing.TB, name string) string {
 	return name
 }
 
+var (
+	binMu  sync.Mutex
+	binary []byte // the testapp binary, once built
+)
+
+// Binary returns the testapp's static Linux binary, built once per process: a template's Dockerfile can copy it
+// onto scratch, as the images of the tests are made.
+func Binary(t testing.TB) []byte {
+	t.Helper()
+	binMu.Lock()
+	defer binMu.Unlock()
+	if binary != nil {
+		return binary
+	}
+	dir, err := testappDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	b, err := testappimage.BuildBinary(ctx, dir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary = b
+	return b
+}
+
 // Untag removes the name Image gave (the testapp image stays), so that a later Image tags it again: a test that
 // lends real image names to the testapp gives them back this way.
 func Untag(ctx context.Context, name string) error {
