@@ -361,3 +361,68 @@ func TestBuildFromTemplateFiles(t *testing.T) {
 		t.Errorf("the image outlived the last install using it")
 	}
 }
+
+// An upgrade checks the new version against the host as an install does, before anything stops: a version that
+// adds a fixed host port which is taken fails with nothing changed (the old version's container untouched, no
+// snapshot); once the port is free, the upgrade books it and the new version publishes it.
+func TestUpgradeChecksTheHost(t *testing.T) {
+	dockertest.Image(t, "stackhub-test/web:v1")
+	dockertest.Image(t, "stackhub-test/web:v2")
+	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
+	lib := tu.NewLibrary(t)
+	owner := s.NewUser("owner")
+	aid := s.Want(200, owner, "POST", "/app", map[string]any{"name": "Versioned", "package": "versioned"}).Int(t)
+	fixed := dockertest.FreePort(t)
+	for _, ver := range []string{"v1", "v2"} {
+		st := stackFor(lib, "0")
+		if ver == "v2" {
+			st["compose"] = strings.Replace(tu.WebCompose, `- "${W9_HTTP_PORT_SET}:8080"`,
+				fmt.Sprintf("- \"${W9_HTTP_PORT_SET}:8080\"\n      - \"%d:8080\"", fixed), 1)
+		}
+		s.Want(201, owner, "POST", fmt.Sprintf("/app/%d/update", aid), map[string]any{"ver": ver, "stack": st})
+	}
+	c := client.New(s.URL, tu.AdminToken)
+	ctx := t.Context()
+	res, err := c.Install(ctx, client.InstallRequest{App: "versioned", Name: "up", Version: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job := runJob(t, c, func() (*client.Job, error) { return res.Job, nil }); job.State != "succeeded" {
+		t.Fatalf("install v1: %+v", job)
+	}
+	started := func() string {
+		return strings.TrimSpace(dockertest.Docker(t, "inspect", "-f", "{{.Id}} {{.State.StartedAt}}", s.Prefix+"-up"))
+	}
+	before := started()
+
+	l, err := net.Listen("tcp", fmt.Sprintf(":%d", fixed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := runJob(t, c, func() (*client.Job, error) { return c.Upgrade(ctx, "up", "v2") })
+	l.Close()
+	if job.State != "failed" || !strings.Contains(job.Error, fmt.Sprintf("port %d/tcp, which service web publishes as a fixed host port, is already in use", fixed)) ||
+		!strings.Contains(job.Error, "nothing was changed") {
+		t.Fatalf("upgrade with the new fixed port taken: %+v", job)
+	}
+	if in, err := c.Instance(ctx, "up"); err != nil || in.Version != "v1" || in.State != "installed" {
+		t.Errorf("after the refused upgrade: %+v, %v", in, err)
+	}
+	if after := started(); after != before {
+		t.Errorf("the refused upgrade touched the container: %s, was %s", after, before)
+	}
+	if bs, err := c.Backups(ctx, "up"); err != nil || len(bs) != 0 {
+		t.Errorf("the refused upgrade took snapshots %+v, %v", bs, err)
+	}
+
+	if job := runJob(t, c, func() (*client.Job, error) { return c.Upgrade(ctx, "up", "v2") }); job.State != "succeeded" {
+		t.Fatalf("upgrade with the port free: %+v", job)
+	}
+	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", fixed)); got != "web v2" {
+		t.Errorf("the new fixed port answers %q", got)
+	}
+	bs, err := s.Store.Q().PortBookings(ctx, "up")
+	if err != nil || len(bs) != 2 {
+		t.Errorf("bookings %+v, %v; want the web port and %d", bs, err, fixed)
+	}
+}

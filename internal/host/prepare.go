@@ -220,7 +220,7 @@ func (s *Service) bookFixedPorts(ctx context.Context, name string, p *engine.Pro
 				}
 				if held[key] || proto == "tcp" && published[port] || !canBind(proto, port) {
 					return apperr.New(apperr.Conflict, "port %d/%s, which service %s publishes as a fixed host port, "+
-						"is already in use; free it, then install again", port, proto, svc)
+						"is already in use; free it, then try again", port, proto, svc)
 				}
 				own[key] = true
 				out = append(out, store.PortBooking{Port: port, Protocol: proto, Instance: name, Variable: "service " + svc})
