@@ -15,6 +15,10 @@ import (
 // LabelBuild is on every image StackHub builds from a template's files; its value is the content hash.
 const LabelBuild = "io.stackhub.build"
 
+// LabelBuiltBy names the project whose install built the image (installs of the same files share it): its Down
+// removes the image if nothing uses it, even when no container of it ever did (a failed install).
+const LabelBuiltBy = "io.stackhub.built-by"
+
 // BuildRepo is the repository of the images StackHub builds; the tag is the hash of what was built.
 const BuildRepo = "stackhub-build"
 

@@ -19,9 +19,9 @@ import (
 	"github.com/stackhub/stackhub/internal/engine"
 )
 
-// build builds a service's image from its build section, tagged as engine.Load named it (the content hash), and
-// streams the build's output into progress, line by line.
-func (e *Engine) build(ctx context.Context, service string, s types.ServiceConfig, progress func(engine.Progress)) error {
+// build builds a service's image from its build section for project, tagged as engine.Load named it (the content
+// hash), and streams the build's output into progress, line by line.
+func (e *Engine) build(ctx context.Context, project, service string, s types.ServiceConfig, progress func(engine.Progress)) error {
 	b := s.Build
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeContext(pw, b.Context, b.DockerfileInline)) }()
@@ -30,7 +30,7 @@ func (e *Engine) build(ctx context.Context, service string, s types.ServiceConfi
 		dockerfile = inlineDockerfile
 	}
 	hash := strings.TrimPrefix(s.Image, engine.BuildRepo+":")
-	labels := map[string]string{engine.LabelBuild: hash, engine.LabelManaged: "true"}
+	labels := map[string]string{engine.LabelBuild: hash, engine.LabelBuiltBy: project, engine.LabelManaged: "true"}
 	for k, v := range b.Labels {
 		labels[k] = v
 	}
@@ -106,10 +106,12 @@ func writeContext(w io.Writer, dir, inline string) error {
 	return tw.Close()
 }
 
-// removeUnusedBuilds removes the images StackHub built that no container uses any more (the daemon refuses to
-// remove one in use, by a running or a stopped container) and no Up in progress holds (holdBuilds): one built for
-// an install whose containers are not created yet.
-func (e *Engine) removeUnusedBuilds(ctx context.Context) {
+// removeUnusedBuilds removes, after project's Down, the images StackHub built that its containers ran (used, the
+// image IDs) or that it built, when no container uses them any more (the daemon refuses to remove one in use, by
+// a running or a stopped container) and no Up in progress holds them (holdBuilds): one built for an install whose
+// containers are not created yet. Other projects' images are theirs to remove, so a Down never sweeps the build
+// of an install in progress elsewhere (another server on the same engine).
+func (e *Engine) removeUnusedBuilds(ctx context.Context, project string, used map[string]bool) {
 	e.buildMu.Lock()
 	defer e.buildMu.Unlock()
 	imgs, err := e.c.ImageList(ctx, client.ImageListOptions{Filters: client.Filters{}.Add("label", engine.LabelBuild)})
@@ -117,6 +119,9 @@ func (e *Engine) removeUnusedBuilds(ctx context.Context) {
 		return
 	}
 	for _, img := range imgs.Items {
+		if !used[img.ID] && img.Labels[engine.LabelBuiltBy] != project {
+			continue
+		}
 		if slices.ContainsFunc(img.RepoTags, func(tag string) bool { return e.holding[tag] > 0 }) {
 			continue
 		}

@@ -162,7 +162,7 @@ func (e *Engine) Pull(ctx context.Context, p *engine.Project, progress func(engi
 		}
 		done[s.Image+" "+policy] = true
 		if s.Build != nil {
-			if err := e.buildIfNeeded(ctx, name, s, policy, progress); err != nil {
+			if err := e.buildIfNeeded(ctx, p.Name, name, s, policy, progress); err != nil {
 				return err
 			}
 			continue
@@ -186,7 +186,7 @@ func (e *Engine) Pull(ctx context.Context, p *engine.Project, progress func(engi
 
 // buildIfNeeded builds a service's image unless this server has it (the tag is the content hash, so having it
 // means having this build) and pull_policy is not build.
-func (e *Engine) buildIfNeeded(ctx context.Context, name string, s types.ServiceConfig, policy string, progress func(engine.Progress)) error {
+func (e *Engine) buildIfNeeded(ctx context.Context, project, name string, s types.ServiceConfig, policy string, progress func(engine.Progress)) error {
 	_, err := e.c.ImageInspect(ctx, s.Image)
 	switch {
 	case err == nil && policy != types.PullPolicyBuild:
@@ -195,7 +195,7 @@ func (e *Engine) buildIfNeeded(ctx context.Context, name string, s types.Service
 		return fmt.Errorf("inspect image %s: %w", s.Image, err)
 	}
 	progress(engine.Progress{Stage: "build", Service: name, Message: "building the image of " + name, Percent: -1})
-	return e.build(ctx, name, s, progress)
+	return e.build(ctx, project, name, s, progress)
 }
 
 // needsPull decides whether img is to be pulled under policy (refresh: when last tagged more than every ago).

@@ -835,58 +835,79 @@ func TestPullPolicy(t *testing.T) {
 	}
 }
 
-// A Down of another project sweeps the built images no container uses; one built for an install whose containers
-// are not created yet is among them. The install's Up then builds it again rather than failing on a missing image
-// (and while an Up holds it, a Down leaves it alone).
+// Two installs of the same files share one built image. When the one whose containers use it goes down while
+// the other is between its Pull (which found the image) and its Up, nothing uses the image and the Down removes
+// it; the Up then builds it again rather than failing on a missing image. While an Up holds it, a Down leaves it.
 func TestBuiltImageOutlivesAnotherDown(t *testing.T) {
 	t.Parallel()
 	dockertest.Image(t, "stackhub-test/web:v1")
-	v := newEnv(t, `
+	compose := `
 services:
   web:
     build:
       context: .
     restart: unless-stopped
-`, nil, map[string]string{
-		"Dockerfile": "FROM stackhub-test/web:v1\nCOPY data.txt /greeting/data.txt\n",
-		"data.txt":   "unique to " + t.Name() + " " + time.Now().String(), // a build of its own
-	})
-	img := v.p.Services["web"].Image
-	if !strings.HasPrefix(img, engine.BuildRepo+":") {
-		t.Fatalf("the build service's image is %q", img)
+`
+	files := func() map[string]string {
+		return map[string]string{
+			"Dockerfile": "FROM stackhub-test/web:v1\nCOPY data.txt /greeting/data.txt\n",
+			"data.txt":   "unique to " + t.Name() + " " + t.TempDir(), // a build of its own, shared by both
+		}
 	}
-	t.Cleanup(func() { _, _ = v.cli.ImageRemove(context.Background(), img, client.ImageRemoveOptions{Force: true}) })
+	same := files()
+	first := newEnv(t, compose, nil, same)
+	second := newEnv(t, compose, nil, same)
+	img := first.p.Services["web"].Image
+	if !strings.HasPrefix(img, engine.BuildRepo+":") || second.p.Services["web"].Image != img {
+		t.Fatalf("the build services' images are %q and %q, want one stackhub-build image", img, second.p.Services["web"].Image)
+	}
+	t.Cleanup(func() {
+		_, _ = first.cli.ImageRemove(context.Background(), img, client.ImageRemoveOptions{Force: true})
+	})
 	exists := func() bool {
-		_, err := v.cli.ImageInspect(ctxT(t, time.Minute), img)
+		_, err := first.cli.ImageInspect(ctxT(t, time.Minute), img)
 		return err == nil
 	}
-	if err := v.e.Pull(ctxT(t, time.Minute), v.p, nil); err != nil || !exists() {
+	if err := first.e.Pull(ctxT(t, time.Minute), first.p, nil); err != nil || !exists() {
 		t.Fatalf("Pull built nothing: %v", err)
 	}
-	if err := v.e.Down(ctxT(t, time.Minute), dockertest.Project(t), false); err != nil {
+	first.up(nil)
+	if err := second.e.Pull(ctxT(t, time.Minute), second.p, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.e.Down(ctxT(t, time.Minute), first.name, false); err != nil {
 		t.Fatal(err)
 	}
 	if exists() {
-		t.Fatalf("another project's Down kept %s, which no container uses: this test no longer shows the race", img)
+		t.Fatalf("the Down kept %s, which no container uses: this test no longer shows the race", img)
 	}
 	var pr progress
-	if err := v.e.Up(ctxT(t, time.Minute), v.p, nil, pr.fn); err != nil {
+	if err := second.e.Up(ctxT(t, time.Minute), second.p, nil, pr.fn); err != nil {
 		t.Fatalf("Up after the image went: %v", err)
 	}
 	if !slices.Contains(pr.stages, "build:web") {
 		t.Errorf("Up did not build the image again: %v", pr.stages)
 	}
-	if st := service(v.status(), "web"); st.State != "running" {
+	if st := service(second.status(), "web"); st.State != "running" {
 		t.Errorf("web %+v", st)
 	}
-	// Held by an Up in progress, a built image survives a sweep.
-	v.e.buildMu.Lock()
-	v.e.holding[img]++
-	v.e.buildMu.Unlock()
-	if err := v.e.Down(ctxT(t, time.Minute), v.name, false); err != nil {
+	// Held by an Up in progress, a built image survives a Down that would otherwise remove it.
+	second.e.buildMu.Lock()
+	second.e.holding[img]++
+	second.e.buildMu.Unlock()
+	if err := second.e.Down(ctxT(t, time.Minute), second.name, false); err != nil {
 		t.Fatal(err)
 	}
 	if !exists() {
 		t.Errorf("a Down removed %s while an Up held it", img)
+	}
+	second.e.buildMu.Lock()
+	second.e.holding[img]--
+	second.e.buildMu.Unlock()
+	if err := second.e.Down(ctxT(t, time.Minute), second.name, false); err != nil {
+		t.Fatal(err)
+	}
+	if exists() {
+		t.Errorf("%s outlived the last install that built or used it", img)
 	}
 }

@@ -79,7 +79,7 @@ func (e *Engine) holdBuilds(ctx context.Context, p *engine.Project, progress fun
 	for _, name := range sortedServices(p) {
 		if s := p.Services[name]; s.Build != nil && s.Image != "" {
 			// missing: a policy other than build builds only an image this server lacks
-			if err := e.buildIfNeeded(ctx, name, s, types.PullPolicyMissing, progress); err != nil {
+			if err := e.buildIfNeeded(ctx, p.Name, name, s, types.PullPolicyMissing, progress); err != nil {
 				return release, err
 			}
 		}
