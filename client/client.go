@@ -225,6 +225,16 @@ func (c *Client) ImportTemplate(ctx context.Context, t catalog.Template) (*Impor
 	return &out, c.do(ctx, http.MethodPost, "/api/v1/catalog/templates", t, &out)
 }
 
+// CheckResult is how one installable version fared in a catalog check.
+type CheckResult = host.CheckResult
+
+// CheckCatalog renders and loads every installable version of apps (all when none), starting nothing.
+func (c *Client) CheckCatalog(ctx context.Context, apps []string) ([]CheckResult, error) {
+	q := url.Values{"app": apps}
+	var out []CheckResult
+	return out, c.do(ctx, http.MethodGet, "/api/v1/catalog/check?"+q.Encode(), nil, &out)
+}
+
 // Backup is a snapshot of an app.
 type Backup = host.Backup
 

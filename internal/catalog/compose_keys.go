@@ -1,13 +1,17 @@
 package catalog
 
 import (
+	"cmp"
+	"path"
 	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
 
 	"go.yaml.in/yaml/v4"
 )
 
 // topLevelKeys are the compose file's supported top-level keys (x-* extensions are also allowed).
-var topLevelKeys = setOf("version", "name", "services", "networks", "volumes")
+var topLevelKeys = setOf("version", "name", "services", "networks", "volumes", "configs")
 
 // serviceKeys are the service keys the engine runs (x-* extensions are also allowed).
 var serviceKeys = setOf("image", "container_name", "ports", "volumes", "environment", "env_file", "command",
@@ -17,12 +21,10 @@ var serviceKeys = setOf("image", "container_name", "ports", "volumes", "environm
 	"mem_limit", "mem_reservation", "cpus", "cpu_shares", "cpuset", "pids_limit",
 	"cpu_percent", // Windows-only; accepted because Linux engines ignore it
 	"deploy", "links", "dns", "dns_search", "dns_opt", "network_mode", "pid", "ipc", "devices", "group_add",
-	"read_only", "profiles", "attach", "platform")
+	"read_only", "profiles", "attach", "platform", "pull_policy", "configs", "cgroup", "runtime", "build")
 
 // unsupportedHints says what to do instead of a key StackHub does not run.
 var unsupportedHints = map[string]string{
-	"build":    "publish an image instead",
-	"configs":  "put the content in the stack's files and bind-mount it",
 	"secrets":  "put the content in the stack's files or .env",
 	"extends":  "write the service out in full",
 	"include":  "put every service in this one docker-compose.yml",
@@ -86,8 +88,9 @@ func checkService(s service, p *problems) {
 			checkDeploy(s.Name, kv.Value, p)
 		}
 	}
-	if _, img := get(s.Node, "image"); img == nil || img.Kind != yaml.ScalarNode || strings.TrimSpace(img.Value) == "" {
-		p.add(ComposeFile, s.Line, "service %s has no image; every service needs an image", s.Name)
+	_, build := get(s.Node, "build")
+	if _, img := get(s.Node, "image"); build == nil && (img == nil || img.Kind != yaml.ScalarNode || strings.TrimSpace(img.Value) == "") {
+		p.add(ComposeFile, s.Line, "service %s has no image; every service needs an image or a build section", s.Name)
 	}
 }
 
@@ -96,10 +99,11 @@ var deployKeys = map[string]map[string]bool{
 	"deploy":       setOf("resources"),
 	"resources":    setOf("limits", "reservations"),
 	"limits":       setOf("cpus", "memory", "pids"),
-	"reservations": setOf("cpus", "memory", "pids"),
+	"reservations": setOf("cpus", "memory", "pids", "devices"),
 }
 
-// checkDeploy accepts only deploy.resources.limits/reservations with cpus, memory and pids.
+// checkDeploy accepts only deploy.resources.limits/reservations with cpus, memory and pids, and reserved devices
+// (GPUs, which are host access).
 func checkDeploy(svc string, n *yaml.Node, p *problems) {
 	var walk func(name, at string, n *yaml.Node)
 	walk = func(name, at string, n *yaml.Node) {
@@ -110,7 +114,7 @@ func checkDeploy(svc string, n *yaml.Node, p *problems) {
 			}
 			if !deployKeys[name][k] {
 				p.add(ComposeFile, kv.Key.Line, "service %s uses %q, which StackHub does not support; "+
-					"only deploy.resources.limits and reservations with cpus, memory and pids are", svc, at+"."+k)
+					"only deploy.resources.limits and reservations with cpus, memory and pids (and devices reserved) are", svc, at+"."+k)
 				continue
 			}
 			if deployKeys[k] != nil {
@@ -119,4 +123,63 @@ func checkDeploy(svc string, n *yaml.Node, p *problems) {
 		}
 	}
 	walk("deploy", "deploy", n)
+}
+
+// checkPullPolicies checks each enabled service's pull_policy, once interpolated, is one Compose knows.
+func checkPullPolicies(c *composeDoc, proj *types.Project, p *problems) {
+	for _, s := range c.services {
+		svc, ok := proj.Services[s.Name]
+		if !ok {
+			continue
+		}
+		policy, _, err := svc.GetPullPolicy()
+		k, _ := get(s.Node, "pull_policy")
+		line := s.Line
+		if k != nil {
+			line = k.Line
+		}
+		switch {
+		case err != nil:
+			p.add(ComposeFile, line, "service %s: %v; use always, missing, never, daily, weekly or every_<duration>", s.Name, err)
+		case policy == types.PullPolicyBuild && svc.Build == nil:
+			p.add(ComposeFile, line, "service %s: pull_policy build needs a build section; give an image to pull", s.Name)
+		}
+	}
+}
+
+// buildKeys are the build settings the engine passes to the Docker Engine's builder.
+var buildKeys = setOf("context", "dockerfile", "dockerfile_inline", "args", "target", "labels")
+
+// checkBuilds checks each enabled service's build section: its context is a folder of the stack's files (a remote
+// context would be fetched from elsewhere), and its Dockerfile is one of them, or inline.
+func checkBuilds(c *composeDoc, proj *types.Project, files map[string]string, p *problems) {
+	for _, s := range c.services {
+		k, node := get(s.Node, "build")
+		svc, ok := proj.Services[s.Name]
+		if node == nil || !ok || svc.Build == nil {
+			continue
+		}
+		for _, kv := range pairs(node) {
+			if !buildKeys[kv.Key.Value] && !strings.HasPrefix(kv.Key.Value, "x-") {
+				p.add(ComposeFile, kv.Key.Line, "service %s uses build.%s, which StackHub does not support; "+
+					"only context, dockerfile, dockerfile_inline, args, target and labels are", s.Name, kv.Key.Value)
+			}
+		}
+		b := svc.Build
+		ctx := path.Clean(strings.ReplaceAll(cmp.Or(b.Context, "."), `\`, "/"))
+		switch {
+		case strings.Contains(b.Context, "://") || strings.HasPrefix(b.Context, "git@"):
+			p.add(ComposeFile, k.Line, "service %s builds from %s; a build context must be the template's own files", s.Name, b.Context)
+			continue
+		case path.IsAbs(ctx) || ctx == ".." || strings.HasPrefix(ctx, "../"):
+			p.add(ComposeFile, k.Line, "service %s builds from %s, which is outside the project; keep the context inside it", s.Name, b.Context)
+			continue
+		case b.DockerfileInline != "":
+			continue
+		}
+		df := path.Join(ctx, cmp.Or(b.Dockerfile, "Dockerfile"))
+		if _, ok := files[df]; !ok {
+			p.add(ComposeFile, k.Line, "service %s builds with %s, which is not in the template's files; add it", s.Name, df)
+		}
+	}
 }

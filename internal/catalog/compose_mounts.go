@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/format"
@@ -18,8 +17,9 @@ var harmlessBinds = setOf("/etc/localtime", "/etc/timezone")
 var dockerSockets = setOf("/var/run/docker.sock", "/run/docker.sock", "/var/run", "/run")
 
 // checkMounts checks the bind mounts and env_file entries of enabled services: relative sources stay inside
-// the project and exist in files; absolute sources are returned as host-access reasons.
-func checkMounts(c *composeDoc, env *envInfo, files map[string]string, p *problems) []string {
+// the project; absolute sources are returned as host-access reasons. A relative source missing from files is a
+// warning: Compose (and the engine) creates it as an empty directory, unless create_host_path is false.
+func checkMounts(c *composeDoc, env *envInfo, files map[string]string, p, w *problems) []string {
 	var access []string
 	lookup := env.lookup()
 	for _, s := range c.services {
@@ -32,8 +32,11 @@ func checkMounts(c *composeDoc, env *envInfo, files map[string]string, p *proble
 			if !ok {
 				continue
 			}
-			rawSource(s.Name, item, p)
-			if reason := checkBind(s.Name, src, ro, item.Line, files, p); reason != "" {
+			if chosen := rawSource(s.Name, item); len(chosen) > 0 {
+				access = append(access, chosen...) // wherever the setting points: nothing to check inside the project
+				continue
+			}
+			if reason := checkBind(s.Name, src, ro, createsSource(item), item.Line, files, p, w); reason != "" {
 				access = append(access, reason)
 			}
 		}
@@ -73,9 +76,9 @@ func interpolate(s string, lookup template.Mapping) string {
 	return out
 }
 
-// rawSource refuses bind sources built from settings: users change settings at install, so such a bind could
-// point anywhere on the host.
-func rawSource(svc string, item *yaml.Node, p *problems) {
+// rawSource returns a host-access reason for a bind source built from settings: users change settings at
+// install, so such a bind (a path to scan) may point anywhere on the host.
+func rawSource(svc string, item *yaml.Node) []string {
 	raw := item.Value
 	if item.Kind == yaml.MappingNode {
 		if _, s := get(item, "source"); s != nil {
@@ -84,16 +87,25 @@ func rawSource(svc string, item *yaml.Node, p *problems) {
 	} else {
 		raw = strings.Join(splitColons(raw)[:1], "")
 	}
+	var out []string
 	for _, name := range refNames(raw) {
 		if isSettingName(name) {
-			p.add(ComposeFile, item.Line, "service %s builds a bind source from the setting %s, which users can change; "+
-				"use a fixed path inside the project", svc, name)
+			out = append(out, "service "+svc+" binds a host path that the setting "+name+" chooses")
 		}
 	}
+	return out
+}
+
+// createsSource reports whether a missing bind source is created: always for the short syntax, unless
+// bind.create_host_path is false for the long one.
+func createsSource(item *yaml.Node) bool {
+	_, b := get(item, "bind")
+	_, c := get(b, "create_host_path")
+	return c == nil || c.Value != "false"
 }
 
 // checkBind checks one bind source; it returns the host-access reason for an absolute source.
-func checkBind(svc, src string, ro bool, line int, files map[string]string, p *problems) string {
+func checkBind(svc, src string, ro, create bool, line int, files map[string]string, p, w *problems) string {
 	if strings.HasPrefix(src, "/") || strings.HasPrefix(src, "~") || strings.HasPrefix(src, `\\`) {
 		clean := path.Clean(src)
 		switch {
@@ -109,9 +121,13 @@ func checkBind(svc, src string, ro bool, line int, files map[string]string, p *p
 	switch {
 	case clean == ".." || strings.HasPrefix(clean, "../"):
 		p.add(ComposeFile, line, "service %s binds %s, which leaves the project directory; keep bind sources inside it", svc, src)
-	case !fileOrDir(clean, files):
-		p.add(ComposeFile, line, "service %s: bind source %s is not in the template's files; add it to the files or fix the path",
-			svc, src)
+	case fileOrDir(clean, files):
+	case !create:
+		p.add(ComposeFile, line, "service %s: bind source %s is not in the template's files, and create_host_path is false; "+
+			"add it to the files or fix the path", svc, src)
+	default:
+		w.add(ComposeFile, line, "service %s: bind source %s is not in the template's files, so it is created as an empty "+
+			"directory in the project", svc, src)
 	}
 	return ""
 }
@@ -135,19 +151,5 @@ func checkEnvFile(svc string, item *yaml.Node, lookup template.Mapping, files ma
 		p.add(ComposeFile, item.Line, "service %s reads env_file %s, which is outside the project; use .env", svc, name)
 	default:
 		p.add(ComposeFile, item.Line, "service %s reads env_file %s, which is not in the template's files; use .env", svc, name)
-	}
-}
-
-// checkContainerNames requires container names built from W9_ID, so two installs never collide.
-func checkContainerNames(c *composeDoc, p *problems) {
-	for _, s := range c.services {
-		k, v := get(s.Node, "container_name")
-		if !s.Enabled || v == nil || v.Kind != yaml.ScalarNode {
-			continue
-		}
-		if !slices.Contains(refNames(v.Value), VarID) {
-			p.add(ComposeFile, k.Line, "service %s has the fixed container name %q; use ${%s} for the main service "+
-				"and ${%s}-%s for the others, so two installs do not collide", s.Name, v.Value, VarID, VarID, s.Name)
-		}
 	}
 }

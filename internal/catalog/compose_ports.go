@@ -1,14 +1,22 @@
 package catalog
 
 import (
+	"fmt"
 	"strings"
+
+	"github.com/compose-spec/compose-go/v2/template"
+	"github.com/compose-spec/compose-go/v2/types"
 
 	"go.yaml.in/yaml/v4"
 )
 
-// checkPorts checks that enabled services publish host ports only through *_PORT_SET variables defined in
-// .env, which the engine books before install. A port with no host part is fine: Docker picks a free one.
-func checkPorts(c *composeDoc, env *envInfo, p *problems) {
+// checkPorts checks the host ports of enabled services and returns the fixed ones. A port published through a
+// *_PORT_SET variable defined in .env is a setting the engine books; any other host port (a number, or a variable
+// without that suffix, or one only a :-default gives) is fixed: the engine books it at install too, and refuses
+// the install only when it is taken. A port with no host part is fine: Docker picks a free one.
+func checkPorts(c *composeDoc, env *envInfo, w *problems) []string {
+	var fixed []string
+	lookup := env.lookup()
 	for _, s := range c.services {
 		if !s.Enabled {
 			continue
@@ -16,9 +24,43 @@ func checkPorts(c *composeDoc, env *envInfo, p *problems) {
 		_, ports := get(s.Node, "ports")
 		for _, item := range items(ports) {
 			host, line := hostPort(item)
-			checkHostPort(s.Name, host, line, env, p)
+			if checkHostPort(s.Name, host, line, env, w) {
+				fixed = append(fixed, fixedPorts(s.Name, item, lookup)...)
+			}
 		}
 	}
+	return fixed
+}
+
+// fixedPorts describes the host ports of one port entry as "service S publishes host port N/proto".
+func fixedPorts(svc string, item *yaml.Node, lookup template.Mapping) []string {
+	var cfgs []types.ServicePortConfig
+	if item.Kind == yaml.MappingNode {
+		_, pub := get(item, "published")
+		_, proto := get(item, "protocol")
+		pc := types.ServicePortConfig{Protocol: "tcp"}
+		if pub != nil {
+			pc.Published = interpolate(pub.Value, lookup)
+		}
+		if proto != nil {
+			pc.Protocol = interpolate(proto.Value, lookup)
+		}
+		cfgs = []types.ServicePortConfig{pc}
+	} else {
+		cfgs, _ = types.ParsePortConfig(interpolate(item.Value, lookup))
+	}
+	var out []string
+	for _, pc := range cfgs {
+		if pc.Published == "" {
+			continue
+		}
+		proto := pc.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		out = append(out, fmt.Sprintf("service %s publishes host port %s/%s", svc, pc.Published, proto))
+	}
+	return out
 }
 
 // hostPort returns the raw host part of a port entry (short or long syntax) and its line; "" when none.
@@ -74,22 +116,18 @@ func splitColons(s string) []string {
 	return append(out, s[start:])
 }
 
-// checkHostPort checks one raw host port.
-func checkHostPort(svc, host string, line int, env *envInfo, p *problems) {
+// checkHostPort checks one raw host port and reports whether it is fixed (not a booked port setting).
+func checkHostPort(svc, host string, line int, env *envInfo, w *problems) bool {
 	if host == "" {
-		return
+		return false
 	}
 	r, ok := singleRef(host)
 	switch {
-	case !ok:
-		p.add(ComposeFile, line, "service %s publishes host port %s directly; use a variable such as ${W9_HTTP%s}",
-			svc, host, PortSuffix)
-	case !strings.HasSuffix(r.Name, PortSuffix):
-		p.add(ComposeFile, line, "service %s publishes a host port through ${%s}, which the engine cannot book; "+
-			"name the variable with the %s suffix, such as ${W9_%s%s}", svc, r.Name, PortSuffix,
-			strings.TrimPrefix(strings.TrimSuffix(r.Name, "_PORT"), "W9_"), PortSuffix)
+	case !ok || !strings.HasSuffix(r.Name, PortSuffix) || !env.defined[r.Name] && r.HasDefault:
+		return true
 	case !env.defined[r.Name]:
-		p.add(ComposeFile, line, "service %s publishes host port ${%s}, which .env does not define; "+
-			"define it there with the default port so the engine can book it", svc, r.Name)
+		w.add(ComposeFile, line, "service %s publishes host port ${%s}, which .env does not define, so Docker "+
+			"picks a free port; define it there with the default port so the engine can book it", svc, r.Name)
 	}
+	return false
 }

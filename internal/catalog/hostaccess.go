@@ -44,6 +44,20 @@ func serviceAccess(name string, s types.ServiceConfig, vols types.Volumes) []str
 	for _, d := range s.Devices {
 		add("uses the host device %s", d.Source)
 	}
+	if s.Cgroup == "host" {
+		add("shares the host's namespace (cgroup: host)")
+	}
+	if s.Runtime != "" {
+		add("runs with the container runtime %s", s.Runtime)
+	}
+	if s.Deploy != nil && s.Deploy.Resources.Reservations != nil {
+		for _, d := range s.Deploy.Resources.Reservations.Devices {
+			add("reserves host devices (%s)", deviceWords(d))
+		}
+	}
+	for _, d := range s.Gpus {
+		add("reserves host devices (%s)", deviceWords(d))
+	}
 	for _, opt := range s.SecurityOpt {
 		if !strings.HasPrefix(opt, "no-new-privileges") {
 			add("weakens its confinement (security_opt %s)", opt)
@@ -58,6 +72,23 @@ func serviceAccess(name string, s types.ServiceConfig, vols types.Volumes) []str
 		}
 	}
 	return out
+}
+
+// deviceWords describes a device reservation: its capabilities, driver and count.
+func deviceWords(d types.DeviceRequest) string {
+	words := append([]string{}, d.Capabilities...)
+	if d.Driver != "" {
+		words = append(words, "driver "+d.Driver)
+	}
+	switch {
+	case len(d.IDs) > 0:
+		words = append(words, "ids "+strings.Join(d.IDs, ","))
+	case d.Count < 0:
+		words = append(words, "all")
+	case d.Count > 0:
+		words = append(words, fmt.Sprintf("count %d", d.Count))
+	}
+	return strings.Join(words, ", ")
 }
 
 // sortedUnique sorts reasons and drops duplicates.

@@ -15,11 +15,13 @@ import (
 
 // Stack is an installable template: stored as JSON on a hub update.
 type Stack struct {
-	Compose      string            `json:"compose"`                // docker-compose.yml text with ${VAR}/$VAR references
-	Env          string            `json:"env"`                    // .env text: defaults for every variable
-	Files        map[string]string `json:"files,omitempty"`        // extra files by relative path, e.g. "src/init.sh"
-	Requirements Requirements      `json:"requirements,omitempty"` // resources checked before install
-	HostAccess   []string          `json:"host_access,omitempty"`  // set by Validate: why it needs host power; empty = none
+	Compose      string       `json:"compose"`                // docker-compose.yml text with ${VAR}/$VAR references
+	Env          string       `json:"env"`                    // .env text: defaults for every variable
+	Files        Files        `json:"files,omitempty"`        // extra files by relative path, e.g. "src/init.sh"
+	Requirements Requirements `json:"requirements,omitempty"` // resources checked before install
+	HostAccess   []string     `json:"host_access,omitempty"`  // set by Validate: why it needs host power; empty = none
+	Warnings     []string     `json:"warnings,omitempty"`     // set by Validate: what Compose accepts but reads oddly
+	FixedPorts   []string     `json:"fixed_ports,omitempty"`  // set by Validate: host ports no setting books
 }
 
 // Requirements are the resources a stack needs: CPU in cores, Memory and Disk in GB.

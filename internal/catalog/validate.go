@@ -16,7 +16,12 @@ const (
 )
 
 // DefaultMaxSize is the size limit of a stack (compose, env and files together) when ValidateOptions leaves it 0.
+// It is also the default of the limit the administrator sets for what users publish (serve --max-stack-size).
 const DefaultMaxSize = 1 << 20
+
+// MaxImportSize is the size limit of a stack the administrator imports or publishes: the Websoft9 library has
+// templates with large src/ trees (up to 18 MB).
+const MaxImportSize = 64 << 20
 
 // maxListed caps how many further problems a ValidationError's message lists.
 const maxListed = 20
@@ -27,6 +32,7 @@ const maxListed = 20
 type ValidateOptions struct {
 	AllowHostAccess bool
 	MaxSize         int
+	LimitHint       string // said after the limit when a stack is over it: who sets the limit, and how
 }
 
 // ValidationError is why a stack was refused: the file ("docker-compose.yml", ".env", "variables.json" or a
@@ -101,28 +107,50 @@ func lineKey(l int) int {
 	return l
 }
 
-// Validate checks a stack and fills s.HostAccess. It never touches the disk. Errors are *ValidationError.
+// Validate checks a stack and fills s.HostAccess and s.Warnings. It never touches the disk. Errors are
+// *ValidationError.
+//
+// What `docker compose` accepts with its own reading is a warning, not a refusal (see the catalog contract,
+// "Warnings"): a .env key defined twice (the last wins), a reference to a key defined further down or nowhere
+// (empty), a variable the compose file uses that nothing defines (empty).
 //
 // Only services enabled by default are checked for variables, ports, binds and host access: a service behind a
 // compose profile is never started by StackHub, so its references (postgresql's $DATABASE_BACKUP) are ignored;
 // it must still parse and use only supported keys.
 func Validate(s *Stack, opt ValidateOptions) error {
-	s.HostAccess = nil
-	var p problems
+	s.HostAccess, s.Warnings, s.FixedPorts = nil, nil, nil
+	var p, w problems
 	if checkSize(s, opt, &p); len(p) > 0 {
 		return p.err()
 	}
 	checkFiles(s, &p)
 	checkRequirements(s.Requirements, &p)
-	env := checkEnv(s.Env, &p)
+	env := checkEnv(s.Env, &p, &w)
 	if len(p) > 0 {
 		return p.err()
 	}
-	return validateCompose(s, env, opt)
+	err := validateCompose(s, env, opt, &w)
+	if err == nil {
+		s.Warnings = w.list()
+	}
+	return err
+}
+
+// list formats the problems as warnings, in the order of err.
+func (p problems) list() []string {
+	e, ok := p.err().(*ValidationError)
+	if !ok {
+		return nil
+	}
+	out := []string{e.one()}
+	for _, m := range e.More {
+		out = append(out, m.one())
+	}
+	return out
 }
 
 // validateCompose checks the compose file against the (valid) .env and files, and fills s.HostAccess.
-func validateCompose(s *Stack, env *envInfo, opt ValidateOptions) error {
+func validateCompose(s *Stack, env *envInfo, opt ValidateOptions, w *problems) error {
 	c, err := parseCompose(s.Compose)
 	if err != nil {
 		return err
@@ -132,17 +160,19 @@ func validateCompose(s *Stack, env *envInfo, opt ValidateOptions) error {
 	if checkStructure(c, &p); len(p) > 0 {
 		return p.err()
 	}
-	checkVariables(c, env, &p)
+	checkVariables(c, env, &p, w)
 	proj, lerr := loadProject(s.Compose, env, c)
 	switch {
 	case lerr != nil && len(p) == 0:
 		return lerr
-	case lerr != nil: // most likely a consequence of the variable problems: report those
+	case lerr != nil:
 		return p.err()
 	}
-	checkPorts(c, env, &p)
-	checkContainerNames(c, &p)
-	bindAccess := checkMounts(c, env, s.Files, &p)
+	s.FixedPorts = checkPorts(c, env, w)
+	checkPullPolicies(c, proj, &p)
+	checkBuilds(c, proj, s.Files, &p)
+	bindAccess := checkMounts(c, env, s.Files, &p, w)
+	bindAccess = append(bindAccess, checkConfigs(c, proj, s.Files, &p)...)
 	s.HostAccess = sortedUnique(append(bindAccess, hostAccess(proj)...))
 	if len(s.HostAccess) > 0 && !opt.AllowHostAccess {
 		p.add(ComposeFile, 0, "this stack needs access to the host (%s); only templates the administrator imports may",
@@ -162,7 +192,7 @@ func checkSize(s *Stack, opt ValidateOptions, p *problems) {
 		size += len(name) + len(body)
 	}
 	if size > limit {
-		p.add("", 0, "the stack is %d bytes, over the limit of %d bytes; move large content into the image", size, limit)
+		p.add("", 0, "the stack is %d bytes, over the limit of %d bytes%s; move large content into the image", size, limit, opt.LimitHint)
 	}
 }
 

@@ -20,10 +20,10 @@ func (e *envInfo) provides(name string) bool {
 	return e.defined[name] || isEngineVar(name)
 }
 
-// checkEnv parses the .env text and checks what RenderEnv relies on: each key once, references only to keys
-// defined above (the engine appends the keys it adds, so a later definition would resolve to nothing), and
-// port settings holding port numbers.
-func checkEnv(text string, p *problems) *envInfo {
+// checkEnv parses the .env text and checks port settings hold port numbers. What Compose reads its own way is a
+// warning in w: a key defined twice (the last wins) and a reference to a key not defined above (empty: the
+// engine appends the keys it adds, so even its own variables are empty when referred to before they are defined).
+func checkEnv(text string, p, w *problems) *envInfo {
 	entries, err := scanEnv(text)
 	if err != nil {
 		var ee *envError
@@ -42,14 +42,16 @@ func checkEnv(text string, p *problems) *envInfo {
 	info := &envInfo{entries: entries, values: values, defined: map[string]bool{}}
 	firstLine := map[string]int{}
 	for _, e := range entries {
-		if l, dup := firstLine[e.Key]; dup {
-			p.add(EnvFile, e.Line, "%s is defined twice (first on line %d); keep one", e.Key, l)
-			continue
+		l, dup := firstLine[e.Key]
+		if dup {
+			w.add(EnvFile, e.Line, "%s is defined twice (first on line %d); as in Compose the last one wins", e.Key, l)
 		}
-		checkEnvRefs(e, info.defined, p)
-		firstLine[e.Key] = e.Line
+		checkEnvRefs(e, info.defined, p, w)
+		if !dup {
+			firstLine[e.Key] = e.Line
+		}
 		info.defined[e.Key] = true
-		if strings.HasSuffix(e.Key, PortSuffix) && !validPort(values[e.Key]) {
+		if strings.HasSuffix(e.Key, PortSuffix) && !validPort(values[e.Key]) && !dup {
 			p.add(EnvFile, e.Line, "%s is %q; a *%s variable holds the default host port, a number from 1 to 65535",
 				e.Key, values[e.Key], PortSuffix)
 		}
@@ -57,8 +59,9 @@ func checkEnv(text string, p *problems) *envInfo {
 	return info
 }
 
-// checkEnvRefs checks that a value only refers to keys defined above it; single-quoted values are literal.
-func checkEnvRefs(e envEntry, defined map[string]bool, p *problems) {
+// checkEnvRefs checks a value's references; one to a key not defined above it is a warning (Compose reads it
+// as empty). Single-quoted values are literal.
+func checkEnvRefs(e envEntry, defined map[string]bool, p, w *problems) {
 	if e.Quote == '\'' {
 		return
 	}
@@ -67,8 +70,8 @@ func checkEnvRefs(e envEntry, defined map[string]bool, p *problems) {
 		case r.Invalid:
 			p.add(EnvFile, e.Line, "%s has an invalid variable reference; write $NAME or ${NAME}, and $$ for a literal $", e.Key)
 		case !defined[r.Name] && !r.HasDefault:
-			p.add(EnvFile, e.Line, "%s refers to %s, which is not defined above it; define %s on an earlier line",
-				e.Key, r.Name, r.Name)
+			w.add(EnvFile, e.Line, "%s refers to %s, which is not defined above it, so Compose reads it as empty; "+
+				"define %s on an earlier line", e.Key, r.Name, r.Name)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 type varRef struct {
 	Name       string
 	HasDefault bool // ${X:-d}, ${X-d}, ${X:+v} or ${X+v}: fine when X is not defined
+	Required   bool // ${X:?err} or ${X?err}: Compose refuses the file when X is not defined
 	Offset     int  // byte offset of the '$'
 	Invalid    bool // "${" that Compose cannot parse; Name is then empty
 }
@@ -59,10 +60,10 @@ func bracedRef(s string, i int) ([]varRef, int) {
 	switch {
 	case rest == "":
 	case strings.HasPrefix(rest, ":-"), strings.HasPrefix(rest, ":+"), strings.HasPrefix(rest, ":?"):
-		ref.HasDefault = rest[1] != '?'
+		ref.HasDefault, ref.Required = rest[1] != '?', rest[1] == '?'
 		nested = rest[2:]
 	case rest[0] == '-', rest[0] == '+', rest[0] == '?':
-		ref.HasDefault = rest[0] != '?'
+		ref.HasDefault, ref.Required = rest[0] != '?', rest[0] == '?'
 		nested = rest[1:]
 	default:
 		return []varRef{{Offset: i, Invalid: true}}, i + end + 1
@@ -136,10 +137,10 @@ func singleRef(s string) (varRef, bool) {
 	return r, end == len(s)
 }
 
-// checkVariables checks that every variable the compose file refers to is defined in .env or provided by the
-// engine, unless the reference carries a default. Services behind a profile are skipped (see Validate); keys
+// checkVariables warns about every variable the compose file refers to that is neither defined in .env nor
+// provided by the engine, unless the reference carries a default: Compose reads it as empty. Services behind a profile are skipped (see Validate); keys
 // are skipped because Compose interpolates values only.
-func checkVariables(c *composeDoc, env *envInfo, p *problems) {
+func checkVariables(c *composeDoc, env *envInfo, p, w *problems) {
 	disabled := map[*yaml.Node]bool{}
 	for _, s := range c.services {
 		if !s.Enabled {
@@ -163,24 +164,28 @@ func checkVariables(c *composeDoc, env *envInfo, p *problems) {
 				walk(item)
 			}
 		case yaml.ScalarNode:
-			checkScalarRefs(n, env, reported, p)
+			checkScalarRefs(n, env, reported, p, w)
 		}
 	}
 	walk(c.root)
 }
 
 // checkScalarRefs checks the references in one scalar value, reporting each missing variable once.
-func checkScalarRefs(n *yaml.Node, env *envInfo, reported map[string]bool, p *problems) {
+func checkScalarRefs(n *yaml.Node, env *envInfo, reported map[string]bool, p, w *problems) {
 	for _, r := range findRefs(n.Value) {
 		switch {
 		case r.Invalid:
 			p.add(ComposeFile, refLine(n, r.Offset), "invalid variable reference in %q; write $NAME or ${NAME}, and $$ for a literal $",
 				firstLine(n.Value))
 		case r.HasDefault || env.provides(r.Name) || reported[r.Name]:
+		case r.Required:
+			reported[r.Name] = true
+			p.add(ComposeFile, refLine(n, r.Offset), "variable %s is not defined in .env, and the file requires it; "+
+				"define it there with its default value", r.Name)
 		default:
 			reported[r.Name] = true
-			p.add(ComposeFile, refLine(n, r.Offset), "variable %s is not defined in .env; define it there "+
-				"with its default value, or write ${%s:-default}", r.Name, r.Name)
+			w.add(ComposeFile, refLine(n, r.Offset), "variable %s is not defined in .env, so Compose reads it as "+
+				"empty; define it there with its default value, or write ${%s:-default}", r.Name, r.Name)
 		}
 	}
 }

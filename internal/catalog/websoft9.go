@@ -108,13 +108,13 @@ func readTemplate(fsys fs.FS, dir, key string, includeUnreleased bool) (Template
 	if t.Description, err = readDescriptionFS(fsys, path.Join(dir, "README.md")); err != nil {
 		return Template{}, err
 	}
-	if err := Validate(&t.Stack, ValidateOptions{AllowHostAccess: true}); err != nil {
+	if err := Validate(&t.Stack, ValidateOptions{AllowHostAccess: true, MaxSize: MaxImportSize}); err != nil {
 		return Template{}, err
 	}
 	return t, nil
 }
 
-// readStack reads the compose file, .env and src/ files of a template folder.
+// readStack reads the compose file, .env and other files of a template folder.
 func readStack(fsys fs.FS, dir string, req Requirements) (Stack, error) {
 	compose, err := readText(fsys, dir, ComposeFile)
 	if err != nil {
@@ -124,7 +124,7 @@ func readStack(fsys fs.FS, dir string, req Requirements) (Stack, error) {
 	if err != nil {
 		return Stack{}, err
 	}
-	files, err := readSrc(fsys, dir)
+	files, err := readFiles(fsys, dir)
 	if err != nil {
 		return Stack{}, err
 	}
@@ -146,33 +146,31 @@ func readText(fsys fs.FS, dir, name string) (string, error) {
 	return string(b), nil
 }
 
-// readSrc returns every regular text file under src/ by its "src/<rel>" path. Binary files (holding a NUL byte)
-// and symbolic links are left out: a bind that needs one is then refused by Validate.
-func readSrc(fsys fs.FS, dir string) (map[string]string, error) {
-	root := path.Join(dir, "src")
-	files := map[string]string{}
-	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+// layoutFiles are a template folder's own files, which are not among the stack's files.
+var layoutFiles = setOf(ComposeFile, EnvFile, VariablesFile, "README.md", "Notes.md", "CHANGELOG.md")
+
+// readFiles returns every regular text file of the template folder but its own layout files, by path relative
+// to the folder: src/ and whatever else the compose file may use (a Dockerfile to build, a config file, a binary
+// a Dockerfile copies). Symbolic links are left out: a bind that needs one is then refused by Validate.
+func readFiles(fsys fs.FS, dir string) (Files, error) {
+	files := Files{}
+	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if p == root && errors.Is(err, fs.ErrNotExist) {
-				return fs.SkipDir
-			}
 			return err
 		}
-		if !d.Type().IsRegular() {
+		rel := strings.TrimPrefix(p, dir+"/")
+		if !d.Type().IsRegular() || layoutFiles[rel] {
 			return nil
 		}
 		b, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err
 		}
-		if slices.Contains(b, 0) {
-			return nil
-		}
-		files[strings.TrimPrefix(p, dir+"/")] = string(b)
+		files[rel] = string(b)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read src: %w", err)
+		return nil, fmt.Errorf("read the template's files: %w", err)
 	}
 	if len(files) == 0 {
 		return nil, nil

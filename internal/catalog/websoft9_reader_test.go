@@ -63,7 +63,7 @@ func TestReadWebsoft9(t *testing.T) {
 		"nocompose": broken,
 		"badreq":    app(strings.Replace(okVars, `"cpu": "2"`, `"cpu": "two"`, 1)),
 		"badtag":    app(strings.Replace(okVars, `"1.0"`, `"1.0 beta"`, 1)),
-		"hostport":  mapWith(app(okVars), "docker-compose.yml", strings.Replace(testCompose, "$W9_HTTP_PORT_SET", "8080", 1)),
+		"escape":    mapWith(app(okVars), "docker-compose.yml", strings.Replace(testCompose, "./src/site.conf", "../site.conf", 1)),
 	})
 	templates, refused, err := ReadWebsoft9(dir, false)
 	if err != nil {
@@ -72,7 +72,7 @@ func TestReadWebsoft9(t *testing.T) {
 	want := []Template{{Key: "site", Name: "Site", Description: "# Site\n\nA site.", Release: true, Dist: "community",
 		Versions: []string{"2.0", "1.0"}, Stack: Stack{Compose: testCompose,
 			Env:          "W9_REPO=nginx\nW9_VERSION=1.0\nW9_HTTP_PORT_SET=9001\n",
-			Files:        map[string]string{"src/site.conf": "server {}\n"},
+			Files:        Files{"src/site.conf": "server {}\n", "src/bin.dat": "a\x00b"},
 			Requirements: Requirements{CPU: 2, Memory: 0.5}}}}
 	if diff := cmp.Diff(want, templates); diff != "" {
 		t.Errorf("templates (-want +got):\n%s", diff)
@@ -82,7 +82,7 @@ func TestReadWebsoft9(t *testing.T) {
 		{"badreq", `variables.json: requirements.cpu is "two", not a number`},
 		{"badtag", `variables.json: version "1.0 beta" of edition community is not a valid image tag`},
 		{"draft", "not released"},
-		{"hostport", "docker-compose.yml line 5: service web publishes host port 8080 directly"},
+		{"escape", "docker-compose.yml line 6: service web binds ../site.conf, which leaves the project directory"},
 		{"nocompose", "docker-compose.yml is missing"},
 	}
 	if len(refused) != len(wantRefused) {

@@ -43,6 +43,11 @@ func catalogCmd() *cobra.Command {
 				default:
 					fmt.Fprintf(out, "accepted %s: unchanged (app %d)\n", t.Key, res.App)
 				}
+				if err == nil {
+					for _, w := range res.Warnings {
+						fmt.Fprintf(out, "  warning %s: %s\n", t.Key, w)
+					}
+				}
 			}
 			for _, rf := range refused {
 				fmt.Fprintf(out, "refused  %s: %s\n", rf.Key, rf.Reason)
@@ -52,6 +57,36 @@ func catalogCmd() *cobra.Command {
 		},
 	}
 	imp.Flags().BoolVar(&unreleased, "unreleased", false, "also import templates marked release: false")
-	cmd.AddCommand(imp)
+	check := &cobra.Command{
+		Use:   "check [APP...]",
+		Short: "Render and load every installable version as an install would, starting nothing",
+		Long: "Renders every installable version of the given apps (all catalog apps when none) with stand-in ports " +
+			"and generated secrets, and loads it as Compose, exactly as an install would; nothing is started. Prints " +
+			"`ok <app> <version>` or `fail <app> <version>: <reason>` per version, and exits non-zero when any fails.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := r.ctx(cmd)
+			defer cancel()
+			res, err := r.client().CheckCatalog(ctx, args)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			failed := 0
+			for _, c := range res {
+				if c.OK {
+					fmt.Fprintf(out, "ok %s %s\n", c.App, c.Version)
+					continue
+				}
+				failed++
+				fmt.Fprintf(out, "fail %s %s: %s\n", c.App, c.Version, c.Error)
+			}
+			fmt.Fprintf(out, "%d ok, %d failed\n", len(res)-failed, failed)
+			if failed > 0 {
+				return fmt.Errorf("%d of %d versions failed the check", failed, len(res))
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(imp, check)
 	return cmd
 }

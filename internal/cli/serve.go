@@ -85,6 +85,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	au := auth.NewService(st, token, auth.DefaultParams(), auth.NewLimiter(10, time.Minute))
 	bus := events.NewBus()
 	h := hub.New(st, au, bus, log)
+	h.SetMaxStackSize(cfg.MaxStackSize)
 	if err := seedCatalog(ctx, h, log, builtin.Templates); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
 
+	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/store"
 	"github.com/stackhub/stackhub/internal/webhook"
 )
@@ -35,11 +36,13 @@ type Config struct {
 	WebhookSecret   string `koanf:"webhook-secret"`
 	WebhookTimeoutS string `koanf:"webhook-timeout"`
 	WebhookTriesS   string `koanf:"webhook-attempts"`
+	MaxStackS       string `koanf:"max-stack-size"`
 
 	Hooks           []webhook.Hook `koanf:"-"`
 	HealthTimeout   time.Duration  `koanf:"-"`
 	WebhookTimeout  time.Duration  `koanf:"-"`
 	WebhookAttempts int            `koanf:"-"`
+	MaxStackSize    int            `koanf:"-"` // bytes a user's published stack may hold
 }
 
 // envNames maps environment variables to setting keys.
@@ -58,6 +61,7 @@ var envNames = map[string]string{
 	"STACKHUB_WEBHOOK_SECRET":   "webhook-secret",
 	"STACKHUB_WEBHOOK_TIMEOUT":  "webhook-timeout",
 	"STACKHUB_WEBHOOK_ATTEMPTS": "webhook-attempts",
+	"STACKHUB_MAX_STACK_SIZE":   "max-stack-size",
 }
 
 // Flags declares the serve flags on fs with their defaults.
@@ -72,6 +76,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("health-timeout", "5m", "how long an install waits for the app to be healthy (env STACKHUB_HEALTH_TIMEOUT)")
 	fs.String("webhook-timeout", "10s", "how long one webhook attempt may take (env STACKHUB_WEBHOOK_TIMEOUT)")
 	fs.String("webhook-attempts", "15", "attempts before a webhook delivery fails for good (env STACKHUB_WEBHOOK_ATTEMPTS)")
+	fs.String("max-stack-size", strconv.Itoa(catalog.DefaultMaxSize), "bytes a stack that an ordinary user publishes may hold, compose, .env and files together; the administrator's imports may hold 64 MiB (env STACKHUB_MAX_STACK_SIZE)")
 }
 
 // Load reads the environment (through getenv) and the parsed flags, and validates the result.
@@ -132,6 +137,9 @@ func (c *Config) Validate() error {
 	}
 	if !prefixRe.MatchString(c.Prefix) {
 		return fmt.Errorf("--prefix %q: use 1 to 20 lowercase letters, digits or -, starting with a letter", c.Prefix)
+	}
+	if c.MaxStackSize, err = strconv.Atoi(c.MaxStackS); err != nil || c.MaxStackSize < 1 || c.MaxStackSize > catalog.MaxImportSize {
+		return fmt.Errorf("--max-stack-size %q: want a number of bytes from 1 to %d", c.MaxStackS, catalog.MaxImportSize)
 	}
 	if c.HealthTimeout, err = time.ParseDuration(c.Health); err != nil || c.HealthTimeout <= 0 {
 		return fmt.Errorf("--health-timeout %q: want a duration such as 5m", c.Health)

@@ -56,6 +56,12 @@ type Engine interface {
 	RemoveVolume(ctx context.Context, name string) error
 }
 
+// HostChecker is an Engine that can tell, before anything is created, whether this host has what a project
+// asks of it: container runtimes, host devices, reserved devices (GPUs).
+type HostChecker interface {
+	CheckHost(ctx context.Context, p *Project) error
+}
+
 // Progress is one step of a long operation.
 type Progress struct {
 	Stage   string // pull, network, volume, create, start, wait

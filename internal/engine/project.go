@@ -63,7 +63,54 @@ func Load(ctx context.Context, name, dir string) (*Project, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", file, err)
 	}
+	isolateFixedNames(p)
+	if err := tagBuilds(p); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// PrivateNetwork is the key, in a project's networks, of the network isolateFixedNames adds.
+const PrivateNetwork = "stackhub_private"
+
+// isolateFixedNames gives every container StackHub's name, so two installs of a template never collide: a
+// container_name that is not the project's name and does not start with "<project>-" (a fixed name such as
+// monkeycode-db) becomes <project>-<service>, and the fixed name becomes that container's alias on a network
+// private to the project, which every service joins, so the other services still reach it by that name. The
+// alias is not put on shared networks (W9_NETWORK), where another install's container would answer to it too.
+// Services with a network_mode cannot join networks; they keep their own name.
+func isolateFixedNames(p *Project) {
+	aliases := map[string]string{}
+	for name, s := range p.Services {
+		cn := s.ContainerName
+		if cn == "" || cn == p.Name || strings.HasPrefix(cn, p.Name+"-") || s.NetworkMode != "" {
+			continue
+		}
+		aliases[name] = cn
+		s.ContainerName = p.Name + "-" + name
+		p.Services[name] = s
+	}
+	if len(aliases) == 0 {
+		return
+	}
+	if p.Networks == nil {
+		p.Networks = types.Networks{}
+	}
+	p.Networks[PrivateNetwork] = types.NetworkConfig{Name: p.Name + "_" + PrivateNetwork}
+	for name, s := range p.Services {
+		if s.NetworkMode != "" {
+			continue
+		}
+		cfg := &types.ServiceNetworkConfig{}
+		if a, ok := aliases[name]; ok {
+			cfg.Aliases = []string{a}
+		}
+		if s.Networks == nil {
+			s.Networks = map[string]*types.ServiceNetworkConfig{}
+		}
+		s.Networks[PrivateNetwork] = cfg
+		p.Services[name] = s
+	}
 }
 
 // ReadEnvFile parses a .env file; a missing file is an empty environment.

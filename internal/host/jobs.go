@@ -68,7 +68,7 @@ func (r *run) note(stage, msg string, pct int) {
 
 // progress turns engine progress into job lines, skipping repeats and small percentage steps of one message.
 func (r *run) progress(p engine.Progress) {
-	stage := map[string]string{"pull": "pulling", "network": "creating", "volume": "creating", "create": "creating",
+	stage := map[string]string{"pull": "pulling", "build": "building", "network": "creating", "volume": "creating", "create": "creating",
 		"start": "starting", "wait": "starting"}[p.Stage]
 	if stage == "" {
 		stage = p.Stage

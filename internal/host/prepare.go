@@ -1,9 +1,11 @@
 package host
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -76,6 +78,9 @@ func (s *Service) prepare(ctx context.Context, app *store.App, up *store.Update,
 	}
 	out, err := s.render(ctx, dir, project, stack, values, nil)
 	if err == nil {
+		err = s.checkRendered(ctx, req.Name, project, dir)
+	}
+	if err == nil {
 		err = s.store.Tx(ctx, func(q *store.Q) error {
 			if err := q.SetInstanceServices(ctx, req.Name, strings.Join(out.services, ",")); err != nil {
 				return err
@@ -94,23 +99,21 @@ func (s *Service) prepare(ctx context.Context, app *store.App, up *store.Update,
 	return inst, job, nil
 }
 
+// executable tells the stack files rendered executable, as files carry no mode: shell scripts (by name or a #!
+// line) and ELF binaries (a static binary a Dockerfile copies onto scratch).
+func executable(rel, body string) bool {
+	return strings.HasSuffix(rel, ".sh") || strings.HasPrefix(body, "#!") || strings.HasPrefix(body, "\x7fELF")
+}
+
 // udpRe finds a variable used as the host side of a UDP port mapping.
 var udpRe = regexp.MustCompile(`\$\{?([A-Z0-9_]+_PORT_SET)\b[^\n]*/udp`)
 
 // bookPorts picks a free host port for every port setting: the user's choice (which must be free) or the first
 // free one from the template's default upwards.
 func (s *Service) bookPorts(ctx context.Context, name, compose string, settings []catalog.Setting, given map[string]string) ([]store.PortBooking, error) {
-	published, err := s.engine.PublishedPorts(ctx)
-	if err != nil {
-		return nil, apperr.Wrap(apperr.Unavailable, err, "Docker Engine does not answer; is dockerd running?")
-	}
-	booked, err := s.store.Q().PortBookings(ctx, "")
+	published, held, err := s.portsInUse(ctx)
 	if err != nil {
 		return nil, err
-	}
-	held := map[string]bool{}
-	for _, b := range booked {
-		held[b.Protocol+strconv.Itoa(b.Port)] = true
 	}
 	udp := map[string]bool{}
 	for _, m := range udpRe.FindAllStringSubmatch(compose, -1) {
@@ -152,6 +155,102 @@ func (s *Service) bookPorts(ctx context.Context, name, compose string, settings 
 		out = append(out, store.PortBooking{Port: p, Protocol: proto, Instance: name, Variable: st.Name})
 	}
 	return out, nil
+}
+
+// portsInUse returns the host ports containers publish and those booked (by protocol+port, such as "udp53").
+func (s *Service) portsInUse(ctx context.Context) (published map[int]bool, held map[string]bool, err error) {
+	published, err = s.engine.PublishedPorts(ctx)
+	if err != nil {
+		return nil, nil, apperr.Wrap(apperr.Unavailable, err, "Docker Engine does not answer; is dockerd running?")
+	}
+	booked, err := s.store.Q().PortBookings(ctx, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	held = map[string]bool{}
+	for _, b := range booked {
+		held[b.Protocol+strconv.Itoa(b.Port)] = true
+	}
+	return published, held, nil
+}
+
+// checkRendered checks the rendered project against this host before anything is created: the runtimes, devices
+// and GPUs it asks for are here (when the engine can tell), and its fixed host ports are free, which it books.
+func (s *Service) checkRendered(ctx context.Context, name, project, dir string) error {
+	p, err := engine.Load(ctx, project, dir)
+	if err != nil {
+		return apperr.Wrap(apperr.Invalid, err, "the rendered project does not load")
+	}
+	if hc, ok := s.engine.(engine.HostChecker); ok {
+		if err := hc.CheckHost(ctx, p); err != nil {
+			return apperr.Wrap(apperr.Invalid, err, "%s cannot run on this host: %v", name, err)
+		}
+	}
+	return s.bookFixedPorts(ctx, name, p)
+}
+
+// bookFixedPorts books the host ports the rendered project publishes that no port setting booked (DNS on 53, a
+// port from a setting without the _PORT_SET suffix, a :-default): each must be free, or the install is refused.
+func (s *Service) bookFixedPorts(ctx context.Context, name string, p *engine.Project) error {
+	mine, err := s.store.Q().PortBookings(ctx, name)
+	if err != nil {
+		return err
+	}
+	own := map[string]bool{}
+	for _, b := range mine {
+		own[b.Protocol+strconv.Itoa(b.Port)] = true
+	}
+	published, held, err := s.portsInUse(ctx)
+	if err != nil {
+		return err
+	}
+	var out []store.PortBooking
+	services := slices.Sorted(maps.Keys(p.Services))
+	for _, svc := range services {
+		for _, pc := range p.Services[svc].Ports {
+			proto := cmp.Or(pc.Protocol, "tcp")
+			lo, hi, ok := portRange(pc.Published)
+			if !ok {
+				continue
+			}
+			for port := lo; port <= hi; port++ {
+				key := proto + strconv.Itoa(port)
+				if own[key] {
+					continue
+				}
+				if held[key] || proto == "tcp" && published[port] || !canBind(proto, port) {
+					return apperr.New(apperr.Conflict, "port %d/%s, which service %s publishes as a fixed host port, "+
+						"is already in use; free it, then try again", port, proto, svc)
+				}
+				own[key] = true
+				out = append(out, store.PortBooking{Port: port, Protocol: proto, Instance: name, Variable: "service " + svc})
+			}
+		}
+	}
+	return s.store.Tx(ctx, func(q *store.Q) error {
+		for _, b := range out {
+			if err := q.BookPort(ctx, b); err != nil {
+				return fmt.Errorf("book port %d: %w", b.Port, err)
+			}
+		}
+		return nil
+	})
+}
+
+// portRange reads a published port, "8080" or "8000-8010"; ok is false when there is none.
+func portRange(published string) (lo, hi int, ok bool) {
+	a, b, isRange := strings.Cut(published, "-")
+	lo, err := strconv.Atoi(a)
+	if err != nil || lo < 1 {
+		return 0, 0, false
+	}
+	hi = lo
+	if isRange {
+		if hi, err = strconv.Atoi(b); err != nil || hi < lo || hi > portMax {
+			return 0, 0, false
+		}
+	}
+	return lo, hi, true
 }
 
 // canBind reports whether no process on the host holds the port, on any address.
@@ -311,7 +410,7 @@ func (s *Service) render(ctx context.Context, dir, project string, stack *catalo
 	slices.Sort(names)
 	for _, rel := range names {
 		mode := os.FileMode(0o644)
-		if strings.HasSuffix(rel, ".sh") {
+		if executable(rel, stack.Files[rel]) {
 			mode = 0o755
 		}
 		if err := write(rel, stack.Files[rel], mode, false); err != nil {

@@ -16,7 +16,9 @@ import (
 	"github.com/stackhub/stackhub/client"
 	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/engine"
+	"github.com/stackhub/stackhub/internal/store"
 	tu "github.com/stackhub/stackhub/internal/testutil"
+	"github.com/stackhub/stackhub/internal/testutil/testports"
 )
 
 // recorder is an Engine that runs nothing: it records the projects it is asked to run and reports them running.
@@ -64,6 +66,30 @@ func (r *recorder) Exists(context.Context, string, ...string) (bool, error)  { r
 func (r *recorder) Volumes(context.Context, string) ([]string, error)        { return nil, nil }
 func (r *recorder) RemoveVolume(context.Context, string) error               { return nil }
 
+// fixedPortRe reads the port out of a catalog.Stack.FixedPorts entry.
+var fixedPortRe = regexp.MustCompile(`host port (\d+)/`)
+
+// holdFixedPorts gives each fixed host port of tpl (supabase publishes 5432, where this machine's PostgreSQL may
+// listen) a port this test holds, by rewriting the .env value it comes from, so the install's outcome never
+// depends on what else runs here. It returns the ports given; a fixed port no .env line sets fails the test.
+func holdFixedPorts(t *testing.T, tpl *catalog.Template) []int {
+	var out []int
+	for _, f := range tpl.Stack.FixedPorts {
+		m := fixedPortRe.FindStringSubmatch(f)
+		if m == nil {
+			t.Fatalf("%s: fixed port %q does not read as one", tpl.Key, f)
+		}
+		line := regexp.MustCompile(`(?m)^([A-Za-z0-9_]+)=` + m[1] + `$`)
+		if !line.MatchString(tpl.Stack.Env) {
+			t.Fatalf("%s: fixed port %s comes from no .env value the test could point at a port it holds", tpl.Key, m[1])
+		}
+		p := testports.Port(t)
+		tpl.Stack.Env = line.ReplaceAllString(tpl.Stack.Env, "${1}="+strconv.Itoa(p))
+		out = append(out, p)
+	}
+	return out
+}
+
 var sampleLibrary = filepath.Join("..", "..", "testdata", "websoft9-library")
 
 // Every sample template imports, renders and validates: ports are booked, secrets generated, .env is 0600, and
@@ -84,6 +110,7 @@ func TestSampleTemplatesRender(t *testing.T) {
 		seen := map[int]string{}
 		secretRe := regexp.MustCompile(`^[A-Za-z0-9!]{16,}$`)
 		for _, tpl := range ts {
+			fixed := holdFixedPorts(t, &tpl)
 			if _, err := c.ImportTemplate(ctx, tpl); err != nil {
 				t.Fatalf("import %s: %v", tpl.Key, err)
 			}
@@ -131,6 +158,11 @@ func TestSampleTemplatesRender(t *testing.T) {
 					if n, err := strconv.Atoi(pc.Published); err == nil {
 						published = append(published, n)
 					}
+				}
+			}
+			for _, want := range fixed {
+				if !slices.ContainsFunc(res.Instance.Ports, func(b store.PortBooking) bool { return b.Port == want }) {
+					t.Errorf("%s: its fixed port %d is not booked: %+v", tpl.Key, want, res.Instance.Ports)
 				}
 			}
 			for _, b := range res.Instance.Ports {

@@ -74,10 +74,11 @@ func (s *Service) runUpgrade(r *run, inst *store.Instance, rec *store.Upgrade, u
 		s.endUpgrade(ctx, r, rec, store.UpgradeFailed, err.Error(), "")
 		return
 	}
-	// Pull into a staging render first: a missing image fails the upgrade before anything is stopped.
+	// Render into a staging directory first: a runtime, device or GPU this host lacks, a fixed host port taken, or
+	// a missing image fails the upgrade before anything is stopped.
 	staging := filepath.Join(s.cfg.DataDir, "apps", fmt.Sprintf(".upgrade-%s-%d", inst.Name, r.job.ID))
 	r.note("pulling", "pulling the images of "+up.Version, -1)
-	err = s.pullStaged(ctx, r, staging, inst.Project, stack, values)
+	err = s.pullStaged(ctx, r, staging, inst, stack, values)
 	_ = os.RemoveAll(staging)
 	if err != nil {
 		s.endUpgrade(ctx, r, rec, store.UpgradeFailed, fmt.Sprintf("%v; nothing was changed, %s still runs %s", err, inst.Name, inst.Version), "")
@@ -129,12 +130,19 @@ func (s *Service) runUpgrade(r *run, inst *store.Instance, rec *store.Upgrade, u
 	s.endUpgrade(ctx, r, rec, store.UpgradeRolledBack, cause, backup.Path)
 }
 
-// pullStaged renders the new version into a staging directory only to load it and pull its images.
-func (s *Service) pullStaged(ctx context.Context, r *run, dir, project string, stack *catalog.Stack, values map[string]string) error {
-	if _, err := s.render(ctx, dir, project, stack, values, nil); err != nil {
+// pullStaged renders the new version into a staging directory to check it against this host as an install does
+// (booking the fixed host ports it adds) and to pull its images.
+func (s *Service) pullStaged(ctx context.Context, r *run, dir string, inst *store.Instance, stack *catalog.Stack, values map[string]string) error {
+	if _, err := s.render(ctx, dir, inst.Project, stack, values, nil); err != nil {
 		return err
 	}
-	p, err := engine.Load(ctx, project, dir)
+	s.bookMu.Lock()
+	err := s.checkRendered(ctx, inst.Name, inst.Project, dir)
+	s.bookMu.Unlock()
+	if err != nil {
+		return err
+	}
+	p, err := engine.Load(ctx, inst.Project, dir)
 	if err != nil {
 		return err
 	}

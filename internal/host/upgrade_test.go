@@ -188,14 +188,12 @@ func TestBadStacksAreRefused(t *testing.T) {
 		for name, tc := range map[string]struct {
 			compose, env, mentions string
 		}{
-			"invalid YAML":       {"services:\n  web:\n    image: [unclosed\n", env, "line"},
-			"unknown variable":   {strings.Replace(tu.WebCompose, "DATA_DIR: /data", "DATA_DIR: ${NOWHERE}", 1), env, "NOWHERE"},
-			"fixed host port":    {strings.Replace(tu.WebCompose, `"${W9_HTTP_PORT_SET}:8080"`, `"8080:8080"`, 1), env, "8080"},
-			"privileged":         {strings.Replace(tu.WebCompose, "restart: unless-stopped", "restart: unless-stopped\n    privileged: true", 1), env, "privileged"},
-			"docker socket":      {strings.Replace(tu.WebCompose, "- data:/data", "- data:/data\n      - /var/run/docker.sock:/var/run/docker.sock", 1), env, "docker.sock"},
-			"bind outside":       {strings.Replace(tu.WebCompose, "- data:/data", "- ../../etc:/host-etc", 1), env, "../../etc"},
-			"oversize":           {tu.WebCompose + "\n# " + strings.Repeat("x", 1<<20) + "\n", env, "over the limit"},
-			"undefined port var": {strings.Replace(tu.WebCompose, "${W9_HTTP_PORT_SET}", "${W9_OTHER_PORT_SET}", 1), env, "W9_OTHER_PORT_SET"},
+			"invalid YAML":      {"services:\n  web:\n    image: [unclosed\n", env, "line"},
+			"required variable": {strings.Replace(tu.WebCompose, "DATA_DIR: /data", "DATA_DIR: ${NOWHERE:?set it}", 1), env, "NOWHERE"},
+			"privileged":        {strings.Replace(tu.WebCompose, "restart: unless-stopped", "restart: unless-stopped\n    privileged: true", 1), env, "privileged"},
+			"docker socket":     {strings.Replace(tu.WebCompose, "- data:/data", "- data:/data\n      - /var/run/docker.sock:/var/run/docker.sock", 1), env, "docker.sock"},
+			"bind outside":      {strings.Replace(tu.WebCompose, "- data:/data", "- ../../etc:/host-etc", 1), env, "../../etc"},
+			"oversize":          {tu.WebCompose + "\n# " + strings.Repeat("x", 1<<20) + "\n", env, "over the limit"},
 		} {
 			t.Run(name, func(t *testing.T) {
 				r := s.Do(u, "POST", fmt.Sprintf("/app/%d/update", aid), map[string]any{"ver": name,

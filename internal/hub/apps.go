@@ -281,7 +281,7 @@ func VersionOf(u Update) Version {
 func (s *Service) PublishUpdate(ctx context.Context, a auth.Actor, aid int64, in UpdateInput) (*Version, error) {
 	now := s.ms()
 	u := &Update{App: aid, CreatedAt: now}
-	if err := applyUpdate(u, in, a); err != nil {
+	if err := s.applyUpdate(u, in, a); err != nil {
 		return nil, err
 	}
 	if err := checkUpdate(u); err != nil {
@@ -317,7 +317,7 @@ func (s *Service) PublishUpdate(ctx context.Context, a auth.Actor, aid int64, in
 
 // applyUpdate copies the request into u. A stack is validated first: stacks ordinary users publish may not ask
 // for host power; the admin's may, and then record it.
-func applyUpdate(u *Update, in UpdateInput, a auth.Actor) error {
+func (s *Service) applyUpdate(u *Update, in UpdateInput, a auth.Actor) error {
 	in.Reversion.apply(&u.Reversion)
 	in.Version.apply(&u.Version)
 	in.InstallURL.apply(&u.InstallURL)
@@ -333,7 +333,7 @@ func applyUpdate(u *Update, in UpdateInput, a auth.Actor) error {
 	}
 	st := *in.Stack.V
 	st.HostAccess = nil // derived by Validate, never taken from the client
-	if err := catalog.Validate(&st, catalog.ValidateOptions{AllowHostAccess: a.Admin}); err != nil {
+	if err := catalog.Validate(&st, s.validateOptions(a)); err != nil {
 		return apperr.Wrap(apperr.Invalid, err, "stack: %v", err).WithField("stack")
 	}
 	b, err := json.Marshal(st)
@@ -357,7 +357,7 @@ func (s *Service) SaveUpdate(ctx context.Context, a auth.Actor, aid, rev int64, 
 		if u, err = t.Update(ctx, aid, rev); err != nil {
 			return notFound(err, "update", fmt.Sprintf("%d/%d", aid, rev))
 		}
-		if err := applyUpdate(u, in, a); err != nil {
+		if err := s.applyUpdate(u, in, a); err != nil {
 			return err
 		}
 		if err := checkUpdate(u); err != nil {

@@ -22,6 +22,8 @@ type ImportResult struct {
 	App     int64    `json:"app"`
 	Created bool     `json:"created"`
 	Added   []string `json:"added"` // versions added now; empty when the template was already there
+	// Warnings are what Compose accepts but reads its own way (the default version's, as Validate words them).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // ImportTemplate stores a template as an app owned by the system user (package = its key) with one update per
@@ -36,13 +38,17 @@ func (s *Service) ImportTemplate(ctx context.Context, a auth.Actor, t catalog.Te
 		return nil, apperr.Field(apperr.Invalid, "versions", "template %s lists no version", t.Key)
 	}
 	stacks := make([]string, len(t.Versions))
+	var warnings []string
 	for i, v := range t.Versions {
 		st, err := t.StackFor(v)
 		if err == nil {
-			err = catalog.Validate(&st, catalog.ValidateOptions{AllowHostAccess: true})
+			err = catalog.Validate(&st, catalog.ValidateOptions{AllowHostAccess: true, MaxSize: catalog.MaxImportSize})
 		}
 		if err != nil {
 			return nil, apperr.Wrap(apperr.Invalid, err, "template %s version %s: %v", t.Key, v, err)
+		}
+		if i == 0 {
+			warnings = st.Warnings
 		}
 		b, err := json.Marshal(st)
 		if err != nil {
@@ -50,7 +56,7 @@ func (s *Service) ImportTemplate(ctx context.Context, a auth.Actor, t catalog.Te
 		}
 		stacks[i] = string(b)
 	}
-	res := &ImportResult{Key: t.Key, Added: []string{}}
+	res := &ImportResult{Key: t.Key, Added: []string{}, Warnings: warnings}
 	err := s.tx(ctx, func(tx *txn) error {
 		app, err := tx.AppByPackage(ctx, t.Key)
 		now := s.ms()

@@ -3,8 +3,10 @@ package hub_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/stackhub/stackhub/client"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/catalog/builtin"
@@ -89,5 +91,105 @@ func TestImportOrdersVersionsByAge(t *testing.T) {
 		if got := newestFirst(); !slices.Equal(got, newer.Versions) {
 			t.Errorf("after a newer library: %v, want %v", got, newer.Versions)
 		}
+	})
+}
+
+// What Compose reads its own way is imported with warnings, kept with every version and returned to the admin.
+func TestImportKeepsWarnings(t *testing.T) {
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s := tu.StartServer(t, e, tu.Options{})
+		tpl := catalog.Template{Key: "quirky", Name: "Quirky", Release: true, Dist: "community", Versions: []string{"2", "1"},
+			Stack: catalog.Stack{Compose: "services:\n  app:\n    image: busybox:$W9_VERSION\n    container_name: $W9_ID\n" +
+				"    environment:\n      A: $UNSET\n", Env: "W9_VERSION=2\nA=1\nA=2\n"}}
+		res, err := s.Hub.ImportTemplate(t.Context(), auth.Actor{Admin: true, Enabled: true}, tpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Warnings) != 2 || !strings.HasPrefix(res.Warnings[0], ".env line 3: A is defined twice") ||
+			!strings.HasPrefix(res.Warnings[1], "docker-compose.yml line 6: variable UNSET is not defined") {
+			t.Errorf("warnings = %q", res.Warnings)
+		}
+		var versions []struct {
+			Stack catalog.Stack `json:"stack"`
+		}
+		s.Want(200, tu.Anon, "GET", fmt.Sprintf("/app/%d/updates", res.App), nil).JSON(t, &versions)
+		if len(versions) != 2 {
+			t.Fatalf("versions = %+v", versions)
+		}
+		for _, v := range versions {
+			if len(v.Stack.Warnings) != 2 {
+				t.Errorf("a stored version's warnings = %q", v.Stack.Warnings)
+			}
+		}
+	})
+}
+
+// Large stacks: the admin imports a template over 1 MiB (with a binary file) over HTTP; its files are stored once
+// by content however many versions share them, and read back intact. What a user publishes keeps the limit the
+// administrator sets (--max-stack-size), and the refusal names the limit and the setting.
+func TestLargeStacks(t *testing.T) {
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s := tu.StartServer(t, e, tu.Options{})
+		ts, err := builtin.Templates()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wp catalog.Template
+		for _, tpl := range ts {
+			if tpl.Key == "wordpress" {
+				wp = tpl
+			}
+		}
+		if len(wp.Versions) < 2 {
+			t.Fatalf("wordpress lists %v; the test needs two versions", wp.Versions)
+		}
+		big := strings.Repeat("0123456789abcdef\n", 3<<20/17) // 3 MiB of text
+		binary := string([]byte{0x7f, 'E', 'L', 'F', 0, 0xff, 0xfe, 0x80})
+		wp.Stack.Files = catalog.Files{"src/big.txt": big, "bin/app": binary}
+		before, err := s.Store.Q().CountStackFiles(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := client.New(s.URL, tu.AdminToken).ImportTemplate(t.Context(), wp)
+		if err != nil {
+			t.Fatalf("the admin's import of a %d-byte stack: %v", len(big), err)
+		}
+		if len(res.Added) != len(wp.Versions) {
+			t.Fatalf("imported %v, want every version of %v", res.Added, wp.Versions)
+		}
+		after, err := s.Store.Q().CountStackFiles(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after-before != 2 {
+			t.Errorf("%d versions sharing 2 files stored %d file contents, want 2", len(wp.Versions), after-before)
+		}
+		var versions []struct {
+			Stack catalog.Stack `json:"stack"`
+		}
+		s.Want(200, tu.Anon, "GET", fmt.Sprintf("/app/%d/updates", res.App), nil).JSON(t, &versions)
+		for i, v := range versions {
+			if v.Stack.Files["src/big.txt"] != big || v.Stack.Files["bin/app"] != binary {
+				t.Errorf("version %d reads back files of %d and %q bytes", i, len(v.Stack.Files["src/big.txt"]), v.Stack.Files["bin/app"])
+			}
+		}
+
+		// A user's publish over the limit is refused, naming the limit and the setting; nothing is stored.
+		u := s.NewUser("bigpublisher")
+		aid := s.Want(200, u, "POST", "/app", map[string]any{"name": "Big", "package": "big"}).Int(t)
+		stack := map[string]any{"compose": wp.Stack.Compose, "env": wp.Stack.Env, "files": map[string]string{"src/big.txt": big}}
+		r := s.Do(u, "POST", fmt.Sprintf("/api/v1/apps/%d/versions", aid), map[string]any{"ver": "1", "stack": stack})
+		if r.Status != 400 || !strings.Contains(r.Text(), "over the limit of 1048576 bytes") || !strings.Contains(r.Text(), "--max-stack-size") {
+			t.Errorf("a user's 3 MiB publish: %d %.300s", r.Status, r.Body)
+		}
+		if n := s.Want(200, tu.Anon, "GET", fmt.Sprintf("/updates/%d", aid), nil).Int(t); n != 0 {
+			t.Errorf("a refused publish stored %d versions", n)
+		}
+
+		// With the limit raised, the same publish goes through.
+		s2 := tu.StartServer(t, e, tu.Options{MaxStackSize: 4 << 20})
+		u2 := s2.NewUser("bigpublisher")
+		aid2 := s2.Want(200, u2, "POST", "/app", map[string]any{"name": "Big", "package": "big"}).Int(t)
+		s2.Want(201, u2, "POST", fmt.Sprintf("/api/v1/apps/%d/versions", aid2), map[string]any{"ver": "1", "stack": stack})
 	})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/events"
 	"github.com/stackhub/stackhub/internal/store"
 )
@@ -36,6 +37,8 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	outbox Outbox
+
+	maxStack int // bytes a user's published stack may hold (SetMaxStackSize); 0: catalog.DefaultMaxSize
 }
 
 // Outbox writes what a transaction's events trigger (webhook deliveries) in that same transaction, so that it
@@ -53,6 +56,20 @@ func (s *Service) SetOutbox(o Outbox) { s.outbox = o }
 // New returns the hub service.
 func New(st *store.Store, au *auth.Service, bus *events.Bus, log *slog.Logger) *Service {
 	return &Service{store: st, auth: au, bus: bus, log: log, now: time.Now}
+}
+
+// SetMaxStackSize sets how large a stack an ordinary user may publish (stackhub serve --max-stack-size); the
+// administrator's imports and publishes may hold up to catalog.MaxImportSize.
+func (s *Service) SetMaxStackSize(n int) { s.maxStack = n }
+
+// validateOptions are the catalog rules for a stack a publishes: host access and the import size for the admin,
+// the configured limit for everyone else.
+func (s *Service) validateOptions(a auth.Actor) catalog.ValidateOptions {
+	if a.Admin {
+		return catalog.ValidateOptions{AllowHostAccess: true, MaxSize: catalog.MaxImportSize}
+	}
+	return catalog.ValidateOptions{MaxSize: s.maxStack,
+		LimitHint: " (the limit for what users publish, which the administrator sets with stackhub serve --max-stack-size)"}
 }
 
 func (s *Service) ms() int64 { return s.now().UnixMilli() }

@@ -39,8 +39,12 @@ func (q *Q) CreateUpdate(ctx context.Context, u *Update) error {
 		}
 		u.Reversion = next
 	}
-	_, err := q.exec(ctx, `INSERT INTO updates (`+updateCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		u.App, u.Reversion, u.Version, u.InstallURL, u.Updates, u.APIMin, u.APITarget, u.Stack, u.CreatedAt)
+	stack, err := q.storeStackFiles(ctx, u.Stack)
+	if err != nil {
+		return fmt.Errorf("insert update %d/%d: %w", u.App, u.Reversion, err)
+	}
+	_, err = q.exec(ctx, `INSERT INTO updates (`+updateCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		u.App, u.Reversion, u.Version, u.InstallURL, u.Updates, u.APIMin, u.APITarget, stack, u.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("insert update %d/%d: %w", u.App, u.Reversion, err)
 	}
@@ -54,6 +58,9 @@ func (q *Q) Update(ctx context.Context, aid, rev int64) (*Update, error) {
 	if err != nil {
 		return nil, fmt.Errorf("update %d/%d: %w", aid, rev, err)
 	}
+	if err := q.loadStackFiles(ctx, u); err != nil {
+		return nil, err
+	}
 	return u, nil
 }
 
@@ -64,7 +71,16 @@ func (q *Q) Updates(ctx context.Context, aid int64, desc bool, p Page) ([]Update
 		dir = " DESC"
 	}
 	query, args := paged(`SELECT `+updateCols+` FROM updates WHERE app = $1 ORDER BY reversion`+dir, p, aid)
-	return queryRows(ctx, q.db, scanUpdate, query, args...)
+	us, err := queryRows(ctx, q.db, scanUpdate, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	for i := range us {
+		if err := q.loadStackFiles(ctx, &us[i]); err != nil {
+			return nil, err
+		}
+	}
+	return us, nil
 }
 
 // CountUpdates counts an app's versions.
@@ -74,9 +90,13 @@ func (q *Q) CountUpdates(ctx context.Context, aid int64) (int64, error) {
 
 // SaveUpdate writes u's editable fields.
 func (q *Q) SaveUpdate(ctx context.Context, u *Update) error {
+	stack, err := q.storeStackFiles(ctx, u.Stack)
+	if err != nil {
+		return fmt.Errorf("save update %d/%d: %w", u.App, u.Reversion, err)
+	}
 	return q.execOne(ctx, `UPDATE updates SET version_name = $3, install_url = $4, updates = $5, api_min = $6,
 		api_target = $7, stack = $8 WHERE app = $1 AND reversion = $2`,
-		u.App, u.Reversion, u.Version, u.InstallURL, u.Updates, u.APIMin, u.APITarget, u.Stack)
+		u.App, u.Reversion, u.Version, u.InstallURL, u.Updates, u.APIMin, u.APITarget, stack)
 }
 
 // DeleteUpdate removes one version.

@@ -76,6 +76,8 @@ type Options struct {
 	Feed     realtime.FeedOptions
 	// Metrics samples the host every second for the server page's live chart; off, the page measures on demand.
 	Metrics bool
+	// MaxStackSize is the limit of what users publish (serve --max-stack-size); 0: the default.
+	MaxStackSize int
 }
 
 // QuickWebhookOptions fills the zero fields of o with values that keep tests quick: 2 s per attempt, 50 ms before
@@ -114,6 +116,7 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	au := auth.NewService(st, AdminToken, HashParams, opt.Limiter)
 	bus := events.NewBus()
 	h := hub.New(st, au, bus, log)
+	h.SetMaxStackSize(opt.MaxStackSize)
 	eng := opt.Engine
 	if eng == nil {
 		d, err := docker.New()

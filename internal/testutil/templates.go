@@ -3,7 +3,6 @@ package testutil
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/stackhub/stackhub/client"
 	"github.com/stackhub/stackhub/internal/catalog"
+	"github.com/stackhub/stackhub/internal/testutil/testports"
 )
 
 // Library writes test templates in the Websoft9 docker-library layout: DIR/apps/<key>/ with docker-compose.yml,
@@ -22,10 +22,11 @@ type Library struct {
 	BasePort int // templates' default web port; installs step up from it
 }
 
-// NewLibrary makes an empty library in a temp dir, with a random default port range.
+// NewLibrary makes an empty library in a temp dir, with a default port range of its own (testports.Block): no
+// other test server books from it and no outgoing connection takes a port of it.
 func NewLibrary(t testing.TB) *Library {
 	t.Helper()
-	return &Library{Dir: t.TempDir(), Network: "shnet-" + randomHex(4), BasePort: 20000 + rand.IntN(20000)}
+	return &Library{Dir: t.TempDir(), Network: "shnet-" + randomHex(4), BasePort: testports.Block(t)}
 }
 
 // Add writes one template. compose may use ${NET} for the network block's name variable; env gets the usual
@@ -49,6 +50,33 @@ func (l *Library) Add(t testing.TB, key, compose, env string, versions ...string
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// AddDir copies the template folder src (docker-compose.yml, .env, variables.json, src/...) as key, with the
+// library's W9_NETWORK and W9_HTTP_PORT_SET put first in its .env, so parallel tests never share a network.
+func (l *Library) AddDir(t testing.TB, key, src string) {
+	t.Helper()
+	dst := filepath.Join(l.Dir, "apps", key)
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if rel == ".env" {
+			b = append([]byte(fmt.Sprintf("W9_NETWORK=%s\nW9_HTTP_PORT_SET=%d\n", l.Network, l.BasePort)), b...)
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

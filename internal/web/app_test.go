@@ -50,7 +50,8 @@ func TestAppPage(t *testing.T) {
 			t.Fatal(err)
 		}
 		storeVersion(t, s, aid, 1, `{"compose":"services: {}","env":"","requirements":{"cpu":2,"memory":4,"disk":10},`+
-			`"host_access":["mounts /var/run/docker.sock"]}`)
+			`"host_access":["mounts /var/run/docker.sock"],"fixed_ports":["service dns publishes host port 53/udp"],`+
+			`"warnings":[".env line 3: A is defined twice"]}`)
 		storeVersion(t, s, aid, 2, "")
 		page := fmt.Sprintf("%s/ui/apps/%d", s.URL, aid)
 		install := fmt.Sprintf("/ui/apps/%d/install", aid)
@@ -60,13 +61,14 @@ func TestAppPage(t *testing.T) {
 			"<h1>Notes</h1>", `<a class="mention" href="/ui/u/bob">@bob</a>`, "<p>Take notes.</p>",
 			`<img src="https://img.example/a.png"`, `<img src="http://img.example/b.png"`,
 			"2 cores", "4 GB", "10 GB", `id="host-access"`, "mounts /var/run/docker.sock", "For version v1",
+			`id="fixed-ports"`, "service dns publishes host port 53/udp",
 			"Changes of v2", "Changes of v1", `id="signin-to-comment"`, "Sign in to star",
 		} {
 			if !strings.Contains(body, want) {
 				t.Errorf("the anonymous app page lacks %q", want)
 			}
 		}
-		if strings.Contains(body, "javascript:") || strings.Contains(body, install) ||
+		if strings.Contains(body, "javascript:") || strings.Contains(body, install) || strings.Contains(body, "A is defined twice") ||
 			strings.Contains(body, `action="/ui/apps/`) || strings.Index(body, "Changes of v2") > strings.Index(body, "Changes of v1") {
 			t.Errorf("the anonymous app page shows a javascript: preview, an install link, a form, or versions oldest first")
 		}

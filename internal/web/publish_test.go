@@ -13,8 +13,8 @@ import (
 )
 
 const (
-	// pplBadCompose publishes a host port directly, which stacks may only do through a variable.
-	pplBadCompose  = "services:\n  web:\n    image: nginx:alpine\n    ports:\n      - \"8080:80\"\n"
+	// pplBadCompose binds a path outside its project, which no stack may.
+	pplBadCompose  = "services:\n  web:\n    image: nginx:alpine\n    volumes:\n      - ../../etc:/x\n"
 	pplGoodCompose = "services:\n  web:\n    image: nginx:alpine\n    ports:\n      - \"${W9_HTTP_PORT_SET}:80\"\n"
 	pplGoodEnv     = "W9_HTTP_PORT_SET=8080\n"
 )
@@ -90,11 +90,11 @@ func TestPublishAppAndVersion(t *testing.T) {
 		v.Set("compose", pplBadCompose)
 		page = pplWant(t, pplPost(t, c, newVersion, v), http.StatusBadRequest, "broken compose").Body
 		errText := pplBetween(t, page, `id="compose-error"`, "</p>")
-		if !strings.Contains(errText, "line 5") || !strings.Contains(errText, "8080") {
-			t.Errorf("compose error = %q, want the line and the port", errText)
+		if !strings.Contains(errText, "line 5") || !strings.Contains(errText, "../../etc") {
+			t.Errorf("compose error = %q, want the line and the path", errText)
 		}
 		if !strings.Contains(page, `aria-describedby="compose-error" aria-invalid="true">services:`) ||
-			!strings.Contains(page, "- &#34;8080:80&#34;") {
+			!strings.Contains(page, "- ../../etc:/x") {
 			t.Errorf("the compose text area is not marked invalid or lost its text:\n%s", page)
 		}
 		if strings.Contains(page, `id="env-error"`) {

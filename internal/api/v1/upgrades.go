@@ -58,7 +58,7 @@ func (a *API) registerUpgrades(api huma.API) {
 		Summary: "An app's upgrade history: from, to, result and snapshot (admin)", Tags: tags}, a.upgrades)
 	huma.Register(api, huma.Operation{OperationID: "publish-version", Method: http.MethodPost, Path: Prefix + "/apps/{aid}/versions",
 		Summary: "Publish a version of your app, optionally installable with a stack (owner)", Tags: []string{"catalog"},
-		DefaultStatus: http.StatusCreated}, a.publish)
+		DefaultStatus: http.StatusCreated, MaxBodyBytes: maxStackBody}, a.publish)
 }
 
 func (a *API) upgrade(ctx context.Context, in *UpgradeInput) (*JobOutput, error) {

@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -27,6 +30,11 @@ type Engine struct {
 	// network that a concurrent Up is about to attach to. upping counts, by name, the networks of Ups in progress.
 	netMu  sync.Mutex
 	upping map[string]int
+
+	// buildMu guards holding: the built images (by tag) of Ups in progress, which a Down's sweep of unused built
+	// images leaves alone; an image no container uses yet is otherwise unused and would go.
+	buildMu sync.Mutex
+	holding map[string]int
 }
 
 var _ engine.Engine = (*Engine)(nil)
@@ -135,20 +143,80 @@ func (e *Engine) MissingImages(ctx context.Context, p *engine.Project) ([]string
 	return missing, nil
 }
 
-// Pull implements engine.Engine.
+// Pull implements engine.Engine: it fetches each service's image as its pull_policy says, by Compose's rules,
+// and builds the images of services with a build section (see build).
+// missing (the default; also if_not_present) pulls an image this server lacks; always pulls it every time;
+// never refuses an image this server lacks, before anything is created; daily, weekly and every_<duration> pull
+// when the local image was last tagged longer ago than that.
 func (e *Engine) Pull(ctx context.Context, p *engine.Project, progress func(engine.Progress)) error {
 	progress = orNoop(progress)
-	missing, err := e.MissingImages(ctx, p)
-	if err != nil {
-		return err
-	}
-	for _, img := range missing {
-		progress(engine.Progress{Stage: "pull", Message: "pulling " + img, Percent: -1})
-		if err := e.pull(ctx, img, progress); err != nil {
-			return fmt.Errorf("pull %s: %w", img, err)
+	done := map[string]bool{}
+	for _, name := range sortedServices(p) {
+		s := p.Services[name]
+		policy, every, err := s.GetPullPolicy()
+		if err != nil {
+			return fmt.Errorf("service %s: %w", name, err)
+		}
+		if s.Image == "" || done[s.Image+" "+policy] {
+			continue
+		}
+		done[s.Image+" "+policy] = true
+		if s.Build != nil {
+			if err := e.buildIfNeeded(ctx, p.Name, name, s, policy, progress); err != nil {
+				return err
+			}
+			continue
+		}
+		need, err := e.needsPull(ctx, s.Image, policy, every)
+		switch {
+		case err != nil:
+			return err
+		case !need:
+			continue
+		case policy == types.PullPolicyNever:
+			return fmt.Errorf("service %s: image %s is not on this server, and its pull_policy is never", name, s.Image)
+		}
+		progress(engine.Progress{Stage: "pull", Message: "pulling " + s.Image + " for " + name, Percent: -1})
+		if err := e.pull(ctx, s.Image, progress); err != nil {
+			return fmt.Errorf("pull %s: %w", s.Image, err)
 		}
 	}
 	return nil
+}
+
+// buildIfNeeded builds a service's image unless this server has it (the tag is the content hash, so having it
+// means having this build) and pull_policy is not build.
+func (e *Engine) buildIfNeeded(ctx context.Context, project, name string, s types.ServiceConfig, policy string, progress func(engine.Progress)) error {
+	_, err := e.c.ImageInspect(ctx, s.Image)
+	switch {
+	case err == nil && policy != types.PullPolicyBuild:
+		return nil
+	case err != nil && !errdefs.IsNotFound(err):
+		return fmt.Errorf("inspect image %s: %w", s.Image, err)
+	}
+	progress(engine.Progress{Stage: "build", Service: name, Message: "building the image of " + name, Percent: -1})
+	return e.build(ctx, project, name, s, progress)
+}
+
+// needsPull decides whether img is to be pulled under policy (refresh: when last tagged more than every ago).
+func (e *Engine) needsPull(ctx context.Context, img, policy string, every time.Duration) (bool, error) {
+	in, err := e.c.ImageInspect(ctx, img)
+	switch {
+	case errdefs.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("inspect image %s: %w", img, err)
+	}
+	switch policy {
+	case types.PullPolicyAlways:
+		return true, nil
+	case types.PullPolicyRefresh:
+		if in.Metadata.LastTagTime.IsZero() {
+			return true, nil
+		}
+		return time.Since(in.Metadata.LastTagTime) > every, nil
+	}
+	return false, nil
 }
 
 func (e *Engine) pull(ctx context.Context, img string, progress func(engine.Progress)) error {

@@ -804,3 +804,110 @@ networks:
 		t.Error("the shared network outlived its last user")
 	}
 }
+
+// TestPullPolicy: never uses the local image and refuses a missing one without trying; always pulls even a
+// local image (here it fails: nothing can be pulled where StackHub is tested); missing pulls nothing local.
+func TestPullPolicy(t *testing.T) {
+	t.Parallel()
+	img := dockertest.Image(t, "stackhub-test/web:v1")
+	ctx := ctxT(t, 60*time.Second)
+	pull := func(policy, image string) ([]string, error) {
+		v := newEnv(t, "services:\n  app:\n    image: "+image+"\n    pull_policy: "+policy+"\n", nil, map[string]string{})
+		var pr progress
+		err := v.e.Pull(ctx, v.p, pr.fn)
+		return pr.stages, err
+	}
+	for _, policy := range []string{"never", "missing", "if_not_present", "daily"} {
+		if stages, err := pull(policy, img); err != nil || len(stages) != 0 {
+			t.Errorf("pull_policy %s with the image here: %v, stages %v; want nothing done", policy, err, stages)
+		}
+	}
+	stages, err := pull("never", "stackhub-test/missing:nope")
+	if err == nil || !strings.Contains(err.Error(), "image stackhub-test/missing:nope is not on this server, and its pull_policy is never") {
+		t.Errorf("never with a missing image: %v", err)
+	}
+	if len(stages) != 0 {
+		t.Errorf("never tried a pull: %v", stages)
+	}
+	stages, err = pull("always", img)
+	if err == nil || !strings.Contains(err.Error(), "pull "+img) || !slices.Contains(stages, "pull:") {
+		t.Errorf("always with the image here: %v, stages %v; want a pull tried (and failed: no registry)", err, stages)
+	}
+}
+
+// Two installs of the same files share one built image. When the one whose containers use it goes down while
+// the other is between its Pull (which found the image) and its Up, nothing uses the image and the Down removes
+// it; the Up then builds it again rather than failing on a missing image. While an Up holds it, a Down leaves it.
+func TestBuiltImageOutlivesAnotherDown(t *testing.T) {
+	t.Parallel()
+	dockertest.Image(t, "stackhub-test/web:v1")
+	compose := `
+services:
+  web:
+    build:
+      context: .
+    restart: unless-stopped
+`
+	files := func() map[string]string {
+		return map[string]string{
+			"Dockerfile": "FROM stackhub-test/web:v1\nCOPY data.txt /greeting/data.txt\n",
+			"data.txt":   "unique to " + t.Name() + " " + t.TempDir(), // a build of its own, shared by both
+		}
+	}
+	same := files()
+	first := newEnv(t, compose, nil, same)
+	second := newEnv(t, compose, nil, same)
+	img := first.p.Services["web"].Image
+	if !strings.HasPrefix(img, engine.BuildRepo+":") || second.p.Services["web"].Image != img {
+		t.Fatalf("the build services' images are %q and %q, want one stackhub-build image", img, second.p.Services["web"].Image)
+	}
+	t.Cleanup(func() {
+		_, _ = first.cli.ImageRemove(context.Background(), img, client.ImageRemoveOptions{Force: true})
+	})
+	exists := func() bool {
+		_, err := first.cli.ImageInspect(ctxT(t, time.Minute), img)
+		return err == nil
+	}
+	if err := first.e.Pull(ctxT(t, time.Minute), first.p, nil); err != nil || !exists() {
+		t.Fatalf("Pull built nothing: %v", err)
+	}
+	first.up(nil)
+	if err := second.e.Pull(ctxT(t, time.Minute), second.p, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.e.Down(ctxT(t, time.Minute), first.name, false); err != nil {
+		t.Fatal(err)
+	}
+	if exists() {
+		t.Fatalf("the Down kept %s, which no container uses: this test no longer shows the race", img)
+	}
+	var pr progress
+	if err := second.e.Up(ctxT(t, time.Minute), second.p, nil, pr.fn); err != nil {
+		t.Fatalf("Up after the image went: %v", err)
+	}
+	if !slices.Contains(pr.stages, "build:web") {
+		t.Errorf("Up did not build the image again: %v", pr.stages)
+	}
+	if st := service(second.status(), "web"); st.State != "running" {
+		t.Errorf("web %+v", st)
+	}
+	// Held by an Up in progress, a built image survives a Down that would otherwise remove it.
+	second.e.buildMu.Lock()
+	second.e.holding[img]++
+	second.e.buildMu.Unlock()
+	if err := second.e.Down(ctxT(t, time.Minute), second.name, false); err != nil {
+		t.Fatal(err)
+	}
+	if !exists() {
+		t.Errorf("a Down removed %s while an Up held it", img)
+	}
+	second.e.buildMu.Lock()
+	second.e.holding[img]--
+	second.e.buildMu.Unlock()
+	if err := second.e.Down(ctxT(t, time.Minute), second.name, false); err != nil {
+		t.Fatal(err)
+	}
+	if exists() {
+		t.Errorf("%s outlived the last install that built or used it", img)
+	}
+}

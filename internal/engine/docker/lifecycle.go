@@ -20,7 +20,9 @@ func (e *Engine) Down(ctx context.Context, name string, volumes bool) error {
 	}
 	var errs []error
 	shared := map[string]bool{}
+	used := map[string]bool{} // image IDs the containers ran
 	for _, c := range cs {
+		used[c.ImageID] = true
 		if c.NetworkSettings != nil {
 			for n := range c.NetworkSettings.Networks {
 				shared[n] = true
@@ -54,6 +56,7 @@ func (e *Engine) Down(ctx context.Context, name string, volumes bool) error {
 	for n := range shared {
 		e.removeIfUnused(ctx, n)
 	}
+	e.removeUnusedBuilds(ctx, name, used)
 	if volumes {
 		vols, err := e.Volumes(ctx, name)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,6 +62,8 @@ func containerSpec(p *engine.Project, name string, labels map[string]string) (cl
 		DNSSearch:      s.DNSSearch,
 		Links:          s.Links,
 		Tmpfs:          map[string]string{},
+		Runtime:        s.Runtime,
+		CgroupnsMode:   container.CgroupnsMode(s.Cgroup),
 	}
 	for _, d := range s.DNS {
 		if a, err := netip.ParseAddr(d); err == nil {
@@ -83,6 +86,11 @@ func containerSpec(p *engine.Project, name string, labels map[string]string) (cl
 	if hc.Mounts, err = mounts(p, s); err != nil {
 		return client.ContainerCreateOptions{}, nil, fmt.Errorf("service %s: %w", name, err)
 	}
+	cm, err := configMounts(p, s)
+	if err != nil {
+		return client.ContainerCreateOptions{}, nil, fmt.Errorf("service %s: %w", name, err)
+	}
+	hc.Mounts = append(hc.Mounts, cm...)
 	first, rest := endpoints(p, name)
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{}}
 	switch {
@@ -177,6 +185,19 @@ func setResources(r *container.Resources, s types.ServiceConfig) {
 		r.Devices = append(r.Devices, container.DeviceMapping{PathOnHost: d.Source, PathInContainer: d.Target,
 			CgroupPermissions: d.Permissions})
 	}
+	for _, d := range deviceRequests(s) {
+		r.DeviceRequests = append(r.DeviceRequests, container.DeviceRequest{Driver: d.Driver, Count: int(d.Count),
+			DeviceIDs: d.IDs, Capabilities: [][]string{d.Capabilities}, Options: d.Options})
+	}
+}
+
+// deviceRequests are the devices (GPUs) a service reserves: deploy.resources.reservations.devices and gpus.
+func deviceRequests(s types.ServiceConfig) []types.DeviceRequest {
+	out := s.Gpus
+	if s.Deploy != nil && s.Deploy.Resources.Reservations != nil {
+		out = append(out, s.Deploy.Resources.Reservations.Devices...)
+	}
+	return out
 }
 
 func ports(s types.ServiceConfig) (network.PortSet, network.PortMap, error) {
@@ -245,6 +266,47 @@ func mounts(p *engine.Project, s types.ServiceConfig) ([]mount.Mount, error) {
 			return nil, fmt.Errorf("volume type %q of %s is not supported", v.Type, v.Target)
 		}
 		out = append(out, m)
+	}
+	return out, nil
+}
+
+// configsDir is where a project's content configs are written, inside its directory.
+const configsDir = ".configs"
+
+// configMounts mounts the service's configs read-only, as Compose does outside Swarm: a file config from its
+// file, a content (or environment) config from a file written under the project's .configs directory. The target
+// defaults to /<config name>; a relative one is taken from /.
+func configMounts(p *engine.Project, s types.ServiceConfig) ([]mount.Mount, error) {
+	var out []mount.Mount
+	for _, ref := range s.Configs {
+		c, ok := p.Configs[ref.Source]
+		if !ok {
+			return nil, fmt.Errorf("config %q is not declared under configs", ref.Source)
+		}
+		target := ref.Target
+		if target == "" {
+			target = ref.Source
+		}
+		if !strings.HasPrefix(target, "/") {
+			target = "/" + target
+		}
+		src := c.File
+		switch {
+		case bool(c.External):
+			return nil, fmt.Errorf("config %s is external, which only a Swarm provides", ref.Source)
+		case src == "" && (ref.Source == "." || ref.Source == ".."):
+			return nil, fmt.Errorf("config name %q cannot name a file", ref.Source)
+		case src == "":
+			dir := filepath.Join(p.WorkingDir, configsDir)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, fmt.Errorf("config %s: %w", ref.Source, err)
+			}
+			src = filepath.Join(dir, ref.Source)
+			if err := os.WriteFile(src, []byte(c.Content), 0o644); err != nil {
+				return nil, fmt.Errorf("config %s: %w", ref.Source, err)
+			}
+		}
+		out = append(out, mount.Mount{Type: mount.TypeBind, Source: src, Target: target, ReadOnly: true})
 	}
 	return out, nil
 }

@@ -210,7 +210,8 @@ func TestContainerSpec(t *testing.T) {
 		!slices.Contains(es["shared-net"].Aliases, "app") {
 		t.Errorf("create-time endpoints %+v", es)
 	}
-	if len(extra) != 1 || extra["specproj_extra"] == nil {
+	// nohealth's fixed container name puts every service on the project's private network (see below).
+	if len(extra) != 2 || extra["specproj_extra"] == nil || extra["specproj_stackhub_private"] == nil {
 		t.Fatalf("extra networks %+v", extra)
 	}
 	if a := extra["specproj_extra"].Aliases; !slices.Contains(a, "app") || !slices.Contains(a, "alt") {
@@ -235,8 +236,8 @@ func TestContainerSpecOthers(t *testing.T) {
 	if h := opts.Config.Healthcheck; h != nil && len(h.Test) != 0 {
 		t.Errorf("healthcheck without test: %+v, want the image's (empty Test)", h)
 	}
-	if len(extra) != 0 || opts.HostConfig.NetworkMode != "shared-net" {
-		t.Errorf("default network only: mode %q, extra %v", opts.HostConfig.NetworkMode, extra)
+	if len(extra) != 1 || extra["specproj_stackhub_private"] == nil || opts.HostConfig.NetworkMode != "shared-net" {
+		t.Errorf("default network and the private one only: mode %q, extra %v", opts.HostConfig.NetworkMode, extra)
 	}
 
 	opts, _, err = containerSpec(p, "shell", nil)
@@ -253,12 +254,19 @@ func TestContainerSpecOthers(t *testing.T) {
 		t.Errorf("no restart: %+v", opts.HostConfig.RestartPolicy)
 	}
 
-	opts, _, err = containerSpec(p, "nohealth", nil)
+	// A fixed container name becomes StackHub's name, and an alias on the project's private network only.
+	opts, extra, err = containerSpec(p, "nohealth", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opts.Name != "fixed-name" {
+	if opts.Name != "specproj-nohealth" {
 		t.Errorf("container_name: %q", opts.Name)
+	}
+	if es := extra["specproj_stackhub_private"]; es == nil || !slices.Contains(es.Aliases, "fixed-name") {
+		t.Errorf("private network endpoint %+v, want the alias fixed-name", es)
+	}
+	if slices.Contains(opts.NetworkingConfig.EndpointsConfig["shared-net"].Aliases, "fixed-name") {
+		t.Errorf("the fixed name is an alias on the shared network")
 	}
 	if h := opts.Config.Healthcheck; h == nil || !slices.Equal(h.Test, []string{"NONE"}) {
 		t.Errorf("disabled healthcheck %+v, want NONE", h)

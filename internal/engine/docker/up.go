@@ -24,6 +24,11 @@ func (e *Engine) Up(ctx context.Context, p *engine.Project, labels map[string]st
 	if err != nil {
 		return err
 	}
+	releaseBuilds, err := e.holdBuilds(ctx, p, progress)
+	defer releaseBuilds()
+	if err != nil {
+		return err
+	}
 	release, err := e.networks(ctx, p, progress)
 	defer release()
 	if err != nil {
@@ -44,6 +49,42 @@ func (e *Engine) Up(ctx context.Context, p *engine.Project, labels map[string]st
 		}
 	}
 	return nil
+}
+
+// holdBuilds marks the project's built images in use until release is called, so a concurrent Down (of another
+// install, or an upgrade's old version) does not remove one before this Up's containers use it; and builds again
+// one such a Down removed between Pull and now. release must be called even when holdBuilds fails.
+func (e *Engine) holdBuilds(ctx context.Context, p *engine.Project, progress func(engine.Progress)) (release func(), err error) {
+	var imgs []string
+	e.buildMu.Lock()
+	if e.holding == nil {
+		e.holding = map[string]int{}
+	}
+	for _, name := range sortedServices(p) {
+		if s := p.Services[name]; s.Build != nil && s.Image != "" {
+			e.holding[s.Image]++
+			imgs = append(imgs, s.Image)
+		}
+	}
+	e.buildMu.Unlock()
+	release = func() {
+		e.buildMu.Lock()
+		defer e.buildMu.Unlock()
+		for _, img := range imgs {
+			if e.holding[img]--; e.holding[img] <= 0 {
+				delete(e.holding, img)
+			}
+		}
+	}
+	for _, name := range sortedServices(p) {
+		if s := p.Services[name]; s.Build != nil && s.Image != "" {
+			// missing: a policy other than build builds only an image this server lacks
+			if err := e.buildIfNeeded(ctx, p.Name, name, s, types.PullPolicyMissing, progress); err != nil {
+				return release, err
+			}
+		}
+	}
+	return release, nil
 }
 
 // networks creates the project's missing networks and marks them in use until release is called (Down leaves

@@ -18,7 +18,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +31,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/stackhub/stackhub/internal/testutil/testappimage"
+	"github.com/stackhub/stackhub/internal/testutil/testports"
 )
 
 // LabelProject is Compose's project label, which the engine puts on everything it creates.
@@ -45,12 +45,10 @@ var (
 	sharedErr  error
 	sharedOnce sync.Once
 
-	imageMu  sync.Mutex
-	baseRef  string // stackhub-test/testapp:<hash>, once built or found
-	baseErr  error  // a failed build, reported to every later caller
-	tagged   = map[string]bool{}
-	portMu   sync.Mutex
-	portsOut = map[int]bool{}
+	imageMu sync.Mutex
+	baseRef string // stackhub-test/testapp:<hash>, once built or found
+	baseErr error  // a failed build, reported to every later caller
+	tagged  = map[string]bool{}
 )
 
 // sharedClient is the process's client for this package's own calls; it is never closed.
@@ -117,6 +115,34 @@ func Image(t testing.TB, name string) string {
 	}
 	tagged[name] = true
 	return name
+}
+
+var (
+	binMu  sync.Mutex
+	binary []byte // the testapp binary, once built
+)
+
+// Binary returns the testapp's static Linux binary, built once per process: a template's Dockerfile can copy it
+// onto scratch, as the images of the tests are made.
+func Binary(t testing.TB) []byte {
+	t.Helper()
+	binMu.Lock()
+	defer binMu.Unlock()
+	if binary != nil {
+		return binary
+	}
+	dir, err := testappDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	b, err := testappimage.BuildBinary(ctx, dir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary = b
+	return b
 }
 
 // Untag removes the name Image gave (the testapp image stays), so that a later Image tags it again: a test that
@@ -196,25 +222,11 @@ func testappDir() (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// FreePort returns a TCP port free on every interface, never the same one twice in a process.
+// FreePort returns a port free on every interface that no other test of any process holds, outside the kernel's
+// ephemeral range (see testports), never the same one twice in a process.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for range 20 {
-		l, err := net.Listen("tcp", ":0")
-		if err != nil {
-			t.Fatalf("free port: %v", err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if !portsOut[p] {
-			portsOut[p] = true
-			return p
-		}
-	}
-	t.Fatal("free port: no new port after 20 tries")
-	return 0
+	return testports.Port(t)
 }
 
 // Project returns a fresh project name, sh-test-<random>, and registers Cleanup for it.
