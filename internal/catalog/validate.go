@@ -35,6 +35,14 @@ type ValidateOptions struct {
 	LimitHint       string // said after the limit when a stack is over it: who sets the limit, and how
 }
 
+// Limit is the size limit in bytes these options set: MaxSize, or DefaultMaxSize when it is 0.
+func (o ValidateOptions) Limit() int {
+	if o.MaxSize <= 0 {
+		return DefaultMaxSize
+	}
+	return o.MaxSize
+}
+
 // ValidationError is why a stack was refused: the file ("docker-compose.yml", ".env", "variables.json" or a
 // files path), the line when known (0 otherwise), and the reason with its fix. More holds the other problems
 // found in the same pass, so a publisher can fix them all at once.
@@ -183,10 +191,7 @@ func validateCompose(s *Stack, env *envInfo, opt ValidateOptions, w *problems) e
 
 // checkSize refuses stacks over the size limit before anything parses them.
 func checkSize(s *Stack, opt ValidateOptions, p *problems) {
-	limit := opt.MaxSize
-	if limit <= 0 {
-		limit = DefaultMaxSize
-	}
+	limit := opt.Limit()
 	size := len(s.Compose) + len(s.Env)
 	for name, body := range s.Files {
 		size += len(name) + len(body)

@@ -174,12 +174,19 @@ func TestLargeStacks(t *testing.T) {
 			}
 		}
 
-		// A user's publish over the limit is refused, naming the limit and the setting; nothing is stored.
+		// A user's publish over the limit is refused, naming the limit and the setting; nothing is stored. A body
+		// within twice the limit reaches the catalog's check; a larger one is refused before it is read whole.
 		u := s.NewUser("bigpublisher")
 		aid := s.Want(200, u, "POST", "/app", map[string]any{"name": "Big", "package": "big"}).Int(t)
-		stack := map[string]any{"compose": wp.Stack.Compose, "env": wp.Stack.Env, "files": map[string]string{"src/big.txt": big}}
-		r := s.Do(u, "POST", fmt.Sprintf("/api/v1/apps/%d/versions", aid), map[string]any{"ver": "1", "stack": stack})
+		medium := big[:3<<19] // 1.5 MiB
+		over := map[string]any{"compose": wp.Stack.Compose, "env": wp.Stack.Env, "files": map[string]string{"src/big.txt": medium}}
+		r := s.Do(u, "POST", fmt.Sprintf("/api/v1/apps/%d/versions", aid), map[string]any{"ver": "1", "stack": over})
 		if r.Status != 400 || !strings.Contains(r.Text(), "over the limit of 1048576 bytes") || !strings.Contains(r.Text(), "--max-stack-size") {
+			t.Errorf("a user's 1.5 MiB publish: %d %.300s", r.Status, r.Body)
+		}
+		stack := map[string]any{"compose": wp.Stack.Compose, "env": wp.Stack.Env, "files": map[string]string{"src/big.txt": big}}
+		r = s.Do(u, "POST", fmt.Sprintf("/api/v1/apps/%d/versions", aid), map[string]any{"ver": "1", "stack": stack})
+		if r.Status != 413 || !strings.Contains(r.Text(), "over 2097152 bytes") || !strings.Contains(r.Text(), "--max-stack-size") {
 			t.Errorf("a user's 3 MiB publish: %d %.300s", r.Status, r.Body)
 		}
 		if n := s.Want(200, tu.Anon, "GET", fmt.Sprintf("/updates/%d", aid), nil).Int(t); n != 0 {

@@ -62,6 +62,12 @@ func New(st *store.Store, au *auth.Service, bus *events.Bus, log *slog.Logger) *
 // administrator's imports and publishes may hold up to catalog.MaxImportSize.
 func (s *Service) SetMaxStackSize(n int) { s.maxStack = n }
 
+// StackBodyLimit is the largest request body that may carry a stack from a: twice the stack limit, room for JSON
+// escapes and binary files in base64. A front door reads no more than this before the catalog checks the stack.
+func (s *Service) StackBodyLimit(a auth.Actor) int64 {
+	return 2 * int64(s.validateOptions(a).Limit())
+}
+
 // validateOptions are the catalog rules for a stack a publishes: host access and the import size for the admin,
 // the configured limit for everyone else.
 func (s *Service) validateOptions(a auth.Actor) catalog.ValidateOptions {

@@ -2,7 +2,9 @@
 package v1
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -87,6 +89,11 @@ func Register(mux *http.ServeMux, d Deps) {
 			_ = huma.WriteErr(api, ctx, p.status, p.Err.Message)
 			return
 		}
+		if err := a.boundStackBody(ctx, r, actor); err != nil {
+			p := fail(err).(*Problem)
+			_ = huma.WriteErr(api, ctx, p.status, p.Err.Message)
+			return
+		}
 		next(huma.WithValue(ctx, actorKey{}, actor))
 	})
 	a.registerHost(api, mux)
@@ -141,4 +148,29 @@ func (a *API) health(ctx context.Context, _ *struct{}) (*HealthOutput, error) {
 	out := &HealthOutput{}
 	out.Body.Status, out.Body.Database, out.Body.Version = "ok", a.hub.Engine(), a.version
 	return out, nil
+}
+
+// boundStackBody reads the body of a stack-carrying operation up front when its caller may send less than the
+// operation's ceiling (which is the admin's): an ordinary user's upload is refused past their own limit instead
+// of being read whole into memory first.
+func (a *API) boundStackBody(ctx huma.Context, r *http.Request, actor auth.Actor) error {
+	op := ctx.Operation()
+	if op == nil || op.MaxBodyBytes != maxStackBody {
+		return nil
+	}
+	limit := a.hub.StackBodyLimit(actor)
+	if limit >= maxStackBody {
+		return nil
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	_ = r.Body.Close()
+	if err != nil {
+		return apperr.Wrap(apperr.Invalid, err, "the request body could not be read: %v", err)
+	}
+	if int64(len(body)) > limit {
+		return apperr.New(apperr.TooLarge, "the request body is over %d bytes, twice the limit of %d bytes for a stack a user publishes; the administrator sets that limit with stackhub serve --max-stack-size",
+			limit, limit/2).WithField("body")
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return nil
 }
