@@ -80,8 +80,8 @@ type Status struct {
 type ServiceState struct {
 	Service   string
 	Container string
-	Number    int // the replica's number, from 1
-	Replicas  int // how many containers the service runs (deploy.replicas); each is one ServiceState
+	Number    int    // the replica's number, from 1
+	Replicas  int    // how many containers the service runs (deploy.replicas); each is one ServiceState
 	State     string // created, running, paused, restarting, exited, dead
 	Health    string // "", starting, healthy, unhealthy
 	ExitCode  int
