@@ -3,8 +3,10 @@ package catalog
 import (
 	"cmp"
 	"path"
+	"strconv"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"go.yaml.in/yaml/v4"
@@ -21,7 +23,8 @@ var serviceKeys = setOf("image", "container_name", "ports", "volumes", "environm
 	"mem_limit", "mem_reservation", "cpus", "cpu_shares", "cpuset", "pids_limit",
 	"cpu_percent", // Windows-only; accepted because Linux engines ignore it
 	"deploy", "links", "dns", "dns_search", "dns_opt", "network_mode", "pid", "ipc", "devices", "group_add",
-	"read_only", "profiles", "attach", "platform", "pull_policy", "configs", "cgroup", "runtime", "build")
+	"read_only", "profiles", "attach", "platform", "pull_policy", "configs", "cgroup", "runtime", "build",
+	"scale") // the legacy form of deploy.replicas
 
 // unsupportedHints says what to do instead of a key StackHub does not run.
 var unsupportedHints = map[string]string{
@@ -94,16 +97,16 @@ func checkService(s service, p *problems) {
 	}
 }
 
-// deployKeys are the deploy paths the engine maps onto container resources.
+// deployKeys are the deploy paths the engine maps onto container resources, and the replica count.
 var deployKeys = map[string]map[string]bool{
-	"deploy":       setOf("resources"),
+	"deploy":       setOf("resources", "replicas"),
 	"resources":    setOf("limits", "reservations"),
 	"limits":       setOf("cpus", "memory", "pids"),
 	"reservations": setOf("cpus", "memory", "pids", "devices"),
 }
 
-// checkDeploy accepts only deploy.resources.limits/reservations with cpus, memory and pids, and reserved devices
-// (GPUs, which are host access).
+// checkDeploy accepts only deploy.replicas, deploy.resources.limits/reservations with cpus, memory and pids, and
+// reserved devices (GPUs, which are host access).
 func checkDeploy(svc string, n *yaml.Node, p *problems) {
 	var walk func(name, at string, n *yaml.Node)
 	walk = func(name, at string, n *yaml.Node) {
@@ -114,7 +117,7 @@ func checkDeploy(svc string, n *yaml.Node, p *problems) {
 			}
 			if !deployKeys[name][k] {
 				p.add(ComposeFile, kv.Key.Line, "service %s uses %q, which StackHub does not support; "+
-					"only deploy.resources.limits and reservations with cpus, memory and pids (and devices reserved) are", svc, at+"."+k)
+					"only deploy.replicas, and deploy.resources.limits and reservations with cpus, memory and pids (and devices reserved) are", svc, at+"."+k)
 				continue
 			}
 			if deployKeys[k] != nil {
@@ -182,4 +185,53 @@ func checkBuilds(c *composeDoc, proj *types.Project, files map[string]string, p 
 			p.add(ComposeFile, k.Line, "service %s builds with %s, which is not in the template's files; add it", s.Name, df)
 		}
 	}
+}
+
+// checkReplicas refuses what Compose cannot run with several replicas of a service: one container_name for them
+// all, and a fixed host port each replica would publish (the second fails on the port conflict). It runs before
+// compose-go, whose own message for the first names neither the service nor the fix.
+func checkReplicas(c *composeDoc, env *envInfo, p *problems) {
+	lookup := env.lookup()
+	for _, s := range c.services {
+		key, n := replicas(s.Node, lookup)
+		if n <= 1 {
+			continue
+		}
+		if k, _ := get(s.Node, "container_name"); k != nil {
+			p.add(ComposeFile, k.Line, "service %s sets container_name with %s: %d, but each replica needs its own "+
+				"name; remove container_name (the replicas are named <project>-%s-1 to -%d)", s.Name, key, n, s.Name, n)
+		}
+		_, ports := get(s.Node, "ports")
+		for _, item := range items(ports) {
+			for _, pc := range portConfigs(item, lookup) {
+				port, err := strconv.Atoi(pc.Published)
+				if err != nil { // none, or a range: each replica gets a free port
+					continue
+				}
+				p.add(ComposeFile, item.Line, "service %s publishes the fixed host port %d with %s: %d, so its "+
+					"replicas would conflict on it; publish a host port range (such as \"%d-%d:%d\") or only "+
+					"the container port (\"%d\")", s.Name, port, key, n, port, port+n-1, pc.Target, pc.Target)
+			}
+		}
+	}
+}
+
+// replicas reads a service's replica count, interpolated, and the key that sets it: scale, else deploy.replicas;
+// 1 when neither is set or the value is not a number (compose-go reports that).
+func replicas(svc *yaml.Node, lookup template.Mapping) (key string, n int) {
+	_, v := get(svc, "scale")
+	key = "scale"
+	if v == nil {
+		_, d := get(svc, "deploy")
+		_, v = get(d, "replicas")
+		key = "deploy.replicas"
+	}
+	if v == nil || v.Kind != yaml.ScalarNode {
+		return key, 1
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(interpolate(v.Value, lookup)))
+	if err != nil {
+		return key, 1
+	}
+	return key, n
 }

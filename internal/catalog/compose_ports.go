@@ -34,6 +34,23 @@ func checkPorts(c *composeDoc, env *envInfo, w *problems) []string {
 
 // fixedPorts describes the host ports of one port entry as "service S publishes host port N/proto".
 func fixedPorts(svc string, item *yaml.Node, lookup template.Mapping) []string {
+	var out []string
+	for _, pc := range portConfigs(item, lookup) {
+		if pc.Published == "" {
+			continue
+		}
+		proto := pc.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		out = append(out, fmt.Sprintf("service %s publishes host port %s/%s", svc, pc.Published, proto))
+	}
+	return out
+}
+
+// portConfigs reads one port entry (short or long syntax), interpolated; a malformed one reads as none (compose-go
+// reports it).
+func portConfigs(item *yaml.Node, lookup template.Mapping) []types.ServicePortConfig {
 	var cfgs []types.ServicePortConfig
 	if item.Kind == yaml.MappingNode {
 		_, pub := get(item, "published")
@@ -49,18 +66,7 @@ func fixedPorts(svc string, item *yaml.Node, lookup template.Mapping) []string {
 	} else {
 		cfgs, _ = types.ParsePortConfig(interpolate(item.Value, lookup))
 	}
-	var out []string
-	for _, pc := range cfgs {
-		if pc.Published == "" {
-			continue
-		}
-		proto := pc.Protocol
-		if proto == "" {
-			proto = "tcp"
-		}
-		out = append(out, fmt.Sprintf("service %s publishes host port %s/%s", svc, pc.Published, proto))
-	}
-	return out
+	return cfgs
 }
 
 // hostPort returns the raw host part of a port entry (short or long syntax) and its line; "" when none.

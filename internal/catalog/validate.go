@@ -169,6 +169,7 @@ func validateCompose(s *Stack, env *envInfo, opt ValidateOptions, w *problems) e
 		return p.err()
 	}
 	checkVariables(c, env, &p, w)
+	checkReplicas(c, env, &p)
 	proj, lerr := loadProject(s.Compose, env, c)
 	switch {
 	case lerr != nil && len(p) == 0:

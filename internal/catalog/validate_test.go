@@ -105,6 +105,20 @@ func TestValidateHostAccessKinds(t *testing.T) {
 	}
 }
 
+// Replicas run as Compose runs them: several containers of a service publish a host port range, or only their
+// container port; none is fine too.
+func TestValidateAcceptsReplicas(t *testing.T) {
+	for _, change := range []string{"    scale: 0\n", "    deploy: {replicas: 1}\n",
+		"    deploy:\n      replicas: ${BACKUPS:-2}\n      resources: {limits: {memory: 64M}}\n"} {
+		s := validStack()
+		replace("    image: alpine\n    container_name: ${W9_ID}-backup\n", "    image: alpine\n"+change)(s)
+		replace(`- "5000:5000"`, `- "5000-5001:5000"`+"\n      - \"6000\"")(s)
+		if err := Validate(s, ValidateOptions{}); err != nil {
+			t.Errorf("%q: %v", change, err)
+		}
+	}
+}
+
 func TestValidateAcceptsBuilds(t *testing.T) {
 	for _, build := range []string{"{context: src}", "{context: ., dockerfile: src/default.conf, args: {A: b}, target: t}",
 		"{dockerfile_inline: 'FROM scratch'}"} {
@@ -164,8 +178,15 @@ func TestValidateErrors(t *testing.T) {
 			ValidationError{ComposeFile, 29, "config c is external, which only a Swarm provides", nil}},
 		{"host config without host access", useConfig("file: /etc/hostname"), ValidateOptions{},
 			ValidationError{ComposeFile, 0, "needs access to the host (config c reads the host file /etc/hostname)", nil}},
-		{"unsupported deploy key", replace("    env_file: .env\n", "    env_file: .env\n    deploy:\n      replicas: 2\n"),
-			ValidateOptions{}, ValidationError{ComposeFile, 16, `"deploy.replicas", which StackHub does not support`, nil}},
+		{"unsupported deploy key", replace("    env_file: .env\n", "    env_file: .env\n    deploy:\n      mode: global\n"),
+			ValidateOptions{}, ValidationError{ComposeFile, 16, `"deploy.mode", which StackHub does not support; only deploy.replicas,`, nil}},
+		{"replicas with container_name", replace("    image: alpine\n", "    image: alpine\n    deploy: {replicas: 2}\n"),
+			ValidateOptions{}, ValidationError{ComposeFile, 23, "service backup sets container_name with deploy.replicas: 2, " +
+				"but each replica needs its own name; remove container_name (the replicas are named <project>-backup-1 to -2)", nil}},
+		{"replicas with a fixed host port", replace("    image: alpine\n    container_name: ${W9_ID}-backup\n",
+			"    image: alpine\n    scale: ${BACKUPS:-3}\n"), ValidateOptions{}, ValidationError{ComposeFile, 25,
+			`service backup publishes the fixed host port 5000 with scale: 3, so its replicas would conflict on it; ` +
+				`publish a host port range (such as "5000-5002:5000") or only the container port ("5000")`, nil}},
 		{"unknown pull_policy", replace("    env_file: .env\n", "    env_file: .env\n    pull_policy: sometimes\n"),
 			ValidateOptions{}, ValidationError{ComposeFile, 2, `pull_policy 'sometimes' does not match`, nil}},
 		{"no image", replace("    image: alpine\n", ""), ValidateOptions{},

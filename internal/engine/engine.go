@@ -76,10 +76,12 @@ type Status struct {
 	Services []ServiceState
 }
 
-// ServiceState is the state of one service's container.
+// ServiceState is the state of one container of a service.
 type ServiceState struct {
 	Service   string
 	Container string
+	Number    int    // the replica's number, from 1
+	Replicas  int    // how many containers the service runs (deploy.replicas); each is one ServiceState
 	State     string // created, running, paused, restarting, exited, dead
 	Health    string // "", starting, healthy, unhealthy
 	ExitCode  int

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
@@ -39,6 +40,9 @@ const (
 	LabelApp        = "io.stackhub.app"
 	LabelInstance   = "io.stackhub.instance"
 	LabelAppVersion = "io.stackhub.version"
+	// LabelReplicas is on the containers of a service with deploy.replicas (or scale) other than 1: how many the
+	// service runs, so a status can tell that one was removed.
+	LabelReplicas = "io.stackhub.replicas"
 )
 
 // ComposeFile is the file name of a rendered project.
@@ -174,15 +178,29 @@ func Order(p *Project) ([]string, error) {
 	return out, nil
 }
 
-// ContainerName is the name of a service's container: container_name, or Compose's <project>-<service>-1.
+// ContainerName is the name of a service's first container: container_name, or Compose's <project>-<service>-1.
 func ContainerName(p *Project, service string) string {
+	return ReplicaName(p, service, 1)
+}
+
+// Replicas is how many containers a service runs, as Compose: scale, else deploy.replicas, else 1.
+func Replicas(p *Project, service string) int {
+	s := p.Services[service]
+	return s.GetScale()
+}
+
+// ReplicaName is the name of a service's container number n (from 1): container_name (which Compose allows only
+// with one replica), or Compose's <project>-<service>-<n>.
+func ReplicaName(p *Project, service string, n int) string {
 	if cn := p.Services[service].ContainerName; cn != "" {
 		return cn
 	}
-	return p.Name + "-" + service + "-1"
+	return p.Name + "-" + service + "-" + strconv.Itoa(n)
 }
 
 // ConfigHash fingerprints a service's configuration, so an upgrade recreates only the services that changed.
+// The replica count is part of it (Compose leaves it out): a changed count recreates the service's containers, so
+// all of them carry the same LabelReplicas, which Status compares with the containers there are.
 func ConfigHash(p *Project, service string) string {
 	b, err := json.Marshal(p.Services[service])
 	if err != nil {
@@ -192,8 +210,8 @@ func ConfigHash(p *Project, service string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// ContainerLabels are the labels of a service's container: its own, then Compose's, then extra.
-func ContainerLabels(p *Project, service string, extra map[string]string) map[string]string {
+// ContainerLabels are the labels of a service's container number n (from 1): its own, then Compose's, then extra.
+func ContainerLabels(p *Project, service string, n int, extra map[string]string) map[string]string {
 	s := p.Services[service]
 	l := map[string]string{}
 	for k, v := range s.Labels {
@@ -206,7 +224,10 @@ func ContainerLabels(p *Project, service string, extra map[string]string) map[st
 	slices.Sort(deps)
 	l[LabelProject] = p.Name
 	l[LabelService] = service
-	l[LabelNumber] = "1"
+	l[LabelNumber] = strconv.Itoa(n)
+	if r := Replicas(p, service); r != 1 {
+		l[LabelReplicas] = strconv.Itoa(r)
+	}
 	l[LabelOneoff] = "False"
 	l[LabelWorkingDir] = p.WorkingDir
 	l[LabelConfigFile] = filepath.Join(p.WorkingDir, ComposeFile)

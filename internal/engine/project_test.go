@@ -91,7 +91,7 @@ func TestContainerLabels(t *testing.T) {
 	s.DependsOn["cache"] = types.ServiceDependency{Condition: types.ServiceConditionHealthy}
 	p.Services["web"] = s
 
-	l := engine.ContainerLabels(p, "web", map[string]string{"io.stackhub.instance": "42", "shared": "extra"})
+	l := engine.ContainerLabels(p, "web", 1, map[string]string{"io.stackhub.instance": "42", "shared": "extra"})
 	want := map[string]string{
 		engine.LabelProject:    "demo",
 		engine.LabelService:    "web",
@@ -113,7 +113,7 @@ func TestContainerLabels(t *testing.T) {
 		t.Errorf("no %s label", engine.LabelVersion)
 	}
 	// Extra labels win over Compose's too.
-	l = engine.ContainerLabels(p, "db", map[string]string{engine.LabelNumber: "7"})
+	l = engine.ContainerLabels(p, "db", 1, map[string]string{engine.LabelNumber: "7"})
 	if l[engine.LabelNumber] != "7" {
 		t.Errorf("extra %s = %q, want 7", engine.LabelNumber, l[engine.LabelNumber])
 	}
@@ -217,5 +217,54 @@ func TestReadEnvFile(t *testing.T) {
 		if env[k] != v {
 			t.Errorf("%s = %q, want %q", k, env[k], v)
 		}
+	}
+}
+
+// Replicas are read as Compose reads them: deploy.replicas or the legacy scale, 1 when neither is set, and each
+// replica gets Compose's name and container number, all of them the replica count.
+func TestReplicas(t *testing.T) {
+	dir := writeProject(t, `
+services:
+  web:
+    image: img
+    deploy:
+      replicas: ${WEB_REPLICAS}
+  worker:
+    image: img
+    scale: 3
+  off:
+    image: img
+    deploy:
+      replicas: 0
+  one:
+    image: img
+`, "WEB_REPLICAS=2\n")
+	p, err := engine.Load(context.Background(), "demo", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for svc, want := range map[string]int{"web": 2, "worker": 3, "off": 0, "one": 1} {
+		if got := engine.Replicas(p, svc); got != want {
+			t.Errorf("Replicas(%s) = %d, want %d", svc, got, want)
+		}
+	}
+	if got := engine.ReplicaName(p, "web", 2); got != "demo-web-2" {
+		t.Errorf("ReplicaName(web, 2) = %q, want demo-web-2", got)
+	}
+	l := engine.ContainerLabels(p, "web", 2, nil)
+	if l[engine.LabelNumber] != "2" || l[engine.LabelReplicas] != "2" {
+		t.Errorf("web replica 2: %s=%q %s=%q, want 2 and 2", engine.LabelNumber, l[engine.LabelNumber],
+			engine.LabelReplicas, l[engine.LabelReplicas])
+	}
+	if l := engine.ContainerLabels(p, "one", 1, nil); l[engine.LabelReplicas] != "" {
+		t.Errorf("a single container carries %s=%q; only replicated services do", engine.LabelReplicas, l[engine.LabelReplicas])
+	}
+	// The count is part of the configuration: scaling recreates, so every container carries the same count.
+	before := engine.ConfigHash(p, "web")
+	s := p.Services["web"]
+	s.SetScale(3)
+	p.Services["web"] = s
+	if engine.ConfigHash(p, "web") == before {
+		t.Error("ConfigHash ignores the replica count")
 	}
 }

@@ -421,8 +421,14 @@ func (s *Service) render(ctx context.Context, dir, project string, stack *catalo
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Invalid, err, "the rendered project does not load")
 	}
-	if out.services, err = engine.Order(p); err != nil {
+	if out.services, err = runningServices(p); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// runningServices are the project's services that run containers, in dependency order: deploy.replicas: 0 runs none.
+func runningServices(p *engine.Project) ([]string, error) {
+	order, err := engine.Order(p)
+	return slices.DeleteFunc(order, func(svc string) bool { return engine.Replicas(p, svc) == 0 }), err
 }

@@ -53,15 +53,21 @@ func computeStatus(inst *store.Instance, st *engine.Status) (code, info string) 
 	if st == nil || len(st.Services) == 0 {
 		return StatusFailed, "its containers were removed outside StackHub; uninstall it, or install it again"
 	}
-	byService := map[string]engine.ServiceState{}
+	count := map[string]int{} // containers per service
 	for _, c := range st.Services {
-		byService[c.Service] = c
+		count[c.Service]++
 	}
 	if inst.Services != "" {
 		for _, svc := range strings.Split(inst.Services, ",") {
-			if _, ok := byService[svc]; !ok {
+			if count[svc] == 0 {
 				return StatusFailed, fmt.Sprintf("the container of service %s was removed outside StackHub", svc)
 			}
+		}
+	}
+	for _, c := range st.Services { // a service with replicas runs only when all of them are there
+		if count[c.Service] < c.Replicas {
+			return StatusFailed, fmt.Sprintf("%d of the %d containers of service %s were removed outside StackHub",
+				c.Replicas-count[c.Service], c.Replicas, c.Service)
 		}
 	}
 	if inst.Stopped {

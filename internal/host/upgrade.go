@@ -251,7 +251,7 @@ func (s *Service) restore(ctx context.Context, r *run, inst *store.Instance, b *
 	if err := s.engine.Up(ctx, p, containerLabels(inst, b.Version), r.progress); err != nil {
 		return err
 	}
-	services, _ := engine.Order(p)
+	services, _ := runningServices(p)
 	old := *inst
 	old.Services, old.Version, old.Stopped = strings.Join(services, ","), b.Version, false
 	if err := s.waitHealthy(ctx, &old); err != nil {

@@ -29,38 +29,61 @@ func (e *Engine) Converge(ctx context.Context, p *engine.Project, labels map[str
 	if err != nil {
 		return nil, err
 	}
-	byService := map[string]container.Summary{}
+	byService := map[string][]container.Summary{}
 	for _, c := range existing {
-		byService[c.Labels[engine.LabelService]] = c
+		svc := c.Labels[engine.LabelService]
+		byService[svc] = append(byService[svc], c)
 	}
 	var recreated []string
 	for _, name := range order {
-		c, ok := byService[name]
-		if ok && c.Labels[engine.LabelConfigHash] == engine.ConfigHash(p, name) {
-			if c.State != container.StateRunning {
-				if _, err := e.c.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
-					return recreated, fmt.Errorf("start %s: %w", name, cleanErr(err))
-				}
-			}
-			continue
+		changed, err := e.convergeService(ctx, p, name, byService[name], labels, progress)
+		if changed {
+			recreated = append(recreated, name)
 		}
-		for dep, cond := range p.Services[name].DependsOn {
-			if err := e.waitFor(ctx, engine.ContainerName(p, dep), dep, cond.Condition); err != nil {
-				return recreated, fmt.Errorf("service %s: %w", name, err)
-			}
-		}
-		if ok {
-			progress(engine.Progress{Stage: "create", Service: name, Message: "recreating " + name, Percent: -1})
-			if _, err := e.c.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
-				return recreated, fmt.Errorf("remove old %s: %w", name, cleanErr(err))
-			}
-		}
-		if err := e.createAndStart(ctx, p, name, labels, progress); err != nil {
+		if err != nil {
 			return recreated, err
 		}
-		recreated = append(recreated, name)
 	}
 	return recreated, nil
+}
+
+// convergeService brings one service's containers to p: when every one of its replicas exists with the current
+// configuration, the stopped ones are started; otherwise all are removed and created again (a changed replica count
+// changes the configuration hash too). changed reports that containers were removed or created.
+func (e *Engine) convergeService(ctx context.Context, p *engine.Project, name string, have []container.Summary,
+	labels map[string]string, progress func(engine.Progress)) (changed bool, err error) {
+	hash, want := engine.ConfigHash(p, name), engine.Replicas(p, name)
+	current := len(have) == want
+	for _, c := range have {
+		current = current && c.Labels[engine.LabelConfigHash] == hash
+	}
+	if current {
+		for _, c := range have {
+			if c.State != container.StateRunning {
+				if _, err := e.c.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
+					return false, fmt.Errorf("start %s: %w", c.Names, cleanErr(err))
+				}
+			}
+		}
+		return false, nil
+	}
+	if err := e.waitDeps(ctx, p, name, orNoop(nil)); err != nil {
+		return false, err
+	}
+	if len(have) > 0 {
+		progress(engine.Progress{Stage: "create", Service: name, Message: "recreating " + name, Percent: -1})
+	}
+	for _, c := range have {
+		if _, err := e.c.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
+			return true, fmt.Errorf("remove old %s: %w", name, cleanErr(err))
+		}
+	}
+	for n := 1; n <= want; n++ {
+		if err := e.createAndStart(ctx, p, name, n, labels, progress); err != nil {
+			return true, err
+		}
+	}
+	return len(have) > 0 || want > 0, nil
 }
 
 // VolumeMountpoint implements engine.Engine.

@@ -736,7 +736,7 @@ func TestCancelledCallsReturnContextError(t *testing.T) {
 	a := p.Services["a"]
 	a.Image = "stackhub-test/web:v1"
 	p.Services["a"] = a
-	if err := e.createAndStart(ctx, p, "a", nil, func(engine.Progress) {}); !errors.Is(err, context.Canceled) {
+	if err := e.createAndStart(ctx, p, "a", 1, nil, func(engine.Progress) {}); !errors.Is(err, context.Canceled) {
 		t.Errorf("createAndStart = %v, want context.Canceled", err)
 	}
 }

@@ -19,16 +19,16 @@ import (
 	"github.com/stackhub/stackhub/internal/engine"
 )
 
-// containerSpec turns one Compose service into the engine's create request. Networks beyond the first are
+// containerSpec turns one Compose service's container number n (from 1) into the engine's create request. Networks beyond the first are
 // returned separately: Engine API 1.41 attaches one network at create time, the rest are connected after.
-func containerSpec(p *engine.Project, name string, labels map[string]string) (client.ContainerCreateOptions, map[string]*network.EndpointSettings, error) {
+func containerSpec(p *engine.Project, name string, n int, labels map[string]string) (client.ContainerCreateOptions, map[string]*network.EndpointSettings, error) {
 	s := p.Services[name]
 	cfg := &container.Config{
 		Image:      s.Image,
 		Cmd:        s.Command,
 		Entrypoint: s.Entrypoint,
 		Env:        envList(s.Environment),
-		Labels:     engine.ContainerLabels(p, name, labels),
+		Labels:     engine.ContainerLabels(p, name, n, labels),
 		User:       s.User,
 		WorkingDir: s.WorkingDir,
 		Hostname:   s.Hostname,
@@ -101,7 +101,7 @@ func containerSpec(p *engine.Project, name string, labels map[string]string) (cl
 		nc.EndpointsConfig[first] = rest[first]
 		delete(rest, first)
 	}
-	return client.ContainerCreateOptions{Name: engine.ContainerName(p, name), Config: cfg, HostConfig: hc, NetworkingConfig: nc},
+	return client.ContainerCreateOptions{Name: engine.ReplicaName(p, name, n), Config: cfg, HostConfig: hc, NetworkingConfig: nc},
 		rest, nil
 }
 

@@ -107,7 +107,7 @@ volumes:
 
 func TestContainerSpec(t *testing.T) {
 	p := load(t, "specproj", specCompose, "W9_HTTP_PORT_SET=19001\nW9_NETWORK=shared-net\nFROM_ENV=from-dotenv\n")
-	opts, extra, err := containerSpec(p, "app", map[string]string{"io.stackhub.instance": "7"})
+	opts, extra, err := containerSpec(p, "app", 1, map[string]string{"io.stackhub.instance": "7"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestContainerSpec(t *testing.T) {
 func TestContainerSpecOthers(t *testing.T) {
 	p := load(t, "specproj", specCompose, "W9_HTTP_PORT_SET=19001\nW9_NETWORK=shared-net\n")
 
-	opts, extra, err := containerSpec(p, "big", nil)
+	opts, extra, err := containerSpec(p, "big", 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestContainerSpecOthers(t *testing.T) {
 		t.Errorf("default network and the private one only: mode %q, extra %v", opts.HostConfig.NetworkMode, extra)
 	}
 
-	opts, _, err = containerSpec(p, "shell", nil)
+	opts, _, err = containerSpec(p, "shell", 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestContainerSpecOthers(t *testing.T) {
 	}
 
 	// A fixed container name becomes StackHub's name, and an alias on the project's private network only.
-	opts, extra, err = containerSpec(p, "nohealth", nil)
+	opts, extra, err = containerSpec(p, "nohealth", 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,13 +300,13 @@ func TestContainerSpecErrors(t *testing.T) {
 	s.Image = "a:1"
 	s.Volumes = []types.ServiceVolumeConfig{{Type: types.VolumeTypeVolume, Source: "undeclared", Target: "/d"}}
 	p.Services["a"] = s
-	if _, _, err := containerSpec(p, "a", nil); err == nil || !strings.Contains(err.Error(), "undeclared") {
+	if _, _, err := containerSpec(p, "a", 1, nil); err == nil || !strings.Contains(err.Error(), "undeclared") {
 		t.Errorf("undeclared volume: %v", err)
 	}
 	s.Volumes = nil
 	s.Ports = []types.ServicePortConfig{{Target: 80, Published: "8080", HostIP: "not-an-ip"}}
 	p.Services["a"] = s
-	if _, _, err := containerSpec(p, "a", nil); err == nil || !strings.Contains(err.Error(), "not-an-ip") {
+	if _, _, err := containerSpec(p, "a", 1, nil); err == nil || !strings.Contains(err.Error(), "not-an-ip") {
 		t.Errorf("bad host_ip: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -32,6 +33,8 @@ func (e *Engine) Status(ctx context.Context, name string) (*engine.Status, error
 		s := engine.ServiceState{
 			Service:   c.Labels[engine.LabelService],
 			Container: strings.TrimPrefix(j.Name, "/"),
+			Number:    labelInt(c.Labels, engine.LabelNumber),
+			Replicas:  labelInt(c.Labels, engine.LabelReplicas),
 			State:     string(j.State.Status),
 			ExitCode:  j.State.ExitCode,
 		}
@@ -49,6 +52,14 @@ func (e *Engine) Status(ctx context.Context, name string) (*engine.Status, error
 		st.Services = append(st.Services, s)
 	}
 	return st, nil
+}
+
+// labelInt reads a count label; a missing or malformed one is 1, as on a container of a service without replicas.
+func labelInt(labels map[string]string, key string) int {
+	if n, err := strconv.Atoi(labels[key]); err == nil && n > 0 {
+		return n
+	}
+	return 1
 }
 
 // hostPorts lists the host ports of a container's port bindings; a binding without a numeric port is skipped.
@@ -112,7 +123,11 @@ func (e *Engine) Logs(ctx context.Context, name string, tail int, follow bool, w
 	var wg sync.WaitGroup
 	errs := make([]error, len(cs))
 	for i, c := range cs {
-		pw := &prefixWriter{mu: &mu, w: w, prefix: c.Labels[engine.LabelService] + " | "}
+		prefix := c.Labels[engine.LabelService]
+		if labelInt(c.Labels, engine.LabelReplicas) > 1 { // Compose's prefix for a replica: <service>-<n>
+			prefix += "-" + c.Labels[engine.LabelNumber]
+		}
+		pw := &prefixWriter{mu: &mu, w: w, prefix: prefix + " | "}
 		wg.Go(func() {
 			errs[i] = e.containerLogs(ctx, c.ID, tail, follow, e.hasTTY(ctx, c.ID), pw)
 			pw.flush()

@@ -38,14 +38,27 @@ func (e *Engine) Up(ctx context.Context, p *engine.Project, labels map[string]st
 		return err
 	}
 	for _, name := range order {
-		for dep, cond := range p.Services[name].DependsOn {
-			progress(engine.Progress{Stage: "wait", Service: name, Message: fmt.Sprintf("waiting for %s (%s)", dep, cond.Condition), Percent: -1})
-			if err := e.waitFor(ctx, engine.ContainerName(p, dep), dep, cond.Condition); err != nil {
-				return fmt.Errorf("service %s: %w", name, err)
+		if err := e.waitDeps(ctx, p, name, progress); err != nil {
+			return err
+		}
+		for n := 1; n <= engine.Replicas(p, name); n++ {
+			if err := e.createAndStart(ctx, p, name, n, labels, progress); err != nil {
+				return err
 			}
 		}
-		if err := e.createAndStart(ctx, p, name, labels, progress); err != nil {
-			return err
+	}
+	return nil
+}
+
+// waitDeps waits until every container of each of the service's dependencies meets its depends_on condition;
+// a dependency scaled to 0 has none to wait for.
+func (e *Engine) waitDeps(ctx context.Context, p *engine.Project, name string, progress func(engine.Progress)) error {
+	for dep, cond := range p.Services[name].DependsOn {
+		progress(engine.Progress{Stage: "wait", Service: name, Message: fmt.Sprintf("waiting for %s (%s)", dep, cond.Condition), Percent: -1})
+		for n := 1; n <= engine.Replicas(p, dep); n++ {
+			if err := e.waitFor(ctx, engine.ReplicaName(p, dep, n), dep, cond.Condition); err != nil {
+				return fmt.Errorf("service %s: %w", name, err)
+			}
 		}
 	}
 	return nil
@@ -160,8 +173,8 @@ func (e *Engine) volumes(ctx context.Context, p *engine.Project, progress func(e
 	return nil
 }
 
-func (e *Engine) createAndStart(ctx context.Context, p *engine.Project, name string, labels map[string]string, progress func(engine.Progress)) error {
-	opts, extra, err := containerSpec(p, name, labels)
+func (e *Engine) createAndStart(ctx context.Context, p *engine.Project, name string, n int, labels map[string]string, progress func(engine.Progress)) error {
+	opts, extra, err := containerSpec(p, name, n, labels)
 	if err != nil {
 		return err
 	}
