@@ -88,6 +88,12 @@ func TestAppPage(t *testing.T) {
 		if !strings.Contains(admin, `href="`+install+`"`) || strings.Contains(admin, `id="comment-form"`) {
 			t.Error("the admin's app page lacks the install link, or offers a comment form the admin cannot use")
 		}
+		if !strings.Contains(admin, `id="stack-warnings"`) || !strings.Contains(admin, ".env line 3: A is defined twice") {
+			t.Error("the admin's app page does not show the template's warnings")
+		}
+		if strings.Contains(body, "A is defined twice") {
+			t.Error("a user's app page shows the template's warnings, which are the admin's")
+		}
 
 		// The star toggles and the page shows the state.
 		loc, _ := appPost(t, bob, page+"/star", nil, http.StatusSeeOther)
