@@ -53,19 +53,7 @@ func TestSeedCatalogOnFirstStart(t *testing.T) {
 func TestImportOrdersVersionsByAge(t *testing.T) {
 	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
-		ts, err := builtin.Templates()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var wp catalog.Template
-		for _, tpl := range ts {
-			if tpl.Key == "wordpress" {
-				wp = tpl
-			}
-		}
-		if len(wp.Versions) < 2 {
-			t.Fatalf("wordpress lists %v; the test needs two versions", wp.Versions)
-		}
+		wp := twoVersionWordPress(t)
 		res, err := s.Hub.ImportTemplate(t.Context(), auth.Actor{Admin: true, Enabled: true}, wp)
 		if err != nil {
 			t.Fatal(err)
@@ -130,19 +118,7 @@ func TestImportKeepsWarnings(t *testing.T) {
 func TestLargeStacks(t *testing.T) {
 	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
-		ts, err := builtin.Templates()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var wp catalog.Template
-		for _, tpl := range ts {
-			if tpl.Key == "wordpress" {
-				wp = tpl
-			}
-		}
-		if len(wp.Versions) < 2 {
-			t.Fatalf("wordpress lists %v; the test needs two versions", wp.Versions)
-		}
+		wp := twoVersionWordPress(t)
 		big := strings.Repeat("0123456789abcdef\n", 3<<20/17) // 3 MiB of text
 		binary := string([]byte{0x7f, 'E', 'L', 'F', 0, 0xff, 0xfe, 0x80})
 		wp.Stack.Files = catalog.Files{"src/big.txt": big, "bin/app": binary}
@@ -199,4 +175,20 @@ func TestLargeStacks(t *testing.T) {
 		aid2 := s2.Want(200, u2, "POST", "/app", map[string]any{"name": "Big", "package": "big"}).Int(t)
 		s2.Want(201, u2, "POST", fmt.Sprintf("/api/v1/apps/%d/versions", aid2), map[string]any{"ver": "1", "stack": stack})
 	})
+}
+
+// twoVersionWordPress is the built-in WordPress template, which lists two versions.
+func twoVersionWordPress(t *testing.T) catalog.Template {
+	t.Helper()
+	ts, err := builtin.Templates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tpl := range ts {
+		if tpl.Key == "wordpress" && len(tpl.Versions) >= 2 {
+			return tpl
+		}
+	}
+	t.Fatal("the built-in catalog has no WordPress with two versions; these tests need one")
+	return catalog.Template{}
 }
