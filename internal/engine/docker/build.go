@@ -110,7 +110,9 @@ func writeContext(w io.Writer, dir, inline string) error {
 // image IDs) or that it built, when no container uses them any more (the daemon refuses to remove one in use, by
 // a running or a stopped container) and no Up in progress holds them (holdBuilds): one built for an install whose
 // containers are not created yet. Other projects' images are theirs to remove, so a Down never sweeps the build
-// of an install in progress elsewhere (another server on the same engine).
+// of an install in progress elsewhere (another server on the same engine). An untagged build image is anyone's
+// to remove: a later build of the same content took its tag (another project's, whose Down will not name it),
+// and no Up can reach it any more.
 func (e *Engine) removeUnusedBuilds(ctx context.Context, project string, used map[string]bool) {
 	e.buildMu.Lock()
 	defer e.buildMu.Unlock()
@@ -119,7 +121,8 @@ func (e *Engine) removeUnusedBuilds(ctx context.Context, project string, used ma
 		return
 	}
 	for _, img := range imgs.Items {
-		if !used[img.ID] && img.Labels[engine.LabelBuiltBy] != project {
+		untagged := !slices.ContainsFunc(img.RepoTags, func(tag string) bool { return tag != "<none>:<none>" })
+		if !untagged && !used[img.ID] && img.Labels[engine.LabelBuiltBy] != project {
 			continue
 		}
 		if slices.ContainsFunc(img.RepoTags, func(tag string) bool { return e.holding[tag] > 0 }) {

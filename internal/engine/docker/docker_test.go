@@ -911,3 +911,49 @@ services:
 		t.Errorf("%s outlived the last install that built or used it", img)
 	}
 }
+
+// A build of the same content by another project takes the tag; the image it replaced is untagged, and its own
+// project's Down may never come (or not name it). Any Down removes such an image once no container uses it, and
+// leaves the tagged build of another project alone.
+func TestDownRemovesUntaggedBuilds(t *testing.T) {
+	t.Parallel()
+	dockertest.Image(t, "stackhub-test/web:v1")
+	compose := "services:\n  web:\n    build:\n      context: .\n"
+	same := map[string]string{
+		"Dockerfile": "FROM stackhub-test/web:v1\nCOPY data.txt /greeting/data.txt\n",
+		"data.txt":   "unique to " + t.Name() + " " + t.TempDir(),
+	}
+	first, second, other := newEnv(t, compose, nil, same), newEnv(t, compose, nil, same), newEnv(t, compose, nil, same)
+	img := first.p.Services["web"].Image
+	t.Cleanup(func() {
+		_, _ = first.cli.ImageRemove(context.Background(), img, client.ImageRemoveOptions{Force: true})
+	})
+	idOf := func() string {
+		in, err := first.cli.ImageInspect(ctxT(t, time.Minute), img)
+		if err != nil {
+			t.Fatalf("inspect %s: %v", img, err)
+		}
+		return in.ID
+	}
+	nop := func(engine.Progress) {}
+	if err := first.e.build(ctxT(t, time.Minute), first.name, "web", first.p.Services["web"], nop); err != nil {
+		t.Fatal(err)
+	}
+	replaced := idOf()
+	if err := second.e.build(ctxT(t, time.Minute), second.name, "web", second.p.Services["web"], nop); err != nil {
+		t.Fatal(err)
+	}
+	tagged := idOf()
+	if tagged == replaced {
+		t.Fatalf("the second build kept image %s (its label names its own project): this test no longer shows an untagged build", tagged)
+	}
+	if err := other.e.Down(ctxT(t, time.Minute), other.name, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.cli.ImageInspect(ctxT(t, time.Minute), replaced); err == nil {
+		t.Errorf("the untagged build %s outlived a Down", replaced)
+	}
+	if idOf() != tagged {
+		t.Errorf("a Down of a third project removed or moved the second project's build")
+	}
+}
