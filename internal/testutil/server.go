@@ -26,6 +26,7 @@ import (
 	"github.com/stackhub/stackhub/internal/server"
 	"github.com/stackhub/stackhub/internal/store"
 	"github.com/stackhub/stackhub/internal/sysinfo"
+	"github.com/stackhub/stackhub/internal/testutil/dockertest"
 	"github.com/stackhub/stackhub/internal/web"
 	"github.com/stackhub/stackhub/internal/webhook"
 )
@@ -169,6 +170,9 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 		defer cancel()
 		if _, err := hs.UninstallAll(ctx, auth.Actor{Admin: true}, true); err != nil {
 			t.Errorf("uninstall everything: %v", err)
+		}
+		if opt.Engine == nil {
+			dockertest.CleanupVolumes(t, prefix) // what a test's own uninstall kept without purge
 		}
 	})
 	return &Server{t: t, URL: ts.URL, Store: st, Bus: bus, Hub: h, Host: hs, HTTP: ts.Client(), DataDir: dataDir,

@@ -283,6 +283,31 @@ func Cleanup(t testing.TB, project string) {
 	}
 }
 
+// CleanupVolumes removes the volumes of every Compose project named <prefix>-…: the data a test's uninstall kept
+// on purpose (without purge), which no later step of the test removes. Meant for t.Cleanup, like Cleanup.
+func CleanupVolumes(t testing.TB, prefix string) {
+	t.Helper()
+	c, err := sharedClient()
+	if err != nil {
+		t.Errorf("cleanup volumes of %s-*: %v", prefix, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	vs, err := c.VolumeList(ctx, client.VolumeListOptions{Filters: client.Filters{}.Add("label", LabelProject)})
+	if err != nil {
+		t.Errorf("cleanup volumes of %s-*: %v", prefix, err)
+		return
+	}
+	for _, v := range vs.Items {
+		if strings.HasPrefix(v.Labels[LabelProject], prefix+"-") {
+			if _, err := c.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
+				t.Errorf("cleanup volume %s: %v", v.Name, err)
+			}
+		}
+	}
+}
+
 // Docker runs the docker CLI and returns its standard output, failing the test when it fails.
 func Docker(t testing.TB, args ...string) string {
 	t.Helper()
