@@ -22,7 +22,23 @@ type Stack struct {
 	HostAccess   []string     `json:"host_access,omitempty"`  // set by Validate: why it needs host power; empty = none
 	Warnings     []string     `json:"warnings,omitempty"`     // set by Validate: what Compose accepts but reads oddly
 	FixedPorts   []string     `json:"fixed_ports,omitempty"`  // set by Validate: host ports no setting books
+	Secrets      []Secret     `json:"secrets,omitempty"`      // variables the engine fills with random values
 }
+
+// Secret is a .env variable the engine fills with a fresh random value (crypto/rand) at install and keeps across
+// upgrades, as it does W9_POWER_PASSWORD: how other stores' generated passwords (Runtipi's random fields,
+// Cosmos's {Passwords.N}, Umbrel's APP_PASSWORD) and the credentials CasaOS hard-codes become per-install.
+type Secret struct {
+	Name string `json:"name"`
+	// Length is the value's length in characters, or for hex and base64 the number of random bytes encoded;
+	// 0 means DefaultSecretLength.
+	Length int `json:"length,omitempty"`
+	// Encoding: "" letters and digits, "hex" lowercase hex of the bytes, "base64" their standard base64.
+	Encoding string `json:"encoding,omitempty"`
+}
+
+// DefaultSecretLength is a Secret's length when it names none.
+const DefaultSecretLength = 32
 
 // Requirements are the resources a stack needs: CPU in cores, Memory and Disk in GB.
 type Requirements struct {

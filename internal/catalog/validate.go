@@ -134,6 +134,7 @@ func Validate(s *Stack, opt ValidateOptions) error {
 	checkFiles(s, &p)
 	checkRequirements(s.Requirements, &p)
 	env := checkEnv(s.Env, &p, &w)
+	checkSecrets(s.Secrets, env, &p)
 	if len(p) > 0 {
 		return p.err()
 	}
@@ -211,6 +212,38 @@ func checkRequirements(r Requirements, p *problems) {
 		if !(f.v >= 0) || f.v > 1e6 {
 			p.add(VariablesFile, 0, "requirements.%s is %v; give a number of %s that is 0 or more", f.name, f.v,
 				map[string]string{"cpu": "cores", "memory": "GB", "disk": "GB"}[f.name])
+		}
+	}
+}
+
+// maxSecretLength bounds a generated secret: longer values only slow every render down.
+const maxSecretLength = 256
+
+// checkSecrets checks the variables the engine generates: each is defined in .env (so Compose and the settings see
+// it as the template's own variable), is neither an engine variable nor a setting (a user could otherwise pick the
+// "secret"), appears once, and has a sane length and a known encoding.
+func checkSecrets(secrets []Secret, env *envInfo, p *problems) {
+	seen := map[string]bool{}
+	for i, sec := range secrets {
+		field := fmt.Sprintf("secrets[%d]", i)
+		switch {
+		case !envKeyPattern.MatchString(sec.Name):
+			p.add("", 0, "%s.name %q is not a variable name; use letters, digits and _", field, sec.Name)
+		case isEngineVar(sec.Name) || isSettingName(sec.Name):
+			p.add("", 0, "%s.name %s is an engine variable or a setting; name a variable of the template's own", field, sec.Name)
+		case !env.defined[sec.Name]:
+			p.add(EnvFile, 0, "secret %s is not defined in .env; add %s= so Compose reads the generated value", sec.Name, sec.Name)
+		case seen[sec.Name]:
+			p.add("", 0, "%s.name %s is listed twice; list each secret once", field, sec.Name)
+		}
+		seen[sec.Name] = true
+		if sec.Length < 0 || sec.Length > maxSecretLength || (sec.Length > 0 && sec.Length < 8) {
+			p.add("", 0, "%s.length %d is out of range; give 8 to %d, or 0 for %d", field, sec.Length, maxSecretLength, DefaultSecretLength)
+		}
+		switch sec.Encoding {
+		case "", "hex", "base64":
+		default:
+			p.add("", 0, "%s.encoding %q is not known; use \"\" (letters and digits), \"hex\" or \"base64\"", field, sec.Encoding)
 		}
 	}
 }

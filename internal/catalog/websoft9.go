@@ -14,15 +14,34 @@ import (
 	"unicode/utf8"
 )
 
-// Template is one template of a Websoft9 docker-library: DIR/apps/<Key>/.
+// Template is one app of a store, as every importer reads it (for Websoft9: DIR/apps/<Key>/).
 type Template struct {
 	Key         string
 	Name        string // trademark
-	Description string // README.md text, trimmed to fewer than maxDescription characters
+	Description string // Markdown (README.md for Websoft9), trimmed to fewer than maxDescription characters
 	Release     bool
 	Dist        string
 	Versions    []string // list order; first = default
 	Stack       Stack
+
+	// Store is the importer's format ("websoft9", "casaos", ...); ReadStore sets it when an importer leaves it empty.
+	Store string
+	// Tagline is the one-line summary the store shows on its card.
+	Tagline string
+	// Categories are the store's own category names, as the store spells them; the hub merges them by name.
+	Categories []string
+	// Icon and Screenshots are https URLs (or data: URLs) of the store's images.
+	Icon        string
+	Screenshots []string
+	// Architectures the store says the app runs on (Docker's names: amd64, arm64, arm); empty = not said.
+	Architectures []string
+	// Homepage is the app's own website.
+	Homepage string
+	// Hidden: the store deprecates the app; it is imported for the installs that use it but not listed.
+	Hidden bool
+	// Notes are what the importer changed or dropped while mapping (a hard-coded password replaced by a
+	// generated secret, a device dropped), one sentence each, printed by `catalog import`.
+	Notes []string
 }
 
 // Refusal is a template that cannot be used, with the exact reason.

@@ -14,14 +14,16 @@ func catalogCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "catalog", Short: "Manage the app catalog"}
 	r.flags(cmd)
 	var unreleased bool
+	var format string
 	imp := &cobra.Command{
 		Use:   "import DIR",
-		Short: "Import a Websoft9 docker-library (DIR/apps/<key>/) into the catalog",
-		Long: "Reads every template under DIR/apps and sends it to the server. Prints one line per template: " +
-			"accepted (with the versions added) or refused (with the reason). Importing twice changes nothing.",
+		Short: "Import an app store (a Websoft9 docker-library, or another store's layout) into the catalog",
+		Long: "Reads every app of the store in DIR (its format detected from the layout, or named with --format) " +
+			"and sends it to the server. Prints one line per app: accepted (with the versions added) or refused " +
+			"(with the reason). Importing twice changes nothing.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ts, refused, err := catalog.ReadWebsoft9(args[0], unreleased)
+			_, ts, refused, err := catalog.ReadStore(args[0], format, catalog.ReadOptions{IncludeUnreleased: unreleased})
 			if err != nil {
 				return err
 			}
@@ -44,6 +46,9 @@ func catalogCmd() *cobra.Command {
 					fmt.Fprintf(out, "accepted %s: unchanged (app %d)\n", t.Key, res.App)
 				}
 				if err == nil {
+					for _, n := range t.Notes {
+						fmt.Fprintf(out, "  note %s: %s\n", t.Key, n)
+					}
 					for _, w := range res.Warnings {
 						fmt.Fprintf(out, "  warning %s: %s\n", t.Key, w)
 					}
@@ -57,6 +62,7 @@ func catalogCmd() *cobra.Command {
 		},
 	}
 	imp.Flags().BoolVar(&unreleased, "unreleased", false, "also import templates marked release: false")
+	imp.Flags().StringVar(&format, "format", "", "the store's format ("+strings.Join(catalog.Formats(), ", ")+"); detected when empty")
 	check := &cobra.Command{
 		Use:   "check [APP...]",
 		Short: "Render and load every installable version as an install would, starting nothing",

@@ -2,10 +2,12 @@ package host
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -233,8 +235,16 @@ func (s *Service) Credentials(ctx context.Context, a auth.Actor, name string) (m
 	if err != nil {
 		return nil, err
 	}
+	keys := slices.Clone(credentialKeys)
+	if inst, err := s.store.Q().Instance(ctx, name); err == nil {
+		var secrets map[string]string // the stack's generated secrets (catalog.Secret) are credentials too
+		_ = json.Unmarshal([]byte(inst.Secrets), &secrets)
+		for k := range secrets {
+			keys = append(keys, k)
+		}
+	}
 	out := map[string]string{}
-	for _, k := range credentialKeys {
+	for _, k := range keys {
 		if v, ok := env[k]; ok {
 			out[k] = v
 		}

@@ -3,6 +3,9 @@ package host
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -311,6 +314,9 @@ func (s *Service) values(req InstallRequest, version string, stack *catalog.Stac
 		}
 		v["W9_RCODE"], secrets["W9_RCODE"] = code, code
 	}
+	if err := generateSecrets(stack.Secrets, v, secrets); err != nil {
+		return nil, nil, err
+	}
 	if has["W9_URL"] {
 		if _, given := req.Settings["W9_URL"]; !given {
 			v["W9_URL"] = s.cfg.PublicAddress
@@ -320,6 +326,38 @@ func (s *Service) values(req InstallRequest, version string, stack *catalog.Stac
 		}
 	}
 	return v, secrets, nil
+}
+
+// generateSecrets fills every secret the stack names that values and secrets do not hold yet (an upgrade keeps the
+// install's own) with a fresh value from crypto/rand.
+func generateSecrets(specs []catalog.Secret, values, secrets map[string]string) error {
+	for _, sp := range specs {
+		if _, ok := secrets[sp.Name]; ok {
+			continue
+		}
+		n := sp.Length
+		if n == 0 {
+			n = catalog.DefaultSecretLength
+		}
+		var val string
+		switch sp.Encoding {
+		case "hex", "base64":
+			b := make([]byte, n)
+			if _, err := rand.Read(b); err != nil {
+				return fmt.Errorf("generate secret %s: %w", sp.Name, err)
+			}
+			if val = hex.EncodeToString(b); sp.Encoding == "base64" {
+				val = base64.StdEncoding.EncodeToString(b)
+			}
+		default:
+			var err error
+			if val, err = auth.RandomString(n, auth.Alphanumeric); err != nil {
+				return fmt.Errorf("generate secret %s: %w", sp.Name, err)
+			}
+		}
+		values[sp.Name], secrets[sp.Name] = val, val
+	}
+	return nil
 }
 
 // strongPassword draws 20 characters until it has an upper and a lower letter, a digit and "!", which most apps'

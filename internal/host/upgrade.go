@@ -69,7 +69,7 @@ func (s *Service) startRecord(ctx context.Context, inst *store.Instance, kind, t
 func (s *Service) runUpgrade(r *run, inst *store.Instance, rec *store.Upgrade, up *store.Update, stack *catalog.Stack) {
 	ctx := context.WithoutCancel(s.ctx)
 	r.note("queued", fmt.Sprintf("upgrading %s from %s to %s", inst.Name, inst.Version, up.Version), -1)
-	values, err := s.upgradeValues(ctx, inst, up, stack)
+	values, secrets, err := s.upgradeValues(ctx, inst, up, stack)
 	if err != nil {
 		s.endUpgrade(ctx, r, rec, store.UpgradeFailed, err.Error(), "")
 		return
@@ -106,6 +106,9 @@ func (s *Service) runUpgrade(r *run, inst *store.Instance, rec *store.Upgrade, u
 				return err
 			}
 			if err := q.SetInstanceRendered(ctx, inst.Name, out.hashes.encode()); err != nil {
+				return err
+			}
+			if err := q.SetInstanceSecrets(ctx, inst.Name, secrets); err != nil {
 				return err
 			}
 			return q.SetInstanceServices(ctx, inst.Name, strings.Join(services, ","))
@@ -149,14 +152,15 @@ func (s *Service) pullStaged(ctx context.Context, r *run, dir string, inst *stor
 	return s.engine.Pull(ctx, p, r.progress)
 }
 
-// upgradeValues are the engine's variables for the new version: the instance's own ports, secrets and settings.
-func (s *Service) upgradeValues(ctx context.Context, inst *store.Instance, up *store.Update, stack *catalog.Stack) (map[string]string, error) {
+// upgradeValues are the engine's variables for the new version: the instance's own ports, secrets and settings,
+// and the secrets as JSON (with those the new version adds, generated now) for the instance once it runs.
+func (s *Service) upgradeValues(ctx context.Context, inst *store.Instance, up *store.Update, stack *catalog.Stack) (map[string]string, string, error) {
 	var settings, secrets map[string]string
 	_ = json.Unmarshal([]byte(inst.Settings), &settings)
 	_ = json.Unmarshal([]byte(inst.Secrets), &secrets)
 	bookings, err := s.store.Q().PortBookings(ctx, inst.Name)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	v := map[string]string{"W9_ID": inst.Project, "W9_APP_NAME": inst.AppKey, "W9_VERSION": up.Version}
 	for k, val := range settings {
@@ -165,6 +169,12 @@ func (s *Service) upgradeValues(ctx context.Context, inst *store.Instance, up *s
 	for k, val := range secrets {
 		v[k] = val
 	}
+	if secrets == nil {
+		secrets = map[string]string{}
+	}
+	if err := generateSecrets(stack.Secrets, v, secrets); err != nil { // those the new version adds
+		return nil, "", err
+	}
 	booked := map[string]bool{}
 	for _, b := range bookings {
 		v[b.Variable] = fmt.Sprint(b.Port)
@@ -172,7 +182,7 @@ func (s *Service) upgradeValues(ctx context.Context, inst *store.Instance, up *s
 	}
 	offered, err := stack.Settings()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var missing []catalog.Setting
 	for _, st := range offered {
@@ -185,11 +195,11 @@ func (s *Service) upgradeValues(ctx context.Context, inst *store.Instance, up *s
 		defer s.bookMu.Unlock()
 		ports, err := s.bookPorts(ctx, inst.Name, stack.Compose, missing, nil)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		for _, b := range ports {
 			if err := s.store.Q().BookPort(ctx, b); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			v[b.Variable] = fmt.Sprint(b.Port)
 		}
@@ -199,7 +209,11 @@ func (s *Service) upgradeValues(ctx context.Context, inst *store.Instance, up *s
 			v["W9_URL"] = s.cfg.PublicAddress + ":" + port
 		}
 	}
-	return v, nil
+	enc, err := json.Marshal(secrets)
+	if err != nil {
+		return nil, "", err
+	}
+	return v, string(enc), nil
 }
 
 // switchTo renders the new version into the project directory, keeping the files the admin changed, and

@@ -97,6 +97,12 @@ func (q *Q) SetInstanceRendered(ctx context.Context, name, rendered string) erro
 	return q.execOne(ctx, `UPDATE instances SET rendered = $2 WHERE name = $1`, name, rendered)
 }
 
+// SetInstanceSecrets replaces the instance's generated secrets (JSON), when an upgrade generates one its new
+// version adds.
+func (q *Q) SetInstanceSecrets(ctx context.Context, name, secrets string) error {
+	return q.execOne(ctx, `UPDATE instances SET secrets = $2 WHERE name = $1`, name, secrets)
+}
+
 // SetInstanceStopped records whether the operator stopped the instance.
 func (q *Q) SetInstanceStopped(ctx context.Context, name string, stopped bool, ms int64) error {
 	return q.execOne(ctx, `UPDATE instances SET stopped = $2, updated_at = $3 WHERE name = $1`, name, stopped, ms)
