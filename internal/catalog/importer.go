@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -126,4 +127,22 @@ func (websoft9Importer) Detect(fsys fs.FS) bool {
 
 func (websoft9Importer) Read(fsys fs.FS, opt ReadOptions) ([]Template, []Refusal, error) {
 	return ReadWebsoft9FS(fsys, opt.IncludeUnreleased)
+}
+
+// nonKeyRun is a run of characters a package name cannot hold.
+var nonKeyRun = regexp.MustCompile(`[^a-z0-9]+`)
+
+// AppKey turns a store's own app id or folder name ("Home-Assistant", "adguard_home", "2fauth") into the
+// package name the hub keys apps by, so that the same app from two stores meets under one key: lowercase, each
+// run of other characters one "-", a leading digit prefixed with "app-". The error names the id when nothing usable
+// remains or the result is too long for a package name.
+func AppKey(id string) (string, error) {
+	k := strings.Trim(nonKeyRun.ReplaceAllString(strings.ToLower(id), "-"), "-")
+	if k != "" && k[0] >= '0' && k[0] <= '9' {
+		k = "app-" + k
+	}
+	if !keyPattern.MatchString(k) {
+		return "", fmt.Errorf("app id %q does not make a package name (lowercase letters, digits and -, 2 to 31 characters)", id)
+	}
+	return k, nil
 }

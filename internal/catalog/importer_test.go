@@ -62,3 +62,17 @@ func TestCheckSecrets(t *testing.T) {
 		})
 	}
 }
+
+func TestAppKey(t *testing.T) {
+	for in, want := range map[string]string{"Home-Assistant": "home-assistant", "adguard_home": "adguard-home",
+		"2fauth": "app-2fauth", "  Nextcloud  ": "nextcloud", "Jellyfin.Server": "jellyfin-server"} {
+		if got, err := AppKey(in); err != nil || got != want {
+			t.Errorf("AppKey(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "_", "x", strings.Repeat("a", 40)} {
+		if got, err := AppKey(bad); err == nil {
+			t.Errorf("AppKey(%q) = %q; want an error", bad, got)
+		}
+	}
+}
