@@ -26,6 +26,7 @@ import (
 	"github.com/stackhub/stackhub/internal/logx"
 	"github.com/stackhub/stackhub/internal/realtime"
 	"github.com/stackhub/stackhub/internal/server"
+	"github.com/stackhub/stackhub/internal/sources"
 	"github.com/stackhub/stackhub/internal/store"
 	"github.com/stackhub/stackhub/internal/sysinfo"
 	"github.com/stackhub/stackhub/internal/web"
@@ -119,10 +120,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	} else {
 		log.Info("docker engine", "version", v)
 	}
+	srcs := sources.New(st, h, bus, log, sources.Options{DataDir: cfg.DataDir, Interval: cfg.SourceSync})
+	srcs.Start()
+	defer srcs.Close()
 	// The server page's chart: a sample every 10 s, the last hour in memory.
 	metrics := sysinfo.NewHistory(cfg.DataDir, 10*time.Second, time.Hour)
 	go metrics.Run(ctx)
-	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Metrics: metrics, Log: log,
+	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Sources: srcs, Metrics: metrics, Log: log,
 		Version: Version, WeakToken: weak})
 	if err != nil {
 		return err
@@ -133,7 +137,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer bus.Subscribe(func(events.Event) { rel.Touch() })()
 	go rel.Run(ctx)
 	handler := server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log, Version: Version,
-		WeakToken: weak, Feed: feed, Webhooks: wh, UI: ui, Idle: rel})
+		WeakToken: weak, Feed: feed, Webhooks: wh, Sources: srcs, UI: ui, Idle: rel})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -37,12 +37,14 @@ type Config struct {
 	WebhookTimeoutS string `koanf:"webhook-timeout"`
 	WebhookTriesS   string `koanf:"webhook-attempts"`
 	MaxStackS       string `koanf:"max-stack-size"`
+	SourceSyncS     string `koanf:"source-sync"`
 
 	Hooks           []webhook.Hook `koanf:"-"`
 	HealthTimeout   time.Duration  `koanf:"-"`
 	WebhookTimeout  time.Duration  `koanf:"-"`
 	WebhookAttempts int            `koanf:"-"`
 	MaxStackSize    int            `koanf:"-"` // bytes a user's published stack may hold
+	SourceSync      time.Duration  `koanf:"-"` // between scheduled syncs of the store sources; 0: on demand only
 }
 
 // envNames maps environment variables to setting keys.
@@ -62,6 +64,7 @@ var envNames = map[string]string{
 	"STACKHUB_WEBHOOK_TIMEOUT":  "webhook-timeout",
 	"STACKHUB_WEBHOOK_ATTEMPTS": "webhook-attempts",
 	"STACKHUB_MAX_STACK_SIZE":   "max-stack-size",
+	"STACKHUB_SOURCE_SYNC":      "source-sync",
 }
 
 // Flags declares the serve flags on fs with their defaults.
@@ -77,6 +80,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("webhook-timeout", "10s", "how long one webhook attempt may take (env STACKHUB_WEBHOOK_TIMEOUT)")
 	fs.String("webhook-attempts", "15", "attempts before a webhook delivery fails for good (env STACKHUB_WEBHOOK_ATTEMPTS)")
 	fs.String("max-stack-size", strconv.Itoa(catalog.DefaultMaxSize), "bytes a stack that an ordinary user publishes may hold, compose, .env and files together; the administrator's imports may hold 64 MiB (env STACKHUB_MAX_STACK_SIZE)")
+	fs.String("source-sync", "6h", "how often every store source is synced, one at a time; 0 syncs them only on demand (env STACKHUB_SOURCE_SYNC)")
 }
 
 // Load reads the environment (through getenv) and the parsed flags, and validates the result.
@@ -149,6 +153,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WebhookAttempts, err = strconv.Atoi(c.WebhookTriesS); err != nil || c.WebhookAttempts < 1 {
 		return fmt.Errorf("--webhook-attempts %q: want a whole number, 1 or more", c.WebhookTriesS)
+	}
+	if c.SourceSync, err = time.ParseDuration(c.SourceSyncS); err != nil || c.SourceSync < 0 {
+		return fmt.Errorf("--source-sync %q: want a duration such as 6h, or 0 to sync only on demand", c.SourceSyncS)
 	}
 	if c.PublicAddr == "" {
 		c.PublicAddr = firstAddress()

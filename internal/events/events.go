@@ -29,6 +29,10 @@ const (
 	InstallStage   = "install.stage"   // a job reached a stage or logged a line
 	InstallStatus  = "install.status"  // an instance's status changed (job finished, started, stopped, removed)
 	InstallUpgrade = "install.upgrade" // an upgrade or rollback ended: from, to, result, snapshot
+
+	// Store sources (docs/stores.md §1); admin only, as install events.
+	SourceSynced = "source.synced" // a sync ended: imported, or unchanged (304); the source with its counts
+	SourceFailed = "source.failed" // a sync failed: the source with the reason; nothing was imported
 )
 
 // Event is something that happened, after it was committed.

@@ -144,42 +144,48 @@ func (s *Service) DeleteApp(ctx context.Context, a auth.Actor, aid int64, recurs
 		if err != nil {
 			return err
 		}
-		all, top, err := t.CountAppComments(ctx, aid)
-		if err != nil {
-			return err
-		}
-		now := s.ms()
-		switch {
-		case all == 0:
-		case recursive:
-			if err := t.DeleteAppComments(ctx, aid); err != nil {
-				return err
-			}
-		default:
-			holder := &Comment{Author: app.Author, App: DeletedCommentsApp, CreatedAt: now,
-				Content: fmt.Sprintf("Comments Deleted from %d", aid)}
-			if err := t.CreateComment(ctx, holder); err != nil {
-				return err
-			}
-			if err := t.MoveAppComments(ctx, aid, DeletedCommentsApp, holder.ID); err != nil {
-				return err
-			}
-			if err := t.AddAppComments(ctx, DeletedCommentsApp, all); err != nil {
-				return err
-			}
-			if err := t.SetReplies(ctx, holder.ID, top); err != nil {
-				return err
-			}
-		}
-		if err := t.DeleteApp(ctx, aid); err != nil {
-			return err
-		}
-		if err := t.AddTimeline(ctx, Timeline{UID: app.Author, Type: store.LineDeleteApp, Data: aid, CreatedAt: now}); err != nil {
-			return err
-		}
-		t.emit(events.AppDeleted, a.UID, 0, map[string]int64{"app": aid})
-		return nil
+		return s.deleteApp(ctx, t, a, app, recursive)
 	})
+}
+
+// deleteApp is DeleteApp's work inside t, on an app the caller may delete.
+func (s *Service) deleteApp(ctx context.Context, t *txn, a auth.Actor, app *App, recursive bool) error {
+	aid := app.ID
+	all, top, err := t.CountAppComments(ctx, aid)
+	if err != nil {
+		return err
+	}
+	now := s.ms()
+	switch {
+	case all == 0:
+	case recursive:
+		if err := t.DeleteAppComments(ctx, aid); err != nil {
+			return err
+		}
+	default:
+		holder := &Comment{Author: app.Author, App: DeletedCommentsApp, CreatedAt: now,
+			Content: fmt.Sprintf("Comments Deleted from %d", aid)}
+		if err := t.CreateComment(ctx, holder); err != nil {
+			return err
+		}
+		if err := t.MoveAppComments(ctx, aid, DeletedCommentsApp, holder.ID); err != nil {
+			return err
+		}
+		if err := t.AddAppComments(ctx, DeletedCommentsApp, all); err != nil {
+			return err
+		}
+		if err := t.SetReplies(ctx, holder.ID, top); err != nil {
+			return err
+		}
+	}
+	if err := t.DeleteApp(ctx, aid); err != nil {
+		return err
+	}
+	if err := t.AddTimeline(ctx, Timeline{UID: app.Author, Type: store.LineDeleteApp, Data: aid, CreatedAt: now}); err != nil {
+		return err
+	}
+	t.emit(events.AppDeleted, a.UID, 0, map[string]int64{"app": aid})
+	return nil
 }
 
 // AppStargazers lists who starred an app.

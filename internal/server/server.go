@@ -19,6 +19,7 @@ import (
 	"github.com/stackhub/stackhub/internal/idle"
 	"github.com/stackhub/stackhub/internal/logx"
 	"github.com/stackhub/stackhub/internal/realtime"
+	"github.com/stackhub/stackhub/internal/sources"
 	"github.com/stackhub/stackhub/internal/web"
 	"github.com/stackhub/stackhub/internal/webhook"
 )
@@ -33,6 +34,7 @@ type Deps struct {
 	WeakToken bool             // the admin token is weak: searchServer reports it
 	Feed      *realtime.Feed   // the event stream behind GET /api/v1/events
 	Webhooks  *webhook.Service // the delivery queue behind /api/v1/webhooks
+	Sources   *sources.Service // the store sources behind /api/v1/sources
 	UI        *web.UI          // the web UI at / and /ui/; nil serves the APIs only
 	Idle      *idle.Releaser   // told of every request, to free memory when they stop; nil for none
 }
@@ -49,7 +51,7 @@ func Handler(d Deps) http.Handler {
 	installer := stackhub.New(d.Host, d.Auth, d.Log, d.WeakToken)
 	installer.Register(mux)
 	v1.Register(mux, v1.Deps{Hub: d.Hub, Host: d.Host, Auth: d.Auth, Version: d.Version, WeakToken: d.WeakToken,
-		Feed: d.Feed, Webhooks: d.Webhooks})
+		Feed: d.Feed, Webhooks: d.Webhooks, Sources: d.Sources})
 	if d.UI != nil {
 		d.UI.Register(mux)
 	}

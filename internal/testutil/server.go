@@ -24,6 +24,7 @@ import (
 	"github.com/stackhub/stackhub/internal/hub"
 	"github.com/stackhub/stackhub/internal/realtime"
 	"github.com/stackhub/stackhub/internal/server"
+	"github.com/stackhub/stackhub/internal/sources"
 	"github.com/stackhub/stackhub/internal/store"
 	"github.com/stackhub/stackhub/internal/sysinfo"
 	"github.com/stackhub/stackhub/internal/testutil/dockertest"
@@ -55,6 +56,8 @@ type Server struct {
 	Geek     *realtime.GeekApk
 	Feed     *realtime.Feed
 	Webhooks *webhook.Service
+	// Sources is the store sources service (no schedule unless Options.Sources sets one).
+	Sources *sources.Service
 	// DSN is the database, for a test that starts a second server on it.
 	DSN string
 }
@@ -79,6 +82,8 @@ type Options struct {
 	Metrics bool
 	// MaxStackSize is the limit of what users publish (serve --max-stack-size); 0: the default.
 	MaxStackSize int
+	// Sources tunes the store sources; its DataDir is the server's.
+	Sources sources.Options
 }
 
 // QuickWebhookOptions fills the zero fields of o with values that keep tests quick: 2 s per attempt, 50 ms before
@@ -150,12 +155,16 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 		t.Cleanup(stopMetrics)
 		go metrics.Run(mctx)
 	}
-	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Metrics: metrics, Log: log, Version: "test"})
+	opt.Sources.DataDir = dataDir
+	srcs := sources.New(st, h, bus, log, opt.Sources)
+	srcs.Start()
+	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Sources: srcs, Metrics: metrics, Log: log,
+		Version: "test"})
 	if err != nil {
 		t.Fatalf("web ui: %v", err)
 	}
 	ts := httptest.NewServer(server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log,
-		Version: "test", Feed: feed, Webhooks: wh, UI: ui}))
+		Version: "test", Feed: feed, Webhooks: wh, Sources: srcs, UI: ui}))
 	wsTS := httptest.NewServer(geek)
 	t.Cleanup(func() {
 		// Streams and sockets first: httptest's Close waits for open requests, SSE streams among them.
@@ -163,6 +172,7 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 		geek.Close()
 		wsTS.Close()
 		ts.Close()
+		srcs.Close()
 		unsubscribe()
 		stopHooks()
 		hs.Close()
@@ -177,7 +187,7 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	})
 	return &Server{t: t, URL: ts.URL, Store: st, Bus: bus, Hub: h, Host: hs, HTTP: ts.Client(), DataDir: dataDir,
 		Prefix: prefix, WSURL: "ws" + strings.TrimPrefix(wsTS.URL, "http"), Geek: geek, Feed: feed, Webhooks: wh,
-		DSN: opt.DSN}
+		Sources: srcs, DSN: opt.DSN}
 }
 
 func randomHex(n int) string {

@@ -15,6 +15,7 @@ import (
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
+	"github.com/stackhub/stackhub/internal/sources"
 	"github.com/stackhub/stackhub/internal/sysinfo"
 	"github.com/stackhub/stackhub/internal/webhook"
 )
@@ -28,6 +29,7 @@ type Deps struct {
 	Host      *host.Service
 	Auth      *auth.Service
 	Webhooks  *webhook.Service
+	Sources   *sources.Service // the admin's store sources page; nil: the page says they are not running
 	Metrics   *sysinfo.History // the server page's last hour; nil: the page samples on demand only
 	Log       *slog.Logger
 	Version   string
