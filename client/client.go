@@ -17,6 +17,7 @@ import (
 	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
+	"github.com/stackhub/stackhub/internal/sources"
 	"github.com/stackhub/stackhub/internal/store"
 )
 
@@ -264,4 +265,33 @@ func (c *Client) Upgrades(ctx context.Context, name string) ([]UpgradeRecord, er
 func (c *Client) Backups(ctx context.Context, name string) ([]Backup, error) {
 	var out []Backup
 	return out, c.do(ctx, http.MethodGet, "/api/v1/installs/"+url.PathEscape(name)+"/backups", nil, &out)
+}
+
+// Source is a store source; AddSource registers one.
+type (
+	Source    = store.Source
+	AddSource = sources.AddInput
+)
+
+// Sources lists the store sources with their last sync.
+func (c *Client) Sources(ctx context.Context) ([]Source, error) {
+	var out []Source
+	return out, c.do(ctx, http.MethodGet, "/api/v1/sources", nil, &out)
+}
+
+// AddSource registers a store source; its first sync runs in the background.
+func (c *Client) AddSource(ctx context.Context, in AddSource) (*Source, error) {
+	var out Source
+	return &out, c.do(ctx, http.MethodPost, "/api/v1/sources", in, &out)
+}
+
+// SyncSource syncs a store source now and returns its result.
+func (c *Client) SyncSource(ctx context.Context, id int64) (*Source, error) {
+	var out Source
+	return &out, c.do(ctx, http.MethodPost, "/api/v1/sources/"+strconv.FormatInt(id, 10)+"/sync", nil, &out)
+}
+
+// RemoveSource removes a store source; its apps leave the catalog, except versions installs use.
+func (c *Client) RemoveSource(ctx context.Context, id int64) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/sources/"+strconv.FormatInt(id, 10), nil, nil)
 }
