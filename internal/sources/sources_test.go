@@ -461,4 +461,3 @@ func evilArchive(t *testing.T, h *tar.Header) []byte {
 	}
 	return buf.Bytes()
 }
-
