@@ -38,6 +38,9 @@ func TestPrecedence(t *testing.T) {
 		len(c.Hooks) != 1 || c.Hooks[0].URL != "https://x.org/hook" {
 		t.Errorf("from env = %+v", c)
 	}
+	if c.SourceSync != 6*time.Hour {
+		t.Errorf("source sync default %v, want 6h", c.SourceSync)
+	}
 	if c.WebhookSecret != "" || c.WebhookTimeout != 10*time.Second || c.WebhookAttempts != 15 {
 		t.Errorf("webhook defaults: timeout %v, attempts %d, secret set %v", c.WebhookTimeout, c.WebhookAttempts,
 			c.WebhookSecret != "")
@@ -46,6 +49,12 @@ func TestPrecedence(t *testing.T) {
 		"STACKHUB_WEBHOOK_TIMEOUT=2s", "STACKHUB_WEBHOOK_ATTEMPTS=9")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c2, err := load(t, []string{"--source-sync", "0"}, "STACKHUB_SOURCE_SYNC=30m"); err != nil || c2.SourceSync != 0 {
+		t.Errorf("--source-sync 0 (the flag wins): %v, %v", c2, err)
+	}
+	if c2, err := load(t, nil, "STACKHUB_SOURCE_SYNC=30m"); err != nil || c2.SourceSync != 30*time.Minute {
+		t.Errorf("STACKHUB_SOURCE_SYNC=30m: %v, %v", c2, err)
 	}
 	if c.WebhookSecret != "s3cret" || c.WebhookTimeout != 2*time.Second || c.WebhookAttempts != 3 {
 		t.Errorf("webhook settings: timeout %v, attempts %d (flag wins), secret %q", c.WebhookTimeout,
@@ -75,6 +84,8 @@ func TestInvalid(t *testing.T) {
 		{[]string{"--data-dir", " "}, nil, "--data-dir"},
 		{nil, []string{"STACKHUB_WEBHOOK_TIMEOUT=soon"}, "--webhook-timeout"},
 		{[]string{"--webhook-attempts", "0"}, nil, "--webhook-attempts"},
+		{nil, []string{"STACKHUB_SOURCE_SYNC=daily"}, "--source-sync"},
+		{[]string{"--source-sync", "-1h"}, nil, "--source-sync"},
 	} {
 		if _, err := load(t, tc.args, tc.env...); err == nil || !strings.Contains(err.Error(), tc.mentions) {
 			t.Errorf("%v %v: err = %v, want one naming %q", tc.args, tc.env, err, tc.mentions)

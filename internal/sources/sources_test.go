@@ -332,6 +332,12 @@ func TestSourceSyncs(t *testing.T) {
 			t.Errorf("list: %+v", list)
 		}
 		s.Want(http.StatusForbidden, s.NewUser("alice"), "GET", "/api/v1/sources", nil)
+		doc := s.Want(http.StatusOK, tu.Anon, "GET", "/api/v1/openapi.json", nil).Text()
+		for _, op := range []string{`"list-sources"`, `"add-source"`, `"sync-source"`, `"delete-source"`, `"/api/v1/sources/{id}/sync"`} {
+			if !strings.Contains(doc, op) {
+				t.Errorf("the OpenAPI document lacks %s", op)
+			}
+		}
 
 		// Removed: its apps leave the catalog.
 		s.Want(http.StatusNoContent, tu.Admin, "DELETE", fmt.Sprintf("/api/v1/sources/%d", src.ID), nil)
