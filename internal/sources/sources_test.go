@@ -275,8 +275,16 @@ func TestSourceSyncs(t *testing.T) {
 			got.Source.ReadFormat != "websoft9" || got.Source.VersionsAdded < 3 {
 			t.Fatalf("first sync: %s %+v", typ, got)
 		}
-		if h := <-hooked; h != "source.synced" {
-			t.Errorf("webhook got %q", h)
+		if r := s.Want(http.StatusConflict, tu.Admin, "POST", "/api/v1/sources", map[string]string{"url": url}); !strings.Contains(r.Text(), `"field":"url"`) {
+			t.Errorf("the same URL again: %s", r.Body)
+		}
+		select {
+		case h := <-hooked:
+			if h != "source.synced" {
+				t.Errorf("webhook got %q", h)
+			}
+		case <-time.After(time.Minute):
+			t.Error("no webhook delivery of source.synced within a minute")
 		}
 		first := catalogOf(t, s)
 		if want := []string{"gitea", "grafana", "mysql"}; !slices.Equal(mapsKeys(first), want) {
