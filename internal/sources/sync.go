@@ -92,10 +92,14 @@ func (s *Service) sync(ctx context.Context, src *store.Source) (unchanged bool, 
 	defer s.catalog.Unlock()
 	r := store.SourceSync{ReadFormat: im.Format(), ETag: d.etag, LastModified: d.lastModified}
 	if err := s.importAll(ctx, src.ID, ts, refused, &r); err != nil {
-		if apperr.As(err).Kind == apperr.Internal {
+		why := apperr.As(err).Message
+		switch {
+		case ctx.Err() != nil:
+			why = "the server stopped during the import; the next sync resumes it"
+		case apperr.As(err).Kind == apperr.Internal:
 			s.log.Error("source import", "source", src.ID, "err", err)
 		}
-		return false, s.failed(ctx, src, "the import stopped: "+apperr.As(err).Message)
+		return false, s.failed(ctx, src, "the import stopped: "+why)
 	}
 	if err := s.store.Tx(ctx, func(q *store.Q) error { return q.SetSourceSynced(ctx, src.ID, s.now().UnixMilli(), r) }); err != nil {
 		return false, err
