@@ -410,12 +410,30 @@ func casaosDescription(meta map[string]any, literals map[string]string) string {
 	d := strings.TrimSpace(langText(meta["description"]))
 	tips, _ := meta["tips"].(map[string]any)
 	if before := strings.TrimSpace(langText(tips["before_install"])); before != "" {
-		for lit, sec := range literals {
-			before = strings.ReplaceAll(before, lit, "(generated at install: "+sec+" in the credentials)")
+		lines := strings.Split(before, "\n")
+		for i, line := range lines {
+			if !mentionsCredential(line) {
+				continue // "Default user: casaos" keeps the user name that happens to equal the password
+			}
+			for lit, sec := range literals {
+				lines[i] = strings.ReplaceAll(lines[i], lit, "(generated at install: "+sec+" in the credentials)")
+			}
 		}
+		before = strings.Join(lines, "\n")
 		d += "\n\n## Before you install\n\n" + before
 	}
 	return truncateDescription(d)
+}
+
+// mentionsCredential reports whether a line of text talks about a password, secret, token or key.
+func mentionsCredential(line string) bool {
+	l := strings.ToLower(line)
+	for _, w := range []string{"pass", "pwd", "secret", "token", "key", "credential"} {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // langText picks a text from CasaOS's per-language mappings: en_us in any case, else en_*, else the first in

@@ -84,6 +84,8 @@ type runtipiField struct {
 	Min      *int   `json:"min"`
 	Max      *int   `json:"max"`
 	Encoding string `json:"encoding"`
+	// Placeholder is the example the form shows; a number field without a default takes it as one.
+	Placeholder any `json:"placeholder"`
 }
 
 // runtipiIconMax bounds the logo embedded as a data: URL; a larger one is linked from the upstream repository.
@@ -125,7 +127,7 @@ func readRuntipiApp(fsys fs.FS, dir string, opt ReadOptions) (Template, error) {
 	}
 	for _, s := range services {
 		for _, v := range anyList(s.svc["volumes"]) {
-			if src := volumeSource(v); strings.HasPrefix(src, "${APP_DATA_DIR}/../") {
+			if src := volumeSource(v); strings.Contains(src, "${APP_DATA_DIR}/../") {
 				return Template{}, fmt.Errorf("service %s binds another app's data (%s): it needs that app installed "+
 					"beside it, which StackHub does not do", s.name, src)
 			}
@@ -252,6 +254,9 @@ func runtipiFields(fields []runtipiField, env *envBuilder) ([]Secret, []string) 
 			def := str(f.Default)
 			if f.Type == "boolean" && def == "" {
 				def = "false"
+			}
+			if _, err := strconv.ParseFloat(str(f.Placeholder), 64); def == "" && f.Type == "number" && err == nil {
+				def = str(f.Placeholder)
 			}
 			if isSettingName(name) {
 				env.literal(name, def, f.Label)

@@ -170,7 +170,7 @@ func settingVar(name string) string {
 // portVar is the booked setting of a host port a store publishes: W9_<SERVICE>_<HOSTPORT>_PORT_SET, so that two
 // services publishing the same number, or one publishing it on tcp and udp, each book it (the latter the same one).
 func portVar(service, hostPort string) string {
-	return "W9_" + envName(service) + "_" + envName(hostPort) + PortSuffix
+	return "W9_" + strings.TrimPrefix(envName(service), "V_") + "_" + hostPort + PortSuffix
 }
 
 // splitImage splits an image reference into repository and tag ("" when it has none or a digest pins it).
