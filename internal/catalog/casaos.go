@@ -84,13 +84,17 @@ func readCasaOSApp(fsys fs.FS, dir, folder string) (Template, error) {
 	if meta == nil {
 		return Template{}, fmt.Errorf("%s has no x-casaos metadata", ComposeFile)
 	}
+	// The folder names the app in every CasaOS-format store (BigBear prefixes its compose names with
+	// "big-bear-"), so the same app from two stores meets under one key; the compose name is the fallback.
 	id := str(doc["name"])
 	if id == "" {
 		id = folder
 	}
-	key, err := AppKey(id)
+	key, err := AppKey(folder)
 	if err != nil {
-		return Template{}, err
+		if key, err = AppKey(id); err != nil {
+			return Template{}, err
+		}
 	}
 	services, _ := doc["services"].(map[string]any)
 	if len(services) == 0 {
@@ -174,6 +178,7 @@ func readCasaOSApp(fsys fs.FS, dir, folder string) (Template, error) {
 		return Template{}, err
 	}
 	compose = casaosAppID.ReplaceAllString(compose, "$${"+VarID+"}")
+	compose = a.requiredCredentials(compose)
 	t.Stack = Stack{Compose: compose, Env: a.env.String(), Secrets: a.secrets}
 	t.Description = casaosDescription(meta, a.literals)
 	t.Notes = a.notes
@@ -365,6 +370,27 @@ func casaosDescribedEnvs(svc map[string]any) map[string]bool {
 		}
 	}
 	return described
+}
+
+// requiredRef matches a ${NAME:?message} or ${NAME?message} reference: Compose refuses the file without NAME.
+var requiredRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*):?\?`)
+
+// requiredCredentials generates the credentials the compose file requires the user to set (a token the store
+// tells you to make with openssl rand): each credential-named ${NAME:?message} that .env lacks becomes a Secret,
+// and the reference a plain ${NAME}, since the engine always fills it.
+func (a *casaosApp) requiredCredentials(compose string) string {
+	for _, m := range requiredRef.FindAllStringSubmatch(compose, -1) {
+		name := m[1]
+		if a.env.has(name) || !IsCredentialName(name) || isEngineVar(name) || isSettingName(name) {
+			continue
+		}
+		a.env.raw(name, "", "generated at install (the store requires it)")
+		a.secrets = append(a.secrets, Secret{Name: name, Length: DefaultSecretLength})
+		a.notes = append(a.notes, name+": required by the compose file, generated at install (shown in the credentials)")
+		ref := regexp.MustCompile(`\$\{` + name + `:?\?[^}]*\}`)
+		compose = ref.ReplaceAllLiteralString(compose, "${"+name+"}")
+	}
+	return compose
 }
 
 // secret returns the secret variable replacing a hard-coded literal, creating it on first sight.

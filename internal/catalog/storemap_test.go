@@ -99,3 +99,14 @@ func TestParsePortAndImage(t *testing.T) {
 		}
 	}
 }
+
+func TestCasaOSRequiredCredentials(t *testing.T) {
+	a := &casaosApp{env: newEnvBuilder(), literals: map[string]string{}}
+	got := a.requiredCredentials("T: ${GATEWAY_TOKEN:?make one with openssl rand -hex 32}\nU: ${ADMIN_USER:?give a user}\n")
+	if want := "T: ${GATEWAY_TOKEN}\nU: ${ADMIN_USER:?give a user}\n"; got != want {
+		t.Errorf("compose %q, want %q (only the credential becomes a generated secret)", got, want)
+	}
+	if len(a.secrets) != 1 || a.secrets[0].Name != "GATEWAY_TOKEN" || !a.env.has("GATEWAY_TOKEN") {
+		t.Errorf("secrets %+v env %q", a.secrets, a.env.String())
+	}
+}
