@@ -3,6 +3,7 @@ package catalog
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -102,7 +103,7 @@ func readCasaOSApp(fsys fs.FS, dir, folder string) (Template, error) {
 	}
 	main := str(meta["main"])
 	if _, ok := services[main]; !ok {
-		names := slices.Sorted(mapKeys(services))
+		names := slices.Sorted(maps.Keys(services))
 		main = names[0]
 		if _, ok := services[id]; ok {
 			main = id
@@ -144,7 +145,7 @@ func readCasaOSApp(fsys fs.FS, dir, folder string) (Template, error) {
 	a.env.literal(SharedDirVar, SharedDirDefault, "the shared folders (CasaOS's /DATA/Media, /DATA/Downloads, ...)")
 
 	// First pass: which /DATA/AppData roots the app uses, to keep them apart when it uses several.
-	for _, name := range slices.Sorted(mapKeys(services)) {
+	for _, name := range slices.Sorted(maps.Keys(services)) {
 		svc, _ := services[name].(map[string]any)
 		for _, v := range anyList(svc["volumes"]) {
 			if src := volumeSource(v); strings.HasPrefix(src, "/DATA/AppData/") {
@@ -154,7 +155,7 @@ func readCasaOSApp(fsys fs.FS, dir, folder string) (Template, error) {
 		}
 	}
 	webPort := strings.Trim(str(meta["port_map"]), `"' `)
-	for _, name := range slices.Sorted(mapKeys(services)) {
+	for _, name := range slices.Sorted(maps.Keys(services)) {
 		svc, ok := services[name].(map[string]any)
 		if !ok {
 			return Template{}, fmt.Errorf("service %s is not a mapping", name)
@@ -325,7 +326,7 @@ func (a *casaosApp) mapEnvironment(name string, svc map[string]any) error {
 	}
 	described := casaosDescribedEnvs(svc)
 	delete(svc, "x-casaos")
-	for _, k := range slices.Sorted(mapKeys(env)) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		v, isNil := env[k], env[k] == nil
 		val := str(v)
 		switch {
@@ -345,7 +346,7 @@ func (a *casaosApp) mapEnvironment(name string, svc map[string]any) error {
 		}
 	}
 	// Connection strings carrying a replaced credential (postgres://user:LITERAL@db/x) keep working.
-	for _, k := range slices.Sorted(mapKeys(env)) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		val, ok := env[k].(string)
 		if !ok {
 			continue
@@ -469,7 +470,7 @@ func langText(v any) string {
 	case string:
 		return x
 	case map[string]any:
-		keys := slices.Sorted(mapKeys(x))
+		keys := slices.Sorted(maps.Keys(x))
 		for _, want := range []func(string) bool{
 			func(k string) bool { return strings.EqualFold(k, "en_us") },
 			func(k string) bool { return strings.HasPrefix(strings.ToLower(k), "en") },
@@ -531,14 +532,4 @@ func joinAny(l []any) string {
 		}
 	}
 	return strings.Join(out, ", ")
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -323,7 +324,7 @@ func readRuntipiCompose(fsys fs.FS, dir string) ([]runtipiService, error) {
 	}
 	svcs, _ := doc["services"].(map[string]any)
 	var out []runtipiService
-	for _, name := range slices.Sorted(mapKeys(svcs)) {
+	for _, name := range slices.Sorted(maps.Keys(svcs)) {
 		svc, ok := svcs[name].(map[string]any)
 		if !ok {
 			return nil, fmt.Errorf("%s: service %s is not a mapping", ComposeFile, name)
