@@ -164,6 +164,7 @@ func readCasaOSApp(fsys fs.FS, dir, folder string) (Template, error) {
 			return Template{}, err
 		}
 	}
+	a.connectionStrings(services)
 	if a.env.has("W9_HTTP_PORT_SET") && (webPort != "" || str(meta["scheme"]) != "") {
 		a.env.raw(VarURL, "", "the app's address, set by StackHub")
 	}
@@ -345,19 +346,27 @@ func (a *casaosApp) mapEnvironment(name string, svc map[string]any) error {
 			env[k] = "${" + setting + "}"
 		}
 	}
-	// Connection strings carrying a replaced credential (postgres://user:LITERAL@db/x) keep working.
-	for _, k := range slices.Sorted(maps.Keys(env)) {
-		val, ok := env[k].(string)
-		if !ok {
-			continue
-		}
-		for lit, sec := range a.literals {
-			val = strings.ReplaceAll(val, ":"+lit+"@", ":${"+sec+"}@")
-		}
-		env[k] = val
-	}
 	svc["environment"] = env
 	return nil
+}
+
+// connectionStrings makes the connection strings that carry a replaced credential (postgres://user:LITERAL@db/x)
+// use its secret, in every service: the literal may be a credential only in another service's variables.
+func (a *casaosApp) connectionStrings(services map[string]any) {
+	for _, v := range services {
+		svc, _ := v.(map[string]any)
+		env, _ := svc["environment"].(map[string]any)
+		for k, val := range env {
+			s, ok := val.(string)
+			if !ok {
+				continue
+			}
+			for lit, sec := range a.literals {
+				s = strings.ReplaceAll(s, ":"+lit+"@", ":${"+sec+"}@")
+			}
+			env[k] = s
+		}
+	}
 }
 
 // casaosDescribedEnvs are the environment variables a service's x-casaos envs describe: its installer form.

@@ -1,6 +1,10 @@
 package catalog
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"testing/fstest"
+)
 
 func TestIsHardCodedCredential(t *testing.T) {
 	for _, c := range []struct {
@@ -108,5 +112,41 @@ func TestCasaOSRequiredCredentials(t *testing.T) {
 	}
 	if len(a.secrets) != 1 || a.secrets[0].Name != "GATEWAY_TOKEN" || !a.env.has("GATEWAY_TOKEN") {
 		t.Errorf("secrets %+v env %q", a.secrets, a.env.String())
+	}
+}
+
+func TestCasaOSSharedLiteralIsOneSecret(t *testing.T) {
+	fsys := fstest.MapFS{"Apps/Demo/docker-compose.yml": {Data: []byte(`name: demo
+services:
+  app:
+    image: demo/app:1.0
+    environment:
+      DATABASE_URL: postgres://demo:hunter22@db/demo
+      LOGIN_USER: hunter22
+    ports:
+      - "8080:80"
+  db:
+    image: postgres:16
+    environment:
+      POSTGRES_PASSWORD: hunter22
+x-casaos:
+  main: app
+  port_map: "8080"
+  title:
+    en_us: Demo
+`)}}
+	ts, refused, err := casaosImporter{}.Read(fsys, ReadOptions{})
+	if err != nil || len(refused) > 0 || len(ts) != 1 {
+		t.Fatalf("%v %+v %d", err, refused, len(ts))
+	}
+	c := ts[0].Stack.Compose
+	for _, want := range []string{"POSTGRES_PASSWORD: ${POSTGRES_PASSWORD}", "postgres://demo:${POSTGRES_PASSWORD}@db/demo",
+		"LOGIN_USER: hunter22", "${W9_HTTP_PORT_SET}:80/tcp", "image: demo/app:${W9_VERSION}"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("compose lacks %q:\n%s", want, c)
+		}
+	}
+	if ts[0].Key != "demo" || ts[0].Name != "Demo" || len(ts[0].Stack.Secrets) != 1 {
+		t.Errorf("key %q name %q secrets %+v", ts[0].Key, ts[0].Name, ts[0].Stack.Secrets)
 	}
 }
