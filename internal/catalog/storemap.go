@@ -72,21 +72,24 @@ func (e *envBuilder) String() string {
 var credentialWords = setOf("PASSWORD", "PASSWD", "PASS", "PWD", "SECRET", "TOKEN", "KEY", "APIKEY", "SALT",
 	"SECRETKEY", "PASSPHRASE")
 
-// notCredentialWords, anywhere in the name, mark a variable that names or configures a credential rather than
-// holding one: a file path (*_FILE), a public key, a key's length or type, a user name.
-var notCredentialWords = setOf("FILE", "PATH", "PUBLIC", "PUB", "LENGTH", "LEN", "TYPE", "USER", "USERNAME",
-	"ID", "URL", "HOST", "PORT", "DIR", "EXPIRY", "EXPIRE", "TTL", "ALGORITHM", "ALG", "MIN", "MAX", "ENABLED",
-	"ENABLE", "DISABLE", "DISABLED", "REQUIRED", "RESET", "LOGIN", "AUTH", "MODE", "HASH", "HASHED")
+// notCredentialWords, anywhere in the name, mark a variable that configures a credential rather than holding one:
+// a file path (*_FILE), a public key, a key's length or type, a switch (PASSWORD_RESET_ENABLED).
+var notCredentialWords = setOf("FILE", "PATH", "DIR", "PUBLIC", "PUB", "LENGTH", "LEN", "TYPE", "URL", "HOST",
+	"PORT", "EXPIRY", "EXPIRE", "TTL", "ALGORITHM", "ALG", "MIN", "MAX", "ENABLED", "ENABLE", "DISABLE", "DISABLED",
+	"REQUIRED", "RESET", "MODE", "HASH", "HASHED")
+
+// roleWords name whose credential a variable holds when they end its name (PASSWORD_ADMIN).
+var roleWords = setOf("ADMIN", "ROOT", "USER", "MASTER", "DEFAULT", "INITIAL", "OWNER")
 
 // nameWords splits a variable name into upper-case words on _, - and . .
 func nameWords(name string) []string {
 	return strings.FieldsFunc(strings.ToUpper(name), func(r rune) bool { return r == '_' || r == '-' || r == '.' })
 }
 
-// IsCredentialName reports whether an environment variable's NAME says it holds a credential: its last word is
-// one of credentialWords (PASSWORD, PASS, PWD, SECRET, TOKEN, KEY, SALT, ...), or ends with PASSWORD, SECRET or
-// TOKEN (JWTSECRET), and no word marks it as configuring one instead (a *_FILE path, a PUBLIC key, a key LENGTH,
-// a LOGIN switch, ...).
+// IsCredentialName reports whether an environment variable's NAME says it holds a credential: its last word (a
+// trailing role such as ADMIN or ROOT aside) is one of credentialWords (PASSWORD, PASS, PWD, SECRET, TOKEN, KEY,
+// SALT, ...), or ends with PASSWORD, PASS, PWD, SECRET or TOKEN (JWTSECRET, DBPASS), and no word marks it as
+// configuring one instead (a *_FILE path, a PUBLIC key, a key LENGTH, an ENABLED switch, ...).
 func IsCredentialName(name string) bool {
 	words := nameWords(name)
 	if len(words) == 0 {
@@ -97,11 +100,14 @@ func IsCredentialName(name string) bool {
 			return false
 		}
 	}
+	for len(words) > 1 && roleWords[words[len(words)-1]] {
+		words = words[:len(words)-1] // NEKO_PASSWORD_ADMIN: the admin's password
+	}
 	last := words[len(words)-1]
 	if credentialWords[last] {
 		return true
 	}
-	for _, suffix := range []string{"PASSWORD", "SECRET", "TOKEN"} {
+	for _, suffix := range []string{"PASSWORD", "PASS", "PWD", "SECRET", "TOKEN"} {
 		if strings.HasSuffix(last, suffix) {
 			return true
 		}
@@ -109,21 +115,41 @@ func IsCredentialName(name string) bool {
 	return false
 }
 
-// placeholderValues are literal values that switch something rather than hold a secret.
-var placeholderValues = setOf("true", "false", "yes", "no", "on", "off", "none", "null", "nil", "0", "1", "")
+// placeholderValues are literal values that switch something rather than hold a secret ("user_provided": the
+// user gives a key of their own in the app).
+var placeholderValues = setOf("true", "false", "yes", "no", "on", "off", "none", "null", "nil", "0", "1", "",
+	`""`, "''", "user_provided")
+
+// hasCredentialWord reports whether any word of name is a credential word and none marks it as configuring one:
+// SECRET_KEY_BASE, AUTHENTICATION_APIKEY_ALLOWED_KEYS.
+func hasCredentialWord(name string) bool {
+	words := nameWords(name)
+	return slices.ContainsFunc(words, func(w string) bool { return credentialWords[w] }) &&
+		!slices.ContainsFunc(words, func(w string) bool { return notCredentialWords[w] })
+}
+
+// randomLooking matches a generated-looking literal: 16 or more letters, digits and + / = _ - . .
+var randomLooking = regexp.MustCompile(`^[A-Za-z0-9+/=_.-]{16,}$`)
+
+// looksRandom reports whether v looks like a generated key: randomLooking, with letters and digits.
+func looksRandom(v string) bool {
+	return randomLooking.MatchString(v) && strings.ContainsAny(v, "0123456789") &&
+		strings.IndexFunc(v, func(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }) >= 0
+}
 
 // IsHardCodedCredential reports whether a variable named name set to the literal value is a credential a store
-// hard-codes: the name says credential (IsCredentialName), and the value is a literal of at least 4 characters
-// (no $ reference, not a switch such as true/false, not a path or URL).
+// hard-codes: the value is a literal of at least 4 characters (no $ reference, not a switch such as true/false or
+// user_provided, not a path or URL), and either the name says credential (IsCredentialName), or one of its words
+// is a credential word and the value looks generated (SECRET_KEY_BASE=a7523c3d0ae5...).
 func IsHardCodedCredential(name, value string) bool {
 	v := strings.TrimSpace(value)
 	switch {
-	case !IsCredentialName(name), len(v) < 4, strings.Contains(v, "$"), placeholderValues[strings.ToLower(v)]:
+	case len(v) < 4, strings.Contains(v, "$"), placeholderValues[strings.ToLower(v)]:
 		return false
 	case strings.HasPrefix(v, "/"), strings.HasPrefix(v, "./"), strings.Contains(v, "://"):
 		return false
 	}
-	return true
+	return IsCredentialName(name) || hasCredentialWord(name) && looksRandom(v)
 }
 
 // secretFor returns the Secret that replaces a hard-coded credential: as long as the literal (apps check a key's

@@ -33,6 +33,18 @@ func TestIsHardCodedCredential(t *testing.T) {
 		{"MONKEY", "banana42", false}, // KEY inside a word is not the word KEY
 		{"POSTGRES_USER", "casaos", false},
 		{"OIDC_CLIENT_ID", "abcdefgh", false},
+		{"USER_PASSWORD", "root", true},                               // the user's password
+		{"AUTH_SECRET", "changeme", true},                             // an auth secret
+		{"LOGIN_PASSWORD", "admin1", true},                            // a login password
+		{"OPENAI_API_KEY", "user_provided", false},                    // the user gives a key of their own
+		{"SECRET_KEY_BASE", "a7523c3d0ae56415046ad8abae168d71", true}, // a credential word, a generated-looking value
+		{"SECRET_KEY_BASE", "rails", false},                           // ... but not any value
+		{"ALLOWED_APIKEY_USERS", "hello@example.com", false},
+		{"MAX_TOKENS_LENGTH", "1000000000000000000", false},
+		{"NEKO_PASSWORD_ADMIN", "bigbear", true}, // a trailing role: the admin's password
+		{"PAPERLESS_DBPASS", "c6e74adb-3fce", true},
+		{"ADMIN", "administrator", false}, // a role alone is no credential
+		{"AUTH_BYPASS", "true", false},
 	} {
 		if got := IsHardCodedCredential(c.name, c.value); got != c.want {
 			t.Errorf("IsHardCodedCredential(%q, %q) = %v, want %v", c.name, c.value, got, c.want)
