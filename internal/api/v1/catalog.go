@@ -45,7 +45,7 @@ func (a *API) importTemplate(ctx context.Context, in *ImportInput) (*ImportOutpu
 
 // CheckInput names the apps to check; none: every catalog app.
 type CheckInput struct {
-	App []string `query:"app" doc:"app keys or ids to check; none: every app with a package name"`
+	App []string `query:"app,explode" doc:"app keys or ids to check (app=a&app=b); none: every app with a package name"`
 }
 
 // CheckOutput is one line per installable version.
