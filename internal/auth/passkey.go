@@ -118,9 +118,12 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, a Actor, rp Rel
 	if err != nil {
 		return nil, refusedPasskey(err, "credential")
 	}
-	wu, err := s.waUser(ctx, u.ID, u.SimpleName, true)
+	wu, err := s.waUser(ctx, u.ID, u.SimpleName, false)
 	if err != nil {
 		return nil, err
+	}
+	if wu.handle == nil { // the first passkey: the handle made when the ceremony began
+		wu.handle = sd.UserID
 	}
 	cred, err := w.CreateCredential(wu, *sd, parsed)
 	if err != nil {
@@ -282,7 +285,12 @@ func (s *Service) discoverable(ctx context.Context) webauthn.DiscoverableUserHan
 		if !bytes.Equal(p.UserHandle, userHandle) {
 			return nil, errors.New("the passkey's user handle is not its owner's")
 		}
-		return s.waUser(ctx, p.UID, "", false)
+		wu, err := s.waUser(ctx, p.UID, "", false)
+		if err != nil {
+			return nil, err
+		}
+		wu.handle = p.UserHandle // two first passkeys registered at once may carry different handles
+		return wu, nil
 	}
 }
 
