@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
@@ -30,10 +32,10 @@ func virtualAuthenticator(t *testing.T, ctx context.Context) webauthn.Authentica
 	return res.AuthenticatorID
 }
 
-// TestPasskeyInBrowser: in a real Chromium with a virtual authenticator, a user registers a passkey on the
-// account page, signs out and signs in with the passkey alone (no user name or password typed), then signs in
-// with the password and uses the passkey as the second step. WebAuthn needs a host name, so the browser reaches
-// the test server as localhost.
+// TestPasskeyInBrowser: in a real Chromium with a virtual authenticator, a user turns on TOTP from the account
+// page (QR code, a code, the recovery codes), registers a passkey there, signs out and signs in with the passkey
+// alone (no user name or password typed), then signs in with the password and uses the passkey as the second
+// step, and deletes the passkey. WebAuthn needs a host name, so the browser reaches the test server as localhost.
 func TestPasskeyInBrowser(t *testing.T) {
 	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
@@ -42,6 +44,28 @@ func TestPasskeyInBrowser(t *testing.T) {
 		ctx := testutil.Browser(t, 1280, 900)
 		authID := virtualAuthenticator(t, ctx)
 		testutil.SignInUser(t, ctx, base, "pia", "password of pia")
+
+		// Two-step sign-in from the account page: the QR code shows (a data URL, allowed by the page's CSP), a
+		// code computed here from the secret on the page confirms it, and ten recovery codes are shown.
+		testutil.Do(t, ctx, "enable two-step sign-in",
+			chromedp.Navigate(base+"/ui/account"),
+			chromedp.Click(chromedp.ID("totp-enable")),
+			chromedp.WaitVisible(chromedp.ID("totp-setup")),
+		)
+		secret := testutil.Get(t, ctx, "the secret", chromedp.Text(chromedp.ID("totp-secret")))
+		if w := testutil.Get(t, ctx, "the QR code's width", chromedp.Evaluate[int](
+			`new Promise(ok => { const i = document.getElementById('totp-qr'); i.complete ? ok(i.naturalWidth) : i.onload = () => ok(i.naturalWidth) })`,
+			chromedp.EvalAwaitPromise)); w < 100 {
+			t.Fatalf("the QR code image is %d px wide", w)
+		}
+		testutil.Do(t, ctx, "confirm with a code",
+			chromedp.SendKeys(chromedp.ID("totp-code"), code(t, secret, time.Now())),
+			chromedp.Click(chromedp.CSS("#totp-confirm button")),
+			chromedp.WaitVisible(chromedp.ID("recovery")),
+		)
+		if n := testutil.Get(t, ctx, "the recovery codes", chromedp.Evaluate[int](`document.querySelectorAll('#recovery-codes code').length`)); n != 10 {
+			t.Fatalf("%d recovery codes shown, want 10", n)
+		}
 
 		// Register.
 		testutil.Do(t, ctx, "name a passkey",
@@ -92,9 +116,22 @@ func TestPasskeyInBrowser(t *testing.T) {
 		if loc := testutil.Get(t, ctx, "where the password led", chromedp.Location()); !strings.Contains(loc, "/ui/signin/second") {
 			t.Fatalf("a user with a passkey went from the password to %s, not the second step", loc)
 		}
+		if n := testutil.Get(t, ctx, "the code field", chromedp.Evaluate[int](`document.querySelectorAll('#code').length`)); n != 1 {
+			t.Fatal("the second step of a user with TOTP and a passkey does not offer the code")
+		}
 		testutil.Load(t, ctx, "use the passkey as the second step", chromedp.Click(chromedp.ID("passkey-button")))
 		testutil.Do(t, ctx, "signed in after two steps", chromedp.WaitVisible(chromedp.CSS(`form[action="/ui/signout"]`)))
 		assertSignedInAs(t, ctx, pia.UID)
+
+		// Only its owner can delete a passkey; the owner does it from the account page.
+		other := s.NewUser("oscar")
+		s.Want(http.StatusNotFound, other, "DELETE", "/api/v1/account/passkeys/"+keys[0].ID, nil)
+		testutil.Do(t, ctx, "open the account page", chromedp.Navigate(base+"/ui/account"), chromedp.WaitVisible(chromedp.CSS(".passkey-delete")))
+		testutil.Load(t, ctx, "delete the passkey (confirmed; the page reloads)", chromedp.Click(chromedp.CSS(".passkey-delete")))
+		testutil.Do(t, ctx, "the empty list", chromedp.WaitVisible(chromedp.ID("passkeys-empty")))
+		if keys, err := s.Store.Q().Passkeys(t.Context(), pia.UID); err != nil || len(keys) != 0 {
+			t.Fatalf("passkeys after deleting: %+v, %v", keys, err)
+		}
 	})
 }
 
