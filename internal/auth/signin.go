@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -159,7 +158,7 @@ func (s *Service) finishPending(ctx context.Context, pending string) (SignIn, er
 }
 
 func (s *Service) checkRecoveryCode(ctx context.Context, uid int64, code, client string) error {
-	keys := []string{"addr:" + client, "2fa:" + strconv.FormatInt(uid, 10)}
+	keys := totpKeys(uid, client)
 	if err := s.checkLimit(keys...); err != nil {
 		return err
 	}

@@ -93,10 +93,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, a Actor, code, client string)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkTOTP(ctx, u.ID, t, code, client); err != nil {
-		return nil, err
-	}
-	return s.newRecoveryCodes(ctx, u.ID)
+	return s.recoveryCodesFor(ctx, u.ID, t, code, client)
 }
 
 // DisableTOTP turns TOTP off (and drops the recovery codes) after a current code or the password.
@@ -121,10 +118,26 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a Actor, code, cl
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkTOTP(ctx, u.ID, t, code, client); err != nil {
+	return s.recoveryCodesFor(ctx, u.ID, t, code, client)
+}
+
+// recoveryCodesFor accepts code and gives uid ten new recovery codes: the step is recorded (which confirms a new
+// secret) and the codes replaced in one transaction, so TOTP is never on without its codes. The codes are hashed
+// only once the code matched.
+func (s *Service) recoveryCodesFor(ctx context.Context, uid int64, t *store.TOTP, code, client string) ([]string, error) {
+	step, err := s.matchTOTP(uid, t, code, client)
+	if err != nil {
 		return nil, err
 	}
-	return s.newRecoveryCodes(ctx, u.ID)
+	codes, hashes, err := s.newRecoveryCodes()
+	if err != nil {
+		return nil, err
+	}
+	err = s.useStep(ctx, uid, step, client, func(q *store.Q) error { return q.SetRecoveryCodes(ctx, uid, hashes) })
+	if err != nil {
+		return nil, err
+	}
+	return codes, nil
 }
 
 func (s *Service) proveTOTPOrPassword(ctx context.Context, uid int64, code, password, client string) error {
@@ -158,29 +171,61 @@ func (s *Service) confirmedTOTP(ctx context.Context, uid int64) (*store.TOTP, er
 // checkTOTP accepts code if it is the code of the current step (or one step either side) and no code of that
 // step or a later one was accepted before. Failures count against the user and the address.
 func (s *Service) checkTOTP(ctx context.Context, uid int64, t *store.TOTP, code, client string) error {
-	keys := []string{"addr:" + client, "2fa:" + strconv.FormatInt(uid, 10)}
-	if err := s.checkLimit(keys...); err != nil {
-		return err
-	}
-	code = strings.Join(strings.Fields(code), "")
-	step, ok := matchStep(t.Secret, code, s.clock())
-	if !ok || step <= t.LastStep {
-		s.limiter.Fail(keys...)
-		if ok {
-			return apperr.Field(apperr.Unauthorized, "code", "this code was already used; wait for the next one")
-		}
-		return apperr.Field(apperr.Unauthorized, "code", "wrong code; check your authenticator app's clock")
-	}
-	fresh, err := s.store.Q().UseTOTPStep(ctx, uid, step)
+	step, err := s.matchTOTP(uid, t, code, client)
 	if err != nil {
 		return err
 	}
+	return s.useStep(ctx, uid, step, client, nil)
+}
+
+// matchTOTP finds the step of code, refusing (and counting) a wrong code or one of a step already used.
+func (s *Service) matchTOTP(uid int64, t *store.TOTP, code, client string) (int64, error) {
+	keys := totpKeys(uid, client)
+	if err := s.checkLimit(keys...); err != nil {
+		return 0, err
+	}
+	step, ok := matchStep(t.Secret, strings.Join(strings.Fields(code), ""), s.clock())
+	if !ok {
+		s.limiter.Fail(keys...)
+		return 0, apperr.Field(apperr.Unauthorized, "code", "wrong code; check your authenticator app's clock")
+	}
+	if step <= t.LastStep {
+		s.limiter.Fail(keys...)
+		return 0, errCodeUsed()
+	}
+	return step, nil
+}
+
+// useStep records step as uid's last used one, and runs also (if any) in the same transaction. Another request
+// that used this step first wins: this one is refused.
+func (s *Service) useStep(ctx context.Context, uid, step int64, client string, also func(*store.Q) error) error {
+	fresh := false
+	err := s.store.Tx(ctx, func(q *store.Q) error {
+		var err error
+		if fresh, err = q.UseTOTPStep(ctx, uid, step); err != nil || !fresh || also == nil {
+			return err
+		}
+		return also(q)
+	})
+	if err != nil {
+		return err
+	}
+	keys := totpKeys(uid, client)
 	if !fresh {
 		s.limiter.Fail(keys...)
-		return apperr.Field(apperr.Unauthorized, "code", "this code was already used; wait for the next one")
+		return errCodeUsed()
 	}
 	s.limiter.Reset(keys[1])
 	return nil
+}
+
+// totpKeys are the limiter's keys of a second-factor check: the address and the user.
+func totpKeys(uid int64, client string) []string {
+	return []string{"addr:" + client, "2fa:" + strconv.FormatInt(uid, 10)}
+}
+
+func errCodeUsed() error {
+	return apperr.Field(apperr.Unauthorized, "code", "this code was already used; wait for the next one")
 }
 
 // matchStep finds the step within the skew whose code is code, comparing in constant time.
@@ -201,26 +246,23 @@ func matchStep(secret, code string, now time.Time) (int64, bool) {
 // recoveryAlphabet has no look-alikes (0/o, 1/l/i): the codes are read off paper.
 const recoveryAlphabet = "abcdefghjkmnpqrstuvwxyz23456789"
 
-// newRecoveryCodes replaces uid's recovery codes with ten fresh ones, stored as argon2id hashes. Ten hashes are
-// checked at most when one is used, which is rare; the codes carry 50 bits each, so a copy of the database
-// does not give them away either.
-func (s *Service) newRecoveryCodes(ctx context.Context, uid int64) ([]string, error) {
-	codes := make([]string, recoveryCount)
-	hashes := make([]string, recoveryCount)
+// newRecoveryCodes makes ten fresh recovery codes and their argon2id hashes (the project's, hash.go). Ten hashes
+// are checked at most when one is used, which is rare; the codes carry 50 bits each, and a slow hash keeps a copy
+// of the database from giving them away.
+func (s *Service) newRecoveryCodes() (codes, hashes []string, err error) {
+	codes = make([]string, recoveryCount)
+	hashes = make([]string, recoveryCount)
 	for i := range codes {
 		c, err := RandomString(10, recoveryAlphabet)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		codes[i] = c[:5] + "-" + c[5:]
 		if hashes[i], err = s.Hash(c); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	if err := s.store.Tx(ctx, func(q *store.Q) error { return q.SetRecoveryCodes(ctx, uid, hashes) }); err != nil {
-		return nil, err
-	}
-	return codes, nil
+	return codes, hashes, nil
 }
 
 // useRecoveryCode spends one of uid's recovery codes; false when code is none of the unused ones.

@@ -174,6 +174,12 @@ func TestTOTPOverHTTP(t *testing.T) {
 			t.Fatalf("HasSecondFactor after confirming: %v, %v", has, err)
 		}
 
+		// Without a pending sign-in (none, or expired) the second step sends back to the password.
+		if res, _ := secondStep(t, s, browserClient(t), code(t, en.Secret, clock.Now())); res.StatusCode != http.StatusSeeOther ||
+			!strings.HasPrefix(res.Header.Get("Location"), "/ui/signin?") {
+			t.Fatalf("second step without a pending sign-in: %d to %q", res.StatusCode, res.Header.Get("Location"))
+		}
+
 		// Sign in: the password leads to the second step; a wrong code and the code already used to confirm
 		// are refused; the next step's code signs in.
 		b := browserClient(t)
