@@ -162,10 +162,11 @@ func benchUser(ctx context.Context, h *hub.Service, au *auth.Service) (string, i
 	if err := au.SetPasshash(ctx, uid, metapass, auth.PasshashOf("bench password"), "bench"); err != nil {
 		return "", 0, err
 	}
-	sess, a, err := au.SignInUser(ctx, name, "bench password", "bench")
+	in, err := au.SignInUser(ctx, name, "bench password", "bench")
 	if err != nil {
 		return "", 0, err
 	}
+	sess, a := in.Session, in.Actor
 	for aid := int64(1); aid <= 40; aid++ {
 		if _, err := h.ToggleStar(ctx, a, aid); err != nil {
 			return "", 0, err

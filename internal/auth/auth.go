@@ -47,6 +47,7 @@ type Service struct {
 	cacheMu  sync.Mutex
 	cache    map[int64]cached // uid → keyed digest of a passhash verified recently
 	cacheKy  []byte
+	now      func() time.Time // TOTP's clock; nil is time.Now (SetClock)
 }
 
 type cached struct {

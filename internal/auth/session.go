@@ -26,39 +26,39 @@ func PasshashOf(password string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// SignInUser checks a user's password and opens a session; login is the user's id or simple name. The answer
-// is the same for an unknown user and a wrong password.
-func (s *Service) SignInUser(ctx context.Context, login, password, client string) (string, Actor, error) {
+// SignInUser checks a user's password, then takes the second step (secondStep): a session, or for a user with a
+// second factor a pending sign-in. login is the user's id or simple name. The answer is the same for an unknown
+// user and a wrong password.
+func (s *Service) SignInUser(ctx context.Context, login, password, client string) (SignIn, error) {
 	login = strings.TrimSpace(login)
 	if login == "" {
-		return "", Actor{}, apperr.Field(apperr.Invalid, "login", "enter your user name or id")
+		return SignIn{}, apperr.Field(apperr.Invalid, "login", "enter your user name or id")
 	}
 	if password == "" {
-		return "", Actor{}, apperr.Field(apperr.Invalid, "password", "enter your password")
+		return SignIn{}, apperr.Field(apperr.Invalid, "password", "enter your password")
 	}
 	uid, err := s.lookupLogin(ctx, login)
 	if err != nil {
-		return "", Actor{}, err
+		return SignIn{}, err
 	}
 	if uid <= 0 {
 		s.limiter.Fail("addr:" + client)
-		return "", Actor{}, apperr.Field(apperr.Unauthorized, "password", "wrong user name or password")
+		return SignIn{}, apperr.Field(apperr.Unauthorized, "password", "wrong user name or password")
 	}
 	if err := s.CheckPasshash(ctx, uid, PasshashOf(password), client); err != nil {
 		if apperr.Is(err, apperr.Unauthorized) {
-			return "", Actor{}, apperr.Field(apperr.Unauthorized, "password", "wrong user name or password")
+			return SignIn{}, apperr.Field(apperr.Unauthorized, "password", "wrong user name or password")
 		}
-		return "", Actor{}, err
+		return SignIn{}, err
 	}
 	u, err := s.store.Q().User(ctx, uid)
 	if err != nil {
-		return "", Actor{}, fmt.Errorf("sign in %d: %w", uid, err)
+		return SignIn{}, fmt.Errorf("sign in %d: %w", uid, err)
 	}
 	if !u.Enabled {
-		return "", Actor{}, apperr.Field(apperr.Forbidden, "login", "this account is disabled; ask the admin")
+		return SignIn{}, apperr.Field(apperr.Forbidden, "login", "this account is disabled; ask the admin")
 	}
-	tok, err := s.openSession(ctx, uid, "")
-	return tok, Actor{UID: uid, User: true, Enabled: true}, err
+	return s.secondStep(ctx, uid)
 }
 
 // SignInAdmin checks the admin token and opens an admin session.
@@ -88,9 +88,13 @@ func (s *Service) EndSessions(ctx context.Context, uid int64) error {
 	return s.store.Q().DeleteUserSessions(ctx, uid)
 }
 
-// PruneSessions deletes expired sessions.
+// PruneSessions deletes expired sessions and pending sign-ins.
 func (s *Service) PruneSessions(ctx context.Context) error {
-	return s.store.Q().DeleteExpiredSessions(ctx, time.Now().UnixMilli())
+	now := time.Now().UnixMilli()
+	if err := s.store.Q().DeleteExpiredPending(ctx, now); err != nil {
+		return err
+	}
+	return s.store.Q().DeleteExpiredSessions(ctx, now)
 }
 
 func (s *Service) openSession(ctx context.Context, uid int64, adminKey string) (string, error) {

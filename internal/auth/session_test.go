@@ -66,10 +66,11 @@ func TestUserSessionFollowsItsUser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sess, _, err := s.SignInUser(ctx, "ann", "a long password", "127.0.0.1")
+		in, err := s.SignInUser(ctx, "ann", "a long password", "127.0.0.1")
 		if err != nil {
 			t.Fatal(err)
 		}
+		sess := in.Session
 		want := auth.Actor{UID: u.ID, User: true, Enabled: true}
 		if a, err := s.Authenticate(ctx, auth.Credentials{Session: sess}); err != nil || a != want {
 			t.Fatalf("enabled user's session: %+v, %v; want %+v", a, err, want)

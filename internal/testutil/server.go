@@ -47,6 +47,7 @@ type Server struct {
 	Bus   *events.Bus
 	Hub   *hub.Service
 	Host  *host.Service
+	Auth  *auth.Service
 	HTTP  *http.Client
 	// DataDir is the server's data directory; Prefix names its projects (<Prefix>-<instance>).
 	DataDir string
@@ -185,7 +186,7 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 			dockertest.CleanupVolumes(t, prefix) // what a test's own uninstall kept without purge
 		}
 	})
-	return &Server{t: t, URL: ts.URL, Store: st, Bus: bus, Hub: h, Host: hs, HTTP: ts.Client(), DataDir: dataDir,
+	return &Server{t: t, URL: ts.URL, Store: st, Bus: bus, Hub: h, Host: hs, Auth: au, HTTP: ts.Client(), DataDir: dataDir,
 		Prefix: prefix, WSURL: "ws" + strings.TrimPrefix(wsTS.URL, "http"), Geek: geek, Feed: feed, Webhooks: wh,
 		Sources: srcs, DSN: opt.DSN}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -13,6 +14,10 @@ import (
 func (u *UI) registerSession(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ui/signin", u.page(u.signInPage))
 	mux.HandleFunc("POST /ui/signin", u.page(u.signIn))
+	mux.HandleFunc("GET /ui/signin/second", u.page(u.secondPage))
+	mux.HandleFunc("POST /ui/signin/second", u.page(u.secondFactor))
+	mux.HandleFunc("POST /ui/signin/passkey/options", u.passkeyOptions)
+	mux.HandleFunc("POST /ui/signin/passkey", u.passkeySignIn)
 	mux.HandleFunc("POST /ui/signout", u.page(u.signOut))
 	mux.HandleFunc("GET /ui/password", u.page(u.passwordPage))
 	mux.HandleFunc("POST /ui/password", u.page(u.setPassword))
@@ -40,7 +45,14 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request, me Me) {
 		token, err = u.d.Auth.SignInAdmin(r.Context(), r.PostForm.Get("token"), client)
 	} else {
 		tab = "user"
-		token, _, err = u.d.Auth.SignInUser(r.Context(), r.PostForm.Get("login"), r.PostForm.Get("password"), client)
+		var in auth.SignIn
+		in, err = u.d.Auth.SignInUser(r.Context(), r.PostForm.Get("login"), r.PostForm.Get("password"), client)
+		if err == nil && in.Pending != "" {
+			setPending(w, r, in.Pending)
+			redirect(w, r, "/ui/signin/second?next="+url.QueryEscape(safeNext(r.PostForm.Get("next"))), "")
+			return
+		}
+		token = in.Session
 	}
 	if err != nil {
 		f := formOf(r)

@@ -66,6 +66,7 @@ func New(d Deps) (*UI, error) {
 func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("GET /static/", u.static)
 	u.registerSession(mux)
+	u.registerAccount(mux)
 	u.registerStore(mux)
 	u.registerApp(mux)
 	u.registerHost(mux)

@@ -46,3 +46,18 @@ func ClientAddr(r *http.Request) string {
 	}
 	return host
 }
+
+// RelyingParty is the WebAuthn relying party of a request: the host name it was sent to (without the port) as
+// the RP ID, and scheme://host[:port] as the origin the browser must report. A browser binds a passkey to that
+// host name, so passkeys work at the name people use for the server; proxies' headers are not trusted.
+func RelyingParty(r *http.Request) auth.RelyingParty {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	id := r.Host
+	if h, _, err := net.SplitHostPort(r.Host); err == nil {
+		id = h
+	}
+	return auth.RelyingParty{ID: strings.ToLower(id), Origin: scheme + "://" + r.Host}
+}

@@ -97,11 +97,13 @@ func Register(mux *http.ServeMux, d Deps) {
 			_ = huma.WriteErr(api, ctx, p.status, p.Err.Message)
 			return
 		}
-		next(huma.WithValue(ctx, actorKey{}, actor))
+		ctx = huma.WithValue(ctx, actorKey{}, actor)
+		next(huma.WithValue(ctx, reqKey{}, reqInfo{client: reqauth.ClientAddr(r), rp: reqauth.RelyingParty(r)}))
 	})
 	a.registerHost(api, mux)
 	a.registerLive(api, mux)
 	a.registerSources(api)
+	a.registerAccount(api)
 	huma.Register(api, huma.Operation{
 		OperationID: "health", Method: http.MethodGet, Path: Prefix + "/health",
 		Summary: "Is the server up and its database reachable", Tags: []string{"server"},
