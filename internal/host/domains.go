@@ -120,3 +120,51 @@ func (s *Service) runReconfigure(r *run, inst *store.Instance, up *store.Update,
 	r.note("done", fmt.Sprintf("reconfigured %s", inst.Name), 100)
 	r.finish(store.JobSucceeded, "")
 }
+
+// Upstream is where the edge sends a route's traffic: the loopback address of the host port that publishes the
+// app's web port (the booked W9_HTTP_PORT_SET), or, when the route names a service and its container port, the
+// host port that publishes that one. It is the one place that knows apps run on this host; an engine that runs
+// them elsewhere answers another address here.
+func (s *Service) Upstream(ctx context.Context, instance, service string, port int) (string, error) {
+	inst, err := s.store.Q().Instance(ctx, instance)
+	if err != nil {
+		return "", notInstalled(err, instance)
+	}
+	if service == "" {
+		bookings, err := s.store.Q().PortBookings(ctx, instance)
+		if err != nil {
+			return "", err
+		}
+		if web, _ := mainPorts(bookings); web != "" {
+			return "127.0.0.1:" + web, nil
+		}
+		return "", apperr.Field(apperr.Invalid, "service", "%s publishes no web port (W9_HTTP_PORT_SET); name the service and port to route to", instance)
+	}
+	p, err := s.loadProject(ctx, inst, s.projectDir(instance))
+	if err != nil {
+		return "", err
+	}
+	svc, ok := p.Services[service]
+	if !ok {
+		return "", apperr.Field(apperr.Invalid, "service", "%s has no service %q", instance, service)
+	}
+	for _, pc := range svc.Ports {
+		if int(pc.Target) == port && pc.Published != "" {
+			lo, _, ok := portRange(pc.Published)
+			if ok {
+				return fmt.Sprintf("127.0.0.1:%d", lo), nil
+			}
+		}
+	}
+	return "", apperr.Field(apperr.Invalid, "port", "service %s of %s publishes no host port for container port %d", service, instance, port)
+}
+
+// Health is an instance's status code and text now, for the edge's 502 page.
+func (s *Service) Health(ctx context.Context, instance string) (code, info string, err error) {
+	inst, err := s.store.Q().Instance(ctx, instance)
+	if err != nil {
+		return "", "", notInstalled(err, instance)
+	}
+	code, info = s.status(ctx, inst)
+	return code, info, nil
+}

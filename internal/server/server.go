@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/stackhub/stackhub/internal/edge"
 	"log/slog"
 	"net/http"
 	"time"
@@ -35,6 +36,7 @@ type Deps struct {
 	Webhooks  *webhook.Service // the delivery queue behind /api/v1/webhooks
 	UI        *web.UI          // the web UI at / and /ui/; nil serves the APIs only
 	Idle      *idle.Releaser   // told of every request, to free memory when they stop; nil for none
+	Edge      *edge.Edge       // the routes behind /api/v1/installs/{name}/domains and the edge's sign-in; nil for none
 }
 
 // Handler returns the whole HTTP surface: the GeekApk paths at the root, /api/v1 and the web UI. Every write
@@ -49,7 +51,10 @@ func Handler(d Deps) http.Handler {
 	installer := stackhub.New(d.Host, d.Auth, d.Log, d.WeakToken)
 	installer.Register(mux)
 	v1.Register(mux, v1.Deps{Hub: d.Hub, Host: d.Host, Auth: d.Auth, Version: d.Version, WeakToken: d.WeakToken,
-		Feed: d.Feed, Webhooks: d.Webhooks})
+		Feed: d.Feed, Webhooks: d.Webhooks, Edge: d.Edge})
+	if d.Edge != nil {
+		mux.HandleFunc("GET "+edge.AuthorizePath, d.Edge.Authorize)
+	}
 	if d.UI != nil {
 		d.UI.Register(mux)
 	}
