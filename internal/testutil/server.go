@@ -9,14 +9,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/edge"
 	"github.com/stackhub/stackhub/internal/engine"
 	"github.com/stackhub/stackhub/internal/engine/docker"
 	"github.com/stackhub/stackhub/internal/events"
@@ -57,6 +61,19 @@ type Server struct {
 	Webhooks *webhook.Service
 	// DSN is the database, for a test that starts a second server on it.
 	DSN string
+	// Edge is the routes service and proxy; with Options.Edge its listeners run on loopback: EdgeHTTP and
+	// EdgeHTTPS are their host:port, and Certs the stand-in certificate manager behind the TLS one.
+	Edge      *edge.Edge
+	EdgeHTTP  string
+	EdgeHTTPS string
+	Certs     *StandInCerts
+}
+
+// EdgeOptions start the edge's listeners (127.0.0.1, random ports) with these settings.
+type EdgeOptions struct {
+	Domain         string // StackHub's own name (--domain)
+	TrustedProxies []netip.Prefix
+	DNSProvider    string
 }
 
 // Options tune a test server.
@@ -79,6 +96,10 @@ type Options struct {
 	Metrics bool
 	// MaxStackSize is the limit of what users publish (serve --max-stack-size); 0: the default.
 	MaxStackSize int
+	// Edge starts the edge's listeners; nil serves the routes API only.
+	Edge *EdgeOptions
+	// PublishLoopback is --publish loopback: installs publish their ports on 127.0.0.1 only.
+	PublishLoopback bool
 }
 
 // QuickWebhookOptions fills the zero fields of o with values that keep tests quick: 2 s per attempt, 50 ms before
@@ -132,8 +153,12 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	}
 	dataDir := t.TempDir()
 	prefix := "t" + randomHex(3)
+	publishIP := ""
+	if opt.PublishLoopback {
+		publishIP = "127.0.0.1"
+	}
 	hs := host.New(st, eng, bus, log, host.Config{DataDir: dataDir, Prefix: prefix, PublicAddress: "127.0.0.1",
-		HealthTimeout: opt.HealthTimeout})
+		PublishIP: publishIP, HealthTimeout: opt.HealthTimeout})
 	feed := realtime.NewFeed(bus, log, opt.Feed)
 	geek := realtime.NewGeekApk(au, h, bus, log, opt.Realtime)
 	wh, err := webhook.New(context.Background(), st, opt.Hooks, log, QuickWebhookOptions(opt.Webhook))
@@ -154,8 +179,11 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	if err != nil {
 		t.Fatalf("web ui: %v", err)
 	}
-	ts := httptest.NewServer(server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log,
-		Version: "test", Feed: feed, Webhooks: wh, UI: ui}))
+	var handler http.Handler
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	eg, certs, edgeHTTP, edgeHTTPS := startEdge(t, st, hs, au, ts, log, opt.Edge)
+	handler = server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log,
+		Version: "test", Feed: feed, Webhooks: wh, UI: ui, Edge: eg})
 	wsTS := httptest.NewServer(geek)
 	t.Cleanup(func() {
 		// Streams and sockets first: httptest's Close waits for open requests, SSE streams among them.
@@ -177,7 +205,52 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	})
 	return &Server{t: t, URL: ts.URL, Store: st, Bus: bus, Hub: h, Host: hs, HTTP: ts.Client(), DataDir: dataDir,
 		Prefix: prefix, WSURL: "ws" + strings.TrimPrefix(wsTS.URL, "http"), Geek: geek, Feed: feed, Webhooks: wh,
-		DSN: opt.DSN}
+		DSN: opt.DSN, Edge: eg, EdgeHTTP: edgeHTTP, EdgeHTTPS: edgeHTTPS, Certs: certs}
+}
+
+// startEdge builds the edge over the server's routes and, with opt, runs its listeners on loopback until the
+// test ends.
+func startEdge(t testing.TB, st *store.Store, hs *host.Service, au *auth.Service, ts *httptest.Server, log *slog.Logger,
+	opt *EdgeOptions) (eg *edge.Edge, certs *StandInCerts, httpAddr, httpsAddr string) {
+	t.Helper()
+	cfg := edge.Config{PortalURL: ts.URL}
+	if opt != nil {
+		cfg.Domain, cfg.TrustedProxies, cfg.DNSProvider = opt.Domain, opt.TrustedProxies, opt.DNSProvider
+		if opt.Domain != "" {
+			cfg.PortalURL = "" // StackHub through the edge, at https://<domain>:<port>
+		}
+		certs = NewStandInCerts(t)
+	}
+	var ec edge.Certs
+	if certs != nil {
+		ec = certs
+	}
+	eg = edge.New(st, hs, au, ts.Config.Handler, ec, log, cfg)
+	hs.SetDomains(eg)
+	if err := eg.Reload(context.Background()); err != nil {
+		t.Fatalf("edge: %v", err)
+	}
+	if opt == nil {
+		return eg, nil, "", ""
+	}
+	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := eg.Listen(ctx, httpLn, httpsLn); err != nil {
+			t.Errorf("edge listeners: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return eg, certs, httpLn.Addr().String(), httpsLn.Addr().String()
 }
 
 func randomHex(n int) string {
