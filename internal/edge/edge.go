@@ -110,6 +110,8 @@ func New(st *store.Store, hs *host.Service, au *auth.Service, main http.Handler,
 // Listen serves the plain HTTP listener (httpLn) and the TLS one (httpsLn) until ctx ends; either may be nil.
 func (e *Edge) Listen(ctx context.Context, httpLn, httpsLn net.Listener) error {
 	var servers []*http.Server
+	// Handshakes for names without a certificate are routine on a public address: debug, not stderr.
+	errLog := slog.NewLogLogger(e.log.Handler(), slog.LevelDebug)
 	errc := make(chan error, 2)
 	if httpLn != nil {
 		e.httpPort.Store(int32(portOf(httpLn.Addr())))
@@ -117,7 +119,8 @@ func (e *Edge) Listen(ctx context.Context, httpLn, httpsLn net.Listener) error {
 		if e.certs != nil {
 			h = e.certs.HTTPChallengeHandler(h)
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			ErrorLog: errLog}
 		servers = append(servers, srv)
 		go func() { errc <- srv.Serve(httpLn) }()
 	}
@@ -127,7 +130,7 @@ func (e *Edge) Listen(ctx context.Context, httpLn, httpsLn net.Listener) error {
 		}
 		e.httpsPort.Store(int32(portOf(httpsLn.Addr())))
 		srv := &http.Server{Handler: e.Handler(true), TLSConfig: e.certs.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout: 2 * time.Minute}
+			IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
 		servers = append(servers, srv)
 		// ServeTLS turns HTTP/2 on for a TLS configuration that offers "h2".
 		go func() { errc <- srv.ServeTLS(httpsLn, "", "") }()

@@ -110,7 +110,11 @@ func (s *Service) runReconfigure(r *run, inst *store.Instance, up *store.Update,
 				return err
 			}
 		}
-		return err
+		if err != nil || inst.Stopped {
+			return err
+		}
+		r.note("waiting", "waiting for "+inst.Name+" to be healthy", -1)
+		return s.waitHealthy(ctx, inst)
 	}()
 	if err != nil {
 		r.note("failed", err.Error(), -1)
