@@ -3,11 +3,13 @@ package edge_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,4 +127,17 @@ func envValue(t *testing.T, s *tu.Server, name, key string) string {
 		}
 	}
 	return ""
+}
+
+func basicAuth(user, pass string) string {
+	r, _ := http.NewRequest("GET", "/", nil)
+	r.SetBasicAuth(user, pass)
+	return r.Header.Get("Authorization")
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
