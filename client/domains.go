@@ -13,6 +13,7 @@ type (
 	RouteInput  = edge.RouteInput
 	Route       = edge.Route
 	RouteChange = edge.RouteChange
+	BasicUser   = edge.BasicUser
 )
 
 // AddDomain routes a domain to an installed app.
