@@ -244,7 +244,9 @@ func localPath(next string) string {
 }
 
 // Authorize serves GET /ui/edge/authorize on StackHub's own site: a signed-in visitor gets a one-time code and is
-// sent back to the app's domain; anyone else goes to the sign-in page first, which returns here.
+// sent back to the app's domain; anyone else goes to the sign-in page first, which returns here. The way back is
+// a page that moves on by itself, not a redirect: after the sign-in form, a redirect to another origin would be
+// one hop of the form's navigation, which the UI's Content-Security-Policy (form-action 'self') blocks.
 func (e *Edge) Authorize(w http.ResponseWriter, r *http.Request) {
 	host, next := hostOnly(r.URL.Query().Get("domain")), localPath(r.URL.Query().Get("next"))
 	en := e.snap.Load().lookup(host, strings.SplitN(next, "?", 2)[0])
@@ -276,7 +278,7 @@ func (e *Edge) Authorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	http.Redirect(w, r, e.appBase(host, en)+authPath+"?"+url.Values{"code": {code}, "next": {next}}.Encode(), http.StatusFound)
+	continuePage(w, host, e.appBase(host, en)+authPath+"?"+url.Values{"code": {code}, "next": {next}}.Encode())
 }
 
 // appBase is scheme://host[:port] of an app's domain, on the listener its route prefers.

@@ -2,9 +2,11 @@ package edge_test
 
 import (
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -34,13 +36,17 @@ func signInAt(t *testing.T, s *tu.Server, c *http.Client, secure bool, name stri
 		t.Fatalf("%s without a session: %d to %q, want 302 to StackHub's authorize page", name, res.StatusCode, loc)
 	}
 	stackhub := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, _ = fetch(t, stackhub, "GET", loc, cookie...)
-	if res.StatusCode != http.StatusFound {
+	res, page := fetch(t, stackhub, "GET", loc, cookie...)
+	if res.StatusCode != http.StatusOK {
 		return "", res.StatusCode
 	}
-	back, err := url.Parse(res.Header.Get("Location"))
+	m := continueRe.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("authorize answered %q", page)
+	}
+	back, err := url.Parse(html.UnescapeString(m[1]))
 	if err != nil || back.Hostname() != name || back.Path != "/.stackhub/auth" {
-		t.Fatalf("authorize sent the visitor to %q", res.Header.Get("Location"))
+		t.Fatalf("authorize sent the visitor to %q", m[1])
 	}
 	// The route prefers HTTPS: the visitor comes back on that listener whichever it left from.
 	if back.Scheme != "https" {
@@ -59,8 +65,10 @@ func signInAt(t *testing.T, s *tu.Server, c *http.Client, secure bool, name stri
 	if res, _ := fetch(t, c, "GET", back.String()); res.StatusCode != http.StatusForbidden {
 		t.Errorf("a used code answered %d", res.StatusCode)
 	}
-	return cks[0].Name + "=" + cks[0].Value, http.StatusFound
+	return cks[0].Name + "=" + cks[0].Value, http.StatusOK
 }
+
+var continueRe = regexp.MustCompile(`<a id="continue" href="([^"]+)"`)
 
 // TestAccess checks every access mode on both listeners, the allow list with trusted and untrusted proxies, and
 // that a client's X-StackHub-User never reaches the app.

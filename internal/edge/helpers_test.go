@@ -23,6 +23,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 
+	stopEdgeBrowser()
 	tu.StopBrowser()
 	os.Exit(code)
 }

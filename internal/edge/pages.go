@@ -38,3 +38,17 @@ func forbiddenPage(w http.ResponseWriter, host, why string) {
 func unauthorizedPage(w http.ResponseWriter, host string) {
 	writePage(w, http.StatusUnauthorized, "Sign in", host+" needs a user name and password.")
 }
+
+var cont = template.Must(template.New("continue").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={{.URL}}">
+<title>Opening {{.Host}} · StackHub</title></head>
+<body><p>Signed in. <a id="continue" href="{{.URL}}">Continue to {{.Host}}</a>.</p></body></html>
+`))
+
+// continuePage sends the visitor on to url (with its one-time code) by itself, and offers the link.
+func continuePage(w http.ResponseWriter, host, url string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer") // the code must not leak to the app in a Referer
+	_ = cont.Execute(w, map[string]string{"Host": host, "URL": url})
+}
