@@ -123,17 +123,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	// The server page's chart: a sample every 10 s, the last hour in memory.
 	metrics := sysinfo.NewHistory(cfg.DataDir, 10*time.Second, time.Hour)
 	go metrics.Run(ctx)
-	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Metrics: metrics, Log: log,
-		Version: Version, WeakToken: weak})
-	if err != nil {
-		return err
-	}
-	go pruneSessions(ctx, au, log)
-	// Requests and events (install jobs publish theirs until they end) are work; memory goes back after them.
-	rel := idle.New(0)
-	defer bus.Subscribe(func(events.Event) { rel.Touch() })()
-	go rel.Run(ctx)
-	// The edge serves StackHub itself at --domain: main is the handler built just below.
+	// The edge serves StackHub itself at --domain: main is the handler built below.
 	var handler http.Handler
 	main := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) })
 	certs, err := edgeCerts(ctx, cfg, st, log)
@@ -146,6 +136,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := eg.Reload(ctx); err != nil {
 		return err
 	}
+	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Metrics: metrics, Log: log,
+		Version: Version, WeakToken: weak, Edge: eg})
+	if err != nil {
+		return err
+	}
+	go pruneSessions(ctx, au, log)
+	// Requests and events (install jobs publish theirs until they end) are work; memory goes back after them.
+	rel := idle.New(0)
+	defer bus.Subscribe(func(events.Event) { rel.Touch() })()
+	go rel.Run(ctx)
 	handler = server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log, Version: Version,
 		WeakToken: weak, Feed: feed, Webhooks: wh, UI: ui, Idle: rel, Edge: eg})
 	edgeHTTP, edgeHTTPS, err := edgeListeners(cfg, certs)

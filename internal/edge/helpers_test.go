@@ -28,16 +28,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// edgeImage is the test app's image under a name of this package's own: tests of other worktrees on the same
+// engine tag stackhub-test/web onto their own build of the test app, which may lack the endpoints used here.
+const edgeImage = "stackhub-test/edge-web"
+
 // setup starts a server with the edge and imports the web test app, whose .env has a W9_URL.
 func setup(t *testing.T, e tu.Engine, opt tu.Options) (*tu.Server, *tu.Library) {
 	t.Helper()
-	dockertest.Image(t, "stackhub-test/web:v1")
+	dockertest.Image(t, edgeImage+":v1")
 	if opt.Edge == nil {
 		opt.Edge = &tu.EdgeOptions{}
 	}
 	s := tu.StartServer(t, e, opt)
 	lib := tu.NewLibrary(t)
-	lib.Add(t, "web", tu.WebCompose, "READY_AFTER=0\nW9_URL=appname.example.com\n")
+	lib.Add(t, "web", strings.ReplaceAll(tu.WebCompose, "stackhub-test/web:", edgeImage+":"), "READY_AFTER=0\nW9_URL=appname.example.com\n")
 	lib.Import(t, s.URL)
 	return s, lib
 }

@@ -175,13 +175,13 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 		t.Cleanup(stopMetrics)
 		go metrics.Run(mctx)
 	}
-	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Metrics: metrics, Log: log, Version: "test"})
-	if err != nil {
-		t.Fatalf("web ui: %v", err)
-	}
 	var handler http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	eg, certs, edgeHTTP, edgeHTTPS := startEdge(t, st, hs, au, ts, log, opt.Edge)
+	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Metrics: metrics, Log: log, Version: "test", Edge: eg})
+	if err != nil {
+		t.Fatalf("web ui: %v", err)
+	}
 	handler = server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log,
 		Version: "test", Feed: feed, Webhooks: wh, UI: ui, Edge: eg})
 	wsTS := httptest.NewServer(geek)
