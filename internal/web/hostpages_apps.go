@@ -85,10 +85,8 @@ func (u *UI) addDomain(w http.ResponseWriter, r *http.Request, me Me) {
 		return
 	}
 	pf := r.PostForm
-	in := edge.RouteInput{Domain: pf.Get("domain"), Path: pf.Get("path"), Access: pf.Get("access"), HTTPS: pf.Get("https")}
-	for _, a := range strings.Fields(strings.ReplaceAll(pf.Get("allow"), ",", " ")) {
-		in.Allow = append(in.Allow, a)
-	}
+	in := edge.RouteInput{Domain: pf.Get("domain"), Path: pf.Get("path"), Access: pf.Get("access"), HTTPS: pf.Get("https"),
+		Allow: strings.Fields(strings.ReplaceAll(pf.Get("allow"), ",", " "))}
 	if user := strings.TrimSpace(pf.Get("basic_user")); user != "" || pf.Get("basic_password") != "" {
 		in.BasicUsers = []edge.BasicUser{{User: user, Password: pf.Get("basic_password")}}
 	}
