@@ -63,6 +63,11 @@ func TestBadRoutes(t *testing.T) {
 		if len(routes) != 1 || routes[0]["domain"] != "xn--bcher-kva.test" {
 			t.Errorf("after the refusals the routes are %v", routes)
 		}
+		// The operations are in the OpenAPI document.
+		if doc := s.Want(200, tu.Anon, "GET", "/api/v1/openapi.json", nil).Text(); !strings.Contains(doc, `"/api/v1/installs/{name}/domains"`) ||
+			!strings.Contains(doc, `"/api/v1/installs/{name}/domains/{domain}"`) || !strings.Contains(doc, "basic_users") {
+			t.Error("the OpenAPI document lacks the domains operations")
+		}
 		// A route to a named service and container port is accepted.
 		s.Want(201, tu.Admin, "POST", "/api/v1/installs/web/domains", map[string]any{"domain": "svc.test", "service": "web", "port": 8080, "https": "internal"})
 		// An install with a bad or taken domain creates nothing.
