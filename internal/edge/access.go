@@ -34,9 +34,18 @@ func (e *Edge) admit(w http.ResponseWriter, r *http.Request, en *entry, c client
 	case "public":
 		return "", true
 	case "basic":
+		key := "basic:" + strconv.FormatInt(en.route.ID, 10) + ":" + c.addr.String()
+		if blocked, wait := e.limiter.Blocked(key); blocked {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			writePage(w, http.StatusTooManyRequests, "Too many attempts", c.host+": too many wrong passwords; try again in a minute.")
+			return "", false
+		}
 		user, pass, ok := r.BasicAuth()
 		if ok && e.checkBasic(en, user, pass) {
 			return "", true
+		}
+		if ok {
+			e.limiter.Fail(key)
 		}
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+c.host+`", charset="UTF-8"`)
 		unauthorizedPage(w, c.host)

@@ -83,6 +83,7 @@ type Edge struct {
 	codes     codes
 	key       []byte // signs app-domain session cookies; random per process
 	basic     basicCache
+	limiter   *auth.Limiter // failed basic logins per route and client address
 	transport *http.Transport
 	httpPort  atomic.Int32 // the listeners' ports, for redirects (0: not listening)
 	httpsPort atomic.Int32
@@ -94,7 +95,10 @@ func New(st *store.Store, hs *host.Service, au *auth.Service, main http.Handler,
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	e := &Edge{store: st, host: hs, auth: au, log: log, cfg: cfg, main: main, certs: certs, key: key,
-		codes: codes{m: map[string]codeEntry{}}, basic: basicCache{m: map[string]time.Time{}}}
+		codes: codes{m: map[string]codeEntry{}}, basic: basicCache{m: map[string]time.Time{}},
+		// Ten wrong basic logins a minute per route and client: enough for typos, too few for guessing, and it bounds
+		// the argon2id work a stranger can make the edge do.
+		limiter: auth.NewLimiter(10, time.Minute)}
 	e.transport = &http.Transport{
 		Proxy:                 nil, // apps are on this host; an environment proxy must not see their traffic
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,

@@ -2,9 +2,12 @@ package edge
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"testing"
+	"time"
 
+	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/store"
 )
 
@@ -70,5 +73,34 @@ func TestClientOf(t *testing.T) {
 		if got.addr.String() != c.want || got.trusted != c.trusted || got.proto != c.proto {
 			t.Errorf("peer %s, XFF %q: client %s trusted %v proto %s; want %s %v %s", c.peer, c.xff, got.addr, got.trusted, got.proto, c.want, c.trusted, c.proto)
 		}
+	}
+}
+
+// TestBasicLimit: ten wrong basic logins from one address within a minute, and the eleventh attempt, even with
+// the right password, gets 429 without any hashing; another address is not held back.
+func TestBasicLimit(t *testing.T) {
+	e := &Edge{limiter: auth.NewLimiter(10, time.Minute), basic: basicCache{m: map[string]time.Time{}}}
+	hash, err := auth.Params{Time: 1, Memory: 64, Threads: 1}.Hash("right")
+	if err != nil {
+		t.Fatal(err)
+	}
+	en := &entry{route: store.Route{ID: 7, Access: "basic"}, users: []basicUser{{User: "ann", Hash: hash}}}
+	try := func(addr, pass string) int {
+		r := httptest.NewRequest("GET", "http://b.test/", nil)
+		r.SetBasicAuth("ann", pass)
+		w := httptest.NewRecorder()
+		e.admit(w, r, en, client{addr: netip.MustParseAddr(addr), host: "b.test"}, false)
+		return w.Code
+	}
+	for i := range 10 {
+		if code := try("192.0.2.1", "wrong"); code != 401 {
+			t.Fatalf("wrong attempt %d: %d", i+1, code)
+		}
+	}
+	if code := try("192.0.2.1", "right"); code != 429 {
+		t.Errorf("after ten wrong attempts: %d, want 429", code)
+	}
+	if code := try("192.0.2.2", "right"); code != 200 {
+		t.Errorf("another address: %d, want 200 (admitted)", code)
 	}
 }
