@@ -59,6 +59,7 @@ type InstallRequest struct {
 	Version  string            `json:"version,omitempty"`
 	Settings map[string]string `json:"settings,omitempty"`
 	Force    bool              `json:"force,omitempty"`
+	Domain   string            `json:"domain,omitempty"`
 }
 
 // Installing is an install that has started.

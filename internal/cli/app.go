@@ -22,7 +22,7 @@ func appCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "app", Short: "Install and manage apps on the server"}
 	r.flags(cmd)
 	cmd.AddCommand(installCmd(r), listCmd(r), statusCmd(r), logsCmd(r), uninstallCmd(r), upgradeCmd(r), rollbackCmd(r),
-		backupsCmd(r))
+		backupsCmd(r), domainCmd(r))
 	for _, action := range []string{"start", "stop", "restart"} {
 		cmd.AddCommand(actionCmd(r, action))
 	}
@@ -33,6 +33,7 @@ func installCmd(r *remote) *cobra.Command {
 	var id, version string
 	var sets []string
 	var force bool
+	var domain string
 	cmd := &cobra.Command{
 		Use:   "install APP",
 		Short: "Install a catalog app and wait until it runs",
@@ -49,7 +50,7 @@ func installCmd(r *remote) *cobra.Command {
 			ctx, cancel := r.ctx(cmd)
 			defer cancel()
 			c := r.client()
-			res, err := c.Install(ctx, client.InstallRequest{App: args[0], Name: id, Version: version, Settings: settings, Force: force})
+			res, err := c.Install(ctx, client.InstallRequest{App: args[0], Name: id, Version: version, Settings: settings, Force: force, Domain: domain})
 			if err != nil {
 				return err
 			}
@@ -71,6 +72,7 @@ func installCmd(r *remote) *cobra.Command {
 	cmd.Flags().StringVar(&version, "version", "", "version (default: the app's default)")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "a template setting, KEY=VALUE (repeatable)")
 	cmd.Flags().BoolVar(&force, "force", false, "install even if the server lacks the template's resources")
+	cmd.Flags().StringVar(&domain, "domain", "", "a name to route to the app through the edge (public, https auto)")
 	return cmd
 }
 

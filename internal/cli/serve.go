@@ -18,6 +18,7 @@ import (
 	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/catalog/builtin"
 	"github.com/stackhub/stackhub/internal/config"
+	"github.com/stackhub/stackhub/internal/edge"
 	"github.com/stackhub/stackhub/internal/engine/docker"
 	"github.com/stackhub/stackhub/internal/events"
 	"github.com/stackhub/stackhub/internal/host"
@@ -111,7 +112,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	defer eng.Close()
 	hs := host.New(st, eng, bus, log, host.Config{DataDir: cfg.DataDir, Prefix: cfg.Prefix,
-		PublicAddress: cfg.PublicAddr, HealthTimeout: cfg.HealthTimeout})
+		PublicAddress: cfg.PublicAddr, PublishIP: cfg.PublishIP, HealthTimeout: cfg.HealthTimeout})
 	defer hs.Close()
 	if v, err := eng.Version(ctx); err != nil {
 		log.Warn("Docker Engine does not answer; installs will fail until it does", "err", err)
@@ -126,8 +127,21 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	// The server page's chart: a sample every 10 s, the last hour in memory.
 	metrics := sysinfo.NewHistory(cfg.DataDir, 10*time.Second, time.Hour)
 	go metrics.Run(ctx)
+	// The edge serves StackHub itself at --domain: main is the handler built below.
+	var handler http.Handler
+	main := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) })
+	certs, err := edgeCerts(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	eg := edge.New(st, hs, au, main, certs, log, edge.Config{Domain: cfg.Domain, PortalURL: portalURL(cfg),
+		TrustedProxies: cfg.TrustedProxies, DNSProvider: cfg.DNSProvider})
+	hs.SetDomains(eg)
+	if err := eg.Reload(ctx); err != nil {
+		return err
+	}
 	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Sources: srcs, Metrics: metrics, Log: log,
-		Version: Version, WeakToken: weak})
+		Version: Version, WeakToken: weak, Edge: eg})
 	if err != nil {
 		return err
 	}
@@ -136,8 +150,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	rel := idle.New(0)
 	defer bus.Subscribe(func(events.Event) { rel.Touch() })()
 	go rel.Run(ctx)
-	handler := server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log, Version: Version,
-		WeakToken: weak, Feed: feed, Webhooks: wh, Sources: srcs, UI: ui, Idle: rel})
+	handler = server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log, Version: Version,
+		WeakToken: weak, Feed: feed, Webhooks: wh, Sources: srcs, UI: ui, Idle: rel, Edge: eg})
+	edgeHTTP, edgeHTTPS, err := edgeListeners(cfg, certs)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -157,9 +175,22 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	wsSrv := &http.Server{Handler: geek, ReadHeaderTimeout: 10 * time.Second}
 	log.Info("stackhub serving", "listen", ln.Addr().String(), "ws_listen", wsLn.Addr().String(),
 		"database", string(st.Dialect()), "data_dir", cfg.DataDir, "version", Version)
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- fmt.Errorf("serve: %w", srv.Serve(ln)) }()
 	go func() { errc <- fmt.Errorf("serve websocket: %w", wsSrv.Serve(wsLn)) }()
+	edgeCtx, stopEdge := context.WithCancel(context.WithoutCancel(ctx))
+	edgeDone := make(chan struct{})
+	if edgeHTTP != nil || edgeHTTPS != nil {
+		log.Info("edge serving", "http", cfg.EdgeHTTP, "https", cfg.EdgeHTTPS, "domain", cfg.Domain)
+		go func() {
+			defer close(edgeDone)
+			if err := eg.Listen(edgeCtx, edgeHTTP, edgeHTTPS); err != nil {
+				errc <- fmt.Errorf("edge: %w", err)
+			}
+		}()
+	} else {
+		close(edgeDone)
+	}
 	var serveErr error
 	select {
 	case serveErr = <-errc:
@@ -176,6 +207,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			serveErr = fmt.Errorf("shutdown: %w", err)
 		}
 	}
+	stopEdge()
+	<-edgeDone
 	unsubscribeHooks()
 	stopHooks()
 	return serveErr
@@ -214,4 +247,41 @@ func pruneSessions(ctx context.Context, au *auth.Service, log *slog.Logger) {
 		case <-t.C:
 		}
 	}
+}
+
+// edgeCerts is the certificate manager behind the edge's HTTPS listener (internal/certs, wired where it is
+// built); none here.
+func edgeCerts(_ context.Context, _ *config.Config, _ *store.Store, _ *slog.Logger) (edge.Certs, error) {
+	return nil, nil
+}
+
+// portalURL is where the edge sends visitors to sign in: --domain through the edge, else the main listener at
+// the public address.
+func portalURL(cfg *config.Config) string {
+	if cfg.Domain != "" {
+		return ""
+	}
+	_, port, _ := net.SplitHostPort(cfg.Listen)
+	return "http://" + net.JoinHostPort(cfg.PublicAddr, port)
+}
+
+// edgeListeners opens the edge's listeners that are asked for (--edge-http, --edge-https).
+func edgeListeners(cfg *config.Config, certs edge.Certs) (httpLn, httpsLn net.Listener, err error) {
+	if cfg.EdgeHTTPS != "" && certs == nil {
+		return nil, nil, fmt.Errorf("--edge-https %s: this binary has no certificate manager", cfg.EdgeHTTPS)
+	}
+	if cfg.EdgeHTTP != "" {
+		if httpLn, err = net.Listen("tcp", cfg.EdgeHTTP); err != nil {
+			return nil, nil, fmt.Errorf("listen --edge-http %s: %w", cfg.EdgeHTTP, err)
+		}
+	}
+	if cfg.EdgeHTTPS != "" {
+		if httpsLn, err = net.Listen("tcp", cfg.EdgeHTTPS); err != nil {
+			if httpLn != nil {
+				httpLn.Close()
+			}
+			return nil, nil, fmt.Errorf("listen --edge-https %s: %w", cfg.EdgeHTTPS, err)
+		}
+	}
+	return httpLn, httpsLn, nil
 }

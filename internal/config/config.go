@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -38,6 +39,13 @@ type Config struct {
 	WebhookTriesS   string `koanf:"webhook-attempts"`
 	MaxStackS       string `koanf:"max-stack-size"`
 	SourceSyncS     string `koanf:"source-sync"`
+	// The edge (docs/edge.md): its listeners, StackHub's own name, where installs publish ports, trusted proxies.
+	EdgeHTTP        string `koanf:"edge-http"`
+	EdgeHTTPS       string `koanf:"edge-https"`
+	Domain          string `koanf:"domain"`
+	Publish         string `koanf:"publish"`
+	TrustedProxiesS string `koanf:"trusted-proxies"`
+	DNSProvider     string `koanf:"dns-provider"` // environment only (STACKHUB_DNS_PROVIDER); the certificates read its own variables
 
 	Hooks           []webhook.Hook `koanf:"-"`
 	HealthTimeout   time.Duration  `koanf:"-"`
@@ -45,6 +53,8 @@ type Config struct {
 	WebhookAttempts int            `koanf:"-"`
 	MaxStackSize    int            `koanf:"-"` // bytes a user's published stack may hold
 	SourceSync      time.Duration  `koanf:"-"` // between scheduled syncs of the store sources; 0: on demand only
+	TrustedProxies  []netip.Prefix `koanf:"-"`
+	PublishIP       string         `koanf:"-"` // "" (all) or "127.0.0.1" (loopback)
 }
 
 // envNames maps environment variables to setting keys.
@@ -65,6 +75,12 @@ var envNames = map[string]string{
 	"STACKHUB_WEBHOOK_ATTEMPTS": "webhook-attempts",
 	"STACKHUB_MAX_STACK_SIZE":   "max-stack-size",
 	"STACKHUB_SOURCE_SYNC":      "source-sync",
+	"STACKHUB_EDGE_HTTP":        "edge-http",
+	"STACKHUB_EDGE_HTTPS":       "edge-https",
+	"STACKHUB_DOMAIN":           "domain",
+	"STACKHUB_PUBLISH":          "publish",
+	"STACKHUB_TRUSTED_PROXIES":  "trusted-proxies",
+	"STACKHUB_DNS_PROVIDER":     "dns-provider",
 }
 
 // Flags declares the serve flags on fs with their defaults.
@@ -79,6 +95,11 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("health-timeout", "5m", "how long an install waits for the app to be healthy (env STACKHUB_HEALTH_TIMEOUT)")
 	fs.String("webhook-timeout", "10s", "how long one webhook attempt may take (env STACKHUB_WEBHOOK_TIMEOUT)")
 	fs.String("webhook-attempts", "15", "attempts before a webhook delivery fails for good (env STACKHUB_WEBHOOK_ATTEMPTS)")
+	fs.String("edge-http", "", "address of the edge's plain HTTP listener, e.g. :80; empty: off (env STACKHUB_EDGE_HTTP)")
+	fs.String("edge-https", "", "address of the edge's TLS listener, e.g. :443; empty: off (env STACKHUB_EDGE_HTTPS)")
+	fs.String("domain", "", "StackHub's own name, served through the edge (env STACKHUB_DOMAIN)")
+	fs.String("publish", "all", "where new installs publish their ports: all, or loopback so apps are reached through the edge alone (env STACKHUB_PUBLISH)")
+	fs.String("trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers the edge believes (env STACKHUB_TRUSTED_PROXIES)")
 	fs.String("max-stack-size", strconv.Itoa(catalog.DefaultMaxSize), "bytes a stack that an ordinary user publishes may hold, compose, .env and files together; the administrator's imports may hold 64 MiB (env STACKHUB_MAX_STACK_SIZE)")
 	fs.String("source-sync", "6h", "how often every store source is synced, one at a time; 0 syncs them only on demand (env STACKHUB_SOURCE_SYNC)")
 }
@@ -157,6 +178,9 @@ func (c *Config) Validate() error {
 	if c.SourceSync, err = time.ParseDuration(c.SourceSyncS); err != nil || c.SourceSync < 0 {
 		return fmt.Errorf("--source-sync %q: want a duration such as 6h, or 0 to sync only on demand", c.SourceSyncS)
 	}
+	if err := c.validateEdge(); err != nil {
+		return err
+	}
 	if c.PublicAddr == "" {
 		c.PublicAddr = firstAddress()
 	}
@@ -190,4 +214,44 @@ func WeakToken(t string) bool {
 		return true
 	}
 	return len(t) < 16
+}
+
+// validateEdge checks the edge's settings (docs/edge.md §1) and fills TrustedProxies and PublishIP.
+func (c *Config) validateEdge() error {
+	for name, addr := range map[string]string{"--edge-http": c.EdgeHTTP, "--edge-https": c.EdgeHTTPS} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("%s %q: want host:port or :port", name, addr)
+		}
+	}
+	switch c.Publish {
+	case "all", "":
+		c.PublishIP = ""
+	case "loopback":
+		c.PublishIP = "127.0.0.1"
+	default:
+		return fmt.Errorf("--publish %q: want all or loopback", c.Publish)
+	}
+	c.Domain = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(c.Domain), "."))
+	if c.Domain != "" && (strings.ContainsAny(c.Domain, "/: ") || strings.HasPrefix(c.Domain, "*")) {
+		return fmt.Errorf("--domain %q: want a host name such as stackhub.example.com", c.Domain)
+	}
+	c.TrustedProxies = nil
+	for _, s := range strings.Split(c.TrustedProxiesS, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return fmt.Errorf("--trusted-proxies %q: want CIDRs such as 10.0.0.0/8, comma-separated", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	return nil
 }

@@ -86,9 +86,27 @@ func TestInvalid(t *testing.T) {
 		{[]string{"--webhook-attempts", "0"}, nil, "--webhook-attempts"},
 		{nil, []string{"STACKHUB_SOURCE_SYNC=daily"}, "--source-sync"},
 		{[]string{"--source-sync", "-1h"}, nil, "--source-sync"},
+		{[]string{"--publish", "lan"}, nil, "--publish"},
+		{nil, []string{"STACKHUB_EDGE_HTTPS=443"}, "--edge-https"},
+		{[]string{"--trusted-proxies", "10.0.0.0/8,nope"}, nil, "--trusted-proxies"},
+		{[]string{"--domain", "https://hub.example.com"}, nil, "--domain"},
 	} {
 		if _, err := load(t, tc.args, tc.env...); err == nil || !strings.Contains(err.Error(), tc.mentions) {
 			t.Errorf("%v %v: err = %v, want one naming %q", tc.args, tc.env, err, tc.mentions)
 		}
+	}
+}
+
+// TestEdgeSettings reads the edge's settings from the environment: the listeners, StackHub's name (lowercase),
+// --publish loopback as 127.0.0.1, trusted proxies as CIDRs (an address as its /32) and the DNS provider.
+func TestEdgeSettings(t *testing.T) {
+	c, err := load(t, nil, "STACKHUB_EDGE_HTTP=:80", "STACKHUB_EDGE_HTTPS=:443", "STACKHUB_DOMAIN=Hub.Example.com.",
+		"STACKHUB_PUBLISH=loopback", "STACKHUB_TRUSTED_PROXIES=10.0.0.0/8, 192.0.2.7", "STACKHUB_DNS_PROVIDER=rfc2136")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.EdgeHTTP != ":80" || c.EdgeHTTPS != ":443" || c.Domain != "hub.example.com" || c.PublishIP != "127.0.0.1" ||
+		c.DNSProvider != "rfc2136" || len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "192.0.2.7/32" {
+		t.Errorf("edge settings: %+v", c)
 	}
 }

@@ -241,3 +241,19 @@ func ContainerLabels(p *Project, service string, n int, extra map[string]string)
 	}
 	return l
 }
+
+// BindPorts publishes every port of p on the host address ip, unless the port names its own host_ip (Compose's
+// `ip:host:container` form); an empty ip leaves them on every interface.
+func BindPorts(p *Project, ip string) {
+	if ip == "" {
+		return
+	}
+	for name, svc := range p.Services {
+		for i := range svc.Ports {
+			if svc.Ports[i].HostIP == "" && svc.Ports[i].Published != "" {
+				svc.Ports[i].HostIP = ip
+			}
+		}
+		p.Services[name] = svc
+	}
+}

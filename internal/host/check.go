@@ -98,7 +98,7 @@ func (s *Service) checkVersion(ctx context.Context, key string, u store.Update) 
 			ports = append(ports, store.PortBooking{Port: p, Protocol: "tcp", Instance: name, Variable: set.Name})
 		}
 	}
-	values, _, err := s.values(InstallRequest{App: key, Name: name}, u.Version, &st, ports)
+	values, _, err := s.values(InstallRequest{App: key, Name: name}, u.Version, &st, ports, nil)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ type InstallRequest struct {
 	Version  string            // default: the app's default version
 	Settings map[string]string // user settings (the template's *_SET variables and W9_URL)
 	Force    bool              // install even when the server lacks the template's resources
+	Domain   string            // a name to route to the app through the edge (docs/edge.md); optional
 }
 
 // Installed is what Install answers at once; the job goes on in the background.
@@ -66,10 +67,14 @@ func (s *Service) Install(ctx context.Context, a auth.Actor, req InstallRequest)
 			return nil, err
 		}
 	}
+	route, err := s.domainRoute(ctx, req)
+	if err != nil {
+		return nil, err
+	}
 	if !s.lock(req.Name) {
 		return nil, apperr.New(apperr.Conflict, "%s already exists", req.Name)
 	}
-	inst, job, err := s.prepare(ctx, app, up, stack, settings, req)
+	inst, job, err := s.prepare(ctx, app, up, stack, settings, req, route)
 	if err != nil {
 		s.unlock(req.Name)
 		return nil, err
@@ -78,6 +83,9 @@ func (s *Service) Install(ctx context.Context, a auth.Actor, req InstallRequest)
 	if err != nil {
 		s.unlock(req.Name)
 		return nil, err
+	}
+	if route != nil {
+		s.domains.Changed(ctx)
 	}
 	port, dbPort := mainPorts(bookings)
 	s.jobs.Add(1)
@@ -211,4 +219,15 @@ func mainPorts(bs []store.PortBooking) (port, dbPort string) {
 		}
 	}
 	return port, dbPort
+}
+
+// domainRoute checks the install's domain, if it asks for one, before anything is created.
+func (s *Service) domainRoute(ctx context.Context, req InstallRequest) (*store.Route, error) {
+	if strings.TrimSpace(req.Domain) == "" {
+		return nil, nil
+	}
+	if s.domains == nil {
+		return nil, apperr.Field(apperr.Invalid, "domain", "this server routes no domains; install without one")
+	}
+	return s.domains.NewRoute(ctx, req.Name, req.Domain)
 }

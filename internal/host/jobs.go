@@ -151,7 +151,7 @@ func (s *Service) fail(ctx context.Context, r *run, name, cause string) {
 }
 
 func (s *Service) install(ctx context.Context, r *run, inst *store.Instance) error {
-	p, err := engine.Load(ctx, inst.Project, s.projectDir(inst.Name))
+	p, err := s.loadProject(ctx, inst, s.projectDir(inst.Name))
 	if err != nil {
 		return err
 	}

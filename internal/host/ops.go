@@ -101,6 +101,9 @@ func (s *Service) remove(ctx context.Context, inst *store.Instance, purge bool) 
 	if err := s.store.Q().DeleteInstance(context.WithoutCancel(ctx), inst.Name); err != nil {
 		return fmt.Errorf("forget %s: %w", inst.Name, err)
 	}
+	if s.domains != nil {
+		s.domains.Changed(ctx) // its routes went with it
+	}
 	s.publish(events.InstallStatus, StatusEvent{Instance: inst.Name, State: "removed", Status: StatusNotStarted, Info: "uninstalled"})
 	return nil
 }

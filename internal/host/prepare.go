@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -33,7 +34,7 @@ type rollbackInfo struct {
 
 // prepare books the ports, records the instance and its job, and renders the project directory.
 func (s *Service) prepare(ctx context.Context, app *store.App, up *store.Update, stack *catalog.Stack,
-	settings []catalog.Setting, req InstallRequest) (*store.Instance, *store.Job, error) {
+	settings []catalog.Setting, req InstallRequest, route *store.Route) (*store.Instance, *store.Job, error) {
 	s.bookMu.Lock()
 	defer s.bookMu.Unlock()
 	project := s.Project(req.Name)
@@ -49,7 +50,11 @@ func (s *Service) prepare(ctx context.Context, app *store.App, up *store.Update,
 	if err != nil {
 		return nil, nil, err
 	}
-	values, secrets, err := s.values(req, up.Version, stack, ports)
+	var routes []store.Route
+	if route != nil {
+		routes = []store.Route{*route}
+	}
+	values, secrets, err := s.values(req, up.Version, stack, ports, routes)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -62,7 +67,7 @@ func (s *Service) prepare(ctx context.Context, app *store.App, up *store.Update,
 	now := s.ms()
 	inst := &store.Instance{Name: req.Name, Project: project, App: app.ID, AppKey: req.App, Reversion: up.Reversion,
 		Version: up.Version, State: store.StateInstalling, Settings: string(settingsJSON), Secrets: string(secretsJSON),
-		HostAccess: len(stack.HostAccess) > 0, CreatedAt: now, UpdatedAt: now}
+		HostAccess: len(stack.HostAccess) > 0, PublishIP: s.cfg.PublishIP, CreatedAt: now, UpdatedAt: now}
 	job := &store.Job{Instance: req.Name, Kind: "install", Stage: "queued", State: store.JobRunning,
 		Rollback: string(rbJSON), CreatedAt: now, UpdatedAt: now}
 	err = s.store.Tx(ctx, func(q *store.Q) error {
@@ -74,9 +79,20 @@ func (s *Service) prepare(ctx context.Context, app *store.App, up *store.Update,
 				return fmt.Errorf("book port %d: %w", b.Port, err)
 			}
 		}
+		if route != nil { // recorded with the install, so a taken name refuses it whole
+			if err := q.CreateRoute(ctx, route); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					return apperr.Field(apperr.Conflict, "domain", "%s%s is routed to another app already", route.Domain, route.Path)
+				}
+				return err
+			}
+		}
 		return q.CreateJob(ctx, job)
 	})
 	if err != nil {
+		if apperr.As(err).Kind == apperr.Conflict {
+			return nil, nil, err
+		}
 		return nil, nil, fmt.Errorf("record %s: %w", req.Name, err)
 	}
 	out, err := s.render(ctx, dir, project, stack, values, nil)
@@ -281,7 +297,7 @@ func canBind(proto string, port int) bool {
 const powerAlphabet = auth.Alphanumeric + "!"
 
 // values are the engine's variables for the rendered .env, and the secrets among them.
-func (s *Service) values(req InstallRequest, version string, stack *catalog.Stack, ports []store.PortBooking) (map[string]string, map[string]string, error) {
+func (s *Service) values(req InstallRequest, version string, stack *catalog.Stack, ports []store.PortBooking, routes []store.Route) (map[string]string, map[string]string, error) {
 	v := map[string]string{"W9_ID": s.Project(req.Name), "W9_APP_NAME": req.App, "W9_VERSION": version}
 	for k, val := range req.Settings {
 		v[k] = val
@@ -318,12 +334,7 @@ func (s *Service) values(req InstallRequest, version string, stack *catalog.Stac
 		return nil, nil, err
 	}
 	if has["W9_URL"] {
-		if _, given := req.Settings["W9_URL"]; !given {
-			v["W9_URL"] = s.cfg.PublicAddress
-			if httpPort != "" {
-				v["W9_URL"] += ":" + httpPort
-			}
-		}
+		v["W9_URL"] = s.appURL(routes, stack.Env, httpPort, req.Settings["W9_URL"])
 	}
 	return v, secrets, nil
 }

@@ -24,6 +24,7 @@ type Config struct {
 	DataDir       string        // projects live in DataDir/apps/<name>
 	Prefix        string        // project and main container names are <Prefix>-<name>
 	PublicAddress string        // the server address used in W9_URL
+	PublishIP     string        // where new installs publish their ports: "" every interface, "127.0.0.1" loopback
 	HealthTimeout time.Duration // how long an install waits for health
 }
 
@@ -41,12 +42,13 @@ type Service struct {
 	cfg    Config
 	now    func() time.Time
 
-	bookMu sync.Mutex // serialises port booking, so two installs never pick the same free port
-	jobs   sync.WaitGroup
-	ctx    context.Context // jobs run under it; cancelled by Close
-	cancel context.CancelFunc
-	busy   sync.Map // instance name → struct{}: one job per instance at a time
-	probe  *http.Client
+	bookMu  sync.Mutex // serialises port booking, so two installs never pick the same free port
+	jobs    sync.WaitGroup
+	ctx     context.Context // jobs run under it; cancelled by Close
+	cancel  context.CancelFunc
+	busy    sync.Map // instance name → struct{}: one job per instance at a time
+	probe   *http.Client
+	domains Domains // the edge's routes, for installs with a domain; nil refuses them
 }
 
 // New returns the host service. Call Reconcile once at start, and Close at shutdown.

@@ -12,7 +12,6 @@ import (
 	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/catalog"
-	"github.com/stackhub/stackhub/internal/engine"
 	"github.com/stackhub/stackhub/internal/events"
 	"github.com/stackhub/stackhub/internal/store"
 )
@@ -145,7 +144,7 @@ func (s *Service) pullStaged(ctx context.Context, r *run, dir string, inst *stor
 	if err != nil {
 		return err
 	}
-	p, err := engine.Load(ctx, inst.Project, dir)
+	p, err := s.loadProject(ctx, inst, dir)
 	if err != nil {
 		return err
 	}
@@ -204,10 +203,12 @@ func (s *Service) upgradeValues(ctx context.Context, inst *store.Instance, up *s
 			v[b.Variable] = fmt.Sprint(b.Port)
 		}
 	}
-	if _, has := v["W9_URL"]; !has {
-		if port, ok := v["W9_HTTP_PORT_SET"]; ok {
-			v["W9_URL"] = s.cfg.PublicAddress + ":" + port
-		}
+	routes, err := s.store.Q().Routes(ctx, inst.Name)
+	if err != nil {
+		return nil, "", err
+	}
+	if port, ok := v["W9_HTTP_PORT_SET"]; ok || len(routes) > 0 {
+		v["W9_URL"] = s.appURL(routes, stack.Env, port, settings["W9_URL"])
 	}
 	enc, err := json.Marshal(secrets)
 	if err != nil {
@@ -231,13 +232,17 @@ func (s *Service) switchTo(ctx context.Context, r *run, inst *store.Instance, st
 		r.note("rendering", fmt.Sprintf("kept %s as edited here; the new version's copy is %s%s", rel, rel, newSuffix), -1)
 	}
 	if len(out.replaced) > 0 {
-		r.note("rendering", fmt.Sprintf("replaced the local edits to %s, which StackHub renders; the snapshot %s holds the edited copies",
-			strings.Join(out.replaced, ", "), backup.Path), -1)
+		held := ""
+		if backup != nil {
+			held = "; the snapshot " + backup.Path + " holds the edited copies"
+		}
+		r.note("rendering", fmt.Sprintf("replaced the local edits to %s, which StackHub renders%s",
+			strings.Join(out.replaced, ", "), held), -1)
 	}
 	if len(out.restored) > 0 {
 		r.note("rendering", fmt.Sprintf("wrote again %s, removed here", strings.Join(out.restored, ", ")), -1)
 	}
-	p, err := engine.Load(ctx, inst.Project, s.projectDir(inst.Name))
+	p, err := s.loadProject(ctx, inst, s.projectDir(inst.Name))
 	if err != nil {
 		return out, err
 	}
@@ -258,7 +263,7 @@ func (s *Service) restore(ctx context.Context, r *run, inst *store.Instance, b *
 	if err := s.restoreSnapshot(ctx, inst, b); err != nil {
 		return err
 	}
-	p, err := engine.Load(ctx, inst.Project, s.projectDir(inst.Name))
+	p, err := s.loadProject(ctx, inst, s.projectDir(inst.Name))
 	if err != nil {
 		return err
 	}

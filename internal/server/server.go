@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/stackhub/stackhub/internal/edge"
 	"log/slog"
 	"net/http"
 	"time"
@@ -37,6 +38,7 @@ type Deps struct {
 	Sources   *sources.Service // the store sources behind /api/v1/sources
 	UI        *web.UI          // the web UI at / and /ui/; nil serves the APIs only
 	Idle      *idle.Releaser   // told of every request, to free memory when they stop; nil for none
+	Edge      *edge.Edge       // the routes behind /api/v1/installs/{name}/domains and the edge's sign-in; nil for none
 }
 
 // Handler returns the whole HTTP surface: the GeekApk paths at the root, /api/v1 and the web UI. Every write
@@ -51,7 +53,10 @@ func Handler(d Deps) http.Handler {
 	installer := stackhub.New(d.Host, d.Auth, d.Log, d.WeakToken)
 	installer.Register(mux)
 	v1.Register(mux, v1.Deps{Hub: d.Hub, Host: d.Host, Auth: d.Auth, Version: d.Version, WeakToken: d.WeakToken,
-		Feed: d.Feed, Webhooks: d.Webhooks, Sources: d.Sources})
+		Feed: d.Feed, Webhooks: d.Webhooks, Sources: d.Sources, Edge: d.Edge})
+	if d.Edge != nil {
+		mux.HandleFunc("GET "+edge.AuthorizePath, d.Edge.Authorize)
+	}
 	if d.UI != nil {
 		d.UI.Register(mux)
 	}

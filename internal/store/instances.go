@@ -30,6 +30,7 @@ type Instance struct {
 	Secrets    string
 	Rendered   string // JSON of the project's file paths → SHA-256 (hex) of what StackHub last rendered into them
 	HostAccess bool
+	PublishIP  string // where its ports are published: "" every interface, "127.0.0.1" loopback only
 	CreatedAt  int64
 	UpdatedAt  int64
 }
@@ -43,12 +44,12 @@ type PortBooking struct {
 }
 
 const instanceCols = `name, project, app, app_key, reversion, version, state, stopped, cause, services, settings, secrets,
-	rendered, host_access, created_at, updated_at`
+	rendered, host_access, publish_ip, created_at, updated_at`
 
 func scanInstance(row interface{ Scan(...any) error }) (*Instance, error) {
 	var i Instance
 	err := row.Scan(&i.Name, &i.Project, &i.App, &i.AppKey, &i.Reversion, &i.Version, &i.State, &i.Stopped, &i.Cause,
-		&i.Services, &i.Settings, &i.Secrets, &i.Rendered, &i.HostAccess, &i.CreatedAt, &i.UpdatedAt)
+		&i.Services, &i.Settings, &i.Secrets, &i.Rendered, &i.HostAccess, &i.PublishIP, &i.CreatedAt, &i.UpdatedAt)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -58,9 +59,9 @@ func scanInstance(row interface{ Scan(...any) error }) (*Instance, error) {
 // CreateInstance inserts i; a taken name or project is ErrConflict.
 func (q *Q) CreateInstance(ctx context.Context, i *Instance) error {
 	_, err := q.exec(ctx, `INSERT INTO instances (`+instanceCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		i.Name, i.Project, i.App, i.AppKey, i.Reversion, i.Version, i.State, i.Stopped, i.Cause, i.Services,
-		i.Settings, i.Secrets, i.Rendered, i.HostAccess, i.CreatedAt, i.UpdatedAt)
+		i.Settings, i.Secrets, i.Rendered, i.HostAccess, i.PublishIP, i.CreatedAt, i.UpdatedAt)
 	if err != nil {
 		return fmt.Errorf("insert instance %s: %w", i.Name, err)
 	}

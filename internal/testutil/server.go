@@ -9,14 +9,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/edge"
 	"github.com/stackhub/stackhub/internal/engine"
 	"github.com/stackhub/stackhub/internal/engine/docker"
 	"github.com/stackhub/stackhub/internal/events"
@@ -61,6 +65,19 @@ type Server struct {
 	Sources *sources.Service
 	// DSN is the database, for a test that starts a second server on it.
 	DSN string
+	// Edge is the routes service and proxy; with Options.Edge its listeners run on loopback: EdgeHTTP and
+	// EdgeHTTPS are their host:port, and Certs the stand-in certificate manager behind the TLS one.
+	Edge      *edge.Edge
+	EdgeHTTP  string
+	EdgeHTTPS string
+	Certs     *StandInCerts
+}
+
+// EdgeOptions start the edge's listeners (127.0.0.1, random ports) with these settings.
+type EdgeOptions struct {
+	Domain         string // StackHub's own name (--domain)
+	TrustedProxies []netip.Prefix
+	DNSProvider    string
 }
 
 // Options tune a test server.
@@ -85,6 +102,10 @@ type Options struct {
 	MaxStackSize int
 	// Sources tunes the store sources; its DataDir is the server's.
 	Sources sources.Options
+	// Edge starts the edge's listeners; nil serves the routes API only.
+	Edge *EdgeOptions
+	// PublishLoopback is --publish loopback: installs publish their ports on 127.0.0.1 only.
+	PublishLoopback bool
 }
 
 // QuickWebhookOptions fills the zero fields of o with values that keep tests quick: 2 s per attempt, 50 ms before
@@ -138,8 +159,12 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	}
 	dataDir := t.TempDir()
 	prefix := "t" + randomHex(3)
+	publishIP := ""
+	if opt.PublishLoopback {
+		publishIP = "127.0.0.1"
+	}
 	hs := host.New(st, eng, bus, log, host.Config{DataDir: dataDir, Prefix: prefix, PublicAddress: "127.0.0.1",
-		HealthTimeout: opt.HealthTimeout})
+		PublishIP: publishIP, HealthTimeout: opt.HealthTimeout})
 	feed := realtime.NewFeed(bus, log, opt.Feed)
 	geek := realtime.NewGeekApk(au, h, bus, log, opt.Realtime)
 	wh, err := webhook.New(context.Background(), st, opt.Hooks, log, QuickWebhookOptions(opt.Webhook))
@@ -159,13 +184,15 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	opt.Sources.DataDir = dataDir
 	srcs := sources.New(st, h, bus, log, opt.Sources)
 	srcs.Start()
-	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Sources: srcs, Metrics: metrics, Log: log,
-		Version: "test"})
+	var handler http.Handler
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	eg, certs, edgeHTTP, edgeHTTPS := startEdge(t, st, hs, au, ts, log, opt.Edge)
+	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Sources: srcs, Metrics: metrics, Log: log, Version: "test", Edge: eg})
 	if err != nil {
 		t.Fatalf("web ui: %v", err)
 	}
-	ts := httptest.NewServer(server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log,
-		Version: "test", Feed: feed, Webhooks: wh, Sources: srcs, UI: ui}))
+	handler = server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log,
+		Version: "test", Feed: feed, Webhooks: wh, Sources: srcs, UI: ui, Edge: eg})
 	wsTS := httptest.NewServer(geek)
 	t.Cleanup(func() {
 		// Streams and sockets first: httptest's Close waits for open requests, SSE streams among them.
@@ -188,7 +215,52 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	})
 	return &Server{t: t, URL: ts.URL, Store: st, Bus: bus, Hub: h, Host: hs, Auth: au, HTTP: ts.Client(), DataDir: dataDir,
 		Prefix: prefix, WSURL: "ws" + strings.TrimPrefix(wsTS.URL, "http"), Geek: geek, Feed: feed, Webhooks: wh,
-		Sources: srcs, DSN: opt.DSN}
+		Sources: srcs, DSN: opt.DSN, Edge: eg, EdgeHTTP: edgeHTTP, EdgeHTTPS: edgeHTTPS, Certs: certs}
+}
+
+// startEdge builds the edge over the server's routes and, with opt, runs its listeners on loopback until the
+// test ends.
+func startEdge(t testing.TB, st *store.Store, hs *host.Service, au *auth.Service, ts *httptest.Server, log *slog.Logger,
+	opt *EdgeOptions) (eg *edge.Edge, certs *StandInCerts, httpAddr, httpsAddr string) {
+	t.Helper()
+	cfg := edge.Config{PortalURL: ts.URL}
+	if opt != nil {
+		cfg.Domain, cfg.TrustedProxies, cfg.DNSProvider = opt.Domain, opt.TrustedProxies, opt.DNSProvider
+		if opt.Domain != "" {
+			cfg.PortalURL = "" // StackHub through the edge, at https://<domain>:<port>
+		}
+		certs = NewStandInCerts(t)
+	}
+	var ec edge.Certs
+	if certs != nil {
+		ec = certs
+	}
+	eg = edge.New(st, hs, au, ts.Config.Handler, ec, log, cfg)
+	hs.SetDomains(eg)
+	if err := eg.Reload(context.Background()); err != nil {
+		t.Fatalf("edge: %v", err)
+	}
+	if opt == nil {
+		return eg, nil, "", ""
+	}
+	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := eg.Listen(ctx, httpLn, httpsLn); err != nil {
+			t.Errorf("edge listeners: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return eg, certs, httpLn.Addr().String(), httpsLn.Addr().String()
 }
 
 func randomHex(n int) string {

@@ -4,8 +4,10 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/edge"
 	"github.com/stackhub/stackhub/internal/host"
 )
 
@@ -49,7 +51,9 @@ func (u *UI) myAppsPage(w http.ResponseWriter, r *http.Request, me Me) {
 // myAppView is an instance's own page.
 type myAppView struct {
 	*host.Overview
-	Row appRow
+	Row     appRow
+	Edge    bool         // the Domains section shows
+	Domains []edge.Route // with their certificate status when the certificate manager is wired
 }
 
 func (u *UI) myAppPage(w http.ResponseWriter, r *http.Request, me Me) {
@@ -58,7 +62,66 @@ func (u *UI) myAppPage(w http.ResponseWriter, r *http.Request, me Me) {
 		u.fail(w, r, me, err)
 		return
 	}
-	u.render(w, r, http.StatusOK, "myapp", View{Title: o.Info.Name, Me: me, Data: myAppView{Overview: o, Row: u.rowOf(r, *o.Info)}})
+	v := myAppView{Overview: o, Row: u.rowOf(r, *o.Info), Edge: u.d.Edge != nil}
+	if u.d.Edge != nil {
+		if v.Domains, err = u.d.Edge.Routes(r.Context(), me.Actor, o.Info.Name); err != nil {
+			u.fail(w, r, me, err)
+			return
+		}
+	}
+	u.render(w, r, http.StatusOK, "myapp", View{Title: o.Info.Name, Me: me, Data: v})
+}
+
+// addDomain routes a domain to the app from the Domains form; a refusal goes back to the page with the reason.
+func (u *UI) addDomain(w http.ResponseWriter, r *http.Request, me Me) {
+	name := r.PathValue("name")
+	back := "/ui/my-apps/" + url.PathEscape(name) + "#domains"
+	if u.d.Edge == nil {
+		u.actionFailed(w, r, me, apperr.New(apperr.Unavailable, "the edge is not running on this server"), back)
+		return
+	}
+	if err := parseForm(r); err != nil {
+		u.fail(w, r, me, err)
+		return
+	}
+	pf := r.PostForm
+	in := edge.RouteInput{Domain: pf.Get("domain"), Path: pf.Get("path"), Access: pf.Get("access"), HTTPS: pf.Get("https"),
+		Allow: strings.Fields(strings.ReplaceAll(pf.Get("allow"), ",", " "))}
+	if user := strings.TrimSpace(pf.Get("basic_user")); user != "" || pf.Get("basic_password") != "" {
+		in.BasicUsers = []edge.BasicUser{{User: user, Password: pf.Get("basic_password")}}
+	}
+	ch, err := u.d.Edge.AddRoute(r.Context(), me.Actor, name, in)
+	if err != nil {
+		u.actionFailed(w, r, me, err, back)
+		return
+	}
+	msg := ch.Route.URL + " now leads to " + name + "."
+	if ch.Job != nil {
+		redirect(w, r, "/ui/jobs/"+strconv.FormatInt(ch.Job.ID, 10), msg+" Rendering it again with its new address…")
+		return
+	}
+	redirect(w, r, back, strings.TrimSpace(msg+" "+ch.Note))
+}
+
+// removeDomain removes one of the app's routes.
+func (u *UI) removeDomain(w http.ResponseWriter, r *http.Request, me Me) {
+	name := r.PathValue("name")
+	back := "/ui/my-apps/" + url.PathEscape(name) + "#domains"
+	if u.d.Edge == nil {
+		u.actionFailed(w, r, me, apperr.New(apperr.Unavailable, "the edge is not running on this server"), back)
+		return
+	}
+	domain, path := r.PostFormValue("domain"), r.PostFormValue("path")
+	ch, err := u.d.Edge.RemoveRoute(r.Context(), me.Actor, name, domain, path)
+	if err != nil {
+		u.actionFailed(w, r, me, err, back)
+		return
+	}
+	if ch.Job != nil {
+		redirect(w, r, "/ui/jobs/"+strconv.FormatInt(ch.Job.ID, 10), domain+path+" no longer leads to "+name+". Rendering it again…")
+		return
+	}
+	redirect(w, r, back, strings.TrimSpace(domain+path+" no longer leads to "+name+". "+ch.Note))
 }
 
 var actionWords = map[string]string{"start": "Starting", "stop": "Stopping", "restart": "Restarting"}

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"github.com/stackhub/stackhub/internal/edge"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -34,6 +35,7 @@ type Deps struct {
 	Log       *slog.Logger
 	Version   string
 	WeakToken bool
+	Edge      *edge.Edge // the routes of the app pages' Domains section; nil hides it
 }
 
 // UI serves the pages.

@@ -26,8 +26,12 @@ func (h *Handler) install(r *http.Request, a auth.Actor, p params) (string, any,
 	if err != nil {
 		return "", nil, err
 	}
+	domain, err := p.str("domain")
+	if err != nil {
+		return "", nil, err
+	}
 	res, err := h.host.Install(r.Context(), a, host.InstallRequest{App: app, Name: name, Version: version,
-		Settings: settings, Force: p.flag("force")})
+		Settings: settings, Force: p.flag("force"), Domain: domain})
 	if err != nil {
 		return "", nil, err
 	}

@@ -18,6 +18,7 @@ type InstallInput struct {
 		Version  string            `json:"version,omitempty" doc:"default: the app's default version"`
 		Settings map[string]string `json:"settings,omitempty" doc:"the template's user settings"`
 		Force    bool              `json:"force,omitempty" doc:"install even if the server lacks the template's resources"`
+		Domain   string            `json:"domain,omitempty" doc:"a name to route to the app through the edge (public, https auto); checked before anything is created"`
 	}
 }
 
@@ -107,7 +108,7 @@ func (a *API) registerHost(api huma.API, mux *http.ServeMux) {
 func (a *API) install(ctx context.Context, in *InstallInput) (*InstallOutput, error) {
 	actor := actorOf(ctx)
 	res, err := a.host.Install(ctx, actor, host.InstallRequest{App: in.Body.App, Name: in.Body.Name,
-		Version: in.Body.Version, Settings: in.Body.Settings, Force: in.Body.Force})
+		Version: in.Body.Version, Settings: in.Body.Settings, Force: in.Body.Force, Domain: in.Body.Domain})
 	if err != nil {
 		return nil, fail(err)
 	}

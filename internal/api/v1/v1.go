@@ -4,6 +4,7 @@ package v1
 import (
 	"bytes"
 	"context"
+	"github.com/stackhub/stackhub/internal/edge"
 	"io"
 	"net/http"
 
@@ -56,6 +57,7 @@ type API struct {
 	feed      *realtime.Feed
 	hooks     *webhook.Service
 	sources   *sources.Service
+	edge      *edge.Edge
 }
 
 // Deps are the services behind /api/v1.
@@ -68,6 +70,7 @@ type Deps struct {
 	Feed      *realtime.Feed   // serves GET /api/v1/events; nil answers 503
 	Webhooks  *webhook.Service // serves /api/v1/webhooks; nil answers 503
 	Sources   *sources.Service // serves /api/v1/sources; nil answers 503
+	Edge      *edge.Edge       // serves /api/v1/installs/{name}/domains; nil answers 503
 }
 
 type actorKey struct{}
@@ -83,7 +86,7 @@ func Register(mux *http.ServeMux, d Deps) {
 	cfg.Servers = nil
 	api := humago.New(mux, cfg)
 	a := &API{hub: h, host: d.Host, auth: d.Auth, version: version, weakToken: d.WeakToken, feed: d.Feed,
-		hooks: d.Webhooks, sources: d.Sources}
+		hooks: d.Webhooks, sources: d.Sources, edge: d.Edge}
 	api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
 		r, _ := humago.Unwrap(ctx)
 		actor, err := a.auth.Authenticate(r.Context(), reqauth.Credentials(r))
@@ -104,6 +107,7 @@ func Register(mux *http.ServeMux, d Deps) {
 	a.registerLive(api, mux)
 	a.registerSources(api)
 	a.registerAccount(api)
+	a.registerDomains(api)
 	huma.Register(api, huma.Operation{
 		OperationID: "health", Method: http.MethodGet, Path: Prefix + "/health",
 		Summary: "Is the server up and its database reachable", Tags: []string{"server"},

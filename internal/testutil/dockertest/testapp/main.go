@@ -3,7 +3,11 @@
 //
 //	serve        HTTP on $PORT (8080): GET / answers "$APP_NAME $VERSION"; GET /health is 200 once $READY_AFTER
 //	             seconds have passed, else 503; with $DATA_DIR, PUT and GET /data store and read
-//	             $DATA_DIR/data.txt; with $DEPENDS_URL, GET /dep relays that URL's body. One log line per request.
+//	             $DATA_DIR/data.txt; with $DEPENDS_URL, GET /dep relays that URL's body. GET /headers answers
+//	             the request's headers and Host as JSON; GET /sse?id=X sends the event "first", then waits for
+//	             GET /sse/release?id=X before it sends "second" and ends (so a client proves it got the first
+//	             while the stream was open); /ws echoes WebSocket text messages; POST /echo streams the body back.
+//	             One log line per request.
 //	             SIGTERM stops it at once, unless $STOP_IGNORE is set: then only a kill does (a stop grace period).
 //	check URL    exit 0 when GET URL answers 2xx within 2 s, else 1 (an exec-form healthcheck).
 //	crash        print a fatal error to stderr and exit with $EXIT_CODE (3).
@@ -99,6 +103,7 @@ func serve() error {
 		}
 		io.WriteString(w, "ok\n")
 	})
+	routeEdgeProbes(mux)
 	if dataDir != "" {
 		file := filepath.Join(dataDir, "data.txt")
 		mux.HandleFunc("PUT /data", func(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,213 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// UserHeader carries the signed-in StackHub user to an app behind `users` or `admin` access. A client's own is
+// always removed.
+const UserHeader = "X-StackHub-User"
+
+const acmePrefix = "/.well-known/acme-challenge/"
+
+// client is what the edge believes about a request's origin: the real client address, scheme and host, taken
+// from X-Forwarded-* only when the peer is a trusted proxy.
+type client struct {
+	addr    netip.Addr
+	proto   string
+	host    string // lowercase, no port
+	hostRaw string // as the client sent it (with its port)
+	trusted bool   // the peer is a trusted proxy; its X-Forwarded-For is passed on
+}
+
+// Handler serves one listener: secure is the TLS one. Both apply the same routes and access rules.
+func (e *Edge) Handler(secure bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := e.clientOf(r, secure)
+		if e.cfg.Domain != "" && c.host == e.cfg.Domain {
+			if !secure && e.httpsPort.Load() != 0 && !strings.HasPrefix(r.URL.Path, acmePrefix) {
+				http.Redirect(w, r, e.httpsURL(c.host, r.URL.RequestURI()), http.StatusPermanentRedirect)
+				return
+			}
+			e.main.ServeHTTP(w, r)
+			return
+		}
+		en := e.snap.Load().lookup(c.host, r.URL.Path)
+		if en == nil {
+			notFoundPage(w, c.host)
+			return
+		}
+		rt := &en.route
+		if !secure && rt.Redirect && rt.HTTPS != "off" && e.httpsPort.Load() != 0 && !strings.HasPrefix(r.URL.Path, acmePrefix) {
+			http.Redirect(w, r, e.httpsURL(c.host, r.URL.RequestURI()), http.StatusPermanentRedirect)
+			return
+		}
+		if !allowed(en.allow, c.addr) {
+			forbiddenPage(w, c.host, "your address "+c.addr.String()+" may not reach this app")
+			return
+		}
+		r.Header.Del(UserHeader) // only the edge says who the user is
+		if r.URL.Path == authPath && (rt.Access == "users" || rt.Access == "admin") {
+			e.finishSignIn(w, r, c, secure)
+			return
+		}
+		user, ok := e.admit(w, r, en, c, secure)
+		if !ok {
+			return
+		}
+		e.proxy(w, r, en, c, user)
+	})
+}
+
+// clientOf reads the peer address, and the X-Forwarded-* headers of a trusted proxy.
+func (e *Edge) clientOf(r *http.Request, secure bool) client {
+	c := client{proto: "http", hostRaw: r.Host}
+	if secure {
+		c.proto = "https"
+	}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		c.addr = ap.Addr().Unmap()
+	}
+	if e.trusted(c.addr) {
+		c.trusted = true
+		// The nearest address not of a trusted proxy is the client; the ones before it could be forged.
+		hops := forwardedFor(r.Header.Values("X-Forwarded-For"))
+		for i := len(hops) - 1; i >= 0; i-- {
+			c.addr = hops[i]
+			if !e.trusted(hops[i]) {
+				break
+			}
+		}
+		if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+			c.proto = p
+		}
+		if h := r.Header.Get("X-Forwarded-Host"); h != "" {
+			c.hostRaw = h
+		}
+	}
+	c.host = hostOnly(c.hostRaw)
+	return c
+}
+
+func (e *Edge) trusted(a netip.Addr) bool {
+	for _, p := range e.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedFor parses X-Forwarded-For values in order; an entry that is not an address ends the list there.
+func forwardedFor(values []string) []netip.Addr {
+	var out []netip.Addr
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			a, err := netip.ParseAddr(strings.TrimSpace(part))
+			if err != nil {
+				return out
+			}
+			out = append(out, a.Unmap())
+		}
+	}
+	return out
+}
+
+// hostOnly is a Host header's name in lowercase, without its port or a trailing dot.
+func hostOnly(h string) string {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	return strings.TrimSuffix(strings.ToLower(h), ".")
+}
+
+// allowed applies a route's allow list; an empty list allows everyone.
+func allowed(allow []netip.Prefix, a netip.Addr) bool {
+	if len(allow) == 0 {
+		return true
+	}
+	for _, p := range allow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// httpsURL is uri on host through the HTTPS listener.
+func (e *Edge) httpsURL(host, uri string) string {
+	return "https://" + withPort(host, int(e.httpsPort.Load()), 443) + uri
+}
+
+func withPort(host string, port, def int) string {
+	if port == 0 || port == def {
+		return host
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// proxy sends the request to the route's app: streamed both ways (FlushInterval -1 for SSE), WebSocket upgrades
+// passed through, the original Host kept, X-Forwarded-* set.
+func (e *Edge) proxy(w http.ResponseWriter, r *http.Request, en *entry, c client, user string) {
+	if en.upstream == "" {
+		e.badGateway(w, r, en)
+		return
+	}
+	target := &url.URL{Scheme: "http", Host: en.upstream}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			if en.route.StripPath && en.route.Path != "/" {
+				pr.Out.URL.Path = "/" + strings.TrimPrefix(strings.TrimPrefix(pr.In.URL.Path, en.route.Path), "/")
+				pr.Out.URL.RawPath = ""
+			}
+			pr.Out.Host = pr.In.Host // apps answer for their own name
+			if c.trusted {
+				// Rewrite starts without the client's X-Forwarded-*; a trusted proxy's chain is kept and extended.
+				if xff := pr.In.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+					pr.Out.Header["X-Forwarded-For"] = xff
+				}
+			}
+			pr.SetXForwarded()
+			pr.Out.Header.Set("X-Forwarded-Proto", c.proto)
+			pr.Out.Header.Set("X-Forwarded-Host", c.hostRaw)
+			pr.Out.Header.Del(UserHeader)
+			if user != "" {
+				pr.Out.Header.Set(UserHeader, user)
+			}
+		},
+		Transport:     e.transport,
+		FlushInterval: -1,
+		ErrorLog:      nil,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, context.Canceled) {
+				return // the client went away
+			}
+			e.log.Debug("edge upstream", "instance", en.route.Instance, "err", err)
+			e.badGateway(w, r, en)
+		},
+	}
+	rp.ServeHTTP(w, r)
+}
+
+// badGateway answers the 502 page with the app's name and its status now.
+func (e *Edge) badGateway(w http.ResponseWriter, r *http.Request, en *entry) {
+	status := "not answering"
+	if code, info, err := e.host.Health(r.Context(), en.route.Instance); err == nil {
+		status = map[string]string{"0": "not started", "1": "running", "2": "failed"}[code]
+		if info != "" {
+			status += ": " + info
+		}
+	} else if en.upErr != "" {
+		status = en.upErr
+	}
+	badGatewayPage(w, en.route.Instance, status)
+}
