@@ -29,6 +29,11 @@ const (
 	InstallStage   = "install.stage"   // a job reached a stage or logged a line
 	InstallStatus  = "install.status"  // an instance's status changed (job finished, started, stopped, removed)
 	InstallUpgrade = "install.upgrade" // an upgrade or rollback ended: from, to, result, snapshot
+
+	// Certificates of the edge (docs/edge.md §3), admin only.
+	CertificateObtained = "certificate.obtained" // a name got its first certificate (ACME or the internal CA)
+	CertificateRenewed  = "certificate.renewed"  // a name's certificate was renewed
+	CertificateFailed   = "certificate.failed"   // obtaining or renewing failed; certmagic retries
 )
 
 // Event is something that happened, after it was committed.
