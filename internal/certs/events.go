@@ -15,8 +15,8 @@ type Event struct {
 	Error  string `json:"error,omitempty"`  // certificate.failed: why
 }
 
-// onEvent turns certmagic's events into the bus's certificate.* events and keeps each name's last error.
-func (m *Manager) onEvent(source, event string, data map[string]any) {
+// onEvent turns src's certmagic's events into the bus's certificate.* events and keeps each name's last error.
+func (m *Manager) onEvent(src *managed, source, event string, data map[string]any) {
 	name, _ := data["identifier"].(string)
 	renewal, _ := data["renewal"].(bool)
 	ev := Event{Name: name, Source: source}
@@ -29,6 +29,13 @@ func (m *Manager) onEvent(source, event string, data map[string]any) {
 			typ = events.CertificateRenewed
 		}
 		m.setErr(name, "")
+		if !renewal {
+			// certmagic caches a new certificate only after this event; cache it now, so that a handshake that
+			// follows the event is served (a renewal replaces the cached one by itself).
+			if _, err := src.bg.CacheManagedCertificate(m.ctx, name); err != nil {
+				m.log.Warn("could not cache the new certificate", "name", name, "err", err)
+			}
+		}
 		m.log.Info("certificate "+map[bool]string{false: "obtained", true: "renewed"}[renewal], "name", name, "source", source)
 	case "cert_failed":
 		typ = events.CertificateFailed

@@ -54,6 +54,8 @@ type Options struct {
 	// HTTPPort and TLSPort are where the ACME server reaches this server for HTTP-01 and TLS-ALPN-01: the edge's
 	// listeners, which answer through HTTPChallengeHandler and TLSConfig (default 80 and 443).
 	HTTPPort, TLSPort int
+	// DisableHTTPChallenge and DisableTLSALPNChallenge leave out one of the two (when a port is not reachable).
+	DisableHTTPChallenge, DisableTLSALPNChallenge bool
 	// RenewCheckInterval is how often the maintenance looks for certificates to renew (default certmagic's 10 min).
 	RenewCheckInterval time.Duration
 	// InternalLifetime is how long a leaf of the internal CA is valid (default 7 days).
@@ -68,15 +70,15 @@ type Manager struct {
 	storage *Storage
 	ca      *CA
 
-	ctx     context.Context // issuance outlives the Sync call that asked for it
-	cancel  context.CancelFunc
-	caches  []*certmagic.Cache
-	cacheOf map[*certmagic.Config]*certmagic.Cache
+	ctx    context.Context // issuance outlives the Sync call that asked for it
+	cancel context.CancelFunc
+	caches []*certmagic.Cache
+	zap    *zap.Logger // certmagic's logs, into log
 
 	acmeIssuer *certmagic.ACMEIssuer
-	acme       *certmagic.Config // HTTP-01 and TLS-ALPN-01
-	dns        *certmagic.Config // DNS-01 for wildcards; nil without a provider
-	internal   *certmagic.Config
+	acme       *managed // HTTP-01 and TLS-ALPN-01
+	dns        *managed // DNS-01 for wildcards; nil without a provider
+	internal   *managed
 
 	mu     sync.RWMutex
 	names  map[string]string // name → mode, as Sync gave them
@@ -97,16 +99,18 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 		ca.Lifetime = o.InternalLifetime
 	}
 	mctx, cancel := context.WithCancel(context.Background())
-	m := &Manager{log: o.Logger, st: o.Store, bus: o.Bus, storage: NewStorage(o.Store), ca: ca, ctx: mctx,
-		cancel: cancel, cacheOf: map[*certmagic.Config]*certmagic.Cache{}, names: map[string]string{}, errs: map[string]string{}}
+	m := &Manager{log: o.Logger, st: o.Store, bus: o.Bus, storage: NewStorage(o.Store), ca: ca, ctx: mctx, zap: zapToSlog(o.Logger),
+		cancel: cancel, names: map[string]string{}, errs: map[string]string{}}
 
-	m.acme, m.acmeIssuer = m.acmeConfig(o, nil)
+	var iss *certmagic.ACMEIssuer
+	m.acme, iss = m.acmeConfig(o, nil)
+	m.acmeIssuer = iss
 	if o.DNS != nil {
 		m.dns, _ = m.acmeConfig(o, &certmagic.DNS01Solver{DNSManager: certmagic.DNSManager{
 			DNSProvider: o.DNS, Resolvers: o.DNSResolvers}})
 	}
 	m.internal = m.newConfig(o, SourceInternal, m.allow(ModeInternal))
-	m.internal.Issuers = []certmagic.Issuer{ca}
+	m.internal.setIssuer(ca)
 	if err := m.reloadCustom(ctx); err != nil {
 		m.Close()
 		return nil, err
@@ -114,49 +118,66 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 	return m, nil
 }
 
-// newConfig returns a certmagic config on its own cache (each cache's maintenance renews with its config).
-func (m *Manager) newConfig(o Options, source string, decide func(context.Context, string) error) *certmagic.Config {
-	var cfg *certmagic.Config
-	cache := certmagic.NewCache(certmagic.CacheOptions{
-		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return cfg, nil },
+// managed is one source of certificates: a cache whose maintenance renews them, the config that obtains them
+// in the background (Sync), and the config that serves them in handshakes. They are two because certmagic only
+// allow-lists, and does not obtain, the names a config with OnDemand manages.
+type managed struct {
+	cache *certmagic.Cache
+	bg    *certmagic.Config
+	hs    *certmagic.Config // with OnDemand when a handshake may ask for a certificate; else bg
+}
+
+func (c *managed) setIssuer(iss certmagic.Issuer) {
+	c.bg.Issuers = []certmagic.Issuer{iss}
+	c.hs.Issuers = c.bg.Issuers
+}
+
+// newConfig returns a source on its own cache (each cache's maintenance renews with its own config).
+func (m *Manager) newConfig(o Options, source string, decide func(context.Context, string) error) *managed {
+	c := &managed{}
+	c.cache = certmagic.NewCache(certmagic.CacheOptions{
+		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return c.bg, nil },
 		RenewCheckInterval: o.RenewCheckInterval,
-		Logger:             zap.NewNop(),
+		Logger:             m.zap,
 	})
-	m.caches = append(m.caches, cache)
-	cfg = certmagic.New(cache, certmagic.Config{
+	m.caches = append(m.caches, c.cache)
+	tmpl := certmagic.Config{
 		Storage: m.storage,
-		Logger:  zap.NewNop(),
+		Logger:  m.zap,
 		// Let's Encrypt ended OCSP in 2025, and a private CA has none.
 		OCSP: certmagic.OCSPConfig{DisableStapling: true},
 		OnEvent: func(ctx context.Context, event string, data map[string]any) error {
-			m.onEvent(source, event, data)
+			m.onEvent(c, source, event, data)
 			return nil
 		},
-	})
-	m.cacheOf[cfg] = cache
-	if decide != nil {
-		cfg.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: decide}
 	}
-	return cfg
+	c.bg = certmagic.New(c.cache, tmpl)
+	c.hs = c.bg
+	if decide != nil {
+		tmpl.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: decide}
+		c.hs = certmagic.New(c.cache, tmpl)
+	}
+	return c
 }
 
-// acmeConfig returns a config with one ACME issuer: HTTP-01 and TLS-ALPN-01 when dns01 is nil, DNS-01 otherwise.
-func (m *Manager) acmeConfig(o Options, dns01 *certmagic.DNS01Solver) (*certmagic.Config, *certmagic.ACMEIssuer) {
+// acmeConfig returns a source with one ACME issuer: HTTP-01 and TLS-ALPN-01 when dns01 is nil, DNS-01 otherwise.
+func (m *Manager) acmeConfig(o Options, dns01 *certmagic.DNS01Solver) (*managed, *certmagic.ACMEIssuer) {
 	var decide func(context.Context, string) error
 	if dns01 == nil {
 		decide = m.allow(ModeAuto) // a wildcard is obtained in the background only, never for one SNI name
 	}
-	cfg := m.newConfig(o, SourceACME, decide)
+	c := m.newConfig(o, SourceACME, decide)
 	tmpl := certmagic.ACMEIssuer{
 		CA: o.Directory, TestCA: o.Directory, Email: o.Email, Agreed: true, TrustedRoots: o.Roots,
-		Profile: o.Profile, AltHTTPPort: o.HTTPPort, AltTLSALPNPort: o.TLSPort, Logger: zap.NewNop(),
+		Profile: o.Profile, AltHTTPPort: o.HTTPPort, AltTLSALPNPort: o.TLSPort, Logger: m.zap,
+		DisableHTTPChallenge: o.DisableHTTPChallenge, DisableTLSALPNChallenge: o.DisableTLSALPNChallenge,
 	}
 	if dns01 != nil {
 		tmpl.DNS01Solver = dns01
 	}
-	iss := certmagic.NewACMEIssuer(cfg, tmpl)
-	cfg.Issuers = []certmagic.Issuer{iss}
-	return cfg, iss
+	iss := certmagic.NewACMEIssuer(c.bg, tmpl)
+	c.setIssuer(iss)
+	return c, iss
 }
 
 // Close stops the maintenance goroutines.
@@ -202,7 +223,7 @@ var errNoCertificate = errors.New("no certificate for this name")
 func (m *Manager) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	for _, p := range hello.SupportedProtos {
 		if p == acmez.ACMETLS1Protocol {
-			return m.acme.GetCertificate(hello)
+			return m.acme.hs.GetCertificate(hello)
 		}
 	}
 	name := strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))
@@ -217,11 +238,11 @@ func (m *Manager) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, 
 	key, mode := m.lookup(name)
 	switch {
 	case mode == ModeAuto && strings.HasPrefix(key, "*.") && m.dns != nil:
-		return m.dns.GetCertificate(hello)
+		return m.dns.hs.GetCertificate(hello)
 	case mode == ModeAuto && !strings.HasPrefix(key, "*."):
-		return m.acme.GetCertificate(hello)
+		return m.acme.hs.GetCertificate(hello)
 	case mode == ModeInternal:
-		return m.internal.GetCertificate(hello)
+		return m.internal.hs.GetCertificate(hello)
 	}
 	return nil, errNoCertificate
 }
@@ -280,11 +301,11 @@ func (m *Manager) Sync(ctx context.Context, names map[string]string) error {
 		wild = nil
 	}
 	for _, set := range []struct {
-		cfg   *certmagic.Config
+		src   *managed
 		names []string
 	}{{m.acme, plain}, {m.dns, wild}, {m.internal, internal}} {
 		if len(set.names) > 0 {
-			errs = append(errs, set.cfg.ManageAsync(m.ctx, set.names))
+			errs = append(errs, set.src.bg.ManageAsync(m.ctx, set.names))
 		}
 	}
 	return errors.Join(errs...)

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/caddyserver/certmagic"
 )
 
 // CertStatus is what GET /api/v1/certificates and the app page show of one certificate.
@@ -37,15 +35,15 @@ func (m *Manager) Status(name string) (CertStatus, bool) {
 	}
 	key, mode := m.lookup(name)
 	st := CertStatus{Names: []string{key}}
-	var cfg *certmagic.Config
+	var src *managed
 	switch mode {
 	case ModeAuto:
-		st.Source, cfg = SourceACME, m.acme
+		st.Source, src = SourceACME, m.acme
 		if strings.HasPrefix(key, "*.") {
-			cfg = m.dns
+			src = m.dns
 		}
 	case ModeInternal:
-		st.Source, cfg = SourceInternal, m.internal
+		st.Source, src = SourceInternal, m.internal
 	case ModeCustom:
 		st.Source = SourceCustom
 	default:
@@ -54,7 +52,7 @@ func (m *Manager) Status(name string) (CertStatus, bool) {
 	m.mu.RLock()
 	st.LastError = m.errs[key]
 	m.mu.RUnlock()
-	if leaf := m.cached(cfg, key); leaf != nil {
+	if leaf := m.cached(src, key); leaf != nil {
 		nb, na := leaf.NotBefore.UTC(), leaf.NotAfter.UTC()
 		next := na.Add(-na.Sub(nb) / 3) // certmagic's default renewal window: the last third
 		st.Issuer, st.NotBefore, st.NotAfter, st.NextRenewal = issuerName(leaf), &nb, &na, &next
@@ -62,14 +60,13 @@ func (m *Manager) Status(name string) (CertStatus, bool) {
 	return st, true
 }
 
-// cached is the newest managed certificate cfg's cache holds for name.
-func (m *Manager) cached(cfg *certmagic.Config, name string) *x509.Certificate {
-	cache := m.cacheOf[cfg]
-	if cache == nil {
+// cached is the newest certificate src's cache holds for name.
+func (m *Manager) cached(src *managed, name string) *x509.Certificate {
+	if src == nil {
 		return nil
 	}
 	var best *x509.Certificate
-	for _, c := range cache.AllMatchingCertificates(name) {
+	for _, c := range src.cache.AllMatchingCertificates(name) {
 		if c.Leaf != nil && (best == nil || c.Leaf.NotAfter.After(best.NotAfter)) {
 			best = c.Leaf
 		}

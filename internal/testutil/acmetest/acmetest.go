@@ -107,8 +107,8 @@ func Start() (*Pebble, error) {
 	}
 	closers = append(closers, func() { tlsLn.Close() })
 	p.HTTPPort, p.TLSPort = httpLn.Addr().(*net.TCPAddr).Port, tlsLn.Addr().(*net.TCPAddr).Port
-	go (&http.Server{Handler: http.HandlerFunc(p.serveHTTP), ReadHeaderTimeout: time.Minute}).Serve(httpLn) //nolint:errcheck
-	go (&http.Server{Handler: http.HandlerFunc(p.serveHTTP), ReadHeaderTimeout: time.Minute}).Serve(        //nolint:errcheck
+	go (&http.Server{Handler: http.HandlerFunc(p.serveHTTP), ReadHeaderTimeout: time.Minute, ErrorLog: quiet}).Serve(httpLn) //nolint:errcheck
+	go (&http.Server{Handler: http.HandlerFunc(p.serveHTTP), ReadHeaderTimeout: time.Minute, ErrorLog: quiet}).Serve(        //nolint:errcheck
 		tls.NewListener(tlsLn, &tls.Config{GetConfigForClient: p.tlsConfig}))
 
 	logger := log.New(io.Discard, "", 0)
@@ -135,7 +135,7 @@ func Start() (*Pebble, error) {
 		return fail(err)
 	}
 	handler := w.Handler()
-	srv := &http.Server{ReadHeaderTimeout: time.Minute, Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{ReadHeaderTimeout: time.Minute, ErrorLog: quiet, Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/order-plz" {
 			p.orders.Add(1)
 		}
@@ -250,3 +250,6 @@ func serverCertificate() ([]byte, tls.Certificate, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER}),
 		tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
+
+// quiet drops the servers' own logs (handshakes cut short by clients that only probe).
+var quiet = log.New(io.Discard, "", 0)

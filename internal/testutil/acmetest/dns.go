@@ -43,8 +43,8 @@ func StartDNS(zone, keyName, secret string) (*DNS, error) {
 		}
 		d.Addr = tl.Addr().String()
 		d.servers = []*dns.Server{
-			{Listener: tl, Handler: d, TsigSecret: tsig},
-			{PacketConn: pc, Handler: d, TsigSecret: tsig},
+			{Listener: tl, Handler: d, TsigSecret: tsig, MsgAcceptFunc: acceptUpdates},
+			{PacketConn: pc, Handler: d, TsigSecret: tsig, MsgAcceptFunc: acceptUpdates},
 		}
 		for _, s := range d.servers {
 			started := make(chan struct{})
@@ -163,4 +163,12 @@ func (d *DNS) update(w dns.ResponseWriter, r *dns.Msg, m *dns.Msg) {
 	d.mu.Unlock()
 	m.SetTsig(d.KeyName, dns.HmacSHA256, 300, int64(r.IsTsig().TimeSigned))
 	_ = w.WriteMsg(m)
+}
+
+// acceptUpdates lets UPDATE messages through, which miekg/dns's default refuses as not implemented.
+func acceptUpdates(dh dns.Header) dns.MsgAcceptAction {
+	if int(dh.Bits>>11)&0xF == dns.OpcodeUpdate {
+		return dns.MsgAccept
+	}
+	return dns.DefaultMsgAcceptFunc(dh)
 }
