@@ -34,33 +34,50 @@ func newManager(t *testing.T, st *store.Store, p *acmetest.Pebble, bus *events.B
 	return m
 }
 
-// eventWatch collects the certificate events of a bus.
-type eventWatch chan events.Event
+// eventWatch collects the events of a bus.
+type eventWatch struct {
+	ch   chan events.Event
+	seen []events.Event // received, not yet waited for
+}
 
-func watch(t *testing.T, bus *events.Bus) eventWatch {
-	ch := make(eventWatch, 100)
+func watch(t *testing.T, bus *events.Bus) *eventWatch {
+	w := &eventWatch{ch: make(chan events.Event, 100)}
 	t.Cleanup(bus.Subscribe(func(e events.Event) {
 		select {
-		case ch <- e:
+		case w.ch <- e:
 		default:
 		}
 	}))
-	return ch
+	return w
 }
 
 // wait returns the first event of type typ about name, failing after a minute (a guard against hangs).
-func (w eventWatch) wait(t *testing.T, typ, name string) certs.Event {
+func (w *eventWatch) wait(t *testing.T, typ, name string) certs.Event {
 	t.Helper()
+	match := func(e events.Event) (certs.Event, bool) {
+		ce, ok := e.Payload.(certs.Event)
+		if !ok || e.Type != typ || ce.Name != name {
+			return ce, false
+		}
+		if !e.AdminOnly {
+			t.Errorf("%s event is not admin only", typ)
+		}
+		return ce, true
+	}
+	for i, e := range w.seen {
+		if ce, ok := match(e); ok {
+			w.seen = append(w.seen[:i], w.seen[i+1:]...)
+			return ce
+		}
+	}
 	deadline := time.After(time.Minute)
 	for {
 		select {
-		case e := <-w:
-			if ce, ok := e.Payload.(certs.Event); ok && e.Type == typ && ce.Name == name {
-				if !e.AdminOnly {
-					t.Errorf("%s event is not admin only", typ)
-				}
+		case e := <-w.ch:
+			if ce, ok := match(e); ok {
 				return ce
 			}
+			w.seen = append(w.seen, e)
 		case <-deadline:
 			t.Fatalf("no %s event for %s within a minute", typ, name)
 		}
