@@ -70,10 +70,11 @@ type Manager struct {
 	storage *Storage
 	ca      *CA
 
-	ctx    context.Context // issuance outlives the Sync call that asked for it
-	cancel context.CancelFunc
-	caches []*certmagic.Cache
-	zap    *zap.Logger // certmagic's logs, into log
+	ctx       context.Context // issuance outlives the Sync call that asked for it
+	cancel    context.CancelFunc
+	closeOnce sync.Once
+	caches    []*certmagic.Cache
+	zap       *zap.Logger // certmagic's logs, into log
 
 	acmeIssuer *certmagic.ACMEIssuer
 	acme       *managed // HTTP-01 and TLS-ALPN-01
@@ -180,12 +181,14 @@ func (m *Manager) acmeConfig(o Options, dns01 *certmagic.DNS01Solver) (*managed,
 	return c, iss
 }
 
-// Close stops the maintenance goroutines.
+// Close stops the maintenance goroutines; a second Close does nothing.
 func (m *Manager) Close() {
-	m.cancel()
-	for _, c := range m.caches {
-		c.Stop()
-	}
+	m.closeOnce.Do(func() {
+		m.cancel()
+		for _, c := range m.caches {
+			c.Stop()
+		}
+	})
 }
 
 // allow is the on-demand decision: a certificate is requested during a handshake only for a name Sync gave with
