@@ -136,10 +136,17 @@ func Start() (*Pebble, error) {
 	}
 	handler := w.Handler()
 	srv := &http.Server{ReadHeaderTimeout: time.Minute, ErrorLog: quiet, Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/order-plz" {
+		if r.Method != http.MethodPost || r.URL.Path != "/order-plz" {
+			handler.ServeHTTP(rw, r)
+			return
+		}
+		// Count the orders created, not the attempts: Pebble refuses some nonces on purpose, and the client
+		// sends the request again.
+		sw := &statusWriter{ResponseWriter: rw}
+		handler.ServeHTTP(sw, r)
+		if sw.status == http.StatusCreated {
 			p.orders.Add(1)
 		}
-		handler.ServeHTTP(rw, r)
 	})}
 	go srv.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{serverCert}})) //nolint:errcheck
 	closers = append(closers, func() { srv.Close() })
@@ -155,7 +162,7 @@ func Start() (*Pebble, error) {
 // Close stops everything Start started.
 func (p *Pebble) Close() { p.close() }
 
-// Orders counts the new-order requests Pebble has answered: one per certificate obtained or renewed.
+// Orders counts the orders Pebble has created: one per certificate obtained or renewed.
 func (p *Pebble) Orders() int64 { return p.orders.Load() }
 
 // IssuerRootPEM is the root Pebble signs certificates under: clients that verify an issued certificate trust it.
@@ -253,3 +260,15 @@ func serverCertificate() ([]byte, tls.Certificate, error) {
 
 // quiet drops the servers' own logs (handshakes cut short by clients that only probe).
 var quiet = log.New(io.Discard, "", 0)
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
