@@ -16,11 +16,14 @@ import (
 	"time"
 
 	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/certs"
 	"github.com/stackhub/stackhub/internal/events"
 	"github.com/stackhub/stackhub/internal/testutil"
 	"github.com/stackhub/stackhub/internal/testutil/acmetest"
 )
+
+var admin = auth.Actor{Admin: true, Enabled: true}
 
 // testCert is a certificate chain (leaf, CA) and key in PEM, with the pool that trusts it.
 type testCert struct {
@@ -86,20 +89,20 @@ func TestUpload(t *testing.T) {
 			{"no certificate", "hello", good.keyPEM, "cert_pem", "no PEM certificate"},
 			{"expired", expired.certPEM, expired.keyPEM, "cert_pem", "expired"},
 		} {
-			_, err := m.Upload(ctx, c.cert, c.key)
+			_, err := m.Upload(ctx, admin, c.cert, c.key)
 			var ae *apperr.Error
 			if !errors.As(err, &ae) || ae.Kind != apperr.Invalid || ae.Field != c.field || !strings.Contains(ae.Message, c.says) {
 				t.Errorf("%s: err = %v, want Invalid on %s saying %q", c.name, err, c.field, c.says)
 			}
 		}
-		if list, err := m.List(ctx); err != nil || len(list) != 0 {
+		if list, err := m.List(ctx, admin); err != nil || len(list) != 0 {
 			t.Fatalf("a refused upload left %v, %v", list, err)
 		}
 
 		if m.Covers("app." + base) {
 			t.Fatal("covered before the upload")
 		}
-		up, err := m.Upload(ctx, good.certPEM, good.keyPEM)
+		up, err := m.Upload(ctx, admin, good.certPEM, good.keyPEM)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,14 +127,14 @@ func TestUpload(t *testing.T) {
 		if !m2.Covers(base) {
 			t.Errorf("the second manager does not see the uploaded certificate")
 		}
-		if err := m.Delete(ctx, up.ID); err != nil {
+		if err := m.Delete(ctx, admin, up.ID); err != nil {
 			t.Fatal(err)
 		}
 		if m.Covers(base) {
 			t.Errorf("still covered after Delete")
 		}
 		var ae *apperr.Error
-		if err := m.Delete(ctx, up.ID); !errors.As(err, &ae) || ae.Kind != apperr.NotFound {
+		if err := m.Delete(ctx, admin, up.ID); !errors.As(err, &ae) || ae.Kind != apperr.NotFound {
 			t.Errorf("second Delete = %v, want NotFound", err)
 		}
 	})

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/stackhub/stackhub/internal/auth"
 )
 
 // CertStatus is what GET /api/v1/certificates and the app page show of one certificate.
@@ -75,7 +77,10 @@ func (m *Manager) cached(src *managed, name string) *x509.Certificate {
 }
 
 // List is every uploaded certificate, then every name Sync gave with the certificate serving it.
-func (m *Manager) List(ctx context.Context) ([]CertStatus, error) {
+func (m *Manager) List(ctx context.Context, a auth.Actor) ([]CertStatus, error) {
+	if err := authorize(a); err != nil {
+		return nil, err
+	}
 	if err := m.reloadCustom(ctx); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/store"
 )
 
@@ -25,7 +26,10 @@ type uploaded struct {
 // Upload checks an uploaded certificate chain and its key and stores them; from then on the certificate is
 // served for the names it covers, before any ACME or internal one. It is refused, naming the field, when the
 // chain does not parse, the key does not parse or does not match, or the certificate has expired.
-func (m *Manager) Upload(ctx context.Context, certPEM, keyPEM string) (*CertStatus, error) {
+func (m *Manager) Upload(ctx context.Context, a auth.Actor, certPEM, keyPEM string) (*CertStatus, error) {
+	if err := authorize(a); err != nil {
+		return nil, err
+	}
 	u, err := parseUpload(certPEM, keyPEM, time.Now())
 	if err != nil {
 		return nil, err
@@ -91,7 +95,10 @@ func parseUpload(certPEM, keyPEM string, now time.Time) (*uploaded, error) {
 }
 
 // Delete removes the uploaded certificate id; its names fall back to ACME or the internal CA by their mode.
-func (m *Manager) Delete(ctx context.Context, id int64) error {
+func (m *Manager) Delete(ctx context.Context, a auth.Actor, id int64) error {
+	if err := authorize(a); err != nil {
+		return err
+	}
 	err := m.st.Tx(ctx, func(q *store.Q) error { return q.DeleteCertificate(ctx, id) })
 	if errors.Is(err, store.ErrNotFound) {
 		return apperr.New(apperr.NotFound, "no uploaded certificate %d", id)
@@ -173,4 +180,16 @@ func issuerName(c *x509.Certificate) string {
 		return c.Issuer.CommonName
 	}
 	return fmt.Sprint(c.Issuer)
+}
+
+// authorize is the one place that says who may see and change certificates: the admin, for now (an operator
+// role will be allowed too).
+func authorize(a auth.Actor) error {
+	switch {
+	case a.Admin:
+		return nil
+	case a.User:
+		return apperr.New(apperr.Forbidden, "Only the admin may manage certificates")
+	}
+	return apperr.New(apperr.Unauthorized, "Unauthorized, the admin token is required")
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/catalog/builtin"
+	"github.com/stackhub/stackhub/internal/certs"
 	"github.com/stackhub/stackhub/internal/config"
 	"github.com/stackhub/stackhub/internal/engine/docker"
 	"github.com/stackhub/stackhub/internal/events"
@@ -104,6 +105,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	// The queue outlives ctx: it stops after the HTTP servers, so requests finishing meanwhile still queue theirs.
 	stopHooks := wh.Start(context.WithoutCancel(ctx))
 	defer stopHooks() // on an early return; the shutdown below stops it in order
+	co, err := certs.OptionsFromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	co.Store, co.Bus, co.Logger = st, bus, log
+	cm, err := certs.New(ctx, co)
+	if err != nil {
+		return err
+	}
+	defer cm.Close()
 	eng, err := docker.New()
 	if err != nil {
 		return err
@@ -133,7 +144,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer bus.Subscribe(func(events.Event) { rel.Touch() })()
 	go rel.Run(ctx)
 	handler := server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log, Version: Version,
-		WeakToken: weak, Feed: feed, Webhooks: wh, UI: ui, Idle: rel})
+		WeakToken: weak, Feed: feed, Webhooks: wh, UI: ui, Idle: rel, Certs: cm})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/certs"
 	"github.com/stackhub/stackhub/internal/engine"
 	"github.com/stackhub/stackhub/internal/engine/docker"
 	"github.com/stackhub/stackhub/internal/events"
@@ -57,6 +58,8 @@ type Server struct {
 	Webhooks *webhook.Service
 	// DSN is the database, for a test that starts a second server on it.
 	DSN string
+	// Certs is the certificate manager behind /api/v1/certificates (no ACME directory: see acmetest).
+	Certs *certs.Manager
 }
 
 // Options tune a test server.
@@ -150,12 +153,19 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 		t.Cleanup(stopMetrics)
 		go metrics.Run(mctx)
 	}
+	// No ACME directory: tests of ACME run their own Pebble (acmetest); this one serves uploads and the CA.
+	cm, err := certs.New(context.Background(), certs.Options{Store: st, Bus: bus, Logger: log,
+		Directory: "https://127.0.0.1:9/directory"})
+	if err != nil {
+		t.Fatalf("certificates: %v", err)
+	}
+	t.Cleanup(cm.Close)
 	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Metrics: metrics, Log: log, Version: "test"})
 	if err != nil {
 		t.Fatalf("web ui: %v", err)
 	}
 	ts := httptest.NewServer(server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log,
-		Version: "test", Feed: feed, Webhooks: wh, UI: ui}))
+		Version: "test", Feed: feed, Webhooks: wh, UI: ui, Certs: cm}))
 	wsTS := httptest.NewServer(geek)
 	t.Cleanup(func() {
 		// Streams and sockets first: httptest's Close waits for open requests, SSE streams among them.
@@ -177,7 +187,7 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	})
 	return &Server{t: t, URL: ts.URL, Store: st, Bus: bus, Hub: h, Host: hs, HTTP: ts.Client(), DataDir: dataDir,
 		Prefix: prefix, WSURL: "ws" + strings.TrimPrefix(wsTS.URL, "http"), Geek: geek, Feed: feed, Webhooks: wh,
-		DSN: opt.DSN}
+		DSN: opt.DSN, Certs: cm}
 }
 
 func randomHex(n int) string {

@@ -13,6 +13,7 @@ import (
 	"github.com/stackhub/stackhub/internal/api/reqauth"
 	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/certs"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
 	"github.com/stackhub/stackhub/internal/realtime"
@@ -54,6 +55,7 @@ type API struct {
 	weakToken bool
 	feed      *realtime.Feed
 	hooks     *webhook.Service
+	certMgr   *certs.Manager
 }
 
 // Deps are the services behind /api/v1.
@@ -65,6 +67,7 @@ type Deps struct {
 	WeakToken bool
 	Feed      *realtime.Feed   // serves GET /api/v1/events; nil answers 503
 	Webhooks  *webhook.Service // serves /api/v1/webhooks; nil answers 503
+	Certs     *certs.Manager   // serves /api/v1/certificates and /api/v1/ca.pem; nil answers 503
 }
 
 type actorKey struct{}
@@ -80,7 +83,7 @@ func Register(mux *http.ServeMux, d Deps) {
 	cfg.Servers = nil
 	api := humago.New(mux, cfg)
 	a := &API{hub: h, host: d.Host, auth: d.Auth, version: version, weakToken: d.WeakToken, feed: d.Feed,
-		hooks: d.Webhooks}
+		hooks: d.Webhooks, certMgr: d.Certs}
 	api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
 		r, _ := humago.Unwrap(ctx)
 		actor, err := a.auth.Authenticate(r.Context(), reqauth.Credentials(r))
@@ -98,6 +101,7 @@ func Register(mux *http.ServeMux, d Deps) {
 	})
 	a.registerHost(api, mux)
 	a.registerLive(api, mux)
+	a.registerCerts(api, mux)
 	huma.Register(api, huma.Operation{
 		OperationID: "health", Method: http.MethodGet, Path: Prefix + "/health",
 		Summary: "Is the server up and its database reachable", Tags: []string{"server"},
