@@ -21,6 +21,7 @@ var EventTypes = []string{
 	events.CommentCreated, events.CommentEdited, events.CommentDeleted, events.CommentStarred,
 	events.NotificationSent,
 	events.InstallStage, events.InstallStatus, events.InstallUpgrade,
+	events.CertificateObtained, events.CertificateRenewed, events.CertificateFailed,
 }
 
 var patternRe = regexp.MustCompile(`^(\*|[a-z]+(\.\*|\.[a-z_]+)?)$`)
