@@ -47,7 +47,7 @@ func (p *Cloudflare) AppendRecords(ctx context.Context, zone string, recs []libd
 		if ttl < 60 {
 			ttl = 1 // automatic
 		}
-		rec := cfRecord{Type: rr.Type, Name: libdns.AbsoluteName(rr.Name, zone), Content: rr.Data, TTL: ttl}
+		rec := cfRecord{Type: rr.Type, Name: cfName(rr.Name, zone), Content: rr.Data, TTL: ttl}
 		if err := p.call(ctx, http.MethodPost, "/zones/"+zid+"/dns_records", rec, nil); err != nil {
 			return nil, err
 		}
@@ -64,7 +64,7 @@ func (p *Cloudflare) DeleteRecords(ctx context.Context, zone string, recs []libd
 	var deleted []libdns.Record
 	for _, r := range recs {
 		rr := r.RR()
-		q := url.Values{"type": {rr.Type}, "name": {libdns.AbsoluteName(rr.Name, zone)}}
+		q := url.Values{"type": {rr.Type}, "name": {cfName(rr.Name, zone)}}
 		var found []cfRecord
 		if err := p.call(ctx, http.MethodGet, "/zones/"+zid+"/dns_records?"+q.Encode(), nil, &found); err != nil {
 			return deleted, err
@@ -139,4 +139,9 @@ func (p *Cloudflare) call(ctx context.Context, method, path string, body, result
 		return json.Unmarshal(a.Result, result)
 	}
 	return nil
+}
+
+// cfName is a record's full name as Cloudflare writes it: without the final dot.
+func cfName(name, zone string) string {
+	return strings.TrimSuffix(libdns.AbsoluteName(name, zone), ".")
 }

@@ -53,6 +53,9 @@ func TestCertificatesAPIAndCLI(t *testing.T) {
 			t.Errorf("junk chain: %s", r.Body)
 		}
 
+		// The certificate events reach webhooks like the host's.
+		s.Want(201, tu.Admin, "POST", "/api/v1/webhooks", map[string]string{"event": "certificate.*", "url": "http://127.0.0.1:9/hook"})
+
 		r = s.Want(200, tu.Anon, "GET", "/api/v1/ca.pem", nil)
 		if b, _ := pem.Decode(r.Body); b == nil || b.Type != "CERTIFICATE" {
 			t.Errorf("ca.pem = %q", r.Body)
