@@ -74,4 +74,3 @@ func TestCloudflareCalls(t *testing.T) {
 		t.Errorf("wrong token: %v", err)
 	}
 }
-

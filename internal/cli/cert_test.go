@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stackhub/stackhub/internal/certs"
 	tu "github.com/stackhub/stackhub/internal/testutil"
 )
 
@@ -62,6 +64,28 @@ func TestCertificatesAPIAndCLI(t *testing.T) {
 		} else if ca, err := x509.ParseCertificate(b.Bytes); err != nil || !ca.IsCA {
 			t.Errorf("ca.pem is not a CA certificate: %v", err)
 		}
+		// A name of mode internal is served a certificate that verifies against that root alone.
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(r.Body)
+		if err := s.Certs.Sync(t.Context(), map[string]string{"nas.home.arpa": certs.ModeInternal}); err != nil {
+			t.Fatal(err)
+		}
+		ln, err := tls.Listen("tcp", "127.0.0.1:0", s.Certs.TLSConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for c, err := ln.Accept(); err == nil; c, err = ln.Accept() {
+				_ = c.(*tls.Conn).Handshake()
+				c.Close()
+			}
+		}()
+		conn, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{ServerName: "nas.home.arpa", RootCAs: roots})
+		if err != nil {
+			t.Fatalf("handshake with nas.home.arpa against /api/v1/ca.pem: %v", err)
+		}
+		conn.Close()
 
 		dir := t.TempDir()
 		cf, kf := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
@@ -88,7 +112,8 @@ func TestCertificatesAPIAndCLI(t *testing.T) {
 			Issuer string   `json:"issuer"`
 		}
 		if err := json.Unmarshal(s.Want(200, tu.Admin, "GET", "/api/v1/certificates", nil).Body, &list); err != nil ||
-			len(list) != 1 || list[0].Source != "custom" || list[0].Issuer != "blog.example.com" {
+			len(list) != 2 || list[0].Source != "custom" || list[0].Issuer != "blog.example.com" ||
+			list[1].Source != "internal" || list[1].Names[0] != "nas.home.arpa" || list[1].Issuer != "StackHub Internal Root CA" {
 			t.Errorf("list = %+v, %v", list, err)
 		}
 		if _, errOut, code := runCLI(t, s.URL, "cert", "upload", cf, cf, tok); code == 0 || !strings.Contains(errOut, "private key") {
