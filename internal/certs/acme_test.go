@@ -129,5 +129,12 @@ func TestObtainFails(t *testing.T) {
 		if st, _ := m.Status(name); st.LastError == "" {
 			t.Errorf("status = %+v, want the last error", st)
 		}
+		// A name no longer given is forgotten: its retries stop and it has no status.
+		if err := m.Sync(context.Background(), map[string]string{}); err != nil {
+			t.Fatal(err)
+		}
+		if st, ok := m.Status(name); ok {
+			t.Errorf("status after removal = %+v", st)
+		}
 	})
 }

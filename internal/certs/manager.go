@@ -81,6 +81,9 @@ type Manager struct {
 	dns        *managed // DNS-01 for wildcards; nil without a provider
 	internal   *managed
 
+	syncMu   sync.Mutex                    // one Sync at a time
+	managing map[string]context.CancelFunc // the names given to certmagic, by syncMu
+
 	mu     sync.RWMutex
 	names  map[string]string // name → mode, as Sync gave them
 	errs   map[string]string // name → the last failure to obtain or renew
@@ -101,7 +104,7 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 	}
 	mctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{log: o.Logger, st: o.Store, bus: o.Bus, storage: NewStorage(o.Store), ca: ca, ctx: mctx, zap: zapToSlog(o.Logger),
-		cancel: cancel, names: map[string]string{}, errs: map[string]string{}}
+		cancel: cancel, managing: map[string]context.CancelFunc{}, names: map[string]string{}, errs: map[string]string{}}
 
 	var iss *certmagic.ACMEIssuer
 	m.acme, iss = m.acmeConfig(o, nil)
@@ -277,6 +280,8 @@ func (m *Manager) Sync(ctx context.Context, names map[string]string) error {
 		}
 		next[n] = mode
 	}
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
 	m.mu.Lock()
 	prev := m.names
 	m.names = next
@@ -285,42 +290,52 @@ func (m *Manager) Sync(ctx context.Context, names map[string]string) error {
 	if err := m.reloadCustom(ctx); err != nil {
 		return err
 	}
-	var plain, wild, internal []string
-	for n, mode := range next {
-		switch {
-		case mode == ModeAuto && strings.HasPrefix(n, "*."):
-			wild = append(wild, n)
-		case mode == ModeAuto:
-			plain = append(plain, n)
-		case mode == ModeInternal:
-			internal = append(internal, n)
-		}
-	}
 	var errs []error
-	if len(wild) > 0 && m.dns == nil {
-		for _, n := range wild {
-			m.setErr(n, "a wildcard name needs DNS-01: set STACKHUB_DNS_PROVIDER")
+	for n, mode := range next {
+		if _, ok := m.managing[n]; ok {
+			continue // obtained, or being obtained: certmagic retries by itself
 		}
-		wild = nil
-	}
-	for _, set := range []struct {
-		src   *managed
-		names []string
-	}{{m.acme, plain}, {m.dns, wild}, {m.internal, internal}} {
-		if len(set.names) > 0 {
-			errs = append(errs, set.src.bg.ManageAsync(m.ctx, set.names))
+		src := m.sourceFor(n, mode)
+		if src == nil {
+			if mode == ModeAuto {
+				m.setErr(n, "a wildcard name needs DNS-01: set STACKHUB_DNS_PROVIDER")
+			}
+			continue
 		}
+		// One context per name, so that removing the name also stops an obtain that is still retrying.
+		nctx, cancel := context.WithCancel(m.ctx)
+		m.managing[n] = cancel
+		errs = append(errs, src.bg.ManageAsync(nctx, []string{n}))
 	}
 	return errors.Join(errs...)
 }
 
-// forget stops renewing the names prev had and next has not.
+// sourceFor is where a name of mode gets its certificate: nil for custom, and for a wildcard without DNS-01.
+func (m *Manager) sourceFor(name, mode string) *managed {
+	switch {
+	case mode == ModeAuto && strings.HasPrefix(name, "*."):
+		return m.dns
+	case mode == ModeAuto:
+		return m.acme
+	case mode == ModeInternal:
+		return m.internal
+	}
+	return nil
+}
+
+// forget stops obtaining and renewing the names prev had and next has not (or has with another mode).
 func (m *Manager) forget(prev, next map[string]string) {
 	var gone []certmagic.SubjectIssuer
 	for n, mode := range prev {
-		if next[n] != mode {
-			gone = append(gone, certmagic.SubjectIssuer{Subject: n})
+		if next[n] == mode {
+			continue
 		}
+		gone = append(gone, certmagic.SubjectIssuer{Subject: n})
+		if cancel := m.managing[n]; cancel != nil {
+			cancel()
+			delete(m.managing, n)
+		}
+		m.setErr(n, "")
 	}
 	if len(gone) == 0 {
 		return

@@ -37,20 +37,17 @@ func (m *Manager) Status(name string) (CertStatus, bool) {
 	}
 	key, mode := m.lookup(name)
 	st := CertStatus{Names: []string{key}}
-	var src *managed
 	switch mode {
 	case ModeAuto:
-		st.Source, src = SourceACME, m.acme
-		if strings.HasPrefix(key, "*.") {
-			src = m.dns
-		}
+		st.Source = SourceACME
 	case ModeInternal:
-		st.Source, src = SourceInternal, m.internal
+		st.Source = SourceInternal
 	case ModeCustom:
 		st.Source = SourceCustom
 	default:
 		return CertStatus{}, false
 	}
+	src := m.sourceFor(key, mode)
 	m.mu.RLock()
 	st.LastError = m.errs[key]
 	m.mu.RUnlock()
