@@ -17,6 +17,7 @@ import (
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/catalog/builtin"
+	"github.com/stackhub/stackhub/internal/certs"
 	"github.com/stackhub/stackhub/internal/config"
 	"github.com/stackhub/stackhub/internal/edge"
 	"github.com/stackhub/stackhub/internal/engine/docker"
@@ -106,6 +107,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	// The queue outlives ctx: it stops after the HTTP servers, so requests finishing meanwhile still queue theirs.
 	stopHooks := wh.Start(context.WithoutCancel(ctx))
 	defer stopHooks() // on an early return; the shutdown below stops it in order
+	co, err := certs.OptionsFromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	co.Store, co.Bus, co.Logger = st, bus, log
+	cm, err := certs.New(ctx, co)
+	if err != nil {
+		return err
+	}
+	defer cm.Close()
 	eng, err := docker.New()
 	if err != nil {
 		return err
@@ -130,12 +141,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	// The edge serves StackHub itself at --domain: main is the handler built below.
 	var handler http.Handler
 	main := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) })
-	certs, err := edgeCerts(ctx, cfg, st, log)
-	if err != nil {
-		return err
-	}
-	eg := edge.New(st, hs, au, main, certs, log, edge.Config{Domain: cfg.Domain, PortalURL: portalURL(cfg),
+	eg := edge.New(st, hs, au, main, cm, log, edge.Config{Domain: cfg.Domain, PortalURL: portalURL(cfg),
 		TrustedProxies: cfg.TrustedProxies, DNSProvider: cfg.DNSProvider})
+	certs.Attach(eg, cm)
 	hs.SetDomains(eg)
 	if err := eg.Reload(ctx); err != nil {
 		return err
@@ -151,8 +159,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer bus.Subscribe(func(events.Event) { rel.Touch() })()
 	go rel.Run(ctx)
 	handler = server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log, Version: Version,
-		WeakToken: weak, Feed: feed, Webhooks: wh, Sources: srcs, UI: ui, Idle: rel, Edge: eg})
-	edgeHTTP, edgeHTTPS, err := edgeListeners(cfg, certs)
+		WeakToken: weak, Feed: feed, Webhooks: wh, Sources: srcs, UI: ui, Idle: rel, Edge: eg, Certs: cm})
+	edgeHTTP, edgeHTTPS, err := edgeListeners(cfg, cm)
 	if err != nil {
 		return err
 	}
@@ -249,12 +257,6 @@ func pruneSessions(ctx context.Context, au *auth.Service, log *slog.Logger) {
 	}
 }
 
-// edgeCerts is the certificate manager behind the edge's HTTPS listener (internal/certs, wired where it is
-// built); none here.
-func edgeCerts(_ context.Context, _ *config.Config, _ *store.Store, _ *slog.Logger) (edge.Certs, error) {
-	return nil, nil
-}
-
 // portalURL is where the edge sends visitors to sign in: --domain through the edge, else the main listener at
 // the public address.
 func portalURL(cfg *config.Config) string {
@@ -266,8 +268,8 @@ func portalURL(cfg *config.Config) string {
 }
 
 // edgeListeners opens the edge's listeners that are asked for (--edge-http, --edge-https).
-func edgeListeners(cfg *config.Config, certs edge.Certs) (httpLn, httpsLn net.Listener, err error) {
-	if cfg.EdgeHTTPS != "" && certs == nil {
+func edgeListeners(cfg *config.Config, tc edge.Certs) (httpLn, httpsLn net.Listener, err error) {
+	if cfg.EdgeHTTPS != "" && tc == nil {
 		return nil, nil, fmt.Errorf("--edge-https %s: this binary has no certificate manager", cfg.EdgeHTTPS)
 	}
 	if cfg.EdgeHTTP != "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -45,7 +46,18 @@ type Config struct {
 	Domain          string `koanf:"domain"`
 	Publish         string `koanf:"publish"`
 	TrustedProxiesS string `koanf:"trusted-proxies"`
-	DNSProvider     string `koanf:"dns-provider"` // environment only (STACKHUB_DNS_PROVIDER); the certificates read its own variables
+
+	// Certificates of the edge (docs/edge.md §3–4).
+	ACMEDirectory string `koanf:"acme-directory"`
+	ACMEEmail     string `koanf:"acme-email"`
+	ACMECARoot    string `koanf:"acme-ca-root"` // a PEM file of extra roots to trust when talking to the ACME server
+	// DNS-01 for wildcard names; environment only, as lego names them (the secrets never show in ps).
+	DNSProvider      string `koanf:"dns-provider"`
+	RFC2136Server    string `koanf:"rfc2136-nameserver"`
+	RFC2136Key       string `koanf:"rfc2136-tsig-key"`
+	RFC2136Secret    string `koanf:"rfc2136-tsig-secret"`
+	RFC2136Algorithm string `koanf:"rfc2136-tsig-algorithm"`
+	CloudflareToken  string `koanf:"cloudflare-dns-api-token"`
 
 	Hooks           []webhook.Hook `koanf:"-"`
 	HealthTimeout   time.Duration  `koanf:"-"`
@@ -81,6 +93,15 @@ var envNames = map[string]string{
 	"STACKHUB_PUBLISH":          "publish",
 	"STACKHUB_TRUSTED_PROXIES":  "trusted-proxies",
 	"STACKHUB_DNS_PROVIDER":     "dns-provider",
+	// Certificates of the edge.
+	"STACKHUB_ACME_DIRECTORY":  "acme-directory",
+	"STACKHUB_ACME_EMAIL":      "acme-email",
+	"STACKHUB_ACME_CA_ROOT":    "acme-ca-root",
+	"RFC2136_NAMESERVER":       "rfc2136-nameserver",
+	"RFC2136_TSIG_KEY":         "rfc2136-tsig-key",
+	"RFC2136_TSIG_SECRET":      "rfc2136-tsig-secret",
+	"RFC2136_TSIG_ALGORITHM":   "rfc2136-tsig-algorithm",
+	"CLOUDFLARE_DNS_API_TOKEN": "cloudflare-dns-api-token",
 }
 
 // Flags declares the serve flags on fs with their defaults.
@@ -100,6 +121,10 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("domain", "", "StackHub's own name, served through the edge (env STACKHUB_DOMAIN)")
 	fs.String("publish", "all", "where new installs publish their ports: all, or loopback so apps are reached through the edge alone (env STACKHUB_PUBLISH)")
 	fs.String("trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers the edge believes (env STACKHUB_TRUSTED_PROXIES)")
+	// Certificates of the edge.
+	fs.String("acme-directory", "https://acme-v02.api.letsencrypt.org/directory", "the ACME directory URL (env STACKHUB_ACME_DIRECTORY)")
+	fs.String("acme-email", "", "the ACME account's contact address (env STACKHUB_ACME_EMAIL)")
+	fs.String("acme-ca-root", "", "a PEM file of extra roots to trust when talking to the ACME server (env STACKHUB_ACME_CA_ROOT)")
 	fs.String("max-stack-size", strconv.Itoa(catalog.DefaultMaxSize), "bytes a stack that an ordinary user publishes may hold, compose, .env and files together; the administrator's imports may hold 64 MiB (env STACKHUB_MAX_STACK_SIZE)")
 	fs.String("source-sync", "6h", "how often every store source is synced, one at a time; 0 syncs them only on demand (env STACKHUB_SOURCE_SYNC)")
 }
@@ -181,6 +206,9 @@ func (c *Config) Validate() error {
 	if err := c.validateEdge(); err != nil {
 		return err
 	}
+	if err := c.validateCerts(); err != nil {
+		return err
+	}
 	if c.PublicAddr == "" {
 		c.PublicAddr = firstAddress()
 	}
@@ -188,6 +216,27 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// validateCerts checks the ACME and DNS-01 settings.
+func (c *Config) validateCerts() error {
+	if u, err := url.Parse(c.ACMEDirectory); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("--acme-directory %q: want the ACME directory's URL, https://…/directory", c.ACMEDirectory)
+	}
+	switch c.DNSProvider {
+	case "":
+	case "rfc2136":
+		if c.RFC2136Server == "" || c.RFC2136Key == "" || c.RFC2136Secret == "" {
+			return fmt.Errorf("STACKHUB_DNS_PROVIDER=rfc2136 needs RFC2136_NAMESERVER, RFC2136_TSIG_KEY and RFC2136_TSIG_SECRET")
+		}
+	case "cloudflare":
+		if c.CloudflareToken == "" {
+			return fmt.Errorf("STACKHUB_DNS_PROVIDER=cloudflare needs CLOUDFLARE_DNS_API_TOKEN")
+		}
+	default:
+		return fmt.Errorf("STACKHUB_DNS_PROVIDER %q: want rfc2136 or cloudflare", c.DNSProvider)
 	}
 	return nil
 }

@@ -76,7 +76,7 @@ func edgeClient(s *tu.Server, secure bool, from string) *http.Client {
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return d.DialContext(ctx, network, addr)
 		},
-		TLSClientConfig:   &tls.Config{RootCAs: s.Certs.Pool},
+		TLSClientConfig:   &tls.Config{RootCAs: s.StandIn.Pool},
 		ForceAttemptHTTP2: true,
 	}
 	return &http.Client{Transport: tr, Timeout: time.Minute,

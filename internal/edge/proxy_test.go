@@ -32,7 +32,7 @@ func TestInstallWithDomain(t *testing.T) {
 		if got := envValue(t, s, "web", "W9_URL"); got != "blog.test" {
 			t.Errorf("W9_URL = %q, want blog.test (the domain, without a scheme: templates add their own)", got)
 		}
-		if got := s.Certs.Names(); got["blog.test"] != "auto" {
+		if got := s.StandIn.Names(); got["blog.test"] != "auto" {
 			t.Errorf("certificate names = %v, want blog.test: auto", got)
 		}
 		https, plain := edgeClient(s, true, ""), edgeClient(s, false, "")
@@ -87,7 +87,7 @@ func TestInstallWithDomain(t *testing.T) {
 		// WebSocket echo (over HTTP/1.1 with TLS).
 		wsHTTP := edgeClient(s, true, "")
 		wsHTTP.Transport.(*http.Transport).ForceAttemptHTTP2 = false
-		wsHTTP.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: s.Certs.Pool, NextProtos: []string{"http/1.1"}}
+		wsHTTP.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: s.StandIn.Pool, NextProtos: []string{"http/1.1"}}
 		conn, _, err := websocket.Dial(ctx, "wss"+strings.TrimPrefix(at(s, true, "blog.test", "/ws"), "https"),
 			&websocket.DialOptions{HTTPClient: wsHTTP})
 		if err != nil {
@@ -169,8 +169,8 @@ func TestInstallWithDomain(t *testing.T) {
 		if res, _ := fetch(t, plain, "GET", at(s, false, "blog.test", "/app/")); res.StatusCode != 404 {
 			t.Errorf("after uninstall: %d", res.StatusCode)
 		}
-		if n := len(s.Certs.Names()); n != 0 {
-			t.Errorf("certificate names after uninstall: %v", s.Certs.Names())
+		if n := len(s.StandIn.Names()); n != 0 {
+			t.Errorf("certificate names after uninstall: %v", s.StandIn.Names())
 		}
 
 	})

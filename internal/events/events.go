@@ -33,6 +33,10 @@ const (
 	// Store sources (docs/stores.md §1); admin only, as install events.
 	SourceSynced = "source.synced" // a sync ended: imported, or unchanged (304); the source with its counts
 	SourceFailed = "source.failed" // a sync failed: the source with the reason; nothing was imported
+	// Certificates of the edge (docs/edge.md §3), admin only.
+	CertificateObtained = "certificate.obtained" // a name got its first certificate (ACME or the internal CA)
+	CertificateRenewed  = "certificate.renewed"  // a name's certificate was renewed
+	CertificateFailed   = "certificate.failed"   // obtaining or renewing failed; certmagic retries
 )
 
 // Event is something that happened, after it was committed.

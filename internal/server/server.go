@@ -15,6 +15,7 @@ import (
 	v1 "github.com/stackhub/stackhub/internal/api/v1"
 	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/certs"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
 	"github.com/stackhub/stackhub/internal/idle"
@@ -36,6 +37,7 @@ type Deps struct {
 	Feed      *realtime.Feed   // the event stream behind GET /api/v1/events
 	Webhooks  *webhook.Service // the delivery queue behind /api/v1/webhooks
 	Sources   *sources.Service // the store sources behind /api/v1/sources
+	Certs     *certs.Manager   // the edge's certificates behind /api/v1/certificates and /api/v1/ca.pem
 	UI        *web.UI          // the web UI at / and /ui/; nil serves the APIs only
 	Idle      *idle.Releaser   // told of every request, to free memory when they stop; nil for none
 	Edge      *edge.Edge       // the routes behind /api/v1/installs/{name}/domains and the edge's sign-in; nil for none
@@ -53,7 +55,7 @@ func Handler(d Deps) http.Handler {
 	installer := stackhub.New(d.Host, d.Auth, d.Log, d.WeakToken)
 	installer.Register(mux)
 	v1.Register(mux, v1.Deps{Hub: d.Hub, Host: d.Host, Auth: d.Auth, Version: d.Version, WeakToken: d.WeakToken,
-		Feed: d.Feed, Webhooks: d.Webhooks, Sources: d.Sources, Edge: d.Edge})
+		Feed: d.Feed, Webhooks: d.Webhooks, Sources: d.Sources, Edge: d.Edge, Certs: d.Certs})
 	if d.Edge != nil {
 		mux.HandleFunc("GET "+edge.AuthorizePath, d.Edge.Authorize)
 	}

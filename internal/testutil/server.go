@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/certs"
 	"github.com/stackhub/stackhub/internal/edge"
 	"github.com/stackhub/stackhub/internal/engine"
 	"github.com/stackhub/stackhub/internal/engine/docker"
@@ -65,12 +66,14 @@ type Server struct {
 	Sources *sources.Service
 	// DSN is the database, for a test that starts a second server on it.
 	DSN string
+	// Certs is the certificate manager behind /api/v1/certificates (no ACME directory: see acmetest).
+	Certs *certs.Manager
 	// Edge is the routes service and proxy; with Options.Edge its listeners run on loopback: EdgeHTTP and
-	// EdgeHTTPS are their host:port, and Certs the stand-in certificate manager behind the TLS one.
+	// EdgeHTTPS are their host:port, and StandIn the stand-in certificate manager behind the TLS one.
 	Edge      *edge.Edge
 	EdgeHTTP  string
 	EdgeHTTPS string
-	Certs     *StandInCerts
+	StandIn   *StandInCerts
 }
 
 // EdgeOptions start the edge's listeners (127.0.0.1, random ports) with these settings.
@@ -184,15 +187,23 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	opt.Sources.DataDir = dataDir
 	srcs := sources.New(st, h, bus, log, opt.Sources)
 	srcs.Start()
+	// No ACME directory: tests of ACME run their own Pebble (acmetest); this one serves uploads and the CA.
+	cm, err := certs.New(context.Background(), certs.Options{Store: st, Bus: bus, Logger: log,
+		Directory: "https://127.0.0.1:9/directory"})
+	if err != nil {
+		t.Fatalf("certificates: %v", err)
+	}
+	t.Cleanup(cm.Close)
 	var handler http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
-	eg, certs, edgeHTTP, edgeHTTPS := startEdge(t, st, hs, au, ts, log, opt.Edge)
+	eg, standIn, edgeHTTP, edgeHTTPS := startEdge(t, st, hs, au, ts, log, opt.Edge)
+	certs.Attach(eg, cm)
 	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Sources: srcs, Metrics: metrics, Log: log, Version: "test", Edge: eg})
 	if err != nil {
 		t.Fatalf("web ui: %v", err)
 	}
 	handler = server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log,
-		Version: "test", Feed: feed, Webhooks: wh, Sources: srcs, UI: ui, Edge: eg})
+		Version: "test", Feed: feed, Webhooks: wh, Sources: srcs, UI: ui, Edge: eg, Certs: cm})
 	wsTS := httptest.NewServer(geek)
 	t.Cleanup(func() {
 		// Streams and sockets first: httptest's Close waits for open requests, SSE streams among them.
@@ -215,13 +226,13 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	})
 	return &Server{t: t, URL: ts.URL, Store: st, Bus: bus, Hub: h, Host: hs, Auth: au, HTTP: ts.Client(), DataDir: dataDir,
 		Prefix: prefix, WSURL: "ws" + strings.TrimPrefix(wsTS.URL, "http"), Geek: geek, Feed: feed, Webhooks: wh,
-		Sources: srcs, DSN: opt.DSN, Edge: eg, EdgeHTTP: edgeHTTP, EdgeHTTPS: edgeHTTPS, Certs: certs}
+		Sources: srcs, DSN: opt.DSN, Edge: eg, EdgeHTTP: edgeHTTP, EdgeHTTPS: edgeHTTPS, StandIn: standIn, Certs: cm}
 }
 
 // startEdge builds the edge over the server's routes and, with opt, runs its listeners on loopback until the
 // test ends.
 func startEdge(t testing.TB, st *store.Store, hs *host.Service, au *auth.Service, ts *httptest.Server, log *slog.Logger,
-	opt *EdgeOptions) (eg *edge.Edge, certs *StandInCerts, httpAddr, httpsAddr string) {
+	opt *EdgeOptions) (eg *edge.Edge, standIn *StandInCerts, httpAddr, httpsAddr string) {
 	t.Helper()
 	cfg := edge.Config{PortalURL: ts.URL}
 	if opt != nil {
@@ -229,11 +240,11 @@ func startEdge(t testing.TB, st *store.Store, hs *host.Service, au *auth.Service
 		if opt.Domain != "" {
 			cfg.PortalURL = "" // StackHub through the edge, at https://<domain>:<port>
 		}
-		certs = NewStandInCerts(t)
+		standIn = NewStandInCerts(t)
 	}
 	var ec edge.Certs
-	if certs != nil {
-		ec = certs
+	if standIn != nil {
+		ec = standIn
 	}
 	eg = edge.New(st, hs, au, ts.Config.Handler, ec, log, cfg)
 	hs.SetDomains(eg)
@@ -260,7 +271,7 @@ func startEdge(t testing.TB, st *store.Store, hs *host.Service, au *auth.Service
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	return eg, certs, httpLn.Addr().String(), httpsLn.Addr().String()
+	return eg, standIn, httpLn.Addr().String(), httpsLn.Addr().String()
 }
 
 func randomHex(n int) string {

@@ -22,6 +22,7 @@ var EventTypes = []string{
 	events.NotificationSent,
 	events.InstallStage, events.InstallStatus, events.InstallUpgrade,
 	events.SourceSynced, events.SourceFailed,
+	events.CertificateObtained, events.CertificateRenewed, events.CertificateFailed,
 }
 
 var patternRe = regexp.MustCompile(`^(\*|[a-z]+(\.\*|\.[a-z_]+)?)$`)

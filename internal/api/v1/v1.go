@@ -14,6 +14,7 @@ import (
 	"github.com/stackhub/stackhub/internal/api/reqauth"
 	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/certs"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
 	"github.com/stackhub/stackhub/internal/realtime"
@@ -58,6 +59,7 @@ type API struct {
 	hooks     *webhook.Service
 	sources   *sources.Service
 	edge      *edge.Edge
+	certMgr   *certs.Manager
 }
 
 // Deps are the services behind /api/v1.
@@ -71,6 +73,7 @@ type Deps struct {
 	Webhooks  *webhook.Service // serves /api/v1/webhooks; nil answers 503
 	Sources   *sources.Service // serves /api/v1/sources; nil answers 503
 	Edge      *edge.Edge       // serves /api/v1/installs/{name}/domains; nil answers 503
+	Certs     *certs.Manager   // serves /api/v1/certificates and /api/v1/ca.pem; nil answers 503
 }
 
 type actorKey struct{}
@@ -86,7 +89,7 @@ func Register(mux *http.ServeMux, d Deps) {
 	cfg.Servers = nil
 	api := humago.New(mux, cfg)
 	a := &API{hub: h, host: d.Host, auth: d.Auth, version: version, weakToken: d.WeakToken, feed: d.Feed,
-		hooks: d.Webhooks, sources: d.Sources, edge: d.Edge}
+		hooks: d.Webhooks, sources: d.Sources, edge: d.Edge, certMgr: d.Certs}
 	api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
 		r, _ := humago.Unwrap(ctx)
 		actor, err := a.auth.Authenticate(r.Context(), reqauth.Credentials(r))
@@ -108,6 +111,7 @@ func Register(mux *http.ServeMux, d Deps) {
 	a.registerSources(api)
 	a.registerAccount(api)
 	a.registerDomains(api)
+	a.registerCerts(api, mux)
 	huma.Register(api, huma.Operation{
 		OperationID: "health", Method: http.MethodGet, Path: Prefix + "/health",
 		Summary: "Is the server up and its database reachable", Tags: []string{"server"},
