@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,12 +38,14 @@ type Config struct {
 	WebhookTimeoutS string `koanf:"webhook-timeout"`
 	WebhookTriesS   string `koanf:"webhook-attempts"`
 	MaxStackS       string `koanf:"max-stack-size"`
+	StoreOrderS     string `koanf:"store-order"`
 
 	Hooks           []webhook.Hook `koanf:"-"`
 	HealthTimeout   time.Duration  `koanf:"-"`
 	WebhookTimeout  time.Duration  `koanf:"-"`
 	WebhookAttempts int            `koanf:"-"`
 	MaxStackSize    int            `koanf:"-"` // bytes a user's published stack may hold
+	StoreOrder      []string       `koanf:"-"` // the stores whose versions an install prefers, most preferred first
 }
 
 // envNames maps environment variables to setting keys.
@@ -62,6 +65,7 @@ var envNames = map[string]string{
 	"STACKHUB_WEBHOOK_TIMEOUT":  "webhook-timeout",
 	"STACKHUB_WEBHOOK_ATTEMPTS": "webhook-attempts",
 	"STACKHUB_MAX_STACK_SIZE":   "max-stack-size",
+	"STACKHUB_STORE_ORDER":      "store-order",
 }
 
 // Flags declares the serve flags on fs with their defaults.
@@ -76,6 +80,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("health-timeout", "5m", "how long an install waits for the app to be healthy (env STACKHUB_HEALTH_TIMEOUT)")
 	fs.String("webhook-timeout", "10s", "how long one webhook attempt may take (env STACKHUB_WEBHOOK_TIMEOUT)")
 	fs.String("webhook-attempts", "15", "attempts before a webhook delivery fails for good (env STACKHUB_WEBHOOK_ATTEMPTS)")
+	fs.String("store-order", DefaultStoreOrder, "the stores whose version an install takes when it names none, most preferred first; stores not listed come after, by name (env STACKHUB_STORE_ORDER)")
 	fs.String("max-stack-size", strconv.Itoa(catalog.DefaultMaxSize), "bytes a stack that an ordinary user publishes may hold, compose, .env and files together; the administrator's imports may hold 64 MiB (env STACKHUB_MAX_STACK_SIZE)")
 }
 
@@ -150,6 +155,9 @@ func (c *Config) Validate() error {
 	if c.WebhookAttempts, err = strconv.Atoi(c.WebhookTriesS); err != nil || c.WebhookAttempts < 1 {
 		return fmt.Errorf("--webhook-attempts %q: want a whole number, 1 or more", c.WebhookTriesS)
 	}
+	if c.StoreOrder, err = parseStoreOrder(c.StoreOrderS); err != nil {
+		return err
+	}
 	if c.PublicAddr == "" {
 		c.PublicAddr = firstAddress()
 	}
@@ -159,6 +167,28 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
 	}
 	return nil
+}
+
+// DefaultStoreOrder is the stores an install prefers by default: StackHub's own format first, then by how
+// complete the stores' templates are.
+const DefaultStoreOrder = "websoft9,casaos,runtipi,umbrel,cosmos,portainer"
+
+var storeNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+
+// parseStoreOrder reads --store-order: store names separated by commas, each once.
+func parseStoreOrder(s string) ([]string, error) {
+	var out []string
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !storeNameRe.MatchString(name) || slices.Contains(out, name) {
+			return nil, fmt.Errorf("--store-order %q: want store names such as %s, each once", s, DefaultStoreOrder)
+		}
+		out = append(out, name)
+	}
+	return out, nil
 }
 
 var prefixRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)

@@ -20,8 +20,12 @@ type InstallPlan struct {
 	AppID    int64    `json:"app_id"`
 	App      string   `json:"app"`      // the template key (package)
 	AppName  string   `json:"app_name"` // the catalog's display name
-	Versions []string `json:"versions"` // installable versions, newest first
+	Versions []string `json:"versions"` // installable versions, newest first (each once, whichever stores have it)
 	Version  string   `json:"version"`  // the version this plan is for
+	Store    string   `json:"store"`    // the store of that version ("" for a version a user published)
+	// Choices are every installable version with its store, grouped by store in the admin's order, newest first.
+	Choices []PlanChoice `json:"choices"`
+	Choice  string       `json:"choice"` // the choice this plan is for: store:version (VersionChoice)
 	Name     string   `json:"name"`     // a free instance name: the key, else key-2, key-3…
 	// Settings are the template's user settings with the values to propose; ports are free host ports now.
 	Settings     []PlanSetting        `json:"settings"`
@@ -29,6 +33,33 @@ type InstallPlan struct {
 	HostAccess   []string             `json:"host_access"` // why the app needs power over the host; empty: none
 	// Shortfall says why the server's free resources fall short of the requirements; installing then needs force.
 	Shortfall string `json:"shortfall,omitempty"`
+}
+
+// PlanChoice is one installable version of one store.
+type PlanChoice struct {
+	Value   string `json:"value"` // store:version, as an install's version takes it
+	Store   string `json:"store"`
+	Version string `json:"version"`
+}
+
+// planChoices lists ups' installable versions by store in order, newest first.
+func planChoices(ups []store.Update, order []string) []PlanChoice {
+	var out []PlanChoice
+	for _, u := range ups {
+		if u.Stack != nil {
+			out = append(out, PlanChoice{Value: VersionChoice(u), Store: u.Store, Version: u.Version})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b PlanChoice) int {
+		switch {
+		case a.Store == b.Store:
+			return 0
+		case storeBefore(a.Store, b.Store, order):
+			return -1
+		}
+		return 1
+	})
+	return out
 }
 
 // PlanSetting is one user setting as an install form shows it.
@@ -39,7 +70,8 @@ type PlanSetting struct {
 	Hint  string `json:"hint,omitempty"` // what an empty value means
 }
 
-// Plan prepares an install form for an app given by key or catalog id, at version (empty: the newest).
+// Plan prepares an install form for an app given by key or catalog id, at version ("store:version", a version,
+// or empty: the newest of the preferred store, as Install picks).
 func (s *Service) Plan(ctx context.Context, a auth.Actor, app, version string) (*InstallPlan, error) {
 	if err := requireAdmin(a); err != nil {
 		return nil, err
@@ -54,12 +86,13 @@ func (s *Service) Plan(ctx context.Context, a auth.Actor, app, version string) (
 	if err != nil {
 		return nil, err
 	}
-	p.Versions = installable(ups)
-	up, stack, err := pickVersion(key, version, ups)
+	p.Versions, p.Choices = installable(ups), planChoices(ups, s.cfg.StoreOrder)
+	up, stack, err := pickVersion(key, "", version, ups, s.cfg.StoreOrder)
 	if err != nil {
 		return nil, err
 	}
-	p.Version, p.Requirements, p.HostAccess = up.Version, stack.Requirements, stack.HostAccess
+	p.Version, p.Store, p.Choice = up.Version, up.Store, VersionChoice(*up)
+	p.Requirements, p.HostAccess = stack.Requirements, stack.HostAccess
 	if err := s.checkResources(ctx, key, stack.Requirements); err != nil {
 		if apperr.As(err).Kind != apperr.Invalid {
 			return nil, err

@@ -25,6 +25,9 @@ type Config struct {
 	Prefix        string        // project and main container names are <Prefix>-<name>
 	PublicAddress string        // the server address used in W9_URL
 	HealthTimeout time.Duration // how long an install waits for health
+	// StoreOrder is the admin's preferred order of stores (--store-order): an install that names no store takes
+	// the newest version of the first of them that has the app; stores not listed come after, by name.
+	StoreOrder []string
 }
 
 const (

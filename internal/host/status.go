@@ -160,7 +160,7 @@ func (s *Service) status(ctx context.Context, inst *store.Instance) (code, info 
 
 // latest finds the app's newest installable version, and whether it is newer than the instance's.
 func (s *Service) latest(ctx context.Context, inst *store.Instance) (string, bool, error) {
-	u, err := s.newest(ctx, inst.App)
+	u, err := s.newest(ctx, inst)
 	if err != nil {
 		return "", false, err
 	}
@@ -168,15 +168,17 @@ func (s *Service) latest(ctx context.Context, inst *store.Instance) (string, boo
 	return version, newer, nil
 }
 
-// newest is the app's newest installable version among its last 50, or nil when none of them is installable.
-func (s *Service) newest(ctx context.Context, appID int64) (*store.Update, error) {
-	ups, err := s.store.Q().Updates(ctx, appID, true, store.Page{Limit: 50})
+// newest is the newest installable version of inst's app among its last 50, from the store of the version inst
+// runs (another store's newer version is another template, not an update); nil when none is installable.
+func (s *Service) newest(ctx context.Context, inst *store.Instance) (*store.Update, error) {
+	ups, err := s.store.Q().Updates(ctx, inst.App, true, store.Page{Limit: 50})
 	if err != nil {
 		return nil, err
 	}
-	for i := range ups {
-		if ups[i].Stack != nil {
-			return &ups[i], nil
+	i := slices.IndexFunc(ups, func(u store.Update) bool { return u.Reversion == inst.Reversion })
+	for j := range ups {
+		if ups[j].Stack != nil && (i < 0 || ups[j].Store == ups[i].Store) {
+			return &ups[j], nil
 		}
 	}
 	return nil, nil

@@ -22,12 +22,16 @@ func (h *Handler) install(r *http.Request, a auth.Actor, p params) (string, any,
 	if err != nil {
 		return "", nil, err
 	}
+	storeName, err := p.str("store")
+	if err != nil {
+		return "", nil, err
+	}
 	settings, err := p.settings()
 	if err != nil {
 		return "", nil, err
 	}
 	res, err := h.host.Install(r.Context(), a, host.InstallRequest{App: app, Name: name, Version: version,
-		Settings: settings, Force: p.flag("force")})
+		Store: storeName, Settings: settings, Force: p.flag("force")})
 	if err != nil {
 		return "", nil, err
 	}
