@@ -26,7 +26,7 @@ type InstallPlan struct {
 	// Choices are every installable version with its store, grouped by store in the admin's order, newest first.
 	Choices []PlanChoice `json:"choices"`
 	Choice  string       `json:"choice"` // the choice this plan is for: store:version (VersionChoice)
-	Name     string   `json:"name"`     // a free instance name: the key, else key-2, key-3…
+	Name    string       `json:"name"`   // a free instance name: the key, else key-2, key-3…
 	// Settings are the template's user settings with the values to propose; ports are free host ports now.
 	Settings     []PlanSetting        `json:"settings"`
 	Requirements catalog.Requirements `json:"requirements"`

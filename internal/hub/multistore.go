@@ -324,3 +324,14 @@ func checkStoreName(field, name string) error {
 	}
 	return nil
 }
+
+// AppOrigins lists the categories an app is in and the stores that offer it, for its page.
+func (s *Service) AppOrigins(ctx context.Context, aid int64) ([]Category, []AppStore, error) {
+	q := s.store.Q()
+	cats, err := q.AppCategories(ctx, aid)
+	if err != nil {
+		return nil, nil, err
+	}
+	stores, err := q.AppStores(ctx, aid)
+	return cats, stores, err
+}
