@@ -36,7 +36,7 @@ func (s *Service) Marks(ctx context.Context, a auth.Actor) (map[int64]Mark, erro
 		}
 		u, known := newest[at{inst.App, inst.Reversion}]
 		if !known {
-			if u, err = s.newest(ctx, inst); err != nil {
+			if u, _, err = s.newest(ctx, inst); err != nil {
 				return nil, fmt.Errorf("marks: latest version of app %d: %w", inst.App, err)
 			}
 			newest[at{inst.App, inst.Reversion}] = u
