@@ -54,8 +54,8 @@ type appData struct {
 	Permissions  []string
 	Categories   []hub.Category // every category the app is in
 	Stores       []hub.AppStore // the stores that offer it
-	SizeBytes    uint64        // the size field counts units of 100 bytes
-	Versions     []hub.Version // newest first
+	SizeBytes    uint64         // the size field counts units of 100 bytes
+	Versions     []hub.Version  // newest first
 	VersionCount int64
 	Stack        *catalog.Stack // the newest installable version's stack; nil when none is installable
 	StackVersion string
