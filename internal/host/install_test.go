@@ -86,4 +86,7 @@ func TestPickVersionStores(t *testing.T) {
 	if got := planChoices(ups, order); len(got) != 5 || got[0].Value != "casaos:1.2.3" || got[2].Value != "runtipi:2.0" || got[4].Value != "zeta:0.9" {
 		t.Errorf("planChoices = %+v", got)
 	}
+	if got := planChoices(ups[:2], order); got[0].Value != "2.0" || got[1].Value != "1.2.3" {
+		t.Errorf("one store's choices are named by their versions: %+v", got)
+	}
 }

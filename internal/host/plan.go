@@ -25,7 +25,7 @@ type InstallPlan struct {
 	Store    string   `json:"store"`    // the store of that version ("" for a version a user published)
 	// Choices are every installable version with its store, grouped by store in the admin's order, newest first.
 	Choices []PlanChoice `json:"choices"`
-	Choice  string       `json:"choice"` // the choice this plan is for: store:version (VersionChoice)
+	Choice  string       `json:"choice"` // the value of the choice this plan is for
 	Name    string       `json:"name"`   // a free instance name: the key, else key-2, key-3…
 	// Settings are the template's user settings with the values to propose; ports are free host ports now.
 	Settings     []PlanSetting        `json:"settings"`
@@ -37,7 +37,7 @@ type InstallPlan struct {
 
 // PlanChoice is one installable version of one store.
 type PlanChoice struct {
-	Value   string `json:"value"` // store:version, as an install's version takes it
+	Value   string `json:"value"` // as an install's version takes it: store:version, or the version when one store has them all
 	Store   string `json:"store"`
 	Version string `json:"version"`
 }
@@ -48,6 +48,11 @@ func planChoices(ups []store.Update, order []string) []PlanChoice {
 	for _, u := range ups {
 		if u.Stack != nil {
 			out = append(out, PlanChoice{Value: VersionChoice(u), Store: u.Store, Version: u.Version})
+		}
+	}
+	if !slices.ContainsFunc(out, func(c PlanChoice) bool { return c.Store != out[0].Store }) {
+		for i := range out {
+			out[i].Value = out[i].Version // one store: a version names the choice
 		}
 	}
 	slices.SortStableFunc(out, func(a, b PlanChoice) int {
@@ -91,7 +96,12 @@ func (s *Service) Plan(ctx context.Context, a auth.Actor, app, version string) (
 	if err != nil {
 		return nil, err
 	}
-	p.Version, p.Store, p.Choice = up.Version, up.Store, VersionChoice(*up)
+	p.Version, p.Store = up.Version, up.Store
+	for _, c := range p.Choices {
+		if c.Store == up.Store && c.Version == up.Version {
+			p.Choice = c.Value
+		}
+	}
 	p.Requirements, p.HostAccess = stack.Requirements, stack.HostAccess
 	if err := s.checkResources(ctx, key, stack.Requirements); err != nil {
 		if apperr.As(err).Kind != apperr.Invalid {
