@@ -220,6 +220,11 @@ func TestOneAppFromTwoStores(t *testing.T) {
 			if info["store"] != want || info["version"] != "1.2.3" {
 				t.Errorf("%s runs %v from %v, want 1.2.3 from %s", name, info["version"], info["store"], want)
 			}
+			// An update is a newer version of the same store: runtipi has 2.0, casaos nothing newer (although
+			// runtipi's versions have higher reversions).
+			if newer := want == "runtipi"; info["update_available"] != newer || (newer && info["latest_version"] != "2.0") {
+				t.Errorf("%s: update_available %v, latest %v", name, info["update_available"], info["latest_version"])
+			}
 			env := dockertest.Docker(t, "inspect", "-f", "{{json .Config.Env}}", info["containerName"].(string))
 			if !strings.Contains(env, "FROM_STORE="+want) {
 				t.Errorf("%s's container env %s, want FROM_STORE=%s", name, env, want)
