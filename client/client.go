@@ -57,6 +57,7 @@ type InstallRequest struct {
 	App      string            `json:"app"`
 	Name     string            `json:"name,omitempty"`
 	Version  string            `json:"version,omitempty"`
+	Store    string            `json:"store,omitempty"`
 	Settings map[string]string `json:"settings,omitempty"`
 	Force    bool              `json:"force,omitempty"`
 	Domain   string            `json:"domain,omitempty"`

@@ -124,6 +124,16 @@ func readTemplate(fsys fs.FS, dir, key string, includeUnreleased bool) (Template
 	if t.Stack, err = readStack(fsys, dir, req); err != nil {
 		return Template{}, err
 	}
+	icon, err := readStoreMeta(fsys, dir, &t)
+	if err != nil {
+		return Template{}, err
+	}
+	if icon != "" {
+		delete(t.Stack.Files, icon) // the store's picture, not a file the app uses
+		if len(t.Stack.Files) == 0 {
+			t.Stack.Files = nil
+		}
+	}
 	if t.Description, err = readDescriptionFS(fsys, path.Join(dir, "README.md")); err != nil {
 		return Template{}, err
 	}
@@ -166,7 +176,7 @@ func readText(fsys fs.FS, dir, name string) (string, error) {
 }
 
 // layoutFiles are a template folder's own files, which are not among the stack's files.
-var layoutFiles = setOf(ComposeFile, EnvFile, VariablesFile, "README.md", "Notes.md", "CHANGELOG.md")
+var layoutFiles = setOf(ComposeFile, EnvFile, VariablesFile, MetaFile, "README.md", "Notes.md", "CHANGELOG.md")
 
 // readFiles returns every regular text file of the template folder but its own layout files, by path relative
 // to the folder: src/ and whatever else the compose file may use (a Dockerfile to build, a config file, a binary

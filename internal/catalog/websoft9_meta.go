@@ -1,10 +1,12 @@
 package catalog
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"strconv"
 	"strings"
 )
@@ -99,4 +101,61 @@ func (v *variables) versions() (string, []string, error) {
 		dist = defaultDist
 	}
 	return dist, out, nil
+}
+
+// MetaFile is StackHub's optional metadata file beside variables.json: what the store page shows of an app that
+// the Websoft9 layout does not carry (catalog.md §3).
+const MetaFile = "stackhub.json"
+
+// storeMeta is a MetaFile.
+type storeMeta struct {
+	Tagline       string   `json:"tagline"`
+	Categories    []string `json:"categories"`
+	Icon          string   `json:"icon"` // a file of the template folder, or an https URL
+	Screenshots   []string `json:"screenshots"`
+	Homepage      string   `json:"homepage"`
+	Architectures []string `json:"architectures"`
+}
+
+// iconTypes are the icon files a template may ship, by extension.
+var iconTypes = map[string]string{".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg",
+	".jpeg": "image/jpeg", ".webp": "image/webp"}
+
+// maxIconFile bounds an icon file a template ships.
+const maxIconFile = 256 << 10
+
+// readStoreMeta reads dir/stackhub.json into t when it is there; an icon file becomes a data: URL. It returns
+// the icon file's path relative to dir ("" for none), which is not one of the stack's files.
+func readStoreMeta(fsys fs.FS, dir string, t *Template) (string, error) {
+	b, err := fs.ReadFile(fsys, path.Join(dir, MetaFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", MetaFile, err)
+	}
+	var m storeMeta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return "", fmt.Errorf("%s: %w", MetaFile, err)
+	}
+	t.Tagline, t.Categories, t.Screenshots, t.Homepage = m.Tagline, m.Categories, m.Screenshots, m.Homepage
+	t.Architectures = m.Architectures
+	if m.Icon == "" || strings.HasPrefix(m.Icon, "https://") {
+		t.Icon = m.Icon
+		return "", nil
+	}
+	name := path.Clean(m.Icon)
+	media, ok := iconTypes[strings.ToLower(path.Ext(name))]
+	if !ok || !fs.ValidPath(name) || strings.HasPrefix(name, "../") {
+		return "", fmt.Errorf("%s: icon %q must be an https URL or a .svg, .png, .jpg or .webp file of the template folder", MetaFile, m.Icon)
+	}
+	body, err := fs.ReadFile(fsys, path.Join(dir, name))
+	if err != nil {
+		return "", fmt.Errorf("%s: icon %q: %w", MetaFile, m.Icon, err)
+	}
+	if len(body) > maxIconFile {
+		return "", fmt.Errorf("%s: icon %q is over %d KiB", MetaFile, m.Icon, maxIconFile>>10)
+	}
+	t.Icon = "data:" + media + ";base64," + base64.StdEncoding.EncodeToString(body)
+	return name, nil
 }

@@ -30,7 +30,7 @@ func appCmd() *cobra.Command {
 }
 
 func installCmd(r *remote) *cobra.Command {
-	var id, version string
+	var id, version, storeName string
 	var sets []string
 	var force bool
 	var domain string
@@ -50,7 +50,7 @@ func installCmd(r *remote) *cobra.Command {
 			ctx, cancel := r.ctx(cmd)
 			defer cancel()
 			c := r.client()
-			res, err := c.Install(ctx, client.InstallRequest{App: args[0], Name: id, Version: version, Settings: settings, Force: force, Domain: domain})
+			res, err := c.Install(ctx, client.InstallRequest{App: args[0], Name: id, Version: version, Store: storeName, Settings: settings, Force: force, Domain: domain})
 			if err != nil {
 				return err
 			}
@@ -69,7 +69,8 @@ func installCmd(r *remote) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&id, "id", "", "instance name (default: the app key)")
-	cmd.Flags().StringVar(&version, "version", "", "version (default: the app's default)")
+	cmd.Flags().StringVar(&version, "version", "", "version, or store:version (default: the newest of the first store in the server's --store-order that has the app)")
+	cmd.Flags().StringVar(&storeName, "store", "", "the store whose version to install: websoft9, casaos, ... (default: the server's --store-order)")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "a template setting, KEY=VALUE (repeatable)")
 	cmd.Flags().BoolVar(&force, "force", false, "install even if the server lacks the template's resources")
 	cmd.Flags().StringVar(&domain, "domain", "", "a name to route to the app through the edge (public, https auto)")

@@ -49,6 +49,12 @@ func catalogCmd() *cobra.Command {
 					for _, n := range t.Notes {
 						fmt.Fprintf(out, "  note %s: %s\n", t.Key, n)
 					}
+					if res.Renamed != "" {
+						fmt.Fprintf(out, "  note %s: %s\n", t.Key, res.Renamed)
+					}
+					if res.Joined {
+						fmt.Fprintf(out, "  note %s: joins app %d (%s), which another store brought first\n", t.Key, res.App, res.Key)
+					}
 					for _, w := range res.Warnings {
 						fmt.Fprintf(out, "  warning %s: %s\n", t.Key, w)
 					}

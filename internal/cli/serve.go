@@ -123,7 +123,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	defer eng.Close()
 	hs := host.New(st, eng, bus, log, host.Config{DataDir: cfg.DataDir, Prefix: cfg.Prefix,
-		PublicAddress: cfg.PublicAddr, PublishIP: cfg.PublishIP, HealthTimeout: cfg.HealthTimeout})
+		PublicAddress: cfg.PublicAddr, PublishIP: cfg.PublishIP, HealthTimeout: cfg.HealthTimeout, StoreOrder: cfg.StoreOrder})
 	defer hs.Close()
 	if v, err := eng.Version(ctx); err != nil {
 		log.Warn("Docker Engine does not answer; installs will fail until it does", "err", err)

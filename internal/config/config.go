@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,7 @@ type Config struct {
 	RFC2136Secret    string `koanf:"rfc2136-tsig-secret"`
 	RFC2136Algorithm string `koanf:"rfc2136-tsig-algorithm"`
 	CloudflareToken  string `koanf:"cloudflare-dns-api-token"`
+	StoreOrderS      string `koanf:"store-order"`
 
 	Hooks           []webhook.Hook `koanf:"-"`
 	HealthTimeout   time.Duration  `koanf:"-"`
@@ -67,6 +69,7 @@ type Config struct {
 	SourceSync      time.Duration  `koanf:"-"` // between scheduled syncs of the store sources; 0: on demand only
 	TrustedProxies  []netip.Prefix `koanf:"-"`
 	PublishIP       string         `koanf:"-"` // "" (all) or "127.0.0.1" (loopback)
+	StoreOrder      []string       `koanf:"-"` // the stores whose versions an install prefers, most preferred first
 }
 
 // envNames maps environment variables to setting keys.
@@ -102,6 +105,7 @@ var envNames = map[string]string{
 	"RFC2136_TSIG_SECRET":      "rfc2136-tsig-secret",
 	"RFC2136_TSIG_ALGORITHM":   "rfc2136-tsig-algorithm",
 	"CLOUDFLARE_DNS_API_TOKEN": "cloudflare-dns-api-token",
+	"STACKHUB_STORE_ORDER":     "store-order",
 }
 
 // Flags declares the serve flags on fs with their defaults.
@@ -125,6 +129,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("acme-directory", "https://acme-v02.api.letsencrypt.org/directory", "the ACME directory URL (env STACKHUB_ACME_DIRECTORY)")
 	fs.String("acme-email", "", "the ACME account's contact address (env STACKHUB_ACME_EMAIL)")
 	fs.String("acme-ca-root", "", "a PEM file of extra roots to trust when talking to the ACME server (env STACKHUB_ACME_CA_ROOT)")
+	fs.String("store-order", DefaultStoreOrder, "the stores whose version an install takes when it names none, most preferred first; stores not listed come after, by name (env STACKHUB_STORE_ORDER)")
 	fs.String("max-stack-size", strconv.Itoa(catalog.DefaultMaxSize), "bytes a stack that an ordinary user publishes may hold, compose, .env and files together; the administrator's imports may hold 64 MiB (env STACKHUB_MAX_STACK_SIZE)")
 	fs.String("source-sync", "6h", "how often every store source is synced, one at a time; 0 syncs them only on demand (env STACKHUB_SOURCE_SYNC)")
 }
@@ -209,6 +214,9 @@ func (c *Config) Validate() error {
 	if err := c.validateCerts(); err != nil {
 		return err
 	}
+	if c.StoreOrder, err = parseStoreOrder(c.StoreOrderS); err != nil {
+		return err
+	}
 	if c.PublicAddr == "" {
 		c.PublicAddr = firstAddress()
 	}
@@ -239,6 +247,28 @@ func (c *Config) validateCerts() error {
 		return fmt.Errorf("STACKHUB_DNS_PROVIDER %q: want rfc2136 or cloudflare", c.DNSProvider)
 	}
 	return nil
+}
+
+// DefaultStoreOrder is the stores an install prefers by default: StackHub's own format first, then by how
+// complete the stores' templates are.
+const DefaultStoreOrder = "websoft9,casaos,runtipi,umbrel,cosmos,portainer"
+
+var storeNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+
+// parseStoreOrder reads --store-order: store names separated by commas, each once.
+func parseStoreOrder(s string) ([]string, error) {
+	var out []string
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !storeNameRe.MatchString(name) || slices.Contains(out, name) {
+			return nil, fmt.Errorf("--store-order %q: want store names such as %s, each once", s, DefaultStoreOrder)
+		}
+		out = append(out, name)
+	}
+	return out, nil
 }
 
 var prefixRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)

@@ -16,6 +16,7 @@ import (
 type CheckResult struct {
 	App     string `json:"app"`
 	Version string `json:"version"`
+	Store   string `json:"store,omitempty"` // the store the version came from
 	OK      bool   `json:"ok"`
 	Error   string `json:"error,omitempty"`
 }
@@ -47,7 +48,7 @@ func (s *Service) CheckCatalog(ctx context.Context, a auth.Actor, apps []string)
 			if u.Stack == nil {
 				continue
 			}
-			r := CheckResult{App: *rec.Package, Version: u.Version, OK: true}
+			r := CheckResult{App: *rec.Package, Version: u.Version, Store: u.Store, OK: true}
 			if err := s.checkVersion(ctx, *rec.Package, u); err != nil {
 				r.OK, r.Error = false, err.Error()
 			}

@@ -84,7 +84,11 @@ func (s *Service) Reconfigure(ctx context.Context, a auth.Actor, name string) (*
 	if inst.State != store.StateInstalled {
 		return nil, apperr.New(apperr.Conflict, "%s is %s; it is reconfigured once it is installed", name, inst.State)
 	}
-	_, up, stack, err := s.resolve(ctx, inst.AppKey, inst.Version)
+	storeName := "" // the store of the version it runs: several stores may have that version
+	if current, err := s.store.Q().Update(ctx, inst.App, inst.Reversion); err == nil {
+		storeName = current.Store
+	}
+	_, up, stack, err := s.resolve(ctx, inst.AppKey, storeName, inst.Version, "")
 	if err != nil {
 		return nil, err
 	}

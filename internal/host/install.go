@@ -20,7 +20,8 @@ import (
 type InstallRequest struct {
 	App      string            // the app's package name (the template key)
 	Name     string            // the instance name; default App
-	Version  string            // default: the app's default version
+	Version  string            // default: the newest version of the preferred store; "store:version" names the store too
+	Store    string            // the store whose version to install; default: the first of StoreOrder that has the app
 	Settings map[string]string // user settings (the template's *_SET variables and W9_URL)
 	Force    bool              // install even when the server lacks the template's resources
 	Domain   string            // a name to route to the app through the edge (docs/edge.md); optional
@@ -34,6 +35,7 @@ type Installed struct {
 	DBPort    string `json:"db_port"`
 	Job       int64  `json:"job"`
 	Version   string `json:"version"`
+	Store     string `json:"store,omitempty"`
 }
 
 // Install validates the request, books ports, renders the project and starts the install job. Whatever it
@@ -51,7 +53,7 @@ func (s *Service) Install(ctx context.Context, a auth.Actor, req InstallRequest)
 	if err := CheckName(req.Name); err != nil {
 		return nil, err
 	}
-	app, up, stack, err := s.resolve(ctx, req.App, req.Version)
+	app, up, stack, err := s.resolve(ctx, req.App, req.Store, req.Version, "")
 	if err != nil {
 		return nil, err
 	}
@@ -91,11 +93,12 @@ func (s *Service) Install(ctx context.Context, a auth.Actor, req InstallRequest)
 	s.jobs.Add(1)
 	go s.runInstall(inst, job)
 	return &Installed{Instance: inst.Name, Container: inst.Project, Port: port, DBPort: dbPort, Job: job.ID,
-		Version: inst.Version}, nil
+		Version: inst.Version, Store: up.Store}, nil
 }
 
-// resolve finds the app by key and the version's stack; no version means the newest installable one.
-func (s *Service) resolve(ctx context.Context, key, version string) (*store.App, *store.Update, *catalog.Stack, error) {
+// resolve finds the app by key and the version's stack (pickVersion); prefer is a store to try before the
+// admin's order (an upgrade stays in its instance's store).
+func (s *Service) resolve(ctx context.Context, key, storeName, version, prefer string) (*store.App, *store.Update, *catalog.Stack, error) {
 	q := s.store.Q()
 	app, err := q.AppByPackage(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
@@ -108,41 +111,106 @@ func (s *Service) resolve(ctx context.Context, key, version string) (*store.App,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	up, st, err := pickVersion(key, version, ups)
+	up, st, err := pickVersion(key, storeName, version, ups, s.storeOrder(prefer))
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	return app, up, st, nil
 }
 
-// pickVersion finds in ups (newest first, as the store lists them) the installable update of version, or with
-// no version the newest installable one, and decodes its stack. key names the app in errors.
-func pickVersion(key, version string, ups []store.Update) (*store.Update, *catalog.Stack, error) {
+// storeOrder is the admin's order of stores, with prefer (when set) first.
+func (s *Service) storeOrder(prefer string) []string {
+	if prefer == "" {
+		return s.cfg.StoreOrder
+	}
+	return append([]string{prefer}, s.cfg.StoreOrder...)
+}
+
+// SplitVersion reads a version choice: "store:version" names the store and the version (no tag and no store name
+// holds a colon), anything else is a version of storeName.
+func SplitVersion(storeName, version string) (string, string) {
+	if st, v, ok := strings.Cut(version, ":"); ok && (storeName == "" || storeName == st) {
+		return st, v
+	}
+	return storeName, version
+}
+
+// VersionChoice is how a version is named where several stores may have the same one: "store:version" when
+// the update came from a store, else the version.
+func VersionChoice(u store.Update) string {
+	if u.Store == "" {
+		return u.Version
+	}
+	return u.Store + ":" + u.Version
+}
+
+// storeBefore reports whether store a comes before store b in order: listed stores in their order, then the
+// others by name.
+func storeBefore(a, b string, order []string) bool {
+	ia, ib := slices.Index(order, a), slices.Index(order, b)
+	if ia < 0 {
+		ia = len(order)
+	}
+	if ib < 0 {
+		ib = len(order)
+	}
+	if ia != ib {
+		return ia < ib
+	}
+	return ia == len(order) && a < b
+}
+
+// pickVersion finds in ups (newest first, as the store lists them) the installable update of storeName and
+// version, and decodes its stack. No store: the first store in order that has that version (or any version);
+// no version: that store's newest one. key names the app in errors.
+func pickVersion(key, storeName, version string, ups []store.Update, order []string) (*store.Update, *catalog.Stack, error) {
+	storeName, version = SplitVersion(storeName, version)
+	var best *store.Update
 	for i := range ups {
 		u := &ups[i]
-		if u.Stack == nil || (version != "" && u.Version != version) {
+		if u.Stack == nil || (version != "" && u.Version != version) || (storeName != "" && u.Store != storeName) {
 			continue
 		}
-		var st catalog.Stack
-		if err := json.Unmarshal([]byte(*u.Stack), &st); err != nil {
-			return nil, nil, fmt.Errorf("stack of %s %s: %w", key, u.Version, err)
+		if best == nil || storeBefore(u.Store, best.Store, order) {
+			best = u
 		}
-		return u, &st, nil
 	}
-	known := installable(ups)
+	if best != nil {
+		var st catalog.Stack
+		if err := json.Unmarshal([]byte(*best.Stack), &st); err != nil {
+			return nil, nil, fmt.Errorf("stack of %s %s: %w", key, VersionChoice(*best), err)
+		}
+		return best, &st, nil
+	}
+	known := choices(ups)
 	if len(known) == 0 {
 		return nil, nil, apperr.Field(apperr.Invalid, "appName", "%s has no installable version", key)
 	}
+	if storeName != "" && version == "" {
+		return nil, nil, apperr.Field(apperr.Invalid, "store", "%s has no version from store %q; choose one of %s", key,
+			storeName, strings.Join(known, ", "))
+	}
 	return nil, nil, apperr.Field(apperr.Invalid, "version", "%s has no version %q; choose one of %s", key,
-		version, strings.Join(known, ", "))
+		VersionChoice(store.Update{Store: storeName, Version: version}), strings.Join(known, ", "))
 }
 
-// installable lists the versions of ups that carry a stack, in the order of ups.
+// installable lists the versions of ups that carry a stack, in the order of ups, each once.
 func installable(ups []store.Update) []string {
 	var out []string
 	for _, u := range ups {
-		if u.Stack != nil {
+		if u.Stack != nil && !slices.Contains(out, u.Version) {
 			out = append(out, u.Version)
+		}
+	}
+	return out
+}
+
+// choices lists the installable versions of ups as VersionChoice names them, in the order of ups.
+func choices(ups []store.Update) []string {
+	var out []string
+	for _, u := range ups {
+		if u.Stack != nil {
+			out = append(out, VersionChoice(u))
 		}
 	}
 	return out

@@ -27,18 +27,19 @@ func (s *Service) Marks(ctx context.Context, a auth.Actor) (map[int64]Mark, erro
 		return nil, fmt.Errorf("marks: %w", err)
 	}
 	out := map[int64]Mark{}
-	newest := map[int64]*store.Update{} // by app: instances of one app share its versions
+	type at struct{ app, rev int64 }
+	newest := map[at]*store.Update{} // instances of one app at one version share its newer versions
 	for i := range insts {
 		inst := &insts[i]
 		if inst.State == store.StateUninstalling {
 			continue // on its way out: the app is no longer "installed"
 		}
-		u, known := newest[inst.App]
+		u, known := newest[at{inst.App, inst.Reversion}]
 		if !known {
-			if u, err = s.newest(ctx, inst.App); err != nil {
+			if u, _, err = s.newest(ctx, inst); err != nil {
 				return nil, fmt.Errorf("marks: latest version of app %d: %w", inst.App, err)
 			}
-			newest[inst.App] = u
+			newest[at{inst.App, inst.Reversion}] = u
 		}
 		latest, newer := compareLatest(u, inst)
 		m := out[inst.App]

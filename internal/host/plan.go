@@ -20,15 +20,51 @@ type InstallPlan struct {
 	AppID    int64    `json:"app_id"`
 	App      string   `json:"app"`      // the template key (package)
 	AppName  string   `json:"app_name"` // the catalog's display name
-	Versions []string `json:"versions"` // installable versions, newest first
+	Versions []string `json:"versions"` // installable versions, newest first (each once, whichever stores have it)
 	Version  string   `json:"version"`  // the version this plan is for
-	Name     string   `json:"name"`     // a free instance name: the key, else key-2, key-3…
+	Store    string   `json:"store"`    // the store of that version ("" for a version a user published)
+	// Choices are every installable version with its store, grouped by store in the admin's order, newest first.
+	Choices []PlanChoice `json:"choices"`
+	Choice  string       `json:"choice"` // the value of the choice this plan is for
+	Name    string       `json:"name"`   // a free instance name: the key, else key-2, key-3…
 	// Settings are the template's user settings with the values to propose; ports are free host ports now.
 	Settings     []PlanSetting        `json:"settings"`
 	Requirements catalog.Requirements `json:"requirements"`
 	HostAccess   []string             `json:"host_access"` // why the app needs power over the host; empty: none
 	// Shortfall says why the server's free resources fall short of the requirements; installing then needs force.
 	Shortfall string `json:"shortfall,omitempty"`
+}
+
+// PlanChoice is one installable version of one store.
+type PlanChoice struct {
+	Value   string `json:"value"` // as an install's version takes it: store:version, or the version when one store has them all
+	Store   string `json:"store"`
+	Version string `json:"version"`
+}
+
+// planChoices lists ups' installable versions by store in order, newest first.
+func planChoices(ups []store.Update, order []string) []PlanChoice {
+	var out []PlanChoice
+	for _, u := range ups {
+		if u.Stack != nil {
+			out = append(out, PlanChoice{Value: VersionChoice(u), Store: u.Store, Version: u.Version})
+		}
+	}
+	if !slices.ContainsFunc(out, func(c PlanChoice) bool { return c.Store != out[0].Store }) {
+		for i := range out {
+			out[i].Value = out[i].Version // one store: a version names the choice
+		}
+	}
+	slices.SortStableFunc(out, func(a, b PlanChoice) int {
+		switch {
+		case a.Store == b.Store:
+			return 0
+		case storeBefore(a.Store, b.Store, order):
+			return -1
+		}
+		return 1
+	})
+	return out
 }
 
 // PlanSetting is one user setting as an install form shows it.
@@ -39,7 +75,8 @@ type PlanSetting struct {
 	Hint  string `json:"hint,omitempty"` // what an empty value means
 }
 
-// Plan prepares an install form for an app given by key or catalog id, at version (empty: the newest).
+// Plan prepares an install form for an app given by key or catalog id, at version ("store:version", a version,
+// or empty: the newest of the preferred store, as Install picks).
 func (s *Service) Plan(ctx context.Context, a auth.Actor, app, version string) (*InstallPlan, error) {
 	if err := requireAdmin(a); err != nil {
 		return nil, err
@@ -54,12 +91,18 @@ func (s *Service) Plan(ctx context.Context, a auth.Actor, app, version string) (
 	if err != nil {
 		return nil, err
 	}
-	p.Versions = installable(ups)
-	up, stack, err := pickVersion(key, version, ups)
+	p.Versions, p.Choices = installable(ups), planChoices(ups, s.cfg.StoreOrder)
+	up, stack, err := pickVersion(key, "", version, ups, s.cfg.StoreOrder)
 	if err != nil {
 		return nil, err
 	}
-	p.Version, p.Requirements, p.HostAccess = up.Version, stack.Requirements, stack.HostAccess
+	p.Version, p.Store = up.Version, up.Store
+	for _, c := range p.Choices {
+		if c.Store == up.Store && c.Version == up.Version {
+			p.Choice = c.Value
+		}
+	}
+	p.Requirements, p.HostAccess = stack.Requirements, stack.HostAccess
 	if err := s.checkResources(ctx, key, stack.Requirements); err != nil {
 		if apperr.As(err).Kind != apperr.Invalid {
 			return nil, err

@@ -59,7 +59,7 @@ func (s *Service) lastRendering(ctx context.Context, inst *store.Instance) (rend
 	if err != nil || len(r) > 0 {
 		return r, err
 	}
-	_, _, stack, err := s.resolve(ctx, inst.AppKey, inst.Version)
+	_, _, stack, err := s.resolve(ctx, inst.AppKey, "", inst.Version, "")
 	if err != nil {
 		s.log.Warn("no record of the rendered files and no template to derive it from; edited files are kept",
 			"instance", inst.Name, "version", inst.Version, "err", err)

@@ -26,6 +26,9 @@ type Config struct {
 	PublicAddress string        // the server address used in W9_URL
 	PublishIP     string        // where new installs publish their ports: "" every interface, "127.0.0.1" loopback
 	HealthTimeout time.Duration // how long an install waits for health
+	// StoreOrder is the admin's preferred order of stores (--store-order): an install that names no store takes
+	// the newest version of the first of them that has the app; stores not listed come after, by name.
+	StoreOrder []string
 }
 
 const (

@@ -24,6 +24,7 @@ type Info struct {
 	App        string              `json:"app"`
 	AppID      int64               `json:"app_id"`
 	Version    string              `json:"version"`
+	Store      string              `json:"store,omitempty"` // the store of the version it runs ("" unknown, or a user's)
 	Container  string              `json:"containerName"`
 	State      string              `json:"state"`
 	Status     string              `json:"status"`
@@ -137,11 +138,12 @@ func (s *Service) info(ctx context.Context, inst *store.Instance) (*Info, error)
 		services = strings.Split(inst.Services, ",")
 	}
 	slices.Sort(services)
-	latest, newer, err := s.latest(ctx, inst)
+	u, running, err := s.newest(ctx, inst)
 	if err != nil {
 		return nil, err
 	}
-	return &Info{Latest: latest, UpdateAvailable: newer, Name: inst.Name, App: inst.AppKey, AppID: inst.App, Version: inst.Version, Container: inst.Project,
+	latest, newer := compareLatest(u, inst)
+	return &Info{Latest: latest, UpdateAvailable: newer, Store: running, Name: inst.Name, App: inst.AppKey, AppID: inst.App, Version: inst.Version, Container: inst.Project,
 		State: inst.State, Status: code, Info: text, Port: port, DBPort: dbPort, Ports: bookings,
 		HostAccess: inst.HostAccess, Services: services, CreatedAt: inst.CreatedAt, UpdatedAt: inst.UpdatedAt}, nil
 }
@@ -158,28 +160,25 @@ func (s *Service) status(ctx context.Context, inst *store.Instance) (code, info 
 	return computeStatus(inst, st)
 }
 
-// latest finds the app's newest installable version, and whether it is newer than the instance's.
-func (s *Service) latest(ctx context.Context, inst *store.Instance) (string, bool, error) {
-	u, err := s.newest(ctx, inst.App)
+// newest is the newest installable version of inst's app among its last 50, from the store of the version inst
+// runs (another store's newer version is another template, not an update), and that store; nil when none is
+// installable.
+func (s *Service) newest(ctx context.Context, inst *store.Instance) (*store.Update, string, error) {
+	ups, err := s.store.Q().Updates(ctx, inst.App, true, store.Page{Limit: 50})
 	if err != nil {
-		return "", false, err
+		return nil, "", err
 	}
-	version, newer := compareLatest(u, inst)
-	return version, newer, nil
-}
-
-// newest is the app's newest installable version among its last 50, or nil when none of them is installable.
-func (s *Service) newest(ctx context.Context, appID int64) (*store.Update, error) {
-	ups, err := s.store.Q().Updates(ctx, appID, true, store.Page{Limit: 50})
-	if err != nil {
-		return nil, err
+	running := ""
+	i := slices.IndexFunc(ups, func(u store.Update) bool { return u.Reversion == inst.Reversion })
+	if i >= 0 {
+		running = ups[i].Store
 	}
-	for i := range ups {
-		if ups[i].Stack != nil {
-			return &ups[i], nil
+	for j := range ups {
+		if ups[j].Stack != nil && (i < 0 || ups[j].Store == running) {
+			return &ups[j], running, nil
 		}
 	}
-	return nil, nil
+	return nil, running, nil
 }
 
 // compareLatest is the newest version u ("" when nil) and whether it is newer than what inst runs.

@@ -36,7 +36,15 @@ func (s *Service) Upgrade(ctx context.Context, a auth.Actor, name, version strin
 	if strings.TrimSpace(version) == "" {
 		return nil, apperr.Field(apperr.Invalid, "version", "version is required: the version to upgrade %s to", name)
 	}
-	_, up, stack, err := s.resolve(ctx, inst.AppKey, version)
+	current, err := s.store.Q().Update(ctx, inst.App, inst.Reversion)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("version %s of %s: %w", inst.Version, name, err)
+	}
+	prefer := ""
+	if current != nil {
+		prefer = current.Store // a version that several stores have: the one of the store it runs now
+	}
+	_, up, stack, err := s.resolve(ctx, inst.AppKey, "", version, prefer)
 	if err != nil {
 		return nil, err
 	}

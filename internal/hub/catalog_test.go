@@ -7,9 +7,11 @@ import (
 	"testing"
 
 	"github.com/stackhub/stackhub/client"
+	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/catalog/builtin"
+	"github.com/stackhub/stackhub/internal/hub"
 	tu "github.com/stackhub/stackhub/internal/testutil"
 )
 
@@ -191,4 +193,65 @@ func twoVersionWordPress(t *testing.T) catalog.Template {
 	}
 	t.Fatal("the built-in catalog has no WordPress with two versions; these tests need one")
 	return catalog.Template{}
+}
+
+// A package that belongs to a user's app is refused whatever store the template comes from; an app that every
+// store deprecates is hidden from the store page but kept, and shown again when a store offers it undeprecated;
+// a store's category matches an existing nested category of the same name.
+func TestImportStoresRefusalsHiddenAndNestedCategories(t *testing.T) {
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s := tu.StartServer(t, e, tu.Options{})
+		admin := auth.Actor{Admin: true, Enabled: true}
+		wp := twoVersionWordPress(t)
+
+		alice := s.NewUser("alice")
+		s.Want(200, alice, "POST", "/app", map[string]any{"name": "Mine", "package": "mine"})
+		mine := wp
+		mine.Key, mine.Store = "mine", "casaos"
+		_, err := s.Hub.ImportTemplate(t.Context(), admin, mine)
+		if e := apperr.As(err); e.Kind != apperr.Conflict || !strings.Contains(e.Message, "belongs to user") {
+			t.Errorf("a user's package: %v", err)
+		}
+
+		parent, err := s.Hub.CreateCategory(t.Context(), admin, 0, "Software")
+		if err != nil {
+			t.Fatal(err)
+		}
+		nested, err := s.Hub.CreateCategory(t.Context(), admin, parent, "Content Management")
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := wp
+		old.Key, old.Store, old.Hidden, old.Categories = "oldpress", "runtipi", true, []string{"content management"}
+		res, err := s.Hub.ImportTemplate(t.Context(), admin, old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		browse := func() []int64 {
+			apps, err := s.Hub.Browse(t.Context(), hub.BrowseQuery{Category: parent, Page: hub.Page{Limit: 100}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []int64
+			for _, a := range apps {
+				ids = append(ids, a.ID)
+			}
+			return ids
+		}
+		if ids := browse(); len(ids) != 0 {
+			t.Errorf("a deprecated app is listed: %v", ids)
+		}
+		d, err := s.Hub.AppDetails(t.Context(), "oldpress")
+		if err != nil || !d.Hidden || len(d.Categories) != 1 || d.Categories[0].ID != nested {
+			t.Errorf("the deprecated app: %+v, %v (want hidden, in category %d)", d, err, nested)
+		}
+		fresh := old
+		fresh.Store, fresh.Hidden = "casaos", false
+		if _, err := s.Hub.ImportTemplate(t.Context(), admin, fresh); err != nil {
+			t.Fatal(err)
+		}
+		if ids := browse(); !slices.Equal(ids, []int64{res.App}) {
+			t.Errorf("offered undeprecated by a second store, the app is listed under its parent category: %v", ids)
+		}
+	})
 }

@@ -25,16 +25,24 @@ type App struct {
 	UpdatedAt   int64   `json:"updated_at"`
 	StarsNum    int64   `json:"stars_num"`
 	CommentsNum int64   `json:"comments_num"`
+
+	// The store metadata (docs/stores.md), outside the GeekApk shape: the API v1 and the web UI show it.
+	Tagline       string `json:"-"`
+	Homepage      string `json:"-"`
+	Architectures string `json:"-"` // comma-separated Docker platform names
+	Hidden        bool   `json:"-"` // every store that has it deprecates it: not listed in the store
+	MetaStore     string `json:"-"` // the store whose metadata the app shows
 }
 
 const appCols = `id, author_user, category, package_name, app_name, alias, icon_url, app_description, visualizer,
-	button_text, special, previews, app_permissions, size, created_at, updated_at, stars_num, comments_num`
+	button_text, special, previews, app_permissions, size, created_at, updated_at, stars_num, comments_num, tagline,
+	homepage, architectures, hidden, meta_store`
 
 func scanApp(row interface{ Scan(...any) error }) (*App, error) {
 	var a App
 	err := row.Scan(&a.ID, &a.Author, &a.Category, &a.Package, &a.Name, &a.Alias, &a.IconURL, &a.Desc, &a.Visual,
 		&a.Button, &a.Special, &a.Previews, &a.Permissions, &a.Size, &a.CreatedAt, &a.UpdatedAt, &a.StarsNum,
-		&a.CommentsNum)
+		&a.CommentsNum, &a.Tagline, &a.Homepage, &a.Architectures, &a.Hidden, &a.MetaStore)
 	if err != nil {
 		return nil, mapErr(err)
 	}

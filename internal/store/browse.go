@@ -14,20 +14,22 @@ type Browse struct {
 	Page       Page
 }
 
-// BrowseApps lists whole apps (app 0 excluded) for the store page.
+// BrowseApps lists whole apps (app 0 and hidden apps excluded) for the store page; an app is in a category by
+// apps.category or by one of its store categories.
 func (q *Q) BrowseApps(ctx context.Context, b Browse) ([]App, error) {
 	ob, err := orderBy(appSorts, b.Sort, "id")
 	if err != nil {
 		return nil, err
 	}
-	where, args := `id <> 0`, []any{}
+	where, args := `id <> 0 AND hidden = FALSE`, []any{}
 	if b.Keyword != "" {
 		args = append(args, likePattern(b.Keyword))
 		where += ` AND (fold(app_name) LIKE $1 ESCAPE '\' OR fold(COALESCE(package_name, '')) LIKE $1 ESCAPE '\'
 			OR fold(app_description) LIKE $1 ESCAPE '\')`
 	}
 	if len(b.Categories) > 0 {
-		where += ` AND category IN (` + placeholders(len(args)+1, len(b.Categories)) + `)`
+		in := placeholders(len(args)+1, len(b.Categories))
+		where += ` AND (category IN (` + in + `) OR id IN (SELECT app FROM app_categories WHERE category IN (` + in + `)))`
 		for _, c := range b.Categories {
 			args = append(args, c)
 		}

@@ -16,14 +16,17 @@ type Update struct {
 	APITarget  *int64  `json:"api_target"`
 	Stack      *string `json:"-"`
 	CreatedAt  int64   `json:"created_at"`
+	// Store is the store the version was imported from ("websoft9", "casaos", ...); "" for a user's version.
+	// Outside the GeekApk shape: the API v1 and the web UI show it.
+	Store string `json:"-"`
 }
 
-const updateCols = `app, reversion, version_name, install_url, updates, api_min, api_target, stack, created_at`
+const updateCols = `app, reversion, version_name, install_url, updates, api_min, api_target, stack, created_at, store`
 
 func scanUpdate(row interface{ Scan(...any) error }) (*Update, error) {
 	var u Update
 	err := row.Scan(&u.App, &u.Reversion, &u.Version, &u.InstallURL, &u.Updates, &u.APIMin, &u.APITarget, &u.Stack,
-		&u.CreatedAt)
+		&u.CreatedAt, &u.Store)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -43,8 +46,8 @@ func (q *Q) CreateUpdate(ctx context.Context, u *Update) error {
 	if err != nil {
 		return fmt.Errorf("insert update %d/%d: %w", u.App, u.Reversion, err)
 	}
-	_, err = q.exec(ctx, `INSERT INTO updates (`+updateCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		u.App, u.Reversion, u.Version, u.InstallURL, u.Updates, u.APIMin, u.APITarget, stack, u.CreatedAt)
+	_, err = q.exec(ctx, `INSERT INTO updates (`+updateCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		u.App, u.Reversion, u.Version, u.InstallURL, u.Updates, u.APIMin, u.APITarget, stack, u.CreatedAt, u.Store)
 	if err != nil {
 		return fmt.Errorf("insert update %d/%d: %w", u.App, u.Reversion, err)
 	}

@@ -32,6 +32,7 @@ var (
 
 func (u *UI) registerApp(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ui/apps/{aid}", u.page(u.appPage))
+	mux.HandleFunc("GET /ui/apps/{aid}/icon", u.page(u.appIcon))
 	mux.HandleFunc("POST /ui/apps/{aid}/star", u.page(u.starApp))
 	mux.HandleFunc("POST /ui/apps/{aid}/comments", u.page(u.postComment))
 	mux.HandleFunc("POST /ui/comments/{cid}/star", u.page(u.starComment))
@@ -51,8 +52,10 @@ type appData struct {
 	Author       *hub.User // nil when the author's account was deleted
 	Previews     []string
 	Permissions  []string
-	SizeBytes    uint64        // the size field counts units of 100 bytes
-	Versions     []hub.Version // newest first
+	Categories   []hub.Category // every category the app is in
+	Stores       []hub.AppStore // the stores that offer it
+	SizeBytes    uint64         // the size field counts units of 100 bytes
+	Versions     []hub.Version  // newest first
 	VersionCount int64
 	Stack        *catalog.Stack // the newest installable version's stack; nil when none is installable
 	StackVersion string
@@ -78,6 +81,26 @@ func (u *UI) appPage(w http.ResponseWriter, r *http.Request, me Me) {
 		}
 	}
 	u.fail(w, r, me, err)
+}
+
+// appIcon serves an icon a store shipped as a file. An SVG may hold script: it is served under a policy that
+// runs nothing, and pages show it through <img>, which runs nothing either.
+func (u *UI) appIcon(w http.ResponseWriter, r *http.Request, me Me) {
+	aid, err := pathID(r, "aid", "app")
+	if err != nil {
+		u.fail(w, r, me, err)
+		return
+	}
+	ic, err := u.d.Hub.AppIcon(r.Context(), aid)
+	if err != nil {
+		u.fail(w, r, me, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", ic.MediaType)
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+	h.Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(ic.Body)
 }
 
 // showApp renders an app page; form and formFor carry a failed comment form back to its place.
@@ -117,6 +140,9 @@ func (u *UI) appData(ctx context.Context, me Me, aid int64, v appView) (*appData
 		return nil, err
 	}
 	if err := u.appVersions(ctx, d); err != nil {
+		return nil, err
+	}
+	if d.Categories, d.Stores, err = h.AppOrigins(ctx, aid); err != nil {
 		return nil, err
 	}
 	if me.User {

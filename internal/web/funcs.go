@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/stackhub/stackhub/internal/host"
 )
 
 var funcs = template.FuncMap{
@@ -20,6 +22,26 @@ var funcs = template.FuncMap{
 	"bytes":   humanBytes,
 	"pct":     func(f float64) string { return fmt.Sprintf("%.0f%%", f) },
 	"dict":    dict,
+	"byStore": byStore,
+}
+
+// storeGroup is the versions of one store, as the install form's select groups them.
+type storeGroup struct {
+	Store   string
+	Choices []host.PlanChoice
+}
+
+// byStore groups consecutive choices of the same store (a plan lists them grouped, in the admin's order).
+func byStore(cs []host.PlanChoice) []storeGroup {
+	var out []storeGroup
+	for _, c := range cs {
+		if n := len(out); n > 0 && out[n-1].Store == c.Store {
+			out[n-1].Choices = append(out[n-1].Choices, c)
+			continue
+		}
+		out = append(out, storeGroup{Store: c.Store, Choices: []host.PlanChoice{c}})
+	}
+	return out
 }
 
 // when is an epoch-ms time as the pages show it, in UTC.

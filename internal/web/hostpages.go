@@ -43,7 +43,7 @@ func (u *UI) installPage(w http.ResponseWriter, r *http.Request, me Me) {
 	}
 	f := newForm()
 	f.Values.Set("name", plan.Name)
-	f.Values.Set("version", plan.Version)
+	f.Values.Set("version", plan.Choice)
 	for _, st := range plan.Settings {
 		f.Values.Set(settingPrefix+st.Name, st.Value)
 	}

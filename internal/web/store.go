@@ -27,8 +27,9 @@ func (u *UI) registerStore(mux *http.ServeMux) {
 // storeCard is one app on the store page.
 type storeCard struct {
 	hub.App
-	Short string     // the description, cut to fit a card
-	Mark  *host.Mark // nil: not on this server, or the visitor is not the admin
+	Short      string         // the tagline, else the description cut to fit a card
+	Mark       *host.Mark     // nil: not on this server, or the visitor is not the admin
+	Categories []hub.Category // the categories it is in, by name
 }
 
 // storeCat is one node of the category tree beside the apps.
@@ -103,11 +104,33 @@ func (u *UI) storePage(w http.ResponseWriter, r *http.Request, me Me) {
 			return
 		}
 	}
+	ids := make([]int64, len(apps))
+	for i, a := range apps {
+		ids[i] = a.ID
+	}
+	links, err := u.d.Hub.AppCategories(ctx, ids)
+	if err != nil {
+		u.fail(w, r, me, err)
+		return
+	}
+	byID := make(map[int64]hub.Category, len(cats))
+	for _, c := range cats {
+		byID[c.ID] = c
+	}
 	for _, a := range apps {
-		c := storeCard{App: a, Short: storeShort(a.Desc, 140)}
+		c := storeCard{App: a, Short: a.Tagline}
+		if c.Short == "" {
+			c.Short = storeShort(a.Desc, 140)
+		}
 		if m, ok := marks[a.ID]; ok {
 			c.Mark = &m
 		}
+		for _, id := range links[a.ID] {
+			if cat, ok := byID[id]; ok {
+				c.Categories = append(c.Categories, cat)
+			}
+		}
+		slices.SortFunc(c.Categories, func(a, b hub.Category) int { return strings.Compare(a.Name, b.Name) })
 		d.Cards = append(d.Cards, c)
 	}
 	title := "Store"

@@ -22,6 +22,10 @@ func (h *Handler) install(r *http.Request, a auth.Actor, p params) (string, any,
 	if err != nil {
 		return "", nil, err
 	}
+	storeName, err := p.str("store")
+	if err != nil {
+		return "", nil, err
+	}
 	settings, err := p.settings()
 	if err != nil {
 		return "", nil, err
@@ -31,7 +35,7 @@ func (h *Handler) install(r *http.Request, a auth.Actor, p params) (string, any,
 		return "", nil, err
 	}
 	res, err := h.host.Install(r.Context(), a, host.InstallRequest{App: app, Name: name, Version: version,
-		Settings: settings, Force: p.flag("force"), Domain: domain})
+		Store: storeName, Settings: settings, Force: p.flag("force"), Domain: domain})
 	if err != nil {
 		return "", nil, err
 	}

@@ -30,6 +30,9 @@ func (a *API) registerCatalog(api huma.API) {
 	huma.Register(api, huma.Operation{OperationID: "import-template", Method: http.MethodPost,
 		Path: Prefix + "/catalog/templates", Summary: "Import one template into the catalog (admin)",
 		Tags: []string{"catalog"}, MaxBodyBytes: maxStackBody}, a.importTemplate)
+	huma.Register(api, huma.Operation{OperationID: "get-app", Method: http.MethodGet,
+		Path: Prefix + "/apps/{app}", Summary: "A catalog app with its categories, stores and versions, each marked with its store",
+		Tags: []string{"catalog"}}, a.getApp)
 	huma.Register(api, huma.Operation{OperationID: "check-catalog", Method: http.MethodGet,
 		Path: Prefix + "/catalog/check", Summary: "Render and load every installable version, as an install would, starting nothing (admin)",
 		Tags: []string{"catalog"}}, a.checkCatalog)
@@ -62,4 +65,22 @@ func (a *API) checkCatalog(ctx context.Context, in *CheckInput) (*CheckOutput, e
 		res = []host.CheckResult{}
 	}
 	return &CheckOutput{Body: res}, nil
+}
+
+// AppInput names an app.
+type AppInput struct {
+	App string `path:"app" doc:"the app's key (package) or id"`
+}
+
+// AppOutput is one app with what its stores say.
+type AppOutput struct {
+	Body *hub.AppDetails
+}
+
+func (a *API) getApp(ctx context.Context, in *AppInput) (*AppOutput, error) {
+	d, err := a.hub.AppDetails(ctx, in.App)
+	if err != nil {
+		return nil, fail(err)
+	}
+	return &AppOutput{Body: d}, nil
 }

@@ -15,7 +15,8 @@ type InstallInput struct {
 	Body struct {
 		App      string            `json:"app" doc:"the catalog app's key (package), e.g. wordpress" minLength:"1"`
 		Name     string            `json:"name,omitempty" doc:"instance name; default: the app key"`
-		Version  string            `json:"version,omitempty" doc:"default: the app's default version"`
+		Version  string            `json:"version,omitempty" doc:"the version, or store:version; default: the newest version of the first store in the server's --store-order that has the app"`
+		Store    string            `json:"store,omitempty" doc:"the store whose version to install (websoft9, casaos, ...); default: the first in --store-order that has the app"`
 		Settings map[string]string `json:"settings,omitempty" doc:"the template's user settings"`
 		Force    bool              `json:"force,omitempty" doc:"install even if the server lacks the template's resources"`
 		Domain   string            `json:"domain,omitempty" doc:"a name to route to the app through the edge (public, https auto); checked before anything is created"`
@@ -108,7 +109,7 @@ func (a *API) registerHost(api huma.API, mux *http.ServeMux) {
 func (a *API) install(ctx context.Context, in *InstallInput) (*InstallOutput, error) {
 	actor := actorOf(ctx)
 	res, err := a.host.Install(ctx, actor, host.InstallRequest{App: in.Body.App, Name: in.Body.Name,
-		Version: in.Body.Version, Settings: in.Body.Settings, Force: in.Body.Force, Domain: in.Body.Domain})
+		Version: in.Body.Version, Store: in.Body.Store, Settings: in.Body.Settings, Force: in.Body.Force, Domain: in.Body.Domain})
 	if err != nil {
 		return nil, fail(err)
 	}
