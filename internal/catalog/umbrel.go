@@ -365,6 +365,11 @@ func umbrelExports(fsys fs.FS, file string, b *storeStack) (map[string]string, e
 			b.note("exports.sh: %s is computed by a command on Umbrel; it is empty here", name)
 			continue
 		}
+		if ref := undefinedRef(val, b); ref != "" {
+			b.setEnvRaw(name, "")
+			b.note("exports.sh: %s is computed from %s, a shell variable of Umbrel's; it is empty here", name, ref)
+			continue
+		}
 		switch {
 		case strings.HasPrefix(val, `"`) && strings.HasSuffix(val, `"`) && len(val) >= 2:
 			inner := umbrelPaths(val[1 : len(val)-1])
@@ -512,4 +517,18 @@ func umbrelHostService(b *storeStack) string {
 		}
 	}
 	return stackMainService(b)
+}
+
+// undefinedRef returns the first variable a double-quoted or bare shell value refers to that .env does not define
+// before it (a shell local of exports.sh), or "".
+func undefinedRef(val string, b *storeStack) string {
+	if strings.HasPrefix(val, "'") {
+		return ""
+	}
+	for _, m := range shellRef.FindAllStringSubmatch(umbrelPaths(val), -1) {
+		if _, ok := b.env[m[1]]; !ok && m[1] != "SHARED_FOLDERS_SET" {
+			return m[1]
+		}
+	}
+	return ""
 }
