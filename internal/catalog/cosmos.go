@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -442,6 +443,14 @@ func cosmosCompose(b *storeStack, name string, svc map[string]any) {
 			}
 			if _, ok := m["condition"]; !ok {
 				m["condition"] = "service_started"
+			}
+		}
+	}
+	for _, k := range []string{"links", "depends_on"} { // a link to a container the form left blank is none
+		if list, ok := svc[k].([]any); ok {
+			list = slices.DeleteFunc(list, func(v any) bool { return v == "" })
+			if svc[k] = list; len(list) == 0 {
+				delete(svc, k)
 			}
 		}
 	}

@@ -28,11 +28,12 @@ func (portainerImporter) Detect(fsys fs.FS) bool {
 	var doc struct {
 		Templates []json.RawMessage `json:"templates"`
 	}
-	return json.Unmarshal(b, &doc) == nil && doc.Templates != nil
+	var list []json.RawMessage // v1: the list itself
+	return json.Unmarshal(b, &doc) == nil && doc.Templates != nil || json.Unmarshal(b, &list) == nil && len(list) > 0
 }
 
 type portainerTemplate struct {
-	Type          int                 `json:"type"`
+	Type          portainerType       `json:"type"`
 	Title         string              `json:"title"`
 	Name          string              `json:"name"`
 	Description   string              `json:"description"`
@@ -96,7 +97,12 @@ func (portainerImporter) Read(fsys fs.FS, _ ReadOptions) ([]Template, []Refusal,
 		Version   string              `json:"version"`
 		Templates []portainerTemplate `json:"templates"`
 	}
-	if err := json.Unmarshal(b, &doc); err != nil {
+	if trimmed := strings.TrimSpace(string(b)); strings.HasPrefix(trimmed, "[") { // v1: the list itself
+		err = json.Unmarshal(b, &doc.Templates)
+	} else {
+		err = json.Unmarshal(b, &doc)
+	}
+	if err != nil {
 		return nil, nil, fmt.Errorf("read Portainer templates: %s: %w", StoreFile, err)
 	}
 	var out []Template
@@ -342,6 +348,9 @@ func portainerEnvVars(b *storeStack, pt portainerTemplate, main string) error {
 			}
 		default:
 			setting := varName(name) + settingSuffix
+			if strings.HasSuffix(setting, PortSuffix) { // a value, not a port the engine books
+				setting = varName(name) + "_VALUE" + settingSuffix
+			}
 			b.setEnv(setting, def)
 			b.setEnvRaw(name, "${"+setting+"}")
 		}
@@ -414,4 +423,39 @@ func stackMainService(b *storeStack) string {
 		return ""
 	}
 	return names[0]
+}
+
+// portainerType is a template's type: a number (v2, v3) or v1's name ("container", "stack", "swarm"?).
+type portainerType int
+
+func (p *portainerType) UnmarshalJSON(b []byte) error {
+	var n int
+	if json.Unmarshal(b, &n) == nil {
+		*p = portainerType(n)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("type is neither a number nor a name: %s", b)
+	}
+	switch s {
+	case "container":
+		*p = 1
+	case "swarm":
+		*p = 2
+	case "stack":
+		*p = 3
+	default:
+		*p = 0
+	}
+	return nil
+}
+
+// UnmarshalJSON reads a volume object, or v1's container path alone.
+func (v *portainerVolume) UnmarshalJSON(b []byte) error {
+	if json.Unmarshal(b, &v.Container) == nil {
+		return nil
+	}
+	type plain portainerVolume
+	return json.Unmarshal(b, (*plain)(v))
 }

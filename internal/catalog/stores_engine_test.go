@@ -1,0 +1,132 @@
+package catalog_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/stackhub/stackhub/client"
+	"github.com/stackhub/stackhub/internal/catalog"
+	tu "github.com/stackhub/stackhub/internal/testutil"
+	"github.com/stackhub/stackhub/internal/testutil/dockertest"
+)
+
+var imageLine = regexp.MustCompile(`(?m)^\s+image: (\S+)$`)
+
+// Three apps of each store, read by the real importer, imported into a real server and installed on the real
+// Docker Engine with the test app standing in for their images (tagged under the names they use): each runs,
+// its generated secrets are in the credentials, and it uninstalls.
+func TestStoreAppsInstallOnEngine(t *testing.T) {
+	cli := dockertest.Require(t)
+	stores := []struct {
+		dir  string
+		apps []string
+	}{
+		{filepath.Join("testdata", "umbrel"), []string{"webnote", "sharebox", "torlink"}},
+		{filepath.Join("..", "..", "testdata", "cosmos-servapps"), []string{"mealie", "vaultwarden", "openspeedtest"}},
+		{filepath.Join("..", "..", "testdata", "portainer-templates"), []string{"mysql", "baserow", "mealie"}},
+	}
+	type pick struct {
+		store string
+		tpl   catalog.Template
+	}
+	var picks []pick
+	var images []string
+	for _, st := range stores {
+		im, ts, _, err := catalog.ReadStore(st.dir, "", catalog.ReadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range st.apps {
+			i := slices.IndexFunc(ts, func(tm catalog.Template) bool { return tm.Key == key })
+			if i < 0 {
+				t.Fatalf("%s: %s was not imported", im.Format(), key)
+			}
+			picks = append(picks, pick{im.Format(), ts[i]})
+			for _, m := range imageLine.FindAllStringSubmatch(ts[i].Stack.Compose, -1) {
+				if !slices.Contains(images, m[1]) {
+					images = append(images, m[1])
+				}
+			}
+		}
+	}
+	// Lend the images' names to the test app; names that already held an image are left alone and not removed.
+	for _, name := range images {
+		if _, err := cli.ImageInspect(t.Context(), name); err == nil {
+			continue
+		} else if !errdefs.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		dockertest.Image(t, name)
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := dockertest.Untag(ctx, name); err != nil {
+				t.Errorf("untag %s: %v", name, err)
+			}
+		})
+	}
+
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s := tu.StartServer(t, e, tu.Options{})
+		c := client.New(s.URL, tu.AdminToken)
+		for _, p := range picks {
+			t.Run(p.store+"/"+p.tpl.Key, func(t *testing.T) {
+				// The same key from two stores (Cosmos's and Portainer's mealie) meets in one app.
+				if _, err := c.ImportTemplate(t.Context(), p.tpl); err != nil {
+					t.Fatalf("import: %v", err)
+				}
+				name := p.store[:3] + "-" + p.tpl.Key
+				var env struct {
+					Code    string `json:"code"`
+					Message string `json:"message"`
+				}
+				s.Want(200, tu.Admin, "POST", "/installApp", map[string]any{"appName": p.tpl.Key, "appId": name,
+					"version": p.tpl.Versions[0]}).JSON(t, &env)
+				if env.Code != "1" {
+					t.Fatalf("installApp: %+v", env)
+				}
+				waitRunning(t, s, name)
+				var creds map[string]string
+				s.Want(200, tu.Admin, "GET", "/api/v1/installs/"+name+"/credentials", nil).JSON(t, &creds)
+				for _, sec := range p.tpl.Stack.Secrets {
+					if len(creds[sec.Name]) < 8 {
+						t.Errorf("secret %s = %q in the credentials, want a generated value", sec.Name, creds[sec.Name])
+					}
+				}
+				s.Want(200, tu.Admin, "POST", "/uninstallApp", map[string]any{"appName": name}).JSON(t, &env)
+				if env.Code != "1" {
+					t.Fatalf("uninstallApp: %+v", env)
+				}
+			})
+		}
+	})
+}
+
+// waitRunning polls getAppInfo until the install runs (status "1"); a failure (status "2") or a minute fails.
+func waitRunning(t *testing.T, s *tu.Server, name string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var env struct {
+			Code string          `json:"code"`
+			Data json.RawMessage `json:"data"`
+		}
+		s.Want(200, tu.Admin, "POST", "/getAppInfo", map[string]any{"appName": name}).JSON(t, &env)
+		var info map[string]string
+		_ = json.Unmarshal(env.Data, &info)
+		if info["status"] == "1" {
+			return
+		}
+		if info["status"] == "2" || time.Now().After(deadline) {
+			t.Fatalf("%s: %s", name, env.Data)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
