@@ -167,7 +167,6 @@ func (r *cosmosRender) render(text string) string {
 	type block struct {
 		stmt          string
 		live, elsed   bool
-		outerLive     bool
 		parentVisible bool
 	}
 	var out strings.Builder

@@ -256,26 +256,6 @@ func imageVersion(image string) string {
 // whose values are literal (Cosmos, Portainer run containers through the API, with no interpolation).
 func escapeDollars(s string) string { return strings.ReplaceAll(s, "$", "$$") }
 
-// escapeAll escapes the dollars of every string in v (maps, lists, strings), keys included.
-func escapeAll(v any) any {
-	switch x := v.(type) {
-	case string:
-		return escapeDollars(x)
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[escapeDollars(k)] = escapeAll(e)
-		}
-		return out
-	case []any:
-		for i, e := range x {
-			x[i] = escapeAll(e)
-		}
-		return x
-	}
-	return v
-}
-
 // credentialName reports whether an environment variable name holds a credential (a password, secret, key or
 // token) by its name.
 var credentialName = regexp.MustCompile(`(?i)(PASS|PASSWORD|PASSWD|SECRET|TOKEN|_KEY$|^KEY$|APIKEY|API_KEY)`)

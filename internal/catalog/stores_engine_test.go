@@ -77,11 +77,17 @@ func TestStoreAppsInstallOnEngine(t *testing.T) {
 		s := tu.StartServer(t, e, tu.Options{})
 		c := client.New(s.URL, tu.AdminToken)
 		for _, p := range picks {
+			// The same key from two stores (Cosmos's and Portainer's mealie) meets in one app, with both versions.
+			if _, err := c.ImportTemplate(t.Context(), p.tpl); err != nil {
+				t.Fatalf("import %s %s: %v", p.store, p.tpl.Key, err)
+			}
+		}
+		sem := make(chan struct{}, 3) // installs at once: the engine test machine is small
+		for _, p := range picks {
 			t.Run(p.store+"/"+p.tpl.Key, func(t *testing.T) {
-				// The same key from two stores (Cosmos's and Portainer's mealie) meets in one app.
-				if _, err := c.ImportTemplate(t.Context(), p.tpl); err != nil {
-					t.Fatalf("import: %v", err)
-				}
+				t.Parallel()
+				sem <- struct{}{}
+				defer func() { <-sem }()
 				name := p.store[:3] + "-" + p.tpl.Key
 				var env struct {
 					Code    string `json:"code"`
