@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,8 +14,11 @@ import (
 
 	"github.com/stackhub/stackhub/client"
 	"github.com/stackhub/stackhub/internal/catalog"
+	"github.com/stackhub/stackhub/internal/engine"
 	tu "github.com/stackhub/stackhub/internal/testutil"
 	"github.com/stackhub/stackhub/internal/testutil/dockertest"
+
+	"go.yaml.in/yaml/v4"
 )
 
 var imageLine = regexp.MustCompile(`(?m)^\s+image: (\S+)$`)
@@ -48,7 +52,7 @@ func TestStoreAppsInstallOnEngine(t *testing.T) {
 			if i < 0 {
 				t.Fatalf("%s: %s was not imported", im.Format(), key)
 			}
-			picks = append(picks, pick{im.Format(), ts[i]})
+			picks = append(picks, pick{im.Format(), standIn(t, ts[i])})
 			for _, m := range imageLine.FindAllStringSubmatch(ts[i].Stack.Compose, -1) {
 				if !slices.Contains(images, m[1]) {
 					images = append(images, m[1])
@@ -99,6 +103,13 @@ func TestStoreAppsInstallOnEngine(t *testing.T) {
 					t.Fatalf("installApp: %+v", env)
 				}
 				waitRunning(t, s, name)
+				if p.store == "umbrel" {
+					// Umbrel's DEVICE_DOMAIN_NAME is the server's public address (the test server's 127.0.0.1).
+					env, err := engine.ReadEnvFile(filepath.Join(s.DataDir, "apps", name, ".env"))
+					if err != nil || env["DEVICE_DOMAIN_NAME"] != "127.0.0.1" {
+						t.Errorf("rendered DEVICE_DOMAIN_NAME = %q (%v), want the server's address", env["DEVICE_DOMAIN_NAME"], err)
+					}
+				}
 				var creds map[string]string
 				s.Want(200, tu.Admin, "GET", "/api/v1/installs/"+name+"/credentials", nil).JSON(t, &creds)
 				for _, sec := range p.tpl.Stack.Secrets {
@@ -135,4 +146,40 @@ func waitRunning(t *testing.T, s *tu.Server, name string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// standIn changes only what the test app cannot do like the upstream image, as the built-in templates' stand-in
+// test does: each service serves on the container side of its first published port (PORT; 8080 when none), so
+// the install's web port answers.
+func standIn(t *testing.T, tpl catalog.Template) catalog.Template {
+	t.Helper()
+	var doc map[string]any
+	if err := yaml.Unmarshal([]byte(tpl.Stack.Compose), &doc); err != nil {
+		t.Fatal(err)
+	}
+	svcs, _ := doc["services"].(map[string]any)
+	for _, v := range svcs {
+		svc := v.(map[string]any)
+		ports, _ := svc["ports"].([]any)
+		if len(ports) == 0 {
+			continue
+		}
+		p, _ := ports[0].(string)
+		target := p[strings.LastIndex(p, ":")+1:]
+		target, _, _ = strings.Cut(target, "/")
+		switch env := svc["environment"].(type) {
+		case []any:
+			svc["environment"] = append(env, "PORT="+target)
+		case map[string]any:
+			env["PORT"] = target
+		default:
+			svc["environment"] = map[string]any{"PORT": target}
+		}
+	}
+	b, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl.Stack.Compose = string(b)
+	return tpl
 }

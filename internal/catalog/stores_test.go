@@ -86,7 +86,7 @@ func TestUmbrelFixtures(t *testing.T) {
 	wantCompose(t, w, "${W9_HTTP_PORT_SET}:8080", "container_name: $W9_ID", "- webnote_web_1",
 		"container_name: webnote_db_1", "./data/notes:/data", "./data/db:/var/lib/db")
 	wantEnv(t, w, "W9_HTTP_PORT_SET=3400", "W9_HTTP_PORT=8080", "W9_ADMIN_PATH=/login", "W9_LOGIN_USER=admin",
-		"W9_LOGIN_PASSWORD=${APP_PASSWORD}", "DEVICE_DOMAIN_NAME=${DEVICE_DOMAIN_NAME_SET}", "APP_PASSWORD=", "APP_SEED=")
+		"W9_LOGIN_PASSWORD=${APP_PASSWORD}", "W9_ADDRESS=localhost", "DEVICE_DOMAIN_NAME=${W9_ADDRESS}", "APP_PASSWORD=", "APP_SEED=")
 	if !slices.Equal(secretNames(w), []string{"APP_PASSWORD", "APP_SEED"}) || w.Stack.Secrets[1].Encoding != "hex" {
 		t.Errorf("webnote secrets = %+v", w.Stack.Secrets)
 	}

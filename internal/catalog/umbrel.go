@@ -136,9 +136,9 @@ func readUmbrelApp(fsys fs.FS, dir, key string) (Template, error) {
 	b := newStoreStack(doc)
 	b.secret("APP_PASSWORD", 0, "")
 	b.secret("APP_SEED", 32, "hex")
-	b.setEnv("DEVICE_DOMAIN_NAME_SET", "localhost")
+	b.setEnv(VarAddress, "localhost") // the engine writes the server's address in place of this default
 	for _, k := range []string{"DEVICE_DOMAIN_NAME", "DEVICE_HOSTNAME", "APP_DOMAIN"} {
-		b.setEnvRaw(k, "${DEVICE_DOMAIN_NAME_SET}")
+		b.setEnvRaw(k, "${"+VarAddress+"}")
 	}
 	if strings.Contains(text, "${SHARED_FOLDERS_SET}") {
 		b.setEnv("SHARED_FOLDERS_SET", "./shared")
