@@ -378,8 +378,8 @@ func cosmosRoutes(b *storeStack, main string) {
 					continue
 				}
 			}
-			if svcs[name]["network_mode"] != nil {
-				continue
+			if svcs[name]["network_mode"] != nil || publishes(svcs[name], port) {
+				continue // the host's network, or a port the service publishes already
 			}
 			list, _ := svcs[name]["ports"].([]any)
 			svcs[name]["ports"] = append(list, port+":"+port)
@@ -413,10 +413,7 @@ func htmlToText(s string) string {
 		s = strings.ReplaceAll(s, e[0], e[1])
 	}
 	s = strings.TrimSpace(regexp.MustCompile(`\n{3,}`).ReplaceAllString(s, "\n\n"))
-	if len(s) >= maxDescription {
-		s = s[:maxDescription-1]
-	}
-	return s
+	return trimDescription(s)
 }
 
 // cosmosCompose writes what Cosmos reads in the Docker API's way in Compose's: durations in seconds as "Ns", a
@@ -470,4 +467,22 @@ func cosmosCompose(b *storeStack, name string, svc map[string]any) {
 		delete(svc, "shm_size")
 		b.note("service %s: shm_size is not a size and was dropped", name)
 	}
+}
+
+// publishes reports whether a service already publishes its container port port.
+func publishes(svc map[string]any, port string) bool {
+	list, _ := svc["ports"].([]any)
+	for _, item := range list {
+		switch v := item.(type) {
+		case string:
+			if parsePort(v).container == port {
+				return true
+			}
+		case map[string]any:
+			if fmt.Sprint(v["target"]) == port {
+				return true
+			}
+		}
+	}
+	return false
 }

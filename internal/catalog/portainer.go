@@ -161,9 +161,7 @@ func readPortainerTemplate(fsys fs.FS, key string, pt portainerTemplate) (Templa
 	if n := strings.TrimSpace(pt.Note); n != "" {
 		t.Description = strings.TrimSpace(t.Description + "\n\n" + n)
 	}
-	if len(t.Description) >= maxDescription {
-		t.Description = t.Description[:maxDescription-1]
-	}
+	t.Description = trimDescription(t.Description)
 	if strings.HasPrefix(pt.Logo, "https://") {
 		t.Icon = pt.Logo
 	}

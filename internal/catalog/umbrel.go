@@ -102,9 +102,7 @@ func readUmbrelApp(fsys fs.FS, dir, key string) (Template, error) {
 	}
 	t := Template{Key: key, Name: m.Name, Release: true, Store: "umbrel", Tagline: m.Tagline,
 		Description: strings.TrimSpace(m.Description), Homepage: m.Website}
-	if len(t.Description) >= maxDescription {
-		t.Description = t.Description[:maxDescription-1]
-	}
+	t.Description = trimDescription(t.Description)
 	if m.Category != "" {
 		t.Categories = []string{m.Category}
 	}
