@@ -29,7 +29,8 @@ type ReadOptions struct {
 }
 
 // importers are the known stores, in detection order: the first whose Detect matches reads the folder.
-var importers = []Importer{websoft9Importer{}, casaosImporter{}, runtipiImporter{}}
+var importers = []Importer{websoft9Importer{}, casaosImporter{}, runtipiImporter{}, umbrelImporter{}, cosmosImporter{},
+	portainerImporter{}}
 
 // Formats lists the store formats the importer reads.
 func Formats() []string {

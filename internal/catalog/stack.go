@@ -57,6 +57,9 @@ const (
 	VarPowerPassword = "W9_POWER_PASSWORD"
 	VarRCode         = "W9_RCODE"
 	VarURL           = "W9_URL"
+	// VarAddress is the server's public address alone (no port), for templates that build their own URLs
+	// (Umbrel's DEVICE_DOMAIN_NAME).
+	VarAddress = "W9_ADDRESS"
 )
 
 // PortSuffix ends the name of every variable holding a published host port; the engine books those ports.
@@ -66,10 +69,10 @@ const PortSuffix = "_PORT_SET"
 const settingSuffix = "_SET"
 
 // EngineVars are the variables the engine provides (W9_ID, W9_APP_NAME, W9_VERSION, W9_DIST, W9_NETWORK,
-// W9_POWER_PASSWORD, W9_RCODE, W9_URL). Every W9_*_PORT_SET variable a template defines in its .env is also
+// W9_POWER_PASSWORD, W9_RCODE, W9_URL, W9_ADDRESS). Every W9_*_PORT_SET variable a template defines in its .env is also
 // provided (booked) by the engine; those are per template, so they are not in this list (see Settings).
 func EngineVars() []string {
-	return []string{VarID, VarAppName, VarVersion, VarDist, VarNetwork, VarPowerPassword, VarRCode, VarURL}
+	return []string{VarID, VarAppName, VarVersion, VarDist, VarNetwork, VarPowerPassword, VarRCode, VarURL, VarAddress}
 }
 
 // isEngineVar reports whether name is one of EngineVars.

@@ -222,16 +222,21 @@ func readDescriptionFS(fsys fs.FS, name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read README.md: %w", err)
 	}
-	text := strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
+	return trimDescription(string(b)), nil
+}
+
+// trimDescription returns text as valid UTF-8, trimmed below maxDescription characters at a line end when it can.
+func trimDescription(text string) string {
+	text = strings.TrimSpace(strings.ToValidUTF8(text, "\uFFFD"))
 	if utf8.RuneCountInString(text) < maxDescription {
-		return text, nil
+		return text
 	}
 	runes := []rune(text)[:maxDescription-1]
 	cut := string(runes)
 	if i := strings.LastIndexByte(cut, '\n'); i > len(cut)/2 {
 		cut = cut[:i]
 	}
-	return strings.TrimSpace(cut), nil
+	return strings.TrimSpace(cut)
 }
 
 // StackFor returns the template's stack for one version: Env with W9_VERSION set to that version (RenderEnv),

@@ -18,12 +18,12 @@ func Attach(e *edge.Edge, m *Manager) {
 		return apperr.Field(apperr.Invalid, "https", "no uploaded certificate covers %s; upload one "+
 			"(POST /api/v1/certificates or stackhub cert upload) or use https auto or internal", domain)
 	}
-	e.CertStatus = func(domain string) *edge.CertStatus {
+	e.CertStatus = func(domain string) *edge.RouteCert {
 		st, ok := m.Status(domain)
 		if !ok {
 			return nil
 		}
-		out := &edge.CertStatus{Issuer: st.Issuer, LastError: st.LastError}
+		out := &edge.RouteCert{Issuer: st.Issuer, LastError: st.LastError}
 		if st.NotAfter != nil {
 			out.NotAfter = *st.NotAfter
 		}

@@ -43,8 +43,8 @@ type Certs interface {
 	Sync(ctx context.Context, names map[string]string) error
 }
 
-// CertStatus is what the UI shows of a name's certificate.
-type CertStatus struct {
+// RouteCert is what the UI shows of a name's certificate.
+type RouteCert struct {
 	Issuer    string    `json:"issuer"`
 	NotAfter  time.Time `json:"not_after"`
 	LastError string    `json:"last_error,omitempty"`
@@ -76,7 +76,7 @@ type Edge struct {
 	// CustomCovers says whether an uploaded certificate covers a name; nil refuses https "custom".
 	CustomCovers func(ctx context.Context, domain string) error
 	// CertStatus reports a name's certificate for the UI; nil shows none.
-	CertStatus func(domain string) *CertStatus
+	CertStatus func(domain string) *RouteCert
 
 	snap      atomic.Pointer[snapshot]
 	reloadMu  sync.Mutex // one rebuild at a time, so an older one never overwrites a newer

@@ -52,7 +52,7 @@ type Route struct {
 	Allow      []string    `json:"allow"`
 	CreatedAt  int64       `json:"created_at"`
 	URL        string      `json:"url"`
-	Cert       *CertStatus `json:"certificate,omitempty"`
+	Cert       *RouteCert `json:"certificate,omitempty"`
 }
 
 // RouteChange is the answer to adding or removing a route: the route, and the job that renders the app again

@@ -333,6 +333,9 @@ func (s *Service) values(req InstallRequest, version string, stack *catalog.Stac
 	if err := generateSecrets(stack.Secrets, v, secrets); err != nil {
 		return nil, nil, err
 	}
+	if has[catalog.VarAddress] {
+		v[catalog.VarAddress] = s.cfg.PublicAddress
+	}
 	if has["W9_URL"] {
 		v["W9_URL"] = s.appURL(routes, stack.Env, httpPort, req.Settings["W9_URL"])
 	}

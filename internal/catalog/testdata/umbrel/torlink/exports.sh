@@ -1,0 +1,1 @@
+export APP_TORLINK_PORT="8080"
