@@ -39,19 +39,19 @@ type RouteInput struct {
 
 // Route is a route as the APIs show it: never a password or hash.
 type Route struct {
-	Instance   string      `json:"instance"`
-	Domain     string      `json:"domain"`
-	Path       string      `json:"path"`
-	StripPath  bool        `json:"strip_path"`
-	Service    string      `json:"service"`
-	Port       int         `json:"port"`
-	HTTPS      string      `json:"https"`
-	Redirect   bool        `json:"redirect"`
-	Access     string      `json:"access"`
-	BasicUsers []string    `json:"basic_users"`
-	Allow      []string    `json:"allow"`
-	CreatedAt  int64       `json:"created_at"`
-	URL        string      `json:"url"`
+	Instance   string     `json:"instance"`
+	Domain     string     `json:"domain"`
+	Path       string     `json:"path"`
+	StripPath  bool       `json:"strip_path"`
+	Service    string     `json:"service"`
+	Port       int        `json:"port"`
+	HTTPS      string     `json:"https"`
+	Redirect   bool       `json:"redirect"`
+	Access     string     `json:"access"`
+	BasicUsers []string   `json:"basic_users"`
+	Allow      []string   `json:"allow"`
+	CreatedAt  int64      `json:"created_at"`
+	URL        string     `json:"url"`
 	Cert       *RouteCert `json:"certificate,omitempty"`
 }
 
