@@ -95,7 +95,7 @@ func run(database string, n int, out string) error {
 	}
 	handler := server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log, Version: "bench", UI: ui})
 
-	admin, err := au.SignInAdmin(ctx, token, "bench")
+	admin, err := au.SignInAdmin(ctx, token, auth.Credentials{Client: "bench"})
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func benchUser(ctx context.Context, h *hub.Service, au *auth.Service) (string, i
 	if err := au.SetPasshash(ctx, uid, metapass, auth.PasshashOf("bench password"), "bench"); err != nil {
 		return "", 0, err
 	}
-	sess, a, err := au.SignInUser(ctx, name, "bench password", "bench")
+	sess, a, err := au.SignInUser(ctx, name, "bench password", auth.Credentials{Client: "bench"})
 	if err != nil {
 		return "", 0, err
 	}

@@ -32,15 +32,15 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request, me Me) {
 		u.fail(w, r, me, err)
 		return
 	}
-	client := reqauth.ClientAddr(r)
+	from := reqauth.Credentials(r)
 	var token string
 	var err error
 	tab := r.PostForm.Get("kind")
 	if tab == "admin" {
-		token, err = u.d.Auth.SignInAdmin(r.Context(), r.PostForm.Get("token"), client)
+		token, err = u.d.Auth.SignInAdmin(r.Context(), r.PostForm.Get("token"), from)
 	} else {
 		tab = "user"
-		token, _, err = u.d.Auth.SignInUser(r.Context(), r.PostForm.Get("login"), r.PostForm.Get("password"), client)
+		token, _, err = u.d.Auth.SignInUser(r.Context(), r.PostForm.Get("login"), r.PostForm.Get("password"), from)
 	}
 	if err != nil {
 		f := formOf(r)
