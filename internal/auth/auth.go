@@ -54,6 +54,7 @@ type Service struct {
 	cacheKy  []byte
 	tokMu    sync.Mutex
 	tokCache map[string]cached // token id → keyed digest of a secret verified recently
+	recorder Recorder
 }
 
 type cached struct {

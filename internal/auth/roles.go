@@ -110,10 +110,14 @@ func Can(a Actor, s Scope) error {
 	case !a.Enabled:
 		return apperr.New(apperr.Forbidden, "User %d is disabled", a.UID)
 	case !a.Role.Holds(s):
-		if a.TokenID != "" {
-			return apperr.New(apperr.Forbidden, "Forbidden: this needs the %s role, and the token's owner does not have it", minRole(s))
+		who := map[Role]string{RoleOperator: "the admin or an operator", RoleAdmin: "the admin"}[minRole(s)]
+		if who == "" {
+			who = "a member"
 		}
-		return apperr.New(apperr.Forbidden, "Forbidden: this needs the %s role", minRole(s))
+		if a.TokenID != "" {
+			return apperr.New(apperr.Forbidden, "Only %s may do this: it needs the %s role, which the token's owner does not have", who, minRole(s))
+		}
+		return apperr.New(apperr.Forbidden, "Only %s may do this: it needs the %s role", who, minRole(s))
 	case a.TokenID != "" && !a.Scopes.Has(s):
 		return apperr.New(apperr.Forbidden, "Forbidden: the token lacks scope %s", s)
 	}

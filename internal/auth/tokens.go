@@ -44,7 +44,14 @@ type NewToken struct {
 // CreateToken makes a token for a with the given scopes, living for life (0: until revoked). A token never
 // holds more than its creator may use: each scope must be in a's role (and, when a is itself a token, in its
 // scopes). The admin token's tokens belong to the admin (owner 0).
-func (s *Service) CreateToken(ctx context.Context, a Actor, name string, scopes []string, life time.Duration) (*NewToken, error) {
+func (s *Service) CreateToken(ctx context.Context, a Actor, name string, scopes []string, life time.Duration) (nt *NewToken, err error) {
+	defer func() {
+		target := "token for " + strings.TrimSpace(name)
+		if nt != nil {
+			target = "token " + nt.ID + " (" + nt.Name + ") scopes " + strings.Join(scopeStrings(nt.Scopes), ",")
+		}
+		s.record(ctx, a, "token_create", target, err)
+	}()
 	if a.Role == "" {
 		return nil, apperr.New(apperr.Unauthorized, "Unauthorized: sign in, or send the admin token or an API token")
 	}
@@ -108,6 +115,7 @@ func (s *Service) Tokens(ctx context.Context, a Actor) ([]TokenView, error) {
 
 // RevokeToken deletes a token of a's; an admin may revoke anybody's. It stops working at once.
 func (s *Service) RevokeToken(ctx context.Context, a Actor, id string) (owner int64, err error) {
+	defer func() { s.record(ctx, a, "token_revoke", "token "+id, err) }()
 	if a.Role == "" {
 		return 0, apperr.New(apperr.Unauthorized, "Unauthorized: sign in, or send the admin token or an API token")
 	}
@@ -252,4 +260,16 @@ func ParseLife(s string) (time.Duration, error) {
 		return 0, apperr.Field(apperr.Invalid, "expires_in", "%q is not a lifetime: use a duration such as 720h or 30d, from 1m to 5 years", s)
 	}
 	return d, nil
+}
+
+// Recorder is the audit log's Record, which this package cannot import.
+type Recorder func(ctx context.Context, a Actor, action, target string, err error)
+
+// SetRecorder makes token creation and revocation go to the audit log.
+func (s *Service) SetRecorder(r Recorder) { s.recorder = r }
+
+func (s *Service) record(ctx context.Context, a Actor, action, target string, err error) {
+	if s.recorder != nil {
+		s.recorder(ctx, a, action, target, err)
+	}
 }

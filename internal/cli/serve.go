@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/catalog/builtin"
@@ -122,8 +123,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	// The server page's chart: a sample every 10 s, the last hour in memory.
 	metrics := sysinfo.NewHistory(cfg.DataDir, 10*time.Second, time.Hour)
 	go metrics.Run(ctx)
+	al := audit.New(st, bus, log) // the services record their changes in it (docs/accounts.md)
+	h.SetAudit(al)
+	hs.SetAudit(al)
+	wh.SetAudit(al)
+	au.SetRecorder(al.Record)
 	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Metrics: metrics, Log: log,
-		Version: Version, WeakToken: weak})
+		Version: Version, WeakToken: weak, Audit: al})
 	if err != nil {
 		return err
 	}
@@ -133,7 +139,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer bus.Subscribe(func(events.Event) { rel.Touch() })()
 	go rel.Run(ctx)
 	handler := server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log, Version: Version,
-		WeakToken: weak, Feed: feed, Webhooks: wh, UI: ui, Idle: rel})
+		WeakToken: weak, Feed: feed, Webhooks: wh, UI: ui, Idle: rel, Audit: al})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

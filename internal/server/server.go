@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/api/geekapk"
 	"github.com/stackhub/stackhub/internal/api/stackhub"
 	v1 "github.com/stackhub/stackhub/internal/api/v1"
@@ -35,6 +36,7 @@ type Deps struct {
 	Webhooks  *webhook.Service // the delivery queue behind /api/v1/webhooks
 	UI        *web.UI          // the web UI at / and /ui/; nil serves the APIs only
 	Idle      *idle.Releaser   // told of every request, to free memory when they stop; nil for none
+	Audit     *audit.Log       // the audit log behind GET /api/v1/audit
 }
 
 // Handler returns the whole HTTP surface: the GeekApk paths at the root, /api/v1 and the web UI. Every write
@@ -49,7 +51,7 @@ func Handler(d Deps) http.Handler {
 	installer := stackhub.New(d.Host, d.Auth, d.Log, d.WeakToken)
 	installer.Register(mux)
 	v1.Register(mux, v1.Deps{Hub: d.Hub, Host: d.Host, Auth: d.Auth, Version: d.Version, WeakToken: d.WeakToken,
-		Feed: d.Feed, Webhooks: d.Webhooks})
+		Feed: d.Feed, Webhooks: d.Webhooks, Audit: d.Audit})
 	if d.UI != nil {
 		d.UI.Register(mux)
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/engine"
 	"github.com/stackhub/stackhub/internal/engine/docker"
@@ -150,12 +151,18 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 		t.Cleanup(stopMetrics)
 		go metrics.Run(mctx)
 	}
-	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Metrics: metrics, Log: log, Version: "test"})
+	al := audit.New(st, bus, log)
+	h.SetAudit(al)
+	hs.SetAudit(al)
+	wh.SetAudit(al)
+	au.SetRecorder(al.Record)
+	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Metrics: metrics, Log: log, Version: "test",
+		Audit: al})
 	if err != nil {
 		t.Fatalf("web ui: %v", err)
 	}
 	ts := httptest.NewServer(server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log,
-		Version: "test", Feed: feed, Webhooks: wh, UI: ui}))
+		Version: "test", Feed: feed, Webhooks: wh, UI: ui, Audit: al}))
 	wsTS := httptest.NewServer(geek)
 	t.Cleanup(func() {
 		// Streams and sockets first: httptest's Close waits for open requests, SSE streams among them.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
@@ -32,6 +33,7 @@ type Deps struct {
 	Log       *slog.Logger
 	Version   string
 	WeakToken bool
+	Audit     *audit.Log // the admin's audit page
 }
 
 // UI serves the pages.

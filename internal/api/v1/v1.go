@@ -10,6 +10,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/api/reqauth"
 	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/auth"
@@ -54,6 +55,7 @@ type API struct {
 	weakToken bool
 	feed      *realtime.Feed
 	hooks     *webhook.Service
+	audit     *audit.Log
 }
 
 // Deps are the services behind /api/v1.
@@ -65,6 +67,7 @@ type Deps struct {
 	WeakToken bool
 	Feed      *realtime.Feed   // serves GET /api/v1/events; nil answers 503
 	Webhooks  *webhook.Service // serves /api/v1/webhooks; nil answers 503
+	Audit     *audit.Log       // serves /api/v1/audit
 }
 
 type actorKey struct{}
@@ -80,7 +83,7 @@ func Register(mux *http.ServeMux, d Deps) {
 	cfg.Servers = nil
 	api := humago.New(mux, cfg)
 	a := &API{hub: h, host: d.Host, auth: d.Auth, version: version, weakToken: d.WeakToken, feed: d.Feed,
-		hooks: d.Webhooks}
+		hooks: d.Webhooks, audit: d.Audit}
 	api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
 		r, _ := humago.Unwrap(ctx)
 		actor, err := a.auth.Authenticate(r.Context(), reqauth.Credentials(r))
@@ -98,6 +101,7 @@ func Register(mux *http.ServeMux, d Deps) {
 	})
 	a.registerHost(api, mux)
 	a.registerLive(api, mux)
+	a.registerAccounts(api)
 	huma.Register(api, huma.Operation{
 		OperationID: "health", Method: http.MethodGet, Path: Prefix + "/health",
 		Summary: "Is the server up and its database reachable", Tags: []string{"server"},
