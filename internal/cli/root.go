@@ -17,6 +17,6 @@ func Root() *cobra.Command {
 		SilenceErrors: true,
 		Version:       Version,
 	}
-	root.AddCommand(serveCmd(), appCmd(), serverCmd(), catalogCmd())
+	root.AddCommand(serveCmd(), appCmd(), serverCmd(), catalogCmd(), userCmd(), tokenCmd())
 	return root
 }

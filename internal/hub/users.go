@@ -399,3 +399,22 @@ func (s *Service) Role(ctx context.Context, uid int64) (auth.Role, error) {
 	r, err := s.store.Q().Role(ctx, uid)
 	return auth.Role(r), notFound(err, "user", uid)
 }
+
+// SetRoleOf sets the role of the user named by id or simple name (admin only) and returns the uid.
+func (s *Service) SetRoleOf(ctx context.Context, a auth.Actor, user, role string) (int64, error) {
+	if err := requireAdmin(a); err != nil {
+		return 0, err
+	}
+	uid, err := strconv.ParseInt(user, 10, 64)
+	if err != nil {
+		ids, err := s.store.Q().UserIDsBySimpleName(ctx, []string{user})
+		if err != nil {
+			return 0, fmt.Errorf("look up %q: %w", user, err)
+		}
+		if len(ids) == 0 {
+			return 0, apperr.Field(apperr.NotFound, "uid", "no user named %q", user)
+		}
+		uid = ids[0]
+	}
+	return uid, s.SetRole(ctx, a, uid, role)
+}

@@ -14,7 +14,7 @@ import (
 
 // RoleInput sets a user's role.
 type RoleInput struct {
-	UID  int64 `path:"uid"`
+	User string `path:"uid" doc:"the user's id or simple name"`
 	Body struct {
 		Role string `json:"role" enum:"member,operator,admin" doc:"member (the community), operator (also the host) or admin"`
 	}
@@ -106,11 +106,12 @@ func (a *API) registerAccounts(api huma.API) {
 }
 
 func (a *API) setRole(ctx context.Context, in *RoleInput) (*RoleOutput, error) {
-	if err := a.hub.SetRole(ctx, actorOf(ctx), in.UID, in.Body.Role); err != nil {
+	uid, err := a.hub.SetRoleOf(ctx, actorOf(ctx), in.User, in.Body.Role)
+	if err != nil {
 		return nil, fail(err)
 	}
 	out := &RoleOutput{}
-	out.Body.UID, out.Body.Role = in.UID, auth.Role(in.Body.Role)
+	out.Body.UID, out.Body.Role = uid, auth.Role(in.Body.Role)
 	return out, nil
 }
 
