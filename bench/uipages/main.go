@@ -153,7 +153,7 @@ func run(database string, n int, out string) error {
 // benchUser makes a user with a password and signs it in. It stars 40 apps and comments on 10, so the site
 // timeline and the user's profile have a page of entries (the hub seed writes no timeline).
 func benchUser(ctx context.Context, h *hub.Service, au *auth.Service) (string, int64, error) {
-	adm := auth.Actor{Admin: true, Enabled: true}
+	adm := auth.System
 	name := "uibench" + strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10)
 	uid, metapass, err := h.CreateUser(ctx, adm, hub.UserInput{SimpleName: hub.Some(name)})
 	if err != nil {

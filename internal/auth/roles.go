@@ -127,3 +127,6 @@ func Can(a Actor, s Scope) error {
 // IsAdmin tells whether a may do what the admin does: the admin token, or a user with the admin role (through
 // a token with the admin scope, if a token).
 func IsAdmin(a Actor) bool { return Can(a, AdminAll) == nil }
+
+// System is the admin token's actor, for the server's own work (seeding the catalog, cleaning up).
+var System = Actor{Admin: true, Enabled: true, Role: RoleAdmin}

@@ -129,7 +129,7 @@ func (s *Service) sessionActor(ctx context.Context, session string) (Actor, erro
 		if subtle.ConstantTimeCompare([]byte(ss.AdminKey), []byte(s.adminKey)) != 1 {
 			return Actor{}, nil // opened with an admin token that has since changed
 		}
-		return Actor{Admin: true, Enabled: true, Role: RoleAdmin}, nil
+		return System, nil
 	}
 	if !ss.UserExists {
 		return Actor{}, nil

@@ -402,6 +402,16 @@ func (s *Service) Role(ctx context.Context, uid int64) (auth.Role, error) {
 
 // SetRoleOf sets the role of the user named by id or simple name (admin only) and returns the uid.
 func (s *Service) SetRoleOf(ctx context.Context, a auth.Actor, user, role string) (int64, error) {
+	uid, err := s.resolveUser(ctx, a, user)
+	if err != nil {
+		s.audit.Record(ctx, a, audit.RoleSet, "user "+user+" to "+role, err)
+		return 0, err
+	}
+	return uid, s.SetRole(ctx, a, uid, role)
+}
+
+// resolveUser finds a user by id or simple name, for the admin only (nobody else learns who exists).
+func (s *Service) resolveUser(ctx context.Context, a auth.Actor, user string) (int64, error) {
 	if err := requireAdmin(a); err != nil {
 		return 0, err
 	}
@@ -416,5 +426,5 @@ func (s *Service) SetRoleOf(ctx context.Context, a auth.Actor, user, role string
 		}
 		uid = ids[0]
 	}
-	return uid, s.SetRole(ctx, a, uid, role)
+	return uid, nil
 }

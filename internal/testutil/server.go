@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -43,6 +44,7 @@ var HashParams = auth.Params{Time: 1, Memory: 64, Threads: 1}
 type Server struct {
 	t     testing.TB
 	URL   string
+	Auth  *auth.Service
 	Store *store.Store
 	Bus   *events.Bus
 	Hub   *hub.Service
@@ -78,6 +80,8 @@ type Options struct {
 	Feed     realtime.FeedOptions
 	// Metrics samples the host every second for the server page's live chart; off, the page measures on demand.
 	Metrics bool
+	// LogTo also receives every log record at debug level: a test can check what the server logs.
+	LogTo io.Writer
 	// MaxStackSize is the limit of what users publish (serve --max-stack-size); 0: the default.
 	MaxStackSize int
 }
@@ -115,6 +119,9 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 		opt.Limiter = auth.NewLimiter(10_000, time.Minute)
 	}
 	log := Logger(t)
+	if opt.LogTo != nil {
+		log = slog.New(teeHandler{log.Handler(), slog.NewTextHandler(opt.LogTo, &slog.HandlerOptions{Level: slog.LevelDebug})})
+	}
 	au := auth.NewService(st, AdminToken, HashParams, opt.Limiter)
 	bus := events.NewBus()
 	h := hub.New(st, au, bus, log)
@@ -175,14 +182,14 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 		hs.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		if _, err := hs.UninstallAll(ctx, auth.Actor{Admin: true}, true); err != nil {
+		if _, err := hs.UninstallAll(ctx, auth.System, true); err != nil {
 			t.Errorf("uninstall everything: %v", err)
 		}
 		if opt.Engine == nil {
 			dockertest.CleanupVolumes(t, prefix) // what a test's own uninstall kept without purge
 		}
 	})
-	return &Server{t: t, URL: ts.URL, Store: st, Bus: bus, Hub: h, Host: hs, HTTP: ts.Client(), DataDir: dataDir,
+	return &Server{t: t, URL: ts.URL, Store: st, Auth: au, Bus: bus, Hub: h, Host: hs, HTTP: ts.Client(), DataDir: dataDir,
 		Prefix: prefix, WSURL: "ws" + strings.TrimPrefix(wsTS.URL, "http"), Geek: geek, Feed: feed, Webhooks: wh,
 		DSN: opt.DSN}
 }
@@ -312,4 +319,26 @@ func (s *Server) NewUser(simpleName string) As {
 	ph := Passhash("password of " + simpleName)
 	s.Want(http.StatusOK, Anon, "PUT", fmt.Sprintf("/pass/%d/%s", uid, ph), metapass)
 	return As{UID: uid, Passhash: ph}
+}
+
+// teeHandler sends each record to two handlers.
+type teeHandler struct{ a, b slog.Handler }
+
+func (h teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.a.Enabled(ctx, l) || h.b.Enabled(ctx, l)
+}
+
+func (h teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	if h.a.Enabled(ctx, r.Level) {
+		_ = h.a.Handle(ctx, r.Clone())
+	}
+	return h.b.Handle(ctx, r)
+}
+
+func (h teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return teeHandler{h.a.WithAttrs(as), h.b.WithAttrs(as)}
+}
+
+func (h teeHandler) WithGroup(n string) slog.Handler {
+	return teeHandler{h.a.WithGroup(n), h.b.WithGroup(n)}
 }

@@ -7,10 +7,13 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/stackhub/stackhub/internal/auth"
 )
 
 var funcs = template.FuncMap{
 	"when":    when,
+	"roles":   func() []auth.Role { return auth.Roles },
 	"iso":     iso,
 	"text":    richText,
 	"deref":   deref[string],

@@ -71,6 +71,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 	u.registerHost(mux)
 	u.registerPeople(mux)
 	u.registerAdmin(mux)
+	u.registerAccounts(mux)
 }
 
 // cacheStatic lets browsers keep the assets: their URLs change with every start of the server.
