@@ -9,11 +9,11 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/api/geekapk"
 	"github.com/stackhub/stackhub/internal/api/stackhub"
 	v1 "github.com/stackhub/stackhub/internal/api/v1"
 	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"

@@ -94,4 +94,3 @@ func (u *UI) adminAuditPage(w http.ResponseWriter, r *http.Request, me Me) {
 	u.render(w, r, http.StatusOK, "admin_audit", View{Title: "Audit log", Me: me,
 		Data: map[string]any{"Records": rs, "Actor": q.Get("actor"), "Action": q.Get("action"), "Since": q.Get("since")}})
 }
-

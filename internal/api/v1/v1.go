@@ -10,9 +10,9 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
-	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/api/reqauth"
 	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
