@@ -123,7 +123,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	// The server page's chart: a sample every 10 s, the last hour in memory.
 	metrics := sysinfo.NewHistory(cfg.DataDir, 10*time.Second, time.Hour)
 	go metrics.Run(ctx)
-	al := audit.New(st, bus, log) // the services record their changes in it (docs/accounts.md)
+	// The services record their changes in the audit log (docs/accounts.md). Its events have their own bus, so
+	// the hub's stays exactly the GeekApk and host events; the feed and the webhooks follow both.
+	auditBus := events.NewBus()
+	feed.Follow(auditBus)
+	defer wh.Subscribe(auditBus)()
+	al := audit.New(st, auditBus, log)
 	h.SetAudit(al)
 	hs.SetAudit(al)
 	wh.SetAudit(al)

@@ -149,6 +149,12 @@ func (f *Feed) since(after int64, limit int, buf []Item) window {
 	return w
 }
 
+// Follow adds another bus to the feed (the audit log's); Close stops listening to it too.
+func (f *Feed) Follow(bus *events.Bus) {
+	unsub, next := f.unsub, bus.Subscribe(f.publish)
+	f.unsub = func() { unsub(); next() }
+}
+
 // Close ends every stream and stops listening to the bus.
 func (f *Feed) Close() {
 	f.unsub()

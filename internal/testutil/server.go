@@ -158,7 +158,10 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 		t.Cleanup(stopMetrics)
 		go metrics.Run(mctx)
 	}
-	al := audit.New(st, bus, log)
+	auditBus := events.NewBus() // as in serve: the audit log's events on their own bus, followed by feed and webhooks
+	feed.Follow(auditBus)
+	unsubscribeAudit := wh.Subscribe(auditBus)
+	al := audit.New(st, auditBus, log)
 	h.SetAudit(al)
 	hs.SetAudit(al)
 	wh.SetAudit(al)
@@ -178,6 +181,7 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 		wsTS.Close()
 		ts.Close()
 		unsubscribe()
+		unsubscribeAudit()
 		stopHooks()
 		hs.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -1,7 +1,9 @@
 package v1_test
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -444,4 +446,57 @@ func getJSONCookie(t *testing.T, s *tu.Server, c *http.Cookie, path string, v an
 	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestAuditEvents: each audit record goes out as audit.<action> on the event stream, to the admin only, and to a
+// webhook for audit.*.
+func TestAuditEvents(t *testing.T) {
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s := tu.StartServer(t, e, tu.Options{})
+		member := s.NewUser("mem")
+		s.Want(201, tu.Admin, "POST", "/api/v1/webhooks", map[string]string{"event": "audit.*", "url": "http://127.0.0.1:9/hook"})
+		adminStream := bufio.NewReader(get(t, s, "/api/v1/events").Body)
+		memberTok := createToken(t, s, member, "stream", []string{"hub:read"}, "")
+		memberStream := bufio.NewReader(getAs(t, s, memberTok.Token, "/api/v1/events").Body)
+		s.Want(200, tu.Admin, "PUT", fmt.Sprintf("/api/v1/users/%d/role", member.UID), map[string]string{"role": "operator"})
+		text := readUntil(t, adminStream, "audit.role_set")
+		if !strings.Contains(text, `"outcome":"ok"`) || !strings.Contains(text, fmt.Sprintf(`user %d to operator`, member.UID)) {
+			t.Errorf("audit event: %s", text)
+		}
+		// A public event after it: the member's stream reaches it without the audit event before it (one ordered feed).
+		s.Want(200, member, "POST", "/app", map[string]any{"name": "A"})
+		if text := readUntil(t, memberStream, "app.created"); strings.Contains(text, "audit.") {
+			t.Errorf("a member saw an audit event:\n%s", text)
+		}
+		// The queue writes its deliveries on its own goroutine: wait for this one, a minute against a hang.
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+			var ds []map[string]any
+			s.Want(200, tu.Admin, "GET", "/api/v1/webhooks/deliveries", nil).JSON(t, &ds)
+			found := false
+			for _, d := range ds {
+				found = found || d["event"] == "audit.role_set"
+			}
+			if found {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no webhook delivery of audit.role_set: %v", ds)
+			}
+		}
+	})
+}
+
+// getAs opens a streaming GET with a Bearer token.
+func getAs(t *testing.T, s *tu.Server, token, path string) *http.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := s.HTTP.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	t.Cleanup(func() { res.Body.Close() })
+	return res
 }
