@@ -14,6 +14,7 @@ import (
 
 	"github.com/stackhub/stackhub/internal/cli"
 	tu "github.com/stackhub/stackhub/internal/testutil"
+	"github.com/stackhub/stackhub/internal/testutil/dockertest"
 )
 
 // syncBuf collects the server's log for the secret checks.
@@ -499,4 +500,82 @@ func getAs(t *testing.T, s *tu.Server, token, path string) *http.Response {
 	}
 	t.Cleanup(func() { res.Body.Close() })
 	return res
+}
+
+// TestOperatorRunsApps: an operator installs (StackHub endpoint, token=), stops and starts (/api/v1, their
+// password) and uninstalls (the CLI, STACKHUB_TOKEN's API token) a real app in Docker; the install and the
+// uninstall each leave exactly one audit record naming the operator's token, the target, the address and "ok".
+func TestOperatorRunsApps(t *testing.T) {
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		dockertest.Image(t, "stackhub-test/web:v1")
+		s := tu.StartServer(t, e, tu.Options{})
+		lib := tu.NewLibrary(t)
+		lib.Add(t, "web", tu.WebCompose, "READY_AFTER=0\n")
+		lib.Import(t, s.URL)
+		op := s.NewUser("oper")
+		s.Want(200, tu.Admin, "PUT", "/api/v1/users/oper/role", map[string]string{"role": "operator"})
+		tok := createToken(t, s, op, "deploy", []string{"host:read", "host:write"}, "1d")
+
+		r := s.Want(200, tu.Anon, "GET", "/installApp?appName=web&appId=site&token="+tok.Token, nil)
+		if !strings.Contains(r.Text(), `"code":"1"`) {
+			t.Fatalf("installApp by an operator's token: %s", r.Body)
+		}
+		waitInstance(t, s, op, "site", "1")
+		waitJob(t, s, op, s.Want(202, op, "POST", "/api/v1/installs/site/stop", nil))
+		waitInstance(t, s, op, "site", "0")
+		waitJob(t, s, op, s.Want(202, op, "POST", "/api/v1/installs/site/start", nil))
+		waitInstance(t, s, op, "site", "1")
+		if out, err := runCLI(s.URL, tok.Token, "app", "uninstall", "site", "--purge"); err != nil {
+			t.Fatalf("stackhub app uninstall with an operator's token: %v\n%s", err, out)
+		}
+		s.Want(404, op, "GET", "/api/v1/installs/site", nil)
+
+		for action, want := range map[string]auditRec{
+			"install":   {ActorKind: "token", ActorUID: op.UID, ActorToken: tok.ID, Action: "install", Target: "web as site", Address: "127.0.0.1", Outcome: "ok"},
+			"uninstall": {ActorKind: "token", ActorUID: op.UID, ActorToken: tok.ID, Action: "uninstall", Target: "site", Address: "127.0.0.1", Outcome: "ok"},
+			"stop":      {ActorKind: "user", ActorUID: op.UID, Action: "stop", Target: "site", Address: "127.0.0.1", Outcome: "ok"},
+			"start":     {ActorKind: "user", ActorUID: op.UID, Action: "start", Target: "site", Address: "127.0.0.1", Outcome: "ok"},
+		} {
+			if rs := auditOf(t, s, action); len(rs) != 1 || rs[0] != want {
+				t.Errorf("audit of %s: %+v, want exactly %+v", action, rs, want)
+			}
+		}
+		if text := s.Want(200, tu.Admin, "GET", "/api/v1/audit", nil).Text(); strings.Contains(text, tok.Token[16:]) {
+			t.Errorf("the audit log holds the token's secret")
+		}
+	})
+}
+
+// waitInstance polls the instance as who until its status is want; a minute guards against a hang.
+func waitInstance(t *testing.T, s *tu.Server, who tu.As, name, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		var in struct{ Status, State, Info string }
+		s.Want(200, who, "GET", "/api/v1/installs/"+name, nil).JSON(t, &in)
+		if in.Status == want {
+			return
+		}
+		if in.Status == "2" || time.Now().After(deadline) {
+			t.Fatalf("%s: status %q (%s, %s), want %q", name, in.Status, in.State, in.Info, want)
+		}
+	}
+}
+
+// waitJob polls the job an answer started, as who, until it succeeds; a minute guards against a hang.
+func waitJob(t *testing.T, s *tu.Server, who tu.As, started *tu.Resp) {
+	t.Helper()
+	var j struct{ ID int64 }
+	started.JSON(t, &j)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		var rep struct {
+			Job struct{ State, Error string }
+		}
+		s.Want(200, who, "GET", fmt.Sprintf("/api/v1/jobs/%d", j.ID), nil).JSON(t, &rep)
+		switch {
+		case rep.Job.State == "succeeded":
+			return
+		case rep.Job.State == "failed" || time.Now().After(deadline):
+			t.Fatalf("job %d: %s %s", j.ID, rep.Job.State, rep.Job.Error)
+		}
+	}
 }
