@@ -31,7 +31,7 @@ func (a *API) registerCatalog(api huma.API) {
 		Path: Prefix + "/catalog/templates", Summary: "Import one template into the catalog (admin)",
 		Tags: []string{"catalog"}, MaxBodyBytes: maxStackBody}, a.importTemplate)
 	huma.Register(api, huma.Operation{OperationID: "check-catalog", Method: http.MethodGet,
-		Path: Prefix + "/catalog/check", Summary: "Render and load every installable version, as an install would, starting nothing (admin)",
+		Path: Prefix + "/catalog/check", Summary: "Render and load every installable version, as an install would, starting nothing (host:read)",
 		Tags: []string{"catalog"}}, a.checkCatalog)
 }
 
