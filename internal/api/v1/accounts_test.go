@@ -213,6 +213,7 @@ func TestTokens(t *testing.T) {
 		op, boss := callers[2].as, callers[3].as
 		probes := map[string]struct{ method, path string }{
 			"hub:read":   {"GET", "/api/v1/sessions"},
+			"hub:write":  {"POST", "/app"}, // the GeekApk path, as the token's owner
 			"host:read":  {"GET", "/api/v1/installs"},
 			"host:write": {"DELETE", "/api/v1/installs/nope"},
 			"admin":      {"GET", "/api/v1/audit"},
@@ -222,7 +223,11 @@ func TestTokens(t *testing.T) {
 			nt := createToken(t, s, boss, "only "+scope, []string{scope}, "720h")
 			secrets = append(secrets, nt.Token)
 			for other, p := range probes {
-				r := s.Do(tu.As{Token: nt.Token}, p.method, p.path, nil)
+				var body any
+				if p.path == "/app" {
+					body = map[string]any{"name": "by token"}
+				}
+				r := s.Do(tu.As{Token: nt.Token}, p.method, p.path, body)
 				if other == scope && (r.Status == 401 || r.Status == 403) {
 					t.Errorf("token with %s on %s %s: %d %s", scope, p.method, p.path, r.Status, r.Body)
 				}
@@ -274,8 +279,8 @@ func TestTokens(t *testing.T) {
 			s.Want(200, tu.Admin, "GET", "/api/v1/audit", nil).Text()
 		var listed []map[string]any
 		s.Want(200, boss, "GET", "/api/v1/tokens", nil).JSON(t, &listed)
-		if len(listed) != 5 || listed[0]["last_used"] == nil {
-			t.Errorf("boss's tokens: %v, want 5 with last_used set", listed)
+		if len(listed) != 6 || listed[0]["last_used"] == nil {
+			t.Errorf("boss's tokens: %v, want 6 with last_used set", listed)
 		}
 		for _, sec := range secrets {
 			secret := sec[len("shk_")+12:]
