@@ -104,12 +104,13 @@ func minRole(s Scope) Role {
 // Can is the one permission check every face goes through: nil when a may use scope s, else an Unauthorized
 // (no credentials) or a Forbidden error that names what is missing: the role, or the token's scope.
 func Can(a Actor, s Scope) error {
+	role := roleOf(a)
 	switch {
-	case a.Role == "":
+	case role == "":
 		return apperr.New(apperr.Unauthorized, "Unauthorized: sign in, or send the admin token or an API token")
-	case !a.Enabled:
+	case !a.Enabled && !a.Admin:
 		return apperr.New(apperr.Forbidden, "User %d is disabled", a.UID)
-	case !a.Role.Holds(s):
+	case !role.Holds(s):
 		who := map[Role]string{RoleOperator: "the admin or an operator", RoleAdmin: "the admin"}[minRole(s)]
 		if who == "" {
 			who = "a member"
@@ -122,6 +123,17 @@ func Can(a Actor, s Scope) error {
 		return apperr.New(apperr.Forbidden, "Forbidden: the token lacks scope %s", s)
 	}
 	return nil
+}
+
+// roleOf is a's role: the admin token is admin, and a user without one (an Actor made by hand) is a member.
+func roleOf(a Actor) Role {
+	switch {
+	case a.Admin:
+		return RoleAdmin
+	case a.Role == "" && a.User:
+		return RoleMember
+	}
+	return a.Role
 }
 
 // IsAdmin tells whether a may do what the admin does: the admin token, or a user with the admin role (through

@@ -52,7 +52,7 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, name string, scopes 
 		}
 		s.record(ctx, a, "token_create", target, err)
 	}()
-	if a.Role == "" {
+	if roleOf(a) == "" {
 		return nil, apperr.New(apperr.Unauthorized, "Unauthorized: sign in, or send the admin token or an API token")
 	}
 	if !a.Enabled {
@@ -99,7 +99,7 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, name string, scopes 
 
 // Tokens lists a's own tokens (the admin token's: those of owner 0).
 func (s *Service) Tokens(ctx context.Context, a Actor) ([]TokenView, error) {
-	if a.Role == "" {
+	if roleOf(a) == "" {
 		return nil, apperr.New(apperr.Unauthorized, "Unauthorized: sign in, or send the admin token or an API token")
 	}
 	ts, err := s.store.Q().Tokens(ctx, a.UID)
@@ -116,7 +116,7 @@ func (s *Service) Tokens(ctx context.Context, a Actor) ([]TokenView, error) {
 // RevokeToken deletes a token of a's; an admin may revoke anybody's. It stops working at once.
 func (s *Service) RevokeToken(ctx context.Context, a Actor, id string) (owner int64, err error) {
 	defer func() { s.record(ctx, a, "token_revoke", "token "+id, err) }()
-	if a.Role == "" {
+	if roleOf(a) == "" {
 		return 0, apperr.New(apperr.Unauthorized, "Unauthorized: sign in, or send the admin token or an API token")
 	}
 	t, err := s.store.Q().TokenWithOwner(ctx, id)
