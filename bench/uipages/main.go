@@ -95,7 +95,7 @@ func run(database string, n int, out string) error {
 	}
 	handler := server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log, Version: "bench", UI: ui})
 
-	admin, err := au.SignInAdmin(ctx, token, "bench")
+	admin, err := au.SignInAdmin(ctx, token, auth.Credentials{Client: "bench"})
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,7 @@ func run(database string, n int, out string) error {
 // benchUser makes a user with a password and signs it in. It stars 40 apps and comments on 10, so the site
 // timeline and the user's profile have a page of entries (the hub seed writes no timeline).
 func benchUser(ctx context.Context, h *hub.Service, au *auth.Service) (string, int64, error) {
-	adm := auth.Actor{Admin: true, Enabled: true}
+	adm := auth.System
 	name := "uibench" + strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10)
 	uid, metapass, err := h.CreateUser(ctx, adm, hub.UserInput{SimpleName: hub.Some(name)})
 	if err != nil {
@@ -162,7 +162,7 @@ func benchUser(ctx context.Context, h *hub.Service, au *auth.Service) (string, i
 	if err := au.SetPasshash(ctx, uid, metapass, auth.PasshashOf("bench password"), "bench"); err != nil {
 		return "", 0, err
 	}
-	in, err := au.SignInUser(ctx, name, "bench password", "bench")
+	in, err := au.SignInUser(ctx, name, "bench password", auth.Credentials{Client: "bench"})
 	if err != nil {
 		return "", 0, err
 	}

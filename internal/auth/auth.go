@@ -20,12 +20,16 @@ import (
 	"github.com/stackhub/stackhub/internal/store"
 )
 
-// Actor is who makes a request: the admin, a user, or (zero value) an anonymous caller.
+// Actor is who makes a request: the admin, a user, or (zero value) an anonymous caller. Ask Can what it may do.
 type Actor struct {
 	UID     int64
-	Admin   bool
-	User    bool // UID is a signed-in user
+	Admin   bool // the admin token itself (the GeekApk contract's admin)
+	User    bool // UID is a signed-in user (not through an API token of the admin)
 	Enabled bool
+	Role    Role     // the role at the time of the request; RoleAdmin for the admin token; "" when anonymous
+	TokenID string   // the public id of the API token the request presented; "" for none
+	Scopes  ScopeSet // the token's own scopes (Can also caps them by Role)
+	Addr    string   // the client address, for the audit log
 }
 
 // Credentials are what a request presented; the front door fills them from its own transport.
@@ -35,6 +39,7 @@ type Credentials struct {
 	Passhash string // geekapk_passhash
 	Session  string // the web UI's session cookie; used only when no other credential is given
 	Client   string // the client address, for rate limiting
+	Agent    string // the User-Agent, kept with a new session
 }
 
 // Service checks credentials.
@@ -47,7 +52,10 @@ type Service struct {
 	cacheMu  sync.Mutex
 	cache    map[int64]cached // uid → keyed digest of a passhash verified recently
 	cacheKy  []byte
-	now      func() time.Time // TOTP's clock; nil is time.Now (SetClock)
+	tokMu    sync.Mutex
+	tokCache map[string]cached // token id → keyed digest of a secret verified recently
+	recorder Recorder
+	now      func() time.Time // the clock of token expiry and TOTP; nil is time.Now; tests move it
 }
 
 type cached struct {
@@ -65,18 +73,28 @@ func NewService(st *store.Store, adminToken string, params Params, limiter *Limi
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // crypto/rand never fails on Linux; a zero key would only weaken the in-memory cache
 	return &Service{store: st, params: params, token: []byte(adminToken), adminKey: adminKeyOf(adminToken),
-		limiter: limiter, cache: map[int64]cached{}, cacheKy: key}
+		limiter: limiter, cache: map[int64]cached{}, cacheKy: key,
+		tokCache: map[string]cached{}, now: time.Now}
 }
 
 // Authenticate resolves credentials to an actor. No credentials at all is the anonymous actor; wrong or partial
 // credentials are Unauthorized; too many failures are RateLimited.
 func (s *Service) Authenticate(ctx context.Context, c Credentials) (Actor, error) {
+	a, err := s.authenticate(ctx, c)
+	a.Addr = c.Client
+	return a, err
+}
+
+func (s *Service) authenticate(ctx context.Context, c Credentials) (Actor, error) {
+	if strings.HasPrefix(c.Token, TokenPrefix) {
+		return s.tokenActor(ctx, c)
+	}
 	if c.Token != "" {
 		if err := s.checkLimit("addr:"+c.Client, "admin"); err != nil {
 			return Actor{}, err
 		}
 		if subtle.ConstantTimeCompare([]byte(c.Token), s.token) == 1 {
-			return Actor{Admin: true, Enabled: true}, nil
+			return System, nil
 		}
 		s.limiter.Fail("addr:" + c.Client)
 		return Actor{}, apperr.New(apperr.Unauthorized, "Unauthorized, check the admin token")
@@ -95,7 +113,7 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (Actor, error
 	if err != nil {
 		return Actor{}, unauthorizedOr(err)
 	}
-	return Actor{UID: uid, User: true, Enabled: u.Enabled}, nil
+	return Actor{UID: uid, User: true, Enabled: u.Enabled, Role: Role(u.Role)}, nil
 }
 
 // CheckPasshash verifies a user's passhash.

@@ -262,7 +262,7 @@ func (s *Service) FinishPasskeySignIn(ctx context.Context, rp RelyingParty, cere
 		return SignIn{}, fmt.Errorf("record passkey use: %w", err)
 	}
 	if kind == ceremonySecond {
-		return s.finishPending(ctx, pending)
+		return s.finishPending(ctx, pending, Credentials{Client: client})
 	}
 	u, err := s.store.Q().User(ctx, wu.uid)
 	if err != nil {
@@ -271,7 +271,7 @@ func (s *Service) FinishPasskeySignIn(ctx context.Context, rp RelyingParty, cere
 	if !u.Enabled {
 		return SignIn{}, apperr.Field(apperr.Forbidden, "login", "this account is disabled; ask the admin")
 	}
-	return s.signedIn(ctx, wu.uid)
+	return s.signedIn(ctx, wu.uid, Credentials{Client: client})
 }
 
 // discoverable finds the user of a passkey the browser chose: by its credential id, and only if the user handle

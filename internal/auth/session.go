@@ -29,7 +29,8 @@ func PasshashOf(password string) string {
 // SignInUser checks a user's password, then takes the second step (secondStep): a session, or for a user with a
 // second factor a pending sign-in. login is the user's id or simple name. The answer is the same for an unknown
 // user and a wrong password.
-func (s *Service) SignInUser(ctx context.Context, login, password, client string) (SignIn, error) {
+func (s *Service) SignInUser(ctx context.Context, login, password string, from Credentials) (SignIn, error) {
+	client := from.Client
 	login = strings.TrimSpace(login)
 	if login == "" {
 		return SignIn{}, apperr.Field(apperr.Invalid, "login", "enter your user name or id")
@@ -58,11 +59,12 @@ func (s *Service) SignInUser(ctx context.Context, login, password, client string
 	if !u.Enabled {
 		return SignIn{}, apperr.Field(apperr.Forbidden, "login", "this account is disabled; ask the admin")
 	}
-	return s.secondStep(ctx, uid)
+	return s.secondStep(ctx, uid, from)
 }
 
 // SignInAdmin checks the admin token and opens an admin session.
-func (s *Service) SignInAdmin(ctx context.Context, token, client string) (string, error) {
+func (s *Service) SignInAdmin(ctx context.Context, token string, from Credentials) (string, error) {
+	client := from.Client
 	if strings.TrimSpace(token) == "" {
 		return "", apperr.Field(apperr.Invalid, "token", "enter the admin token (printed at the first start, kept in <data-dir>/admin-token)")
 	}
@@ -72,7 +74,7 @@ func (s *Service) SignInAdmin(ctx context.Context, token, client string) (string
 		}
 		return "", err
 	}
-	return s.openSession(ctx, 0, s.adminKey)
+	return s.openSession(ctx, 0, s.adminKey, from)
 }
 
 // SignOut ends the session behind a cookie value; an unknown value is not an error.
@@ -97,7 +99,7 @@ func (s *Service) PruneSessions(ctx context.Context) error {
 	return s.store.Q().DeleteExpiredSessions(ctx, now)
 }
 
-func (s *Service) openSession(ctx context.Context, uid int64, adminKey string) (string, error) {
+func (s *Service) openSession(ctx context.Context, uid int64, adminKey string, from Credentials) (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("session token: %w", err)
@@ -105,7 +107,8 @@ func (s *Service) openSession(ctx context.Context, uid int64, adminKey string) (
 	tok := hex.EncodeToString(b)
 	now := time.Now()
 	err := s.store.Q().CreateSession(ctx, store.Session{ID: sessionID(tok), UID: uid, AdminKey: adminKey,
-		CreatedAt: now.UnixMilli(), ExpiresAt: now.Add(SessionTTL).UnixMilli()})
+		CreatedAt: now.UnixMilli(), ExpiresAt: now.Add(SessionTTL).UnixMilli(), Address: from.Client,
+		UserAgent: truncate(from.Agent, 300)})
 	if err != nil {
 		return "", err
 	}
@@ -118,7 +121,8 @@ func (s *Service) sessionActor(ctx context.Context, session string) (Actor, erro
 	if len(session) != 64 {
 		return Actor{}, nil
 	}
-	ss, err := s.store.Q().SessionUser(ctx, sessionID(session), time.Now().UnixMilli())
+	now := time.Now().UnixMilli()
+	ss, err := s.store.Q().SessionUser(ctx, sessionID(session), now)
 	if errors.Is(err, store.ErrNotFound) {
 		return Actor{}, nil
 	}
@@ -129,12 +133,17 @@ func (s *Service) sessionActor(ctx context.Context, session string) (Actor, erro
 		if subtle.ConstantTimeCompare([]byte(ss.AdminKey), []byte(s.adminKey)) != 1 {
 			return Actor{}, nil // opened with an admin token that has since changed
 		}
-		return Actor{Admin: true, Enabled: true}, nil
+		return System, nil
 	}
 	if !ss.UserExists {
 		return Actor{}, nil
 	}
-	return Actor{UID: ss.UID, User: true, Enabled: ss.UserEnabled}, nil
+	if now-ss.LastSeenAt > touchEvery.Milliseconds() {
+		if err := s.store.Q().TouchSession(ctx, sessionID(session), now); err != nil {
+			return Actor{}, err
+		}
+	}
+	return Actor{UID: ss.UID, User: true, Enabled: ss.UserEnabled, Role: Role(ss.UserRole)}, nil
 }
 
 func (s *Service) lookupLogin(ctx context.Context, login string) (int64, error) {
@@ -160,4 +169,83 @@ func adminKeyOf(token string) string {
 func sessionID(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
+}
+
+// touchEvery is how stale a session's or token's last-seen time may get: one write a minute at most, not one
+// per request.
+const touchEvery = time.Minute
+
+// SessionView is one of a user's sessions as GET /api/v1/sessions shows it.
+type SessionView struct {
+	ID        string    `json:"id"`
+	Created   time.Time `json:"created"`
+	LastSeen  time.Time `json:"last_seen"`
+	Expires   time.Time `json:"expires"`
+	Address   string    `json:"address"`
+	UserAgent string    `json:"user_agent"`
+	Current   bool      `json:"current"`
+}
+
+// Sessions lists a's sessions; current is the cookie of the request, to mark its session.
+func (s *Service) Sessions(ctx context.Context, a Actor, current string) ([]SessionView, error) {
+	if err := requireSignedUser(a); err != nil {
+		return nil, err
+	}
+	ss, err := s.store.Q().UserSessions(ctx, a.UID, time.Now().UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	cur := ""
+	if current != "" {
+		cur = sessionID(current)
+	}
+	out := make([]SessionView, len(ss))
+	for i, x := range ss {
+		out[i] = SessionView{ID: x.ID, Created: time.UnixMilli(x.CreatedAt).UTC(),
+			LastSeen: time.UnixMilli(x.LastSeenAt).UTC(), Expires: time.UnixMilli(x.ExpiresAt).UTC(),
+			Address: x.Address, UserAgent: x.UserAgent, Current: x.ID == cur}
+	}
+	return out, nil
+}
+
+// EndSession ends one of a's sessions by the id Sessions shows.
+func (s *Service) EndSession(ctx context.Context, a Actor, id string) error {
+	if err := requireSignedUser(a); err != nil {
+		return err
+	}
+	err := s.store.Q().DeleteUserSession(ctx, a.UID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return apperr.Field(apperr.NotFound, "id", "you have no session %q", id)
+	}
+	return err
+}
+
+// EndOtherSessions signs a out everywhere but the session of the current cookie.
+func (s *Service) EndOtherSessions(ctx context.Context, a Actor, current string) error {
+	if err := requireSignedUser(a); err != nil {
+		return err
+	}
+	keep := ""
+	if current != "" {
+		keep = sessionID(current)
+	}
+	return s.store.Q().DeleteOtherSessions(ctx, a.UID, keep)
+}
+
+// requireSignedUser lets through a user acting for themselves (a session, the GeekApk cookies or their token).
+func requireSignedUser(a Actor) error {
+	if !a.User {
+		if a.Role == "" {
+			return apperr.New(apperr.Unauthorized, "Unauthorized: sign in as a user")
+		}
+		return apperr.New(apperr.Forbidden, "Only a user has sessions: sign in as a user")
+	}
+	return Can(a, HubRead)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }

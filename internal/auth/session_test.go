@@ -18,7 +18,7 @@ func TestAdminSessionDiesWithItsToken(t *testing.T) {
 		st := testutil.OpenStore(t, e)
 		lim := auth.NewLimiter(100, time.Minute)
 		before := auth.NewService(st, "first-token-0123456789", testutil.HashParams, lim)
-		sess, err := before.SignInAdmin(ctx, "first-token-0123456789", "127.0.0.1")
+		sess, err := before.SignInAdmin(ctx, "first-token-0123456789", auth.Credentials{Client: "127.0.0.1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,12 +66,12 @@ func TestUserSessionFollowsItsUser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in, err := s.SignInUser(ctx, "ann", "a long password", "127.0.0.1")
+		in, err := s.SignInUser(ctx, "ann", "a long password", auth.Credentials{Client: "127.0.0.1"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		sess := in.Session
-		want := auth.Actor{UID: u.ID, User: true, Enabled: true}
+		want := auth.Actor{UID: u.ID, User: true, Enabled: true, Role: auth.RoleMember}
 		if a, err := s.Authenticate(ctx, auth.Credentials{Session: sess}); err != nil || a != want {
 			t.Fatalf("enabled user's session: %+v, %v; want %+v", a, err, want)
 		}

@@ -34,7 +34,7 @@ type Factors struct {
 	Passkeys      int  `json:"passkeys" doc:"registered passkeys"`
 }
 
-// SetClock replaces the clock TOTP codes are checked against (tests; nil restores the real one).
+// SetClock replaces the clock of TOTP codes and token expiry (tests; nil restores the real one).
 func (s *Service) SetClock(now func() time.Time) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
@@ -82,7 +82,7 @@ func (s *Service) FactorsOf(ctx context.Context, uid int64) (Factors, error) {
 // secondStep is the one place where a sign-in whose first factor is proven (uid's password) becomes a session:
 // at once for a user without a second factor; for a user with one, a pending sign-in that CompleteSignIn (a TOTP
 // or recovery code) or FinishPasskeySignIn (a passkey) turns into the session.
-func (s *Service) secondStep(ctx context.Context, uid int64) (SignIn, error) {
+func (s *Service) secondStep(ctx context.Context, uid int64, from Credentials) (SignIn, error) {
 	need, err := s.HasSecondFactor(ctx, uid)
 	if err != nil {
 		return SignIn{}, fmt.Errorf("sign in %d: %w", uid, err)
@@ -91,16 +91,21 @@ func (s *Service) secondStep(ctx context.Context, uid int64) (SignIn, error) {
 		tok, err := s.newPending(ctx, pendingSignIn, uid, "")
 		return SignIn{Pending: tok}, err
 	}
-	return s.signedIn(ctx, uid)
+	return s.signedIn(ctx, uid, from)
 }
 
-// signedIn opens the session of a user whose sign-in is complete.
-func (s *Service) signedIn(ctx context.Context, uid int64) (SignIn, error) {
-	tok, err := s.openSession(ctx, uid, "")
+// signedIn opens the session of a user whose sign-in is complete; from is the request that completed it (its
+// address and user agent are the session's).
+func (s *Service) signedIn(ctx context.Context, uid int64, from Credentials) (SignIn, error) {
+	u, err := s.store.Q().User(ctx, uid)
+	if err != nil {
+		return SignIn{}, unauthorizedOr(err)
+	}
+	tok, err := s.openSession(ctx, uid, "", from)
 	if err != nil {
 		return SignIn{}, err
 	}
-	return SignIn{Session: tok, Actor: Actor{UID: uid, User: true, Enabled: true}}, nil
+	return SignIn{Session: tok, Actor: Actor{UID: uid, User: true, Enabled: true, Role: Role(u.Role), Addr: from.Client}}, nil
 }
 
 // PendingFactors is the second factors the user of a pending sign-in may use; Unauthorized when it expired.
@@ -134,12 +139,12 @@ func (s *Service) CompleteSignIn(ctx context.Context, pending, code, client stri
 	} else if err := s.checkRecoveryCode(ctx, p.UID, code, client); err != nil {
 		return SignIn{}, err
 	}
-	return s.finishPending(ctx, pending)
+	return s.finishPending(ctx, pending, Credentials{Client: client})
 }
 
 // finishPending consumes a pending sign-in and opens its session; a second request with the same pending
 // sign-in finds it gone.
-func (s *Service) finishPending(ctx context.Context, pending string) (SignIn, error) {
+func (s *Service) finishPending(ctx context.Context, pending string, from Credentials) (SignIn, error) {
 	p, err := s.store.Q().TakePending(ctx, sessionID(pending), pendingSignIn, time.Now().UnixMilli())
 	if errors.Is(err, store.ErrNotFound) {
 		return SignIn{}, errPendingGone()
@@ -154,7 +159,7 @@ func (s *Service) finishPending(ctx context.Context, pending string) (SignIn, er
 	if !u.Enabled {
 		return SignIn{}, apperr.Field(apperr.Forbidden, "login", "this account is disabled; ask the admin")
 	}
-	return s.signedIn(ctx, p.UID)
+	return s.signedIn(ctx, p.UID, from)
 }
 
 func (s *Service) checkRecoveryCode(ctx context.Context, uid int64, code, client string) error {

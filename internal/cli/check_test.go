@@ -38,7 +38,7 @@ func catalogCheck(t *testing.T, s *tu.Server, args ...string) (string, int) {
 func TestCatalogCheck(t *testing.T) {
 	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
-		admin := auth.Actor{Admin: true, Enabled: true}
+		admin := auth.System
 		sample, refused, err := catalog.ReadWebsoft9(filepath.Join("..", "..", "testdata", "websoft9-library"), false)
 		if err != nil || len(refused) > 0 {
 			t.Fatalf("sample library: %v %+v", err, refused)

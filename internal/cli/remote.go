@@ -10,7 +10,8 @@ import (
 	"github.com/stackhub/stackhub/client"
 )
 
-// remote holds how a CLI command finds the server: flags, else STACKHUB_URL and DOGETOK.
+// remote holds how a CLI command finds the server: flags, else STACKHUB_URL and STACKHUB_TOKEN (an API token,
+// shk_…, or the admin token), else DOGETOK.
 type remote struct {
 	url, token string
 	timeout    time.Duration
@@ -22,7 +23,11 @@ func (r *remote) flags(cmd *cobra.Command) {
 		url = "http://127.0.0.1:8080"
 	}
 	cmd.PersistentFlags().StringVar(&r.url, "url", url, "the StackHub server (env STACKHUB_URL)")
-	cmd.PersistentFlags().StringVar(&r.token, "token", os.Getenv("DOGETOK"), "the admin token (env DOGETOK)")
+	token := os.Getenv("STACKHUB_TOKEN")
+	if token == "" {
+		token = os.Getenv("DOGETOK")
+	}
+	cmd.PersistentFlags().StringVar(&r.token, "token", token, "an API token or the admin token (env STACKHUB_TOKEN, else DOGETOK)")
 	cmd.PersistentFlags().DurationVar(&r.timeout, "timeout", 30*time.Minute, "give up after this long")
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/catalog/builtin"
@@ -138,6 +139,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	// The server page's chart: a sample every 10 s, the last hour in memory.
 	metrics := sysinfo.NewHistory(cfg.DataDir, 10*time.Second, time.Hour)
 	go metrics.Run(ctx)
+	// The services record their changes in the audit log (docs/accounts.md). Its events have their own bus, so
+	// the hub's stays exactly the GeekApk and host events; the feed and the webhooks follow both.
+	auditBus := events.NewBus()
+	feed.Follow(auditBus)
+	defer wh.Subscribe(auditBus)()
+	al := audit.New(st, auditBus, log)
+	h.SetAudit(al)
+	hs.SetAudit(al)
+	wh.SetAudit(al)
+	au.SetRecorder(al.Record)
 	// The edge serves StackHub itself at --domain: main is the handler built below.
 	var handler http.Handler
 	main := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) })
@@ -149,7 +160,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Sources: srcs, Metrics: metrics, Log: log,
-		Version: Version, WeakToken: weak, Edge: eg})
+		Version: Version, WeakToken: weak, Edge: eg, Audit: al})
 	if err != nil {
 		return err
 	}
@@ -159,7 +170,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer bus.Subscribe(func(events.Event) { rel.Touch() })()
 	go rel.Run(ctx)
 	handler = server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log, Version: Version,
-		WeakToken: weak, Feed: feed, Webhooks: wh, Sources: srcs, UI: ui, Idle: rel, Edge: eg, Certs: cm})
+		WeakToken: weak, Feed: feed, Webhooks: wh, Sources: srcs, UI: ui, Idle: rel, Edge: eg, Certs: cm, Audit: al})
 	edgeHTTP, edgeHTTPS, err := edgeListeners(cfg, cm)
 	if err != nil {
 		return err

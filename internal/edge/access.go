@@ -268,12 +268,12 @@ func (e *Edge) Authorize(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
 		return
 	}
-	if en.route.Access == "admin" && !actor.Admin {
+	if en.route.Access == "admin" && !auth.IsAdmin(actor) {
 		forbiddenPage(w, host, "only the administrator may open this app")
 		return
 	}
 	name := "admin"
-	if !actor.Admin {
+	if !auth.IsAdmin(actor) {
 		u, err := e.store.Q().User(r.Context(), actor.UID)
 		if err != nil {
 			e.log.Error("edge authorize", "uid", actor.UID, "err", err)
@@ -282,7 +282,7 @@ func (e *Edge) Authorize(w http.ResponseWriter, r *http.Request) {
 		}
 		name = u.SimpleName
 	}
-	code, err := e.codes.issue(codeEntry{domain: host, name: name, admin: actor.Admin})
+	code, err := e.codes.issue(codeEntry{domain: host, name: name, admin: auth.IsAdmin(actor)})
 	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

@@ -111,6 +111,9 @@ func (e *Edge) Routes(ctx context.Context, a auth.Actor, instance string) ([]Rou
 
 // RemoveRoute removes an app's route of domain and path (default "/"), then reloads and re-renders.
 func (e *Edge) RemoveRoute(ctx context.Context, a auth.Actor, instance, domain, path string) (*RouteChange, error) {
+	if err := auth.Can(a, auth.HostWrite); err != nil { // managing domains is the operator's work
+		return nil, err
+	}
 	if err := e.host.CheckInstance(ctx, a, instance); err != nil {
 		return nil, err
 	}

@@ -39,13 +39,19 @@ const (
 	CertificateFailed   = "certificate.failed"   // obtaining or renewing failed; certmagic retries
 )
 
+// Accounts (docs/accounts.md): each audit record is published as "audit." + its action, to the admin only.
+const (
+	AuditPrefix = "audit."
+)
+
 // Event is something that happened, after it was committed.
 type Event struct {
 	Type      string    `json:"type"`
 	Time      time.Time `json:"time"`
 	Actor     int64     `json:"actor"`      // the uid that acted; 0 for the admin or the system
 	Audience  int64     `json:"audience"`   // a uid when only that user may see it; 0 when public
-	AdminOnly bool      `json:"admin_only"` // host events: only the admin sees them
+	AdminOnly bool      `json:"admin_only"` // host and audit events: only those holding Scope see them
+	Scope     string    `json:"-"`          // with AdminOnly: the scope that sees it (auth's); "" is admin
 	Payload   any       `json:"payload"`
 	// Outboxed: the webhook deliveries this event triggers were written in its own transaction, so the webhook
 	// queue must not queue them again.

@@ -25,7 +25,7 @@ type CheckResult struct {
 // install would, with stand-in ports (the settings' defaults, nothing booked) and generated secrets, and loads it
 // as Compose; nothing is recorded or started, and each rendering is removed. Admin only.
 func (s *Service) CheckCatalog(ctx context.Context, a auth.Actor, apps []string) ([]CheckResult, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := require(a, auth.HostRead); err != nil {
 		return nil, err
 	}
 	if len(apps) == 0 {

@@ -77,7 +77,7 @@ func (s *Service) loadProject(ctx context.Context, inst *store.Instance, dir str
 // Reconfigure renders the instance's version again with its current values (W9_URL after a domain change) and
 // recreates only the services whose configuration changed, as a job; it answers the job at once.
 func (s *Service) Reconfigure(ctx context.Context, a auth.Actor, name string) (*store.Job, error) {
-	inst, err := s.installed(ctx, a, name)
+	inst, err := s.installed(ctx, a, auth.HostWrite, name)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/store"
@@ -40,8 +41,9 @@ type Installed struct {
 
 // Install validates the request, books ports, renders the project and starts the install job. Whatever it
 // refuses leaves nothing behind.
-func (s *Service) Install(ctx context.Context, a auth.Actor, req InstallRequest) (*Installed, error) {
-	if err := requireAdmin(a); err != nil {
+func (s *Service) Install(ctx context.Context, a auth.Actor, req InstallRequest) (res *Installed, err error) {
+	defer func() { s.audit.Record(ctx, a, audit.Install, installTarget(req, res), err) }()
+	if err := require(a, auth.HostWrite); err != nil {
 		return nil, err
 	}
 	if req.Name == "" {
@@ -298,4 +300,15 @@ func (s *Service) domainRoute(ctx context.Context, req InstallRequest) (*store.R
 		return nil, apperr.Field(apperr.Invalid, "domain", "this server routes no domains; install without one")
 	}
 	return s.domains.NewRoute(ctx, req.Name, req.Domain)
+}
+
+// installTarget names an install in the audit log: the app, and the instance once it has one.
+func installTarget(req InstallRequest, res *Installed) string {
+	if res != nil {
+		return req.App + " as " + res.Instance
+	}
+	if req.Name != "" {
+		return req.App + " as " + req.Name
+	}
+	return req.App
 }

@@ -21,7 +21,7 @@ func TestMarksAndServerRisks(t *testing.T) {
 		s := tu.StartServer(t, e, tu.Options{})
 		owner := s.NewUser("marker")
 		aid := s.Want(200, owner, "POST", "/app", map[string]any{"name": "Marked", "package": "marked"}).Int(t)
-		ctx, admin := t.Context(), auth.Actor{Admin: true}
+		ctx, admin := t.Context(), auth.System
 		stack := `{"compose":"services: {}","env":""}`
 		err := s.Store.Tx(ctx, func(q *store.Q) error {
 			for rev := int64(1); rev <= 2; rev++ {

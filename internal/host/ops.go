@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/engine"
 	"github.com/stackhub/stackhub/internal/events"
@@ -26,8 +27,9 @@ const uninstallTimeout = 10 * time.Minute
 // too, and its port bookings. It is recorded as a job first, so a crash in the middle is finished by Reconcile.
 // The removal runs detached from ctx: a client that goes away stops waiting, not the uninstall. Uninstall waits
 // for it and answers its result while ctx lasts.
-func (s *Service) Uninstall(ctx context.Context, a auth.Actor, name string, purge bool) error {
-	if err := requireAdmin(a); err != nil {
+func (s *Service) Uninstall(ctx context.Context, a auth.Actor, name string, purge bool) (err error) {
+	defer func() { s.audit.Record(ctx, a, audit.Uninstall, name, err) }()
+	if err := require(a, auth.HostWrite); err != nil {
 		return err
 	}
 	if !nameRe.MatchString(name) {
@@ -131,8 +133,9 @@ type Result struct {
 
 // UninstallAll uninstalls every instance and reports each. Once started it goes through all of them even if the
 // client goes away, as each Uninstall would.
-func (s *Service) UninstallAll(ctx context.Context, a auth.Actor, purge bool) ([]Result, error) {
-	if err := requireAdmin(a); err != nil {
+func (s *Service) UninstallAll(ctx context.Context, a auth.Actor, purge bool) (_ []Result, err error) {
+	defer func() { s.audit.Record(ctx, a, audit.UninstallAll, "all", err) }()
+	if err := require(a, auth.HostWrite); err != nil {
 		return nil, err
 	}
 	ctx = context.WithoutCancel(ctx)
@@ -152,8 +155,9 @@ func (s *Service) UninstallAll(ctx context.Context, a auth.Actor, purge bool) ([
 }
 
 // Operate starts, stops or restarts an instance as a job and returns the job at once.
-func (s *Service) Operate(ctx context.Context, a auth.Actor, name, kind string) (*store.Job, error) {
-	if err := requireAdmin(a); err != nil {
+func (s *Service) Operate(ctx context.Context, a auth.Actor, name, kind string) (_ *store.Job, err error) {
+	defer func() { s.audit.Record(ctx, a, kind, name, err) }()
+	if err := require(a, auth.HostWrite); err != nil {
 		return nil, err
 	}
 	if kind != "start" && kind != "stop" && kind != "restart" {
@@ -211,7 +215,7 @@ func (s *Service) runOperate(r *run, inst *store.Instance) {
 
 // Logs writes an instance's container logs to w.
 func (s *Service) Logs(ctx context.Context, a auth.Actor, name string, tail int, follow bool, w io.Writer) error {
-	inst, err := s.installed(ctx, a, name)
+	inst, err := s.installed(ctx, a, auth.HostRead, name)
 	if err != nil {
 		return err
 	}
@@ -231,7 +235,7 @@ var credentialKeys = []string{"W9_URL", "W9_LOGIN_USER", "W9_LOGIN_PASSWORD", "W
 // Credentials reveals an instance's generated secrets and login, resolved from its rendered .env. Only this
 // call returns them.
 func (s *Service) Credentials(ctx context.Context, a auth.Actor, name string) (map[string]string, error) {
-	if err := s.CheckInstance(ctx, a, name); err != nil {
+	if _, err := s.installed(ctx, a, auth.HostWrite, name); err != nil {
 		return nil, err
 	}
 	env, err := engine.ReadEnvFile(filepath.Join(s.projectDir(name), ".env"))
@@ -273,7 +277,7 @@ func (s *Service) CheckJob(ctx context.Context, a auth.Actor, id int64) error {
 }
 
 func (s *Service) job(ctx context.Context, a auth.Actor, id int64) (*store.Job, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := require(a, auth.HostRead); err != nil {
 		return nil, err
 	}
 	j, err := s.store.Q().Job(ctx, id)
@@ -286,7 +290,7 @@ func (s *Service) job(ctx context.Context, a auth.Actor, id int64) (*store.Job, 
 // Follow calls fn with the job's log lines after seq `after`, then with new ones as they come, until the job ends
 // or ctx is done. It returns the job as it ended.
 func (s *Service) Follow(ctx context.Context, a auth.Actor, id, after int64, fn func(store.JobEvent) error) (*store.Job, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := require(a, auth.HostRead); err != nil {
 		return nil, err
 	}
 	// live only wakes the loop, which re-reads the store: the log is the truth, the bus is a doorbell.

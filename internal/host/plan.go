@@ -78,7 +78,7 @@ type PlanSetting struct {
 // Plan prepares an install form for an app given by key or catalog id, at version ("store:version", a version,
 // or empty: the newest of the preferred store, as Install picks).
 func (s *Service) Plan(ctx context.Context, a auth.Actor, app, version string) (*InstallPlan, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := require(a, auth.HostRead); err != nil {
 		return nil, err
 	}
 	rec, err := s.appByKeyOrID(ctx, app)
@@ -252,8 +252,8 @@ func (s *Service) URLFor(port string) string {
 	return addr + ":" + port
 }
 
-// Authorize refuses anybody but the admin; for streams that read host data kept outside this service.
-func (s *Service) Authorize(a auth.Actor) error { return requireAdmin(a) }
+// Authorize refuses anybody without host:read; for streams that read host data kept outside this service.
+func (s *Service) Authorize(a auth.Actor) error { return require(a, auth.HostRead) }
 
 // Overview is one instance as its page shows it: its status, the versions it may move to, its upgrade history
 // and backups, and whether a rollback is possible.
@@ -267,7 +267,7 @@ type Overview struct {
 
 // Overview reports an instance with its history.
 func (s *Service) Overview(ctx context.Context, a auth.Actor, name string) (*Overview, error) {
-	inst, err := s.installed(ctx, a, name)
+	inst, err := s.installed(ctx, a, auth.HostRead, name)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func TestPlanSuggestsWithoutBooking(t *testing.T) {
 			s.Want(201, owner, "POST", fmt.Sprintf("/app/%d/update", aid), map[string]any{"ver": ver, "updates": ver,
 				"stack": stackFor(lib, "0")})
 		}
-		admin, ctx := auth.Actor{Admin: true}, t.Context()
+		admin, ctx := auth.System, t.Context()
 
 		if _, err := s.Host.Plan(ctx, auth.Actor{User: true, UID: owner.UID}, "planned", ""); apperr.As(err).Kind != apperr.Forbidden {
 			t.Errorf("a user's plan: %v", err)

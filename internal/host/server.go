@@ -20,7 +20,7 @@ type ServerInfo struct {
 // Server measures the host and lists the risks: a nearly full disk or memory, load above the cores, an
 // unreachable engine, failed apps, and a weak admin token.
 func (s *Service) Server(ctx context.Context, a auth.Actor, weakToken bool) (*ServerInfo, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := require(a, auth.HostRead); err != nil {
 		return nil, err
 	}
 	snap, err := sysinfo.Read(ctx, s.cfg.DataDir)
@@ -33,7 +33,7 @@ func (s *Service) Server(ctx context.Context, a auth.Actor, weakToken bool) (*Se
 // ServerWith is Server with a snapshot the caller measured recently (the web UI's metrics history), so that a
 // page does not wait for a fresh CPU sample.
 func (s *Service) ServerWith(ctx context.Context, a auth.Actor, weakToken bool, snap sysinfo.Snapshot) (*ServerInfo, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := require(a, auth.HostRead); err != nil {
 		return nil, err
 	}
 	info := &ServerInfo{Metrics: snap, Risks: []string{}}

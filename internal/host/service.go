@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/engine"
 	"github.com/stackhub/stackhub/internal/events"
@@ -51,8 +52,12 @@ type Service struct {
 	cancel  context.CancelFunc
 	busy    sync.Map // instance name → struct{}: one job per instance at a time
 	probe   *http.Client
-	domains Domains // the edge's routes, for installs with a domain; nil refuses them
+	domains Domains    // the edge's routes, for installs with a domain; nil refuses them
+	audit   *audit.Log // nil records nothing
 }
+
+// SetAudit makes the service record its changes in l (docs/accounts.md).
+func (s *Service) SetAudit(l *audit.Log) { s.audit = l }
 
 // New returns the host service. Call Reconcile once at start, and Close at shutdown.
 func New(st *store.Store, eng engine.Engine, bus *events.Bus, log *slog.Logger, cfg Config) *Service {
@@ -92,15 +97,8 @@ func CheckName(name string) error {
 // Project is the Compose project name of an instance.
 func (s *Service) Project(name string) string { return s.cfg.Prefix + "-" + name }
 
-func requireAdmin(a auth.Actor) error {
-	switch {
-	case a.Admin:
-		return nil
-	case a.User:
-		return apperr.New(apperr.Forbidden, "Only the admin may manage apps on this server")
-	}
-	return apperr.New(apperr.Unauthorized, "Unauthorized: the admin token is required")
-}
+// require is the host's one permission check: host:read to look, host:write to change (docs/accounts.md).
+func require(a auth.Actor, s auth.Scope) error { return auth.Can(a, s) }
 
 func notInstalled(err error, name string) error {
 	if errors.Is(err, store.ErrNotFound) {
@@ -109,9 +107,10 @@ func notInstalled(err error, name string) error {
 	return fmt.Errorf("instance %s: %w", name, err)
 }
 
-// installed reads an instance for the admin: anybody else is refused, and a name not installed is NotFound.
-func (s *Service) installed(ctx context.Context, a auth.Actor, name string) (*store.Instance, error) {
-	if err := requireAdmin(a); err != nil {
+// installed reads an instance for a caller with scope sc: anybody else is refused before anything is read, and
+// a name not installed is NotFound.
+func (s *Service) installed(ctx context.Context, a auth.Actor, sc auth.Scope, name string) (*store.Instance, error) {
+	if err := require(a, sc); err != nil {
 		return nil, err
 	}
 	inst, err := s.store.Q().Instance(ctx, name)
@@ -121,10 +120,10 @@ func (s *Service) installed(ctx context.Context, a auth.Actor, name string) (*st
 	return inst, nil
 }
 
-// CheckInstance refuses what Instance would refuse (not the admin, not installed) without asking Docker for the
+// CheckInstance refuses what Instance would refuse (no host:read, not installed) without asking Docker for the
 // status, so a stream can answer its error before it starts.
 func (s *Service) CheckInstance(ctx context.Context, a auth.Actor, name string) error {
-	_, err := s.installed(ctx, a, name)
+	_, err := s.installed(ctx, a, auth.HostRead, name)
 	return err
 }
 
@@ -138,5 +137,5 @@ func (s *Service) unlock(name string) { s.busy.Delete(name) }
 
 // publish sends a host event; only the admin may see it.
 func (s *Service) publish(typ string, payload any) {
-	s.bus.Publish(events.Event{Type: typ, AdminOnly: true, Payload: payload})
+	s.bus.Publish(events.Event{Type: typ, AdminOnly: true, Scope: string(auth.HostRead), Payload: payload})
 }

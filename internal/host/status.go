@@ -99,7 +99,7 @@ func computeStatus(inst *store.Instance, st *engine.Status) (code, info string) 
 
 // Instance reports one instance with its status computed now.
 func (s *Service) Instance(ctx context.Context, a auth.Actor, name string) (*Info, error) {
-	inst, err := s.installed(ctx, a, name)
+	inst, err := s.installed(ctx, a, auth.HostRead, name)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func (s *Service) Instance(ctx context.Context, a auth.Actor, name string) (*Inf
 
 // Instances reports every instance.
 func (s *Service) Instances(ctx context.Context, a auth.Actor) ([]Info, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := require(a, auth.HostRead); err != nil {
 		return nil, err
 	}
 	insts, err := s.store.Q().Instances(ctx)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/events"
@@ -25,8 +26,9 @@ type UpgradeEvent struct {
 // Upgrade moves an instance to another version as a job: pull the new images while the old version runs, snapshot
 // the volumes and files, render the new version with the same ports, secrets and settings, recreate the services
 // that changed, and wait for health; if health does not come, restore the snapshot and the old version.
-func (s *Service) Upgrade(ctx context.Context, a auth.Actor, name, version string) (*store.Job, error) {
-	inst, err := s.installed(ctx, a, name)
+func (s *Service) Upgrade(ctx context.Context, a auth.Actor, name, version string) (_ *store.Job, err error) {
+	defer func() { s.audit.Record(ctx, a, audit.Upgrade, name, err) }()
+	inst, err := s.installed(ctx, a, auth.HostWrite, name)
 	if err != nil {
 		return nil, err
 	}
@@ -336,8 +338,9 @@ func (s *Service) endUpgrade(ctx context.Context, r *run, rec *store.Upgrade, re
 }
 
 // Rollback returns an instance to the version before its last successful upgrade, with that upgrade's snapshot.
-func (s *Service) Rollback(ctx context.Context, a auth.Actor, name string) (*store.Job, error) {
-	inst, err := s.installed(ctx, a, name)
+func (s *Service) Rollback(ctx context.Context, a auth.Actor, name string) (_ *store.Job, err error) {
+	defer func() { s.audit.Record(ctx, a, audit.Rollback, name, err) }()
+	inst, err := s.installed(ctx, a, auth.HostWrite, name)
 	if err != nil {
 		return nil, err
 	}

@@ -305,7 +305,7 @@ func (s *Service) PublishUpdate(ctx context.Context, a auth.Actor, aid int64, in
 			return err
 		}
 		actor := a.UID
-		if a.Admin {
+		if !a.User {
 			actor = app.Author
 		}
 		if err := t.AddTimeline(ctx, Timeline{UID: actor, Type: store.LinePublishUpdate, Data: aid, CreatedAt: now}); err != nil {

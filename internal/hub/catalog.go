@@ -219,7 +219,7 @@ func (s *Service) SeedCatalogFrom(ctx context.Context, load func() ([]catalog.Te
 	if err != nil {
 		return 0, err
 	}
-	admin := auth.Actor{Admin: true, Enabled: true}
+	admin := auth.System
 	for _, t := range templates {
 		if _, err := s.ImportTemplate(ctx, admin, t); err != nil {
 			return 0, fmt.Errorf("built-in template %s: %w", t.Key, err)

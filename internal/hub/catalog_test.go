@@ -56,7 +56,7 @@ func TestImportOrdersVersionsByAge(t *testing.T) {
 	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		wp := twoVersionWordPress(t)
-		res, err := s.Hub.ImportTemplate(t.Context(), auth.Actor{Admin: true, Enabled: true}, wp)
+		res, err := s.Hub.ImportTemplate(t.Context(), auth.System, wp)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +75,7 @@ func TestImportOrdersVersionsByAge(t *testing.T) {
 		}
 		newer := wp
 		newer.Versions = append([]string{"99.0"}, wp.Versions...)
-		if _, err := s.Hub.ImportTemplate(t.Context(), auth.Actor{Admin: true, Enabled: true}, newer); err != nil {
+		if _, err := s.Hub.ImportTemplate(t.Context(), auth.System, newer); err != nil {
 			t.Fatalf("import a newer library: %v", err)
 		}
 		if got := newestFirst(); !slices.Equal(got, newer.Versions) {
@@ -91,7 +91,7 @@ func TestImportKeepsWarnings(t *testing.T) {
 		tpl := catalog.Template{Key: "quirky", Name: "Quirky", Release: true, Dist: "community", Versions: []string{"2", "1"},
 			Stack: catalog.Stack{Compose: "services:\n  app:\n    image: busybox:$W9_VERSION\n    container_name: $W9_ID\n" +
 				"    environment:\n      A: $UNSET\n", Env: "W9_VERSION=2\nA=1\nA=2\n"}}
-		res, err := s.Hub.ImportTemplate(t.Context(), auth.Actor{Admin: true, Enabled: true}, tpl)
+		res, err := s.Hub.ImportTemplate(t.Context(), auth.System, tpl)
 		if err != nil {
 			t.Fatal(err)
 		}

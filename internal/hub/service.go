@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/events"
@@ -33,6 +34,7 @@ type (
 type Service struct {
 	store  *store.Store
 	auth   *auth.Service
+	audit  *audit.Log // nil records nothing
 	bus    *events.Bus
 	log    *slog.Logger
 	now    func() time.Time
@@ -58,6 +60,9 @@ func New(st *store.Store, au *auth.Service, bus *events.Bus, log *slog.Logger) *
 	return &Service{store: st, auth: au, bus: bus, log: log, now: time.Now}
 }
 
+// SetAudit makes the service record user creation, disabling and roles in l (docs/accounts.md).
+func (s *Service) SetAudit(l *audit.Log) { s.audit = l }
+
 // SetMaxStackSize sets how large a stack an ordinary user may publish (stackhub serve --max-stack-size); the
 // administrator's imports and publishes may hold up to catalog.MaxImportSize.
 func (s *Service) SetMaxStackSize(n int) { s.maxStack = n }
@@ -71,7 +76,7 @@ func (s *Service) StackBodyLimit(a auth.Actor) int64 {
 // validateOptions are the catalog rules for a stack a publishes: host access and the import size for the admin,
 // the configured limit for everyone else.
 func (s *Service) validateOptions(a auth.Actor) catalog.ValidateOptions {
-	if a.Admin {
+	if auth.IsAdmin(a) {
 		return catalog.ValidateOptions{AllowHostAccess: true, MaxSize: catalog.MaxImportSize}
 	}
 	return catalog.ValidateOptions{MaxSize: s.maxStack,
@@ -134,28 +139,35 @@ func requireUser(a auth.Actor) error {
 	switch {
 	case a.Admin:
 		return apperr.New(apperr.Forbidden, "The admin is not a user: sign in as a user to do this")
+	case !a.User && a.TokenID != "":
+		return apperr.New(apperr.Forbidden, "A token of the admin is not a user: use a user's token to do this")
 	case !a.User:
 		return apperr.New(apperr.Unauthorized, "Unauthorized, check geekapk_uid/geekapk_passhash")
 	case !a.Enabled:
 		return apperr.New(apperr.Forbidden, "User %d is disabled", a.UID)
+	case a.TokenID != "":
+		return auth.Can(a, auth.HubWrite)
 	}
 	return nil
 }
 
-// requireAdmin lets through the admin only.
+// requireAdmin lets through the admin only: the admin token, or a user with the admin role (docs/accounts.md).
 func requireAdmin(a auth.Actor) error {
+	err := auth.Can(a, auth.AdminAll)
 	switch {
-	case a.Admin:
+	case err == nil:
 		return nil
+	case a.TokenID != "":
+		return err
 	case a.User:
-		return apperr.New(apperr.Forbidden, "Only the admin may do this")
+		return apperr.New(apperr.Forbidden, "Only the admin may do this: it needs the admin role")
 	}
 	return apperr.New(apperr.Unauthorized, "Unauthorized, the admin token is required")
 }
 
 // requireOwner lets through the admin, or the enabled user who owns the thing.
 func requireOwner(a auth.Actor, owner int64, what string) error {
-	if a.Admin {
+	if auth.IsAdmin(a) {
 		return nil
 	}
 	if err := requireUser(a); err != nil {

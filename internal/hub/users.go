@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/events"
 	"github.com/stackhub/stackhub/internal/store"
@@ -16,7 +18,8 @@ import (
 const metapassLen = 20
 
 // CreateUser creates a user (admin only) and returns the uid and the metapass, shown this once.
-func (s *Service) CreateUser(ctx context.Context, a auth.Actor, in UserInput) (int64, string, error) {
+func (s *Service) CreateUser(ctx context.Context, a auth.Actor, in UserInput) (uid int64, _ string, err error) {
+	defer func() { s.audit.Record(ctx, a, audit.UserCreate, userTarget(uid, in.SimpleName.V), err) }()
 	if err := requireAdmin(a); err != nil {
 		return 0, "", err
 	}
@@ -97,7 +100,7 @@ func (s *Service) UpdateUser(ctx context.Context, a auth.Actor, uid int64, in Us
 
 // DeleteUser removes a user (self or admin); their apps, updates and comments stay.
 func (s *Service) DeleteUser(ctx context.Context, a auth.Actor, uid int64) error {
-	if !a.Admin {
+	if !auth.IsAdmin(a) {
 		if err := requireSelf(a, uid); err != nil {
 			return err
 		}
@@ -119,12 +122,18 @@ func (s *Service) DeleteUser(ctx context.Context, a auth.Actor, uid int64) error
 }
 
 // ToggleUserEnabled enables or disables a user (admin only) and returns the new state.
-func (s *Service) ToggleUserEnabled(ctx context.Context, a auth.Actor, uid int64) (bool, error) {
+func (s *Service) ToggleUserEnabled(ctx context.Context, a auth.Actor, uid int64) (enabled bool, err error) {
+	defer func() {
+		action := audit.UserDisable
+		if enabled {
+			action = audit.UserEnable
+		}
+		s.audit.Record(ctx, a, action, userTarget(uid, ""), err)
+	}()
 	if err := requireAdmin(a); err != nil {
 		return false, err
 	}
-	var enabled bool
-	err := s.tx(ctx, func(t *txn) error {
+	err = s.tx(ctx, func(t *txn) error {
 		var err error
 		if enabled, err = t.ToggleUserEnabled(ctx, uid); err != nil {
 			return notFound(err, "user", uid)
@@ -334,6 +343,9 @@ func (s *Service) Timeline(ctx context.Context, uids []int64, p Page) ([]Timelin
 
 // requireSignedIn lets through any signed-in user, enabled or not (for reads about oneself).
 func requireSignedIn(a auth.Actor) error {
+	if a.User && a.TokenID != "" {
+		return auth.Can(a, auth.HubRead)
+	}
 	if a.User {
 		return nil
 	}
@@ -351,4 +363,68 @@ func wrap(err error, what string) error {
 		return apperr.Wrap(apperr.Invalid, err, "Invalid request for %s", what)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// userTarget names a user in the audit log.
+func userTarget(uid int64, simpleName string) string {
+	if simpleName == "" {
+		return "user " + strconv.FormatInt(uid, 10)
+	}
+	return "user " + strconv.FormatInt(uid, 10) + " (" + simpleName + ")"
+}
+
+// SetRole sets a user's role (admin only). The user's sessions end, so each browser signs in again under the new
+// role; their API tokens follow the role at once, since a token's scopes are capped by it on every request.
+func (s *Service) SetRole(ctx context.Context, a auth.Actor, uid int64, role string) (err error) {
+	defer func() { s.audit.Record(ctx, a, audit.RoleSet, userTarget(uid, "")+" to "+role, err) }()
+	if err := requireAdmin(a); err != nil {
+		return err
+	}
+	r, err := auth.ParseRole(role)
+	if err != nil {
+		return err
+	}
+	if err := s.store.Q().SetRole(ctx, uid, string(r)); err != nil {
+		return notFound(err, "user", uid)
+	}
+	if err := s.auth.EndSessions(ctx, uid); err != nil {
+		return fmt.Errorf("end sessions of %d: %w", uid, err)
+	}
+	s.auth.Forget(uid)
+	return nil
+}
+
+// Role reads a user's role.
+func (s *Service) Role(ctx context.Context, uid int64) (auth.Role, error) {
+	r, err := s.store.Q().Role(ctx, uid)
+	return auth.Role(r), notFound(err, "user", uid)
+}
+
+// SetRoleOf sets the role of the user named by id or simple name (admin only) and returns the uid.
+func (s *Service) SetRoleOf(ctx context.Context, a auth.Actor, user, role string) (int64, error) {
+	uid, err := s.resolveUser(ctx, a, user)
+	if err != nil {
+		s.audit.Record(ctx, a, audit.RoleSet, "user "+user+" to "+role, err)
+		return 0, err
+	}
+	return uid, s.SetRole(ctx, a, uid, role)
+}
+
+// resolveUser finds a user by id or simple name, for the admin only (nobody else learns who exists).
+func (s *Service) resolveUser(ctx context.Context, a auth.Actor, user string) (int64, error) {
+	if err := requireAdmin(a); err != nil {
+		return 0, err
+	}
+	uid, err := strconv.ParseInt(user, 10, 64)
+	if err != nil {
+		ids, err := s.store.Q().UserIDsBySimpleName(ctx, []string{user})
+		if err != nil {
+			return 0, fmt.Errorf("look up %q: %w", user, err)
+		}
+		if len(ids) == 0 {
+			return 0, apperr.Field(apperr.NotFound, "uid", "no user named %q", user)
+		}
+		uid = ids[0]
+	}
+	return uid, nil
 }

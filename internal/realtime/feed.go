@@ -25,18 +25,24 @@ type Item struct {
 	Type      string
 	Audience  int64 // a uid when only that user may see it; 0 when public
 	AdminOnly bool
-	Ends      int64  // a uid whose streams end after this event (the user was deleted or disabled)
-	Data      []byte // {"id","type","time","payload"}
+	Scope     auth.Scope // with AdminOnly, the scope that may see it; "" is admin
+	Ends      int64      // a uid whose streams end after this event (the user was deleted or disabled)
+	Data      []byte     // {"id","type","time","payload"}
 }
 
-// Visible tells whether a may see it: the admin sees everything; a user sees public events and their own;
+// Visible tells whether a may see it: the admin token sees everything; host and audit events need their scope;
+// a user sees public events and their own;
 // an anonymous client sees public events only.
 func Visible(a auth.Actor, it *Item) bool {
 	switch {
 	case a.Admin:
 		return true
 	case it.AdminOnly:
-		return false
+		sc := it.Scope
+		if sc == "" {
+			sc = auth.AdminAll
+		}
+		return auth.Can(a, sc) == nil
 	}
 	return it.Audience == 0 || (a.User && it.Audience == a.UID)
 }
@@ -97,7 +103,7 @@ func (f *Feed) publish(e events.Event) {
 	b = append(append(b, `,"type":`...), typ...)
 	b = strconv.AppendInt(append(b, `,"time":`...), e.Time.UnixMilli(), 10)
 	b = append(append(append(b, `,"payload":`...), payload...), '}')
-	it := Item{ID: id, Type: e.Type, Audience: e.Audience, AdminOnly: e.AdminOnly, Ends: endsUser(e), Data: b}
+	it := Item{ID: id, Type: e.Type, Audience: e.Audience, AdminOnly: e.AdminOnly, Scope: auth.Scope(e.Scope), Ends: endsUser(e), Data: b}
 	if n := len(f.ring); n < f.opt.Backlog { // not wrapped yet: slot(id) is n
 		if n == cap(f.ring) {
 			f.ring = append(make([]Item, 0, min(max(2*n, 64), f.opt.Backlog)), f.ring...)
@@ -141,6 +147,12 @@ func (f *Feed) since(after int64, limit int, buf []Item) window {
 		w.items = append(w.items, f.ring[f.slot(id)])
 	}
 	return w
+}
+
+// Follow adds another bus to the feed (the audit log's); Close stops listening to it too.
+func (f *Feed) Follow(bus *events.Bus) {
+	unsub, next := f.unsub, bus.Subscribe(f.publish)
+	f.unsub = func() { unsub(); next() }
 }
 
 // Close ends every stream and stops listening to the bus.

@@ -14,6 +14,7 @@ import (
 	"github.com/stackhub/stackhub/internal/api/stackhub"
 	v1 "github.com/stackhub/stackhub/internal/api/v1"
 	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/certs"
 	"github.com/stackhub/stackhub/internal/host"
@@ -41,6 +42,7 @@ type Deps struct {
 	UI        *web.UI          // the web UI at / and /ui/; nil serves the APIs only
 	Idle      *idle.Releaser   // told of every request, to free memory when they stop; nil for none
 	Edge      *edge.Edge       // the routes behind /api/v1/installs/{name}/domains and the edge's sign-in; nil for none
+	Audit     *audit.Log       // the audit log behind GET /api/v1/audit
 }
 
 // Handler returns the whole HTTP surface: the GeekApk paths at the root, /api/v1 and the web UI. Every write
@@ -55,7 +57,7 @@ func Handler(d Deps) http.Handler {
 	installer := stackhub.New(d.Host, d.Auth, d.Log, d.WeakToken)
 	installer.Register(mux)
 	v1.Register(mux, v1.Deps{Hub: d.Hub, Host: d.Host, Auth: d.Auth, Version: d.Version, WeakToken: d.WeakToken,
-		Feed: d.Feed, Webhooks: d.Webhooks, Sources: d.Sources, Edge: d.Edge, Certs: d.Certs})
+		Feed: d.Feed, Webhooks: d.Webhooks, Sources: d.Sources, Edge: d.Edge, Certs: d.Certs, Audit: d.Audit})
 	if d.Edge != nil {
 		mux.HandleFunc("GET "+edge.AuthorizePath, d.Edge.Authorize)
 	}

@@ -13,12 +13,15 @@ type Session struct {
 	AdminKey  string // for an admin session, a digest of the admin token it was opened with
 	CreatedAt int64
 	ExpiresAt int64
+	Address   string // the client address it was opened from
+	UserAgent string
 }
 
 // CreateSession inserts s.
 func (q *Q) CreateSession(ctx context.Context, s Session) error {
-	_, err := q.exec(ctx, `INSERT INTO sessions (id, uid, admin_key, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-		s.ID, s.UID, s.AdminKey, s.CreatedAt, s.ExpiresAt)
+	_, err := q.exec(ctx, `INSERT INTO sessions (id, uid, admin_key, created_at, expires_at,
+		last_seen_at, address, user_agent) VALUES ($1, $2, $3, $4, $5, $4, $6, $7)`,
+		s.ID, s.UID, s.AdminKey, s.CreatedAt, s.ExpiresAt, s.Address, s.UserAgent)
 	if err != nil {
 		return fmt.Errorf("insert session: %w", err)
 	}
@@ -31,6 +34,8 @@ type SessionUser struct {
 	AdminKey    string // for an admin session, a digest of the admin token it was opened with
 	UserExists  bool   // the session's user is still there
 	UserEnabled bool
+	UserRole    string
+	LastSeenAt  int64
 }
 
 // SessionUser loads the session with id if it has not expired at now (ms), with its user's state. One query
@@ -38,13 +43,14 @@ type SessionUser struct {
 func (q *Q) SessionUser(ctx context.Context, id string, now int64) (*SessionUser, error) {
 	var s SessionUser
 	var enabled sql.NullBool // NULL: the user is gone
-	err := q.db.QueryRowContext(ctx, `SELECT s.uid, s.admin_key, u.enabled FROM sessions s
+	var role sql.NullString
+	err := q.db.QueryRowContext(ctx, `SELECT s.uid, s.admin_key, u.enabled, u.role, s.last_seen_at FROM sessions s
 		LEFT JOIN users u ON u.id = s.uid WHERE s.id = $1 AND s.expires_at > $2`, id, now).
-		Scan(&s.UID, &s.AdminKey, &enabled)
+		Scan(&s.UID, &s.AdminKey, &enabled, &role, &s.LastSeenAt)
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", mapErr(err))
 	}
-	s.UserExists, s.UserEnabled = enabled.Valid, enabled.Bool
+	s.UserExists, s.UserEnabled, s.UserRole = enabled.Valid, enabled.Bool, role.String
 	return &s, nil
 }
 

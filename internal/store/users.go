@@ -19,6 +19,7 @@ type User struct {
 	OnlineAt     int64   `json:"online_at"`
 	FollowersNum int64   `json:"followers_num"`
 	Enabled      bool    `json:"enabled"`
+	Role         string  `json:"-"` // admin, operator or member (docs/accounts.md); not part of the GeekApk contract
 }
 
 // Security holds a user's credential hashes. Passhash is nil until the user sets a password.
@@ -28,12 +29,12 @@ type Security struct {
 }
 
 const userCols = `id, simple_name, avatar_url, user_name, alias, github, bio, dev_bio, created_at, online_at,
-	followers_num, enabled`
+	followers_num, enabled, role`
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	var u User
 	err := row.Scan(&u.ID, &u.SimpleName, &u.AvatarURL, &u.Name, &u.Alias, &u.Github, &u.Bio, &u.DevBio,
-		&u.CreatedAt, &u.OnlineAt, &u.FollowersNum, &u.Enabled)
+		&u.CreatedAt, &u.OnlineAt, &u.FollowersNum, &u.Enabled, &u.Role)
 	if err != nil {
 		return nil, mapErr(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/certs"
 	"github.com/stackhub/stackhub/internal/edge"
@@ -48,11 +49,11 @@ var HashParams = auth.Params{Time: 1, Memory: 64, Threads: 1}
 type Server struct {
 	t     testing.TB
 	URL   string
+	Auth  *auth.Service
 	Store *store.Store
 	Bus   *events.Bus
 	Hub   *hub.Service
 	Host  *host.Service
-	Auth  *auth.Service
 	HTTP  *http.Client
 	// DataDir is the server's data directory; Prefix names its projects (<Prefix>-<instance>).
 	DataDir string
@@ -101,6 +102,8 @@ type Options struct {
 	Feed     realtime.FeedOptions
 	// Metrics samples the host every second for the server page's live chart; off, the page measures on demand.
 	Metrics bool
+	// LogTo also receives every log record at debug level: a test can check what the server logs.
+	LogTo io.Writer
 	// MaxStackSize is the limit of what users publish (serve --max-stack-size); 0: the default.
 	MaxStackSize int
 	// Sources tunes the store sources; its DataDir is the server's.
@@ -144,6 +147,9 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 		opt.Limiter = auth.NewLimiter(10_000, time.Minute)
 	}
 	log := Logger(t)
+	if opt.LogTo != nil {
+		log = slog.New(teeHandler{log.Handler(), slog.NewTextHandler(opt.LogTo, &slog.HandlerOptions{Level: slog.LevelDebug})})
+	}
 	au := auth.NewService(st, AdminToken, HashParams, opt.Limiter)
 	bus := events.NewBus()
 	h := hub.New(st, au, bus, log)
@@ -184,6 +190,14 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 		t.Cleanup(stopMetrics)
 		go metrics.Run(mctx)
 	}
+	auditBus := events.NewBus() // as in serve: the audit log's events on their own bus, followed by feed and webhooks
+	feed.Follow(auditBus)
+	unsubscribeAudit := wh.Subscribe(auditBus)
+	al := audit.New(st, auditBus, log)
+	h.SetAudit(al)
+	hs.SetAudit(al)
+	wh.SetAudit(al)
+	au.SetRecorder(al.Record)
 	opt.Sources.DataDir = dataDir
 	srcs := sources.New(st, h, bus, log, opt.Sources)
 	srcs.Start()
@@ -198,12 +212,13 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	eg, standIn, edgeHTTP, edgeHTTPS := startEdge(t, st, hs, au, ts, log, opt.Edge)
 	certs.Attach(eg, cm)
-	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Sources: srcs, Metrics: metrics, Log: log, Version: "test", Edge: eg})
+	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Sources: srcs, Metrics: metrics, Log: log, Version: "test", Edge: eg,
+		Audit: al})
 	if err != nil {
 		t.Fatalf("web ui: %v", err)
 	}
 	handler = server.Handler(server.Deps{Hub: h, Host: hs, Auth: au, Log: log,
-		Version: "test", Feed: feed, Webhooks: wh, Sources: srcs, UI: ui, Edge: eg, Certs: cm})
+		Version: "test", Feed: feed, Webhooks: wh, Sources: srcs, UI: ui, Edge: eg, Certs: cm, Audit: al})
 	wsTS := httptest.NewServer(geek)
 	t.Cleanup(func() {
 		// Streams and sockets first: httptest's Close waits for open requests, SSE streams among them.
@@ -213,18 +228,19 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 		ts.Close()
 		srcs.Close()
 		unsubscribe()
+		unsubscribeAudit()
 		stopHooks()
 		hs.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		if _, err := hs.UninstallAll(ctx, auth.Actor{Admin: true}, true); err != nil {
+		if _, err := hs.UninstallAll(ctx, auth.System, true); err != nil {
 			t.Errorf("uninstall everything: %v", err)
 		}
 		if opt.Engine == nil {
 			dockertest.CleanupVolumes(t, prefix) // what a test's own uninstall kept without purge
 		}
 	})
-	return &Server{t: t, URL: ts.URL, Store: st, Bus: bus, Hub: h, Host: hs, Auth: au, HTTP: ts.Client(), DataDir: dataDir,
+	return &Server{t: t, URL: ts.URL, Store: st, Auth: au, Bus: bus, Hub: h, Host: hs, HTTP: ts.Client(), DataDir: dataDir,
 		Prefix: prefix, WSURL: "ws" + strings.TrimPrefix(wsTS.URL, "http"), Geek: geek, Feed: feed, Webhooks: wh,
 		Sources: srcs, DSN: opt.DSN, Edge: eg, EdgeHTTP: edgeHTTP, EdgeHTTPS: edgeHTTPS, StandIn: standIn, Certs: cm}
 }
@@ -399,4 +415,26 @@ func (s *Server) NewUser(simpleName string) As {
 	ph := Passhash("password of " + simpleName)
 	s.Want(http.StatusOK, Anon, "PUT", fmt.Sprintf("/pass/%d/%s", uid, ph), metapass)
 	return As{UID: uid, Passhash: ph}
+}
+
+// teeHandler sends each record to two handlers.
+type teeHandler struct{ a, b slog.Handler }
+
+func (h teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.a.Enabled(ctx, l) || h.b.Enabled(ctx, l)
+}
+
+func (h teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	if h.a.Enabled(ctx, r.Level) {
+		_ = h.a.Handle(ctx, r.Clone())
+	}
+	return h.b.Handle(ctx, r)
+}
+
+func (h teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return teeHandler{h.a.WithAttrs(as), h.b.WithAttrs(as)}
+}
+
+func (h teeHandler) WithGroup(n string) slog.Handler {
+	return teeHandler{h.a.WithGroup(n), h.b.WithGroup(n)}
 }

@@ -8,11 +8,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/host"
 )
 
 var funcs = template.FuncMap{
 	"when":    when,
+	"roles":   func() []auth.Role { return auth.Roles },
 	"iso":     iso,
 	"text":    richText,
 	"deref":   deref[string],

@@ -37,16 +37,16 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request, me Me) {
 		u.fail(w, r, me, err)
 		return
 	}
-	client := reqauth.ClientAddr(r)
+	from := reqauth.Credentials(r)
 	var token string
 	var err error
 	tab := r.PostForm.Get("kind")
 	if tab == "admin" {
-		token, err = u.d.Auth.SignInAdmin(r.Context(), r.PostForm.Get("token"), client)
+		token, err = u.d.Auth.SignInAdmin(r.Context(), r.PostForm.Get("token"), from)
 	} else {
 		tab = "user"
 		var in auth.SignIn
-		in, err = u.d.Auth.SignInUser(r.Context(), r.PostForm.Get("login"), r.PostForm.Get("password"), client)
+		in, err = u.d.Auth.SignInUser(r.Context(), r.PostForm.Get("login"), r.PostForm.Get("password"), from)
 		if err == nil && in.Pending != "" {
 			setPending(w, r, in.Pending)
 			redirect(w, r, "/ui/signin/second?next="+url.QueryEscape(safeNext(r.PostForm.Get("next"))), "")

@@ -98,7 +98,7 @@ func (u *UI) storePage(w http.ResponseWriter, r *http.Request, me Me) {
 	}
 	// Instances are admin data: only the admin sees which apps this server runs and which have updates.
 	var marks map[int64]host.Mark
-	if me.Admin && len(apps) > 0 {
+	if me.CanHost() && len(apps) > 0 {
 		if marks, err = u.d.Host.Marks(ctx, me.Actor); err != nil {
 			u.fail(w, r, me, err)
 			return

@@ -15,7 +15,7 @@ import (
 )
 
 // communityAdmin is the admin as the services see it, for seeding data without HTTP.
-var communityAdmin = auth.Actor{Admin: true}
+var communityAdmin = auth.System
 
 // communityUser makes a user who can sign in with "password of <name>", and returns them as the services see them.
 func communityUser(t *testing.T, s *testutil.Server, name string) auth.Actor {

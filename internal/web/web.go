@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
@@ -36,6 +37,7 @@ type Deps struct {
 	Version   string
 	WeakToken bool
 	Edge      *edge.Edge // the routes of the app pages' Domains section; nil hides it
+	Audit     *audit.Log // the admin's audit page
 }
 
 // UI serves the pages.
@@ -68,13 +70,13 @@ func New(d Deps) (*UI, error) {
 func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("GET /static/", u.static)
 	u.registerSession(mux)
-	u.registerAccount(mux)
 	u.registerStore(mux)
 	u.registerApp(mux)
 	u.registerHost(mux)
 	u.registerPeople(mux)
 	u.registerAdmin(mux)
 	u.registerSources(mux)
+	u.registerAccounts(mux)
 }
 
 // cacheStatic lets browsers keep the assets: their URLs change with every start of the server.

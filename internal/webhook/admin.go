@@ -3,11 +3,14 @@ package webhook
 import (
 	"context"
 	"errors"
+	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/events"
 	"github.com/stackhub/stackhub/internal/store"
@@ -23,6 +26,12 @@ var EventTypes = []string{
 	events.InstallStage, events.InstallStatus, events.InstallUpgrade,
 	events.SourceSynced, events.SourceFailed,
 	events.CertificateObtained, events.CertificateRenewed, events.CertificateFailed,
+}
+
+func init() {
+	for _, a := range audit.Actions {
+		EventTypes = append(EventTypes, events.AuditPrefix+a)
+	}
 }
 
 var patternRe = regexp.MustCompile(`^(\*|[a-z]+(\.\*|\.[a-z_]+)?)$`)
@@ -46,11 +55,14 @@ func checkPattern(p string) error {
 }
 
 func requireAdmin(a auth.Actor) error {
+	err := auth.Can(a, auth.AdminAll)
 	switch {
-	case a.Admin:
+	case err == nil:
 		return nil
+	case a.TokenID != "":
+		return err
 	case a.User:
-		return apperr.New(apperr.Forbidden, "Only the admin may manage webhooks")
+		return apperr.New(apperr.Forbidden, "Only the admin may manage webhooks: it needs the admin role")
 	}
 	return apperr.New(apperr.Unauthorized, "Unauthorized, the admin token is required")
 }
@@ -71,7 +83,8 @@ func (s *Service) Hooks(ctx context.Context, a auth.Actor) ([]Hook, []store.Webh
 }
 
 // AddHook adds a JSON webhook for the events that match pattern (admin only).
-func (s *Service) AddHook(ctx context.Context, a auth.Actor, pattern, rawURL string) (*store.Webhook, error) {
+func (s *Service) AddHook(ctx context.Context, a auth.Actor, pattern, rawURL string) (h *store.Webhook, err error) {
+	defer func() { s.audit.Record(ctx, a, audit.WebhookAdd, hookTarget(h, pattern), err) }()
 	if err := requireAdmin(a); err != nil {
 		return nil, err
 	}
@@ -83,7 +96,7 @@ func (s *Service) AddHook(ctx context.Context, a auth.Actor, pattern, rawURL str
 	if err != nil || len(u) > 2000 {
 		return nil, apperr.Field(apperr.Invalid, "url", "url must be an http or https address")
 	}
-	h := &store.Webhook{Event: pattern, URL: u, CreatedAt: s.now().UnixMilli()}
+	h = &store.Webhook{Event: pattern, URL: u, CreatedAt: s.now().UnixMilli()}
 	if err := s.store.Tx(ctx, func(q *store.Q) error { return q.AddWebhook(ctx, h) }); err != nil {
 		return nil, err
 	}
@@ -92,11 +105,12 @@ func (s *Service) AddHook(ctx context.Context, a auth.Actor, pattern, rawURL str
 }
 
 // DeleteHook removes an added hook and cancels its pending deliveries (admin only).
-func (s *Service) DeleteHook(ctx context.Context, a auth.Actor, id int64) error {
+func (s *Service) DeleteHook(ctx context.Context, a auth.Actor, id int64) (err error) {
+	defer func() { s.audit.Record(ctx, a, audit.WebhookDel, "webhook "+strconv.FormatInt(id, 10), err) }()
 	if err := requireAdmin(a); err != nil {
 		return err
 	}
-	err := s.store.Tx(ctx, func(q *store.Q) error { return q.DeleteWebhook(ctx, id) })
+	err = s.store.Tx(ctx, func(q *store.Q) error { return q.DeleteWebhook(ctx, id) })
 	if errors.Is(err, store.ErrNotFound) {
 		return apperr.Wrap(apperr.NotFound, err, "Resource was not found: webhook %d", id)
 	}
@@ -133,3 +147,19 @@ func (s *Service) Deliveries(ctx context.Context, a auth.Actor, state string, p 
 	}
 	return s.store.Q().WebhookDeliveries(ctx, state, p)
 }
+
+// hookTarget names a hook in the audit log by its id, pattern and host: never the whole URL, which may carry a
+// secret.
+func hookTarget(h *store.Webhook, pattern string) string {
+	if h == nil {
+		return "webhook for " + pattern
+	}
+	host := ""
+	if u, err := url.Parse(h.URL); err == nil {
+		host = u.Scheme + "://" + u.Host
+	}
+	return "webhook " + strconv.FormatInt(h.ID, 10) + " for " + h.Event + " to " + host
+}
+
+// SetAudit makes the service record added and removed hooks in l (docs/accounts.md).
+func (s *Service) SetAudit(l *audit.Log) { s.audit = l }

@@ -36,7 +36,7 @@ func TestHubWritesDeliveriesInItsTransaction(t *testing.T) {
 		h.SetOutbox(wh)
 		defer wh.Subscribe(bus)() // subscribed but never started: nothing is written by the worker
 
-		admin := auth.Actor{Admin: true, Enabled: true}
+		admin := auth.System
 		uid, _, err := h.CreateUser(ctx, admin, hub.UserInput{SimpleName: hub.Some("alice")})
 		if err != nil {
 			t.Fatal(err)

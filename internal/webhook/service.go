@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/events"
 	"github.com/stackhub/stackhub/internal/store"
 )
@@ -56,6 +57,7 @@ type Service struct {
 	log    *slog.Logger
 	client *http.Client
 	now    func() time.Time
+	audit  *audit.Log // nil records nothing
 
 	reloadMu sync.Mutex // serialises reloads of custom, so an older list never overwrites a newer one
 	mu       sync.Mutex

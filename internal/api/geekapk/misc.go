@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/webhook"
 )
 
@@ -89,7 +90,7 @@ func (h *Handler) webhooks(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	hooks := h.hooks
-	if !a.Admin {
+	if !auth.IsAdmin(a) {
 		hooks = webhook.Public(hooks)
 	}
 	if hooks == nil {

@@ -1,5 +1,6 @@
 // Package reqauth reads what an HTTP request presents as credentials, the same way for every front door: the
-// admin token (URL parameter token, cookie doge_token, or Bearer), the user cookies and the web session.
+// admin token or an API token (URL parameter token, cookie doge_token, or Bearer; an API token starts with shk_),
+// the user cookies and the web session.
 package reqauth
 
 import (
@@ -15,7 +16,7 @@ const SessionCookie = "stackhub_session"
 
 // Credentials gathers the request's credentials and client address.
 func Credentials(r *http.Request) auth.Credentials {
-	c := auth.Credentials{Client: ClientAddr(r), Token: r.URL.Query().Get("token")}
+	c := auth.Credentials{Client: ClientAddr(r), Token: r.URL.Query().Get("token"), Agent: r.UserAgent()}
 	if c.Token == "" {
 		if ck, err := r.Cookie("doge_token"); err == nil {
 			c.Token = ck.Value

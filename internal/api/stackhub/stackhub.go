@@ -43,12 +43,17 @@ type handlerFunc func(r *http.Request, a auth.Actor, p params) (msg string, data
 
 // Register mounts the six endpoints, each for GET and POST; any other method is refused in the envelope.
 func (h *Handler) Register(mux *http.ServeMux) {
-	for path, fn := range map[string]handlerFunc{
-		"/installApp": h.install, "/uninstallApp": h.uninstall, "/getAppInfo": h.appInfo,
-		"/getAllAppInfo": h.allAppInfo, "/uninstallAllApp": h.uninstallAll, "/searchServer": h.searchServer,
+	type endpoint struct {
+		fn    handlerFunc
+		scope auth.Scope // what the caller needs (docs/accounts.md): operators and tokens with it are let in
+	}
+	for path, ep := range map[string]endpoint{
+		"/installApp": {h.install, auth.HostWrite}, "/uninstallApp": {h.uninstall, auth.HostWrite},
+		"/getAppInfo": {h.appInfo, auth.HostRead}, "/getAllAppInfo": {h.allAppInfo, auth.HostRead},
+		"/uninstallAllApp": {h.uninstallAll, auth.HostWrite}, "/searchServer": {h.searchServer, auth.HostRead},
 	} {
-		mux.Handle("GET "+path, h.wrap(fn))
-		mux.Handle("POST "+path, h.wrap(fn))
+		mux.Handle("GET "+path, h.wrap(ep.fn, ep.scope))
+		mux.Handle("POST "+path, h.wrap(ep.fn, ep.scope))
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", "GET, HEAD, POST")
 			h.write(w, r, "", nil, errMethod)
@@ -73,11 +78,12 @@ func (h *Handler) Refuse(w http.ResponseWriter, r *http.Request, err error) {
 	h.write(w, r, "", nil, err)
 }
 
-func (h *Handler) wrap(fn handlerFunc) http.Handler {
+// wrap checks the caller holds scope before reading any parameter, then runs fn.
+func (h *Handler) wrap(fn handlerFunc, scope auth.Scope) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, err := h.auth.Authenticate(r.Context(), reqauth.Credentials(r))
-		if err == nil && !a.Admin {
-			err = requireAdmin(a)
+		if err == nil {
+			err = auth.Can(a, scope)
 		}
 		var p params
 		if err == nil {
@@ -90,13 +96,6 @@ func (h *Handler) wrap(fn handlerFunc) http.Handler {
 		}
 		h.write(w, r, msg, data, err)
 	})
-}
-
-func requireAdmin(a auth.Actor) error {
-	if a.User {
-		return apperr.New(apperr.Forbidden, "Only the admin may manage apps on this server")
-	}
-	return apperr.New(apperr.Unauthorized, "Unauthorized: send the admin token (token parameter, doge_token cookie or Bearer)")
 }
 
 // write encodes the envelope: HTTP 200 always, except 401, 403 and 429 for credentials and 405 for a wrong method.

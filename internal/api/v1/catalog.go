@@ -34,7 +34,7 @@ func (a *API) registerCatalog(api huma.API) {
 		Path: Prefix + "/apps/{app}", Summary: "A catalog app with its categories, stores and versions, each marked with its store",
 		Tags: []string{"catalog"}}, a.getApp)
 	huma.Register(api, huma.Operation{OperationID: "check-catalog", Method: http.MethodGet,
-		Path: Prefix + "/catalog/check", Summary: "Render and load every installable version, as an install would, starting nothing (admin)",
+		Path: Prefix + "/catalog/check", Summary: "Render and load every installable version, as an install would, starting nothing (host:read)",
 		Tags: []string{"catalog"}}, a.checkCatalog)
 }
 

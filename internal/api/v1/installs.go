@@ -85,21 +85,21 @@ type ServerOutput struct{ Body *host.ServerInfo }
 func (a *API) registerHost(api huma.API, mux *http.ServeMux) {
 	tags := []string{"installs"}
 	huma.Register(api, huma.Operation{OperationID: "install", Method: http.MethodPost, Path: Prefix + "/installs",
-		Summary: "Install a catalog app (admin)", Tags: tags, DefaultStatus: http.StatusAccepted}, a.install)
+		Summary: "Install a catalog app (host:write)", Tags: tags, DefaultStatus: http.StatusAccepted}, a.install)
 	huma.Register(api, huma.Operation{OperationID: "list-installs", Method: http.MethodGet, Path: Prefix + "/installs",
-		Summary: "List installed apps with their status (admin)", Tags: tags}, a.listInstalls)
+		Summary: "List installed apps with their status (host:read)", Tags: tags}, a.listInstalls)
 	huma.Register(api, huma.Operation{OperationID: "get-install", Method: http.MethodGet, Path: Prefix + "/installs/{name}",
-		Summary: "One installed app (admin)", Tags: tags}, a.getInstall)
+		Summary: "One installed app (host:read)", Tags: tags}, a.getInstall)
 	huma.Register(api, huma.Operation{OperationID: "act-install", Method: http.MethodPost, Path: Prefix + "/installs/{name}/{action}",
-		Summary: "Start, stop or restart an app (admin)", Tags: tags, DefaultStatus: http.StatusAccepted}, a.actInstall)
+		Summary: "Start, stop or restart an app (host:write)", Tags: tags, DefaultStatus: http.StatusAccepted}, a.actInstall)
 	huma.Register(api, huma.Operation{OperationID: "uninstall", Method: http.MethodDelete, Path: Prefix + "/installs/{name}",
-		Summary: "Uninstall an app; purge also deletes its data (admin)", Tags: tags, DefaultStatus: http.StatusNoContent}, a.uninstall)
+		Summary: "Uninstall an app; purge also deletes its data (host:write)", Tags: tags, DefaultStatus: http.StatusNoContent}, a.uninstall)
 	huma.Register(api, huma.Operation{OperationID: "credentials", Method: http.MethodGet, Path: Prefix + "/installs/{name}/credentials",
-		Summary: "Reveal an app's generated credentials (admin)", Tags: tags}, a.credentials)
+		Summary: "Reveal an app's generated credentials (host:write)", Tags: tags}, a.credentials)
 	huma.Register(api, huma.Operation{OperationID: "get-job", Method: http.MethodGet, Path: Prefix + "/jobs/{id}",
-		Summary: "A job and its log (admin)", Tags: []string{"jobs"}}, a.getJob)
+		Summary: "A job and its log (host:read)", Tags: []string{"jobs"}}, a.getJob)
 	huma.Register(api, huma.Operation{OperationID: "server", Method: http.MethodGet, Path: Prefix + "/server",
-		Summary: "Server metrics, engine and risks (admin)", Tags: []string{"server"}}, a.server)
+		Summary: "Server metrics, engine and risks (host:read)", Tags: []string{"server"}}, a.server)
 	a.registerCatalog(api)
 	a.registerUpgrades(api)
 	mux.HandleFunc("GET "+Prefix+"/jobs/{id}/events", a.jobEvents)

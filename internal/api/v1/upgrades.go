@@ -47,15 +47,15 @@ type VersionOutput struct {
 func (a *API) registerUpgrades(api huma.API) {
 	tags := []string{"installs"}
 	huma.Register(api, huma.Operation{OperationID: "upgrade", Method: http.MethodPost, Path: Prefix + "/installs/{name}/upgrade",
-		Summary: "Upgrade an app to another version, with a snapshot and automatic rollback (admin)", Tags: tags,
+		Summary: "Upgrade an app to another version, with a snapshot and automatic rollback (host:write)", Tags: tags,
 		DefaultStatus: http.StatusAccepted}, a.upgrade)
 	huma.Register(api, huma.Operation{OperationID: "rollback", Method: http.MethodPost, Path: Prefix + "/installs/{name}/rollback",
-		Summary: "Return an app to the version before its last upgrade, with its snapshot (admin)", Tags: tags,
+		Summary: "Return an app to the version before its last upgrade, with its snapshot (host:write)", Tags: tags,
 		DefaultStatus: http.StatusAccepted}, a.rollback)
 	huma.Register(api, huma.Operation{OperationID: "backups", Method: http.MethodGet, Path: Prefix + "/installs/{name}/backups",
-		Summary: "An app's snapshots, newest first (admin)", Tags: tags}, a.backups)
+		Summary: "An app's snapshots, newest first (host:read)", Tags: tags}, a.backups)
 	huma.Register(api, huma.Operation{OperationID: "upgrades", Method: http.MethodGet, Path: Prefix + "/installs/{name}/upgrades",
-		Summary: "An app's upgrade history: from, to, result and snapshot (admin)", Tags: tags}, a.upgrades)
+		Summary: "An app's upgrade history: from, to, result and snapshot (host:read)", Tags: tags}, a.upgrades)
 	huma.Register(api, huma.Operation{OperationID: "publish-version", Method: http.MethodPost, Path: Prefix + "/apps/{aid}/versions",
 		Summary: "Publish a version of your app, optionally installable with a stack (owner)", Tags: []string{"catalog"},
 		DefaultStatus: http.StatusCreated, MaxBodyBytes: maxStackBody}, a.publish)

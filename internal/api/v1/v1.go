@@ -13,6 +13,7 @@ import (
 
 	"github.com/stackhub/stackhub/internal/api/reqauth"
 	"github.com/stackhub/stackhub/internal/apperr"
+	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/certs"
 	"github.com/stackhub/stackhub/internal/host"
@@ -60,6 +61,7 @@ type API struct {
 	sources   *sources.Service
 	edge      *edge.Edge
 	certMgr   *certs.Manager
+	audit     *audit.Log
 }
 
 // Deps are the services behind /api/v1.
@@ -74,6 +76,7 @@ type Deps struct {
 	Sources   *sources.Service // serves /api/v1/sources; nil answers 503
 	Edge      *edge.Edge       // serves /api/v1/installs/{name}/domains; nil answers 503
 	Certs     *certs.Manager   // serves /api/v1/certificates and /api/v1/ca.pem; nil answers 503
+	Audit     *audit.Log       // serves /api/v1/audit
 }
 
 type actorKey struct{}
@@ -89,7 +92,7 @@ func Register(mux *http.ServeMux, d Deps) {
 	cfg.Servers = nil
 	api := humago.New(mux, cfg)
 	a := &API{hub: h, host: d.Host, auth: d.Auth, version: version, weakToken: d.WeakToken, feed: d.Feed,
-		hooks: d.Webhooks, sources: d.Sources, edge: d.Edge, certMgr: d.Certs}
+		hooks: d.Webhooks, sources: d.Sources, edge: d.Edge, certMgr: d.Certs, audit: d.Audit}
 	api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
 		r, _ := humago.Unwrap(ctx)
 		actor, err := a.auth.Authenticate(r.Context(), reqauth.Credentials(r))
@@ -112,6 +115,7 @@ func Register(mux *http.ServeMux, d Deps) {
 	a.registerAccount(api)
 	a.registerDomains(api)
 	a.registerCerts(api, mux)
+	a.registerAccounts(api)
 	huma.Register(api, huma.Operation{
 		OperationID: "health", Method: http.MethodGet, Path: Prefix + "/health",
 		Summary: "Is the server up and its database reachable", Tags: []string{"server"},
