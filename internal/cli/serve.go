@@ -17,6 +17,7 @@ import (
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/catalog/builtin"
+	"github.com/stackhub/stackhub/internal/cluster"
 	"github.com/stackhub/stackhub/internal/config"
 	"github.com/stackhub/stackhub/internal/engine/docker"
 	"github.com/stackhub/stackhub/internal/events"
@@ -62,6 +63,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	replicas := store.IsPostgres(cfg.Database)
+	if !replicas {
+		unlock, err := store.LockSQLite(cfg.Database)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	st, err := store.Open(ctx, cfg.Database)
 	if err != nil {
 		return err
@@ -83,18 +92,46 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		log.Warn("the admin token (DOGETOK) is weak; use 16 or more random characters")
 	}
 	// Ten failed checks a minute per client address or uid; enough for typos, too few for guessing.
-	au := auth.NewService(st, token, auth.DefaultParams(), auth.NewLimiter(10, time.Minute))
+	var limiter auth.RateLimiter = auth.NewLimiter(10, time.Minute)
+	if replicas { // counted in the database, so that guesses spread over replicas add up
+		limiter = auth.NewSharedLimiter(st, 10, time.Minute, log)
+	}
+	au := auth.NewService(st, token, auth.DefaultParams(), limiter)
 	bus := events.NewBus()
+	// On PostgreSQL, every event goes to the shared log, and the stream and the GeekApk socket read the log back
+	// (with the other replicas' events); webhooks read the in-process bus, so only the writer queues them.
+	shared := bus
+	var node *cluster.Node
+	if replicas {
+		if node, err = cluster.New(ctx, st, bus, log, cluster.Options{}); err != nil {
+			return err
+		}
+		defer node.Close() // after everything that publishes has stopped (deferred calls run last-first)
+		shared = node.Shared
+	}
 	h := hub.New(st, au, bus, log)
 	h.SetMaxStackSize(cfg.MaxStackSize)
 	if err := seedCatalog(ctx, h, log, builtin.Templates); err != nil {
 		return err
 	}
 	// The subscribers listen before anything can publish: the reconcile below, then requests.
-	feed := realtime.NewFeed(bus, log, realtime.FeedOptions{})
+	var feed *realtime.Feed
+	if node != nil {
+		recent, last, err := node.Recent(ctx, 10_000)
+		if err != nil {
+			return err
+		}
+		feed = realtime.NewGlobalFeed(shared, log, realtime.FeedOptions{Backlog: 10_000}, recent, last)
+	} else {
+		feed = realtime.NewFeed(bus, log, realtime.FeedOptions{})
+	}
 	defer feed.Close()
-	geek := realtime.NewGeekApk(au, h, bus, log, realtime.Options{})
+	geek := realtime.NewGeekApk(au, h, shared, log, realtime.Options{})
 	defer geek.Close()
+	if node != nil {
+		geek.SetCluster(node)
+		node.Start()
+	}
 	wh, err := webhook.New(ctx, st, cfg.Hooks, log, webhook.Options{Secret: cfg.WebhookSecret,
 		Timeout: cfg.WebhookTimeout, Attempts: cfg.WebhookAttempts})
 	if err != nil {
