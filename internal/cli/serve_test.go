@@ -63,13 +63,14 @@ type proc struct {
 	cmd            *exec.Cmd
 	stdout, stderr *syncBuffer
 	url            string
+	ws             string // the GeekApk listener's address
 }
 
 func startServe(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	addr := freeAddr(t)
-	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, url: "http://" + addr}
-	p.cmd = exec.Command(os.Args[0], append([]string{"serve", "--listen", addr, "--ws-listen", freeAddr(t)}, args...)...)
+	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, url: "http://" + addr, ws: freeAddr(t)}
+	p.cmd = exec.Command(os.Args[0], append([]string{"serve", "--listen", addr, "--ws-listen", p.ws}, args...)...)
 	p.cmd.Env = append(append(os.Environ(), "STACKHUB_RUN_AS_MAIN=1", "DOGETOK="), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
