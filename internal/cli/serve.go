@@ -147,8 +147,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer eng.Close()
-	hs := host.New(st, eng, bus, log, host.Config{DataDir: cfg.DataDir, Prefix: cfg.Prefix,
-		PublicAddress: cfg.PublicAddr, HealthTimeout: cfg.HealthTimeout})
+	hcfg := host.Config{DataDir: cfg.DataDir, Prefix: cfg.Prefix, PublicAddress: cfg.PublicAddr,
+		HealthTimeout: cfg.HealthTimeout}
+	if node != nil {
+		hcfg.Leases = node
+	}
+	hs := host.New(st, eng, bus, log, hcfg)
 	defer hs.Close()
 	if v, err := eng.Version(ctx); err != nil {
 		log.Warn("Docker Engine does not answer; installs will fail until it does", "err", err)
@@ -156,6 +160,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		log.Error("reconcile unfinished jobs", "err", err)
 	} else {
 		log.Info("docker engine", "version", v)
+	}
+	if node != nil { // the jobs of a replica that dies are settled by a live one
+		go hs.TakeOver(ctx, node.Lease()/3)
 	}
 	srcs := sources.New(st, h, bus, log, sources.Options{DataDir: cfg.DataDir, Interval: cfg.SourceSync})
 	srcs.Start()

@@ -381,3 +381,17 @@ func (n *Node) onMessage(ctx context.Context, nt *pgconn.Notification, _ *pgx.Co
 	}
 	return nil
 }
+
+// Lease is how long a process lives without beating.
+func (n *Node) Lease() time.Duration { return n.opt.Lease }
+
+// HoldJob records that this process runs job.
+func (n *Node) HoldJob(ctx context.Context, job int64) error { return n.st.Q().HoldJob(ctx, job, n.ID) }
+
+// ReleaseJob forgets job's lease.
+func (n *Node) ReleaseJob(ctx context.Context, job int64) error { return n.st.Q().ReleaseJob(ctx, job) }
+
+// ClaimJob takes over job if no live process runs it.
+func (n *Node) ClaimJob(ctx context.Context, job int64) (bool, error) {
+	return n.st.Q().ClaimJob(ctx, job, n.ID, n.opt.Lease.Milliseconds(), time.Now().UnixMilli())
+}

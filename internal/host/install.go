@@ -80,6 +80,7 @@ func (s *Service) Install(ctx context.Context, a auth.Actor, req InstallRequest)
 		return nil, err
 	}
 	port, dbPort := mainPorts(bookings)
+	s.hold(job.ID)
 	s.jobs.Add(1)
 	go s.runInstall(inst, job)
 	return &Installed{Instance: inst.Name, Container: inst.Project, Port: port, DBPort: dbPort, Job: job.ID,

@@ -25,6 +25,7 @@ type Config struct {
 	Prefix        string        // project and main container names are <Prefix>-<name>
 	PublicAddress string        // the server address used in W9_URL
 	HealthTimeout time.Duration // how long an install waits for health
+	Leases        JobLeases     // replicas on PostgreSQL share the jobs through it; nil: one process
 }
 
 const (

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -140,9 +142,9 @@ func (q *Q) LeaveCluster(ctx context.Context, process string) error {
 	return nil
 }
 
-// liveProcesses is the condition "process p's lease has not ended".
-const liveProcess = `EXISTS (SELECT 1 FROM cluster_processes p WHERE p.id = %s
-	AND p.seen_at >= (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT - $1)`
+// liveProcess is the condition "process %[1]s's lease of %[2]s ms has not ended".
+const liveProcess = `EXISTS (SELECT 1 FROM cluster_processes p WHERE p.id = %[1]s
+	AND p.seen_at >= (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT - %[2]s)`
 
 // Join records that uid has a socket open on process.
 func (q *Q) Join(ctx context.Context, process string, uid int64) error {
@@ -179,7 +181,7 @@ func (q *Q) Leave(ctx context.Context, process string, uid int64) error {
 func (q *Q) OnlineCount(ctx context.Context, leaseMs int64) (int, error) {
 	var n int
 	err := q.db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT uid) FROM cluster_presence c WHERE `+
-		fmt.Sprintf(liveProcess, "c.process"), leaseMs).Scan(&n)
+		fmt.Sprintf(liveProcess, "c.process", "$1"), leaseMs).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count online: %w", mapErr(err))
 	}
@@ -189,7 +191,7 @@ func (q *Q) OnlineCount(ctx context.Context, leaseMs int64) (int, error) {
 // OnlineAmong tells which of uids have a socket open on a live process other than except.
 func (q *Q) OnlineAmong(ctx context.Context, leaseMs int64, uids []int64, except string) (map[int64]bool, error) {
 	rows, err := q.db.QueryContext(ctx, `SELECT DISTINCT uid FROM cluster_presence c WHERE uid = ANY($2)
-		AND c.process <> $3 AND `+fmt.Sprintf(liveProcess, "c.process"), leaseMs, uids, except)
+		AND c.process <> $3 AND `+fmt.Sprintf(liveProcess, "c.process", "$1"), leaseMs, uids, except)
 	if err != nil {
 		return nil, fmt.Errorf("online users: %w", mapErr(err))
 	}
@@ -297,4 +299,50 @@ func (s *Store) ListenConn(ctx context.Context) (*pgx.Conn, error) {
 		return nil, fmt.Errorf("listen connection: %w", err)
 	}
 	return c, nil
+}
+
+// HoldJob records that process runs job.
+func (q *Q) HoldJob(ctx context.Context, job int64, process string) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO cluster_job_leases (job, process) VALUES ($1, $2)
+		ON CONFLICT (job) DO UPDATE SET process = EXCLUDED.process`, job, process)
+	if err != nil {
+		return fmt.Errorf("hold job %d: %w", job, mapErr(err))
+	}
+	return nil
+}
+
+// ReleaseJob forgets job's lease (it ended).
+func (q *Q) ReleaseJob(ctx context.Context, job int64) error {
+	if _, err := q.db.ExecContext(ctx, `DELETE FROM cluster_job_leases WHERE job = $1`, job); err != nil {
+		return fmt.Errorf("release job %d: %w", job, mapErr(err))
+	}
+	return nil
+}
+
+// ClaimJob takes job over for process when no live process holds it: its holder died, or it has none and has not
+// moved for leaseMs (a job is held within moments of its creation). ok tells whether process now holds it.
+func (q *Q) ClaimJob(ctx context.Context, job int64, process string, leaseMs, nowMs int64) (ok bool, err error) {
+	var got int64
+	err = q.db.QueryRowContext(ctx, `INSERT INTO cluster_job_leases (job, process)
+		SELECT j.id, $2::TEXT FROM jobs j WHERE j.id = $1 AND j.state = 'running' AND j.updated_at < $4::BIGINT - $3::BIGINT
+		ON CONFLICT (job) DO UPDATE SET process = EXCLUDED.process
+		WHERE NOT `+fmt.Sprintf(liveProcess, "cluster_job_leases.process", "$3")+`
+		RETURNING job`, job, process, leaseMs, nowMs).Scan(&got)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("claim job %d: %w", job, mapErr(err))
+	}
+	// A held job has a row whose holder is alive: the conflict update does nothing and nothing is returned. A job
+	// without a row that moved recently is left to its creator, unless a dead process holds it.
+	err = q.db.QueryRowContext(ctx, `UPDATE cluster_job_leases SET process = $2 WHERE job = $1
+		AND NOT `+fmt.Sprintf(liveProcess, "cluster_job_leases.process", "$3")+` RETURNING job`, job, process, leaseMs).Scan(&got)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("claim job %d: %w", job, mapErr(err))
+	}
+	return false, nil
 }
