@@ -22,7 +22,7 @@ import (
 )
 
 // postgresEngine is the PostgreSQL engine of the test environment (replicas need it).
-func postgresEngine(t *testing.T) tu.Engine {
+func postgresEngine(t testing.TB) tu.Engine {
 	t.Helper()
 	for _, e := range tu.Engines(t) {
 		if e.Name == "postgres" {
@@ -40,7 +40,7 @@ type hubUser struct {
 }
 
 // hubCall sends one request as user u (zero: the admin) and returns the status and body.
-func hubCall(t *testing.T, base string, u hubUser, method, path, body string) (int, string) {
+func hubCall(t testing.TB, base string, u hubUser, method, path, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 	if u.uid == 0 {
@@ -62,7 +62,7 @@ func hubCall(t *testing.T, base string, u hubUser, method, path, body string) (i
 }
 
 // newHubUser creates a user on the process at base and sets their password.
-func newHubUser(t *testing.T, base, name string) hubUser {
+func newHubUser(t testing.TB, base, name string) hubUser {
 	t.Helper()
 	st, text := hubCall(t, base, hubUser{}, "POST", "/doge/useradd", fmt.Sprintf(`{"simple_name":%q}`, name))
 	uidText, metapass, ok := strings.Cut(text, ":")
@@ -86,7 +86,7 @@ type streamEvent struct {
 
 // openEvents reads the admin's event stream of the process at base (after lastID when it is not empty) in the
 // background; the events arrive on the channel.
-func openEvents(t *testing.T, base, lastID string) (<-chan streamEvent, context.CancelFunc) {
+func openEvents(t testing.TB, base, lastID string) (<-chan streamEvent, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -119,7 +119,7 @@ func openEvents(t *testing.T, base, lastID string) (<-chan streamEvent, context.
 }
 
 // nextOf waits for the next event of type typ, failing after a minute (against a hang only).
-func nextOf(t *testing.T, evs <-chan streamEvent, typ string) streamEvent {
+func nextOf(t testing.TB, evs <-chan streamEvent, typ string) streamEvent {
 	t.Helper()
 	deadline := time.After(time.Minute)
 	for {
@@ -139,11 +139,11 @@ func nextOf(t *testing.T, evs <-chan streamEvent, typ string) streamEvent {
 
 // geekSocket is an open GeekApk connection.
 type geekSocket struct {
-	t *testing.T
+	t testing.TB
 	c *websocket.Conn
 }
 
-func dialGeek(t *testing.T, addr string, u hubUser, query string) *geekSocket {
+func dialGeek(t testing.TB, addr string, u hubUser, query string) *geekSocket {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -66,7 +66,7 @@ type proc struct {
 	ws             string // the GeekApk listener's address
 }
 
-func startServe(t *testing.T, env []string, args ...string) *proc {
+func startServe(t testing.TB, env []string, args ...string) *proc {
 	t.Helper()
 	addr := freeAddr(t)
 	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, url: "http://" + addr, ws: freeAddr(t)}
