@@ -165,8 +165,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		go hs.TakeOver(ctx, node.Lease()/3)
 	}
 	srcs := sources.New(st, h, bus, log, sources.Options{DataDir: cfg.DataDir, Interval: cfg.SourceSync})
-	srcs.Start()
 	defer srcs.Close()
+	if node != nil { // one replica runs the sync schedule; another takes it over when that one dies
+		go node.Lead(ctx, cluster.LockSourceSchedule, srcs.Start)
+	} else {
+		srcs.Start()
+	}
 	// The server page's chart: a sample every 10 s, the last hour in memory.
 	metrics := sysinfo.NewHistory(cfg.DataDir, 10*time.Second, time.Hour)
 	go metrics.Run(ctx)

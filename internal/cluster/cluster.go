@@ -395,3 +395,35 @@ func (n *Node) ReleaseJob(ctx context.Context, job int64) error { return n.st.Q(
 func (n *Node) ClaimJob(ctx context.Context, job int64) (bool, error) {
 	return n.st.Q().ClaimJob(ctx, job, n.ID, n.opt.Lease.Milliseconds(), time.Now().UnixMilli())
 }
+
+// Locks for work that one process of the cluster runs at a time.
+const (
+	LockSourceSchedule int64 = 0x5354_4b48_0101 // the store sources' sync schedule
+)
+
+// Lead calls start once this process holds the cluster-wide lock key (a PostgreSQL session advisory lock, which
+// the database releases when the holder's connection ends, with its process), trying every Beat until ctx ends;
+// it holds the lock until then.
+func (n *Node) Lead(ctx context.Context, key int64, start func()) {
+	t := time.NewTicker(n.opt.Beat)
+	defer t.Stop()
+	for {
+		ok, release, err := n.st.TryLock(ctx, key)
+		if err != nil && ctx.Err() == nil {
+			n.log.Warn("cluster lock", "key", key, "err", err)
+		}
+		if ok {
+			if ctx.Err() == nil {
+				start()
+			}
+			<-ctx.Done()
+			release()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -67,3 +67,38 @@ func TestJobLeases(t *testing.T) {
 		t.Errorf("after its holder left, claims by two processes: %v %v (%v %v); want exactly one", okB, okC, errB, errC)
 	}
 }
+
+// TestLeadRunsOnce: of two processes that would start the same schedule, one starts it; when that one stops, the
+// other takes over.
+func TestLeadRunsOnce(t *testing.T) {
+	st := postgres(t)
+	started := make(chan int, 2)
+	var stops []context.CancelFunc
+	for i := range 2 {
+		n, err := cluster.New(context.Background(), st, events.NewBus(), tu.Logger(t), cluster.Options{Lease: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.Close()
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		stops = append(stops, stop)
+		go n.Lead(ctx, cluster.LockSourceSchedule, func() { started <- i })
+	}
+	first := <-started
+	// The other keeps trying (every Beat) and must not start while the first holds the lock: give it ten tries.
+	select {
+	case second := <-started:
+		t.Fatalf("both started the schedule: %d and %d", first, second)
+	case <-time.After(2 * time.Second):
+	}
+	stops[first]()
+	select {
+	case second := <-started:
+		if second == first {
+			t.Fatalf("process %d started twice", first)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the other process did not take over within a minute")
+	}
+}
