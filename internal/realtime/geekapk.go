@@ -284,14 +284,15 @@ func (g *GeekApk) handle(c *client, f Frame) {
 
 // count is the number of users online, on every process of a cluster.
 func (g *GeekApk) count() int {
-	if g.clu != nil {
-		if n, err := g.clu.Count(g.ctx); err == nil {
-			return n
-		} else {
-			g.log.Warn("cluster presence", "err", err)
-		}
+	if g.clu == nil {
+		return g.pres.count()
 	}
-	return g.pres.count()
+	n, err := g.clu.Count(g.ctx)
+	if err != nil { // the database is away: this process's own count is the best answer left
+		g.log.Warn("cluster presence", "err", err)
+		return g.pres.count()
+	}
+	return n
 }
 
 // online answers an "o?" query, on every process of a cluster.

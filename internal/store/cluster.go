@@ -142,7 +142,7 @@ func (q *Q) LeaveCluster(ctx context.Context, process string) error {
 	return nil
 }
 
-// liveProcess is the condition "process %[1]s's lease of %[2]s ms has not ended".
+// liveProcess is the condition that a process's lease has not ended; %[1]s is its id, %[2]s the lease in ms.
 const liveProcess = `EXISTS (SELECT 1 FROM cluster_processes p WHERE p.id = %[1]s
 	AND p.seen_at >= (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT - %[2]s)`
 
