@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -99,6 +100,7 @@ func New(ctx context.Context, st *store.Store, local *events.Bus, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
+	n.forgetDeadNeighbours(ctx, host)
 	if n.evCh, n.msgCh, err = st.Q().Channels(ctx); err != nil {
 		return nil, err
 	}
@@ -111,6 +113,47 @@ func New(ctx context.Context, st *store.Store, local *events.Bus, log *slog.Logg
 	n.unsub = local.Subscribe(n.enqueue)
 	go n.write()
 	return n, nil
+}
+
+// forgetDeadNeighbours drops the processes of this host that are gone (a server killed and started again), so their
+// jobs are settled now, as a restart on SQLite does, rather than once their lease ends. A process of another host is
+// left to its lease.
+func (n *Node) forgetDeadNeighbours(ctx context.Context, host string) {
+	ids, err := n.st.Q().Processes(ctx)
+	if err != nil {
+		n.log.Warn("cluster processes", "err", err)
+		return
+	}
+	for _, id := range ids {
+		if id != n.ID && deadHere(id, host) {
+			if err := n.st.Q().LeaveCluster(ctx, id); err != nil {
+				n.log.Warn("forget a dead process", "process", id, "err", err)
+			}
+		}
+	}
+}
+
+// deadHere tells whether process id ("host-pid-random") ran on this host and is gone: its pid is this process's own
+// (a container restarted: pid 1 again) or no longer exists.
+func deadHere(id, host string) bool {
+	rest, _, ok := cutLast(id)
+	if !ok {
+		return false
+	}
+	h, pidText, ok := cutLast(rest)
+	pid, err := strconv.Atoi(pidText)
+	if !ok || err != nil || h != strings.ReplaceAll(host, " ", "_") {
+		return false
+	}
+	return pid == os.Getpid() || errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+func cutLast(s string) (before, after string, ok bool) {
+	i := strings.LastIndexByte(s, '-')
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+1:], true
 }
 
 // Recent returns the newest limit events of the log as of the start (oldest first) and the newest id then, to fill

@@ -346,3 +346,21 @@ func (q *Q) ClaimJob(ctx context.Context, job int64, process string, leaseMs, no
 	}
 	return false, nil
 }
+
+// Processes lists the ids of the processes in the cluster, live or not yet expired.
+func (q *Q) Processes(ctx context.Context) ([]string, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT id FROM cluster_processes ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("scan process: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
