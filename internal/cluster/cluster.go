@@ -31,6 +31,7 @@ import (
 
 // Options tune a node. Zero values take the defaults in brackets.
 type Options struct {
+	ID     string        // this process's id in the cluster [host-pid-random]; tests running several nodes in one process set it
 	Lease  time.Duration // a process that has not beaten for this long is dead [30 s]
 	Beat   time.Duration // how often a process renews its lease [Lease/6]
 	MaxAge time.Duration // events older than this leave the log [24 h]
@@ -93,7 +94,10 @@ func New(ctx context.Context, st *store.Store, local *events.Bus, log *slog.Logg
 	host, _ := os.Hostname()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	n := &Node{ID: fmt.Sprintf("%s-%d-%s", strings.ReplaceAll(host, " ", "_"), os.Getpid(), hex.EncodeToString(b)),
+	if opt.ID == "" {
+		opt.ID = fmt.Sprintf("%s-%d-%s", strings.ReplaceAll(host, " ", "_"), os.Getpid(), hex.EncodeToString(b))
+	}
+	n := &Node{ID: opt.ID,
 		Shared: events.NewBus(), st: st, log: log, opt: opt, pending: make(chan struct{}, 1), wake: make(chan struct{}, 1),
 		writer: make(chan struct{})}
 	err := st.Q().Beat(ctx, n.ID, opt.Lease.Milliseconds())

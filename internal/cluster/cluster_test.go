@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ func TestJobLeases(t *testing.T) {
 	ctx := context.Background()
 	nodes := make([]*cluster.Node, 3)
 	for i := range nodes {
-		n, err := cluster.New(ctx, st, events.NewBus(), tu.Logger(t), cluster.Options{Lease: time.Minute})
+		n, err := cluster.New(ctx, st, events.NewBus(), tu.Logger(t), cluster.Options{Lease: time.Minute, ID: fmt.Sprintf("node%d", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +76,7 @@ func TestLeadRunsOnce(t *testing.T) {
 	started := make(chan int, 2)
 	var stops []context.CancelFunc
 	for i := range 2 {
-		n, err := cluster.New(context.Background(), st, events.NewBus(), tu.Logger(t), cluster.Options{Lease: time.Second})
+		n, err := cluster.New(context.Background(), st, events.NewBus(), tu.Logger(t), cluster.Options{Lease: time.Second, ID: fmt.Sprintf("leader%d", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
