@@ -48,7 +48,7 @@ type Service struct {
 	params   Params
 	token    []byte
 	adminKey string // adminKeyOf(token), computed once: the token never changes after NewService
-	limiter  *Limiter
+	limiter  RateLimiter
 	cacheMu  sync.Mutex
 	cache    map[int64]cached // uid → keyed digest of a passhash verified recently
 	cacheKy  []byte
@@ -69,7 +69,7 @@ const verifiedTTL = 10 * time.Minute
 var passhashRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // NewService returns a Service with the admin token, the hashing costs and a limiter of failed checks.
-func NewService(st *store.Store, adminToken string, params Params, limiter *Limiter) *Service {
+func NewService(st *store.Store, adminToken string, params Params, limiter RateLimiter) *Service {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // crypto/rand never fails on Linux; a zero key would only weaken the in-memory cache
 	return &Service{store: st, params: params, token: []byte(adminToken), adminKey: adminKeyOf(adminToken),

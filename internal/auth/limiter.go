@@ -1,8 +1,12 @@
 package auth
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/stackhub/stackhub/internal/store"
 )
 
 // Limiter counts failed credential checks per key (a client address, a uid) in a sliding window and refuses
@@ -72,4 +76,66 @@ func (l *Limiter) prune(k string, now time.Time) []time.Time {
 	}
 	l.fails[k] = f
 	return f
+}
+
+// RateLimiter counts failed credential checks: the Limiter in process, the SharedLimiter across replicas.
+type RateLimiter interface {
+	Blocked(keys ...string) (bool, time.Duration)
+	Fail(keys ...string)
+	Reset(key string)
+}
+
+// SharedLimiter is the Limiter's rule on PostgreSQL (table auth_failures), so that replicas count the failures of
+// a key together: guesses spread over several processes trip the same limit.
+type SharedLimiter struct {
+	st     *store.Store
+	max    int
+	window time.Duration
+	log    *slog.Logger
+}
+
+// NewSharedLimiter allows max failures per key within window, counted in st.
+func NewSharedLimiter(st *store.Store, max int, window time.Duration, log *slog.Logger) *SharedLimiter {
+	return &SharedLimiter{st: st, max: max, window: window, log: log}
+}
+
+// Blocked reports whether any key is over its limit, and how long until it may try again. When the database does
+// not answer, the check itself will fail on it too; the limiter lets it through.
+func (l *SharedLimiter) Blocked(keys ...string) (bool, time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	now := time.Now()
+	var wait time.Duration
+	for _, k := range keys {
+		at, err := l.st.Q().AuthFailures(ctx, k, now.Add(-l.window).UnixMilli(), l.max)
+		if err != nil {
+			l.log.Warn("shared rate limit", "err", err)
+			continue
+		}
+		if len(at) >= l.max { // the max-th newest failure leaves the window first
+			wait = max(wait, time.UnixMilli(at[l.max-1]).Add(l.window).Sub(now))
+		}
+	}
+	return wait > 0, wait
+}
+
+// Fail records a failed check for every key.
+func (l *SharedLimiter) Fail(keys ...string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	now := time.Now()
+	for _, k := range keys {
+		if err := l.st.Q().AddAuthFailure(ctx, k, now.UnixMilli(), now.Add(-l.window).UnixMilli()); err != nil {
+			l.log.Warn("shared rate limit", "err", err)
+		}
+	}
+}
+
+// Reset forgets the failures of a key, after a success.
+func (l *SharedLimiter) Reset(key string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := l.st.Q().ResetAuthFailures(ctx, key); err != nil {
+		l.log.Warn("shared rate limit", "err", err)
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stackhub/stackhub/internal/catalog"
 	"github.com/stackhub/stackhub/internal/catalog/builtin"
 	"github.com/stackhub/stackhub/internal/certs"
+	"github.com/stackhub/stackhub/internal/cluster"
 	"github.com/stackhub/stackhub/internal/config"
 	"github.com/stackhub/stackhub/internal/edge"
 	"github.com/stackhub/stackhub/internal/engine/docker"
@@ -65,6 +66,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	replicas := store.IsPostgres(cfg.Database)
+	if !replicas {
+		unlock, err := store.LockSQLite(cfg.Database)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	st, err := store.Open(ctx, cfg.Database)
 	if err != nil {
 		return err
@@ -86,18 +95,46 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		log.Warn("the admin token (DOGETOK) is weak; use 16 or more random characters")
 	}
 	// Ten failed checks a minute per client address or uid; enough for typos, too few for guessing.
-	au := auth.NewService(st, token, auth.DefaultParams(), auth.NewLimiter(10, time.Minute))
+	var limiter auth.RateLimiter = auth.NewLimiter(10, time.Minute)
+	if replicas { // counted in the database, so that guesses spread over replicas add up
+		limiter = auth.NewSharedLimiter(st, 10, time.Minute, log)
+	}
+	au := auth.NewService(st, token, auth.DefaultParams(), limiter)
 	bus := events.NewBus()
+	// On PostgreSQL, every event goes to the shared log, and the stream and the GeekApk socket read the log back
+	// (with the other replicas' events); webhooks read the in-process bus, so only the writer queues them.
+	shared := bus
+	var node *cluster.Node
+	if replicas {
+		if node, err = cluster.New(ctx, st, bus, log, cluster.Options{}); err != nil {
+			return err
+		}
+		defer node.Close() // after everything that publishes has stopped (deferred calls run last-first)
+		shared = node.Shared
+	}
 	h := hub.New(st, au, bus, log)
 	h.SetMaxStackSize(cfg.MaxStackSize)
 	if err := seedCatalog(ctx, h, log, builtin.Templates); err != nil {
 		return err
 	}
 	// The subscribers listen before anything can publish: the reconcile below, then requests.
-	feed := realtime.NewFeed(bus, log, realtime.FeedOptions{})
+	var feed *realtime.Feed
+	if node != nil {
+		recent, last, err := node.Recent(ctx, 10_000)
+		if err != nil {
+			return err
+		}
+		feed = realtime.NewGlobalFeed(shared, log, realtime.FeedOptions{Backlog: 10_000}, recent, last)
+	} else {
+		feed = realtime.NewFeed(bus, log, realtime.FeedOptions{})
+	}
 	defer feed.Close()
-	geek := realtime.NewGeekApk(au, h, bus, log, realtime.Options{})
+	geek := realtime.NewGeekApk(au, h, shared, log, realtime.Options{})
 	defer geek.Close()
+	if node != nil {
+		geek.SetCluster(node)
+		node.Start()
+	}
 	wh, err := webhook.New(ctx, st, cfg.Hooks, log, webhook.Options{Secret: cfg.WebhookSecret,
 		Timeout: cfg.WebhookTimeout, Attempts: cfg.WebhookAttempts})
 	if err != nil {
@@ -123,8 +160,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer eng.Close()
-	hs := host.New(st, eng, bus, log, host.Config{DataDir: cfg.DataDir, Prefix: cfg.Prefix,
-		PublicAddress: cfg.PublicAddr, PublishIP: cfg.PublishIP, HealthTimeout: cfg.HealthTimeout, StoreOrder: cfg.StoreOrder})
+	hcfg := host.Config{DataDir: cfg.DataDir, Prefix: cfg.Prefix, PublicAddress: cfg.PublicAddr,
+		PublishIP: cfg.PublishIP, HealthTimeout: cfg.HealthTimeout, StoreOrder: cfg.StoreOrder}
+	if node != nil {
+		hcfg.Leases = node
+	}
+	hs := host.New(st, eng, bus, log, hcfg)
 	defer hs.Close()
 	if v, err := eng.Version(ctx); err != nil {
 		log.Warn("Docker Engine does not answer; installs will fail until it does", "err", err)
@@ -133,16 +174,27 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	} else {
 		log.Info("docker engine", "version", v)
 	}
+	if node != nil { // the jobs of a replica that dies are settled by a live one
+		go hs.TakeOver(ctx, node.Lease()/3)
+	}
 	srcs := sources.New(st, h, bus, log, sources.Options{DataDir: cfg.DataDir, Interval: cfg.SourceSync})
-	srcs.Start()
 	defer srcs.Close()
+	if node != nil { // one replica runs the sync schedule; another takes it over when that one dies
+		go node.Lead(ctx, cluster.LockSourceSchedule, srcs.Start)
+	} else {
+		srcs.Start()
+	}
 	// The server page's chart: a sample every 10 s, the last hour in memory.
 	metrics := sysinfo.NewHistory(cfg.DataDir, 10*time.Second, time.Hour)
 	go metrics.Run(ctx)
 	// The services record their changes in the audit log (docs/accounts.md). Its events have their own bus, so
 	// the hub's stays exactly the GeekApk and host events; the feed and the webhooks follow both.
 	auditBus := events.NewBus()
-	feed.Follow(auditBus)
+	if node != nil {
+		node.Follow(auditBus) // to the shared log, which the feed reads
+	} else {
+		feed.Follow(auditBus)
+	}
 	defer wh.Subscribe(auditBus)()
 	al := audit.New(st, auditBus, log)
 	h.SetAudit(al)

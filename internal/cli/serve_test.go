@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -63,13 +63,14 @@ type proc struct {
 	cmd            *exec.Cmd
 	stdout, stderr *syncBuffer
 	url            string
+	ws             string // the GeekApk listener's address
 }
 
-func startServe(t *testing.T, env []string, args ...string) *proc {
+func startServe(t testing.TB, env []string, args ...string) *proc {
 	t.Helper()
 	addr := freeAddr(t)
-	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, url: "http://" + addr}
-	p.cmd = exec.Command(os.Args[0], append([]string{"serve", "--listen", addr, "--ws-listen", freeAddr(t)}, args...)...)
+	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, url: "http://" + addr, ws: freeAddr(t)}
+	p.cmd = exec.Command(os.Args[0], append([]string{"serve", "--listen", addr, "--ws-listen", p.ws}, args...)...)
 	p.cmd.Env = append(append(os.Environ(), "STACKHUB_RUN_AS_MAIN=1", "DOGETOK="), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {

@@ -4,6 +4,7 @@
 package events
 
 import (
+	"encoding/json"
 	"sync"
 	"time"
 )
@@ -46,6 +47,9 @@ const (
 
 // Event is something that happened, after it was committed.
 type Event struct {
+	// ID is the event's global id on PostgreSQL replicas (set by internal/cluster when it reads the shared log);
+	// 0 for an event published in process.
+	ID        int64     `json:"-"`
 	Type      string    `json:"type"`
 	Time      time.Time `json:"time"`
 	Actor     int64     `json:"actor"`      // the uid that acted; 0 for the admin or the system
@@ -56,6 +60,20 @@ type Event struct {
 	// Outboxed: the webhook deliveries this event triggers were written in its own transaction, so the webhook
 	// queue must not queue them again.
 	Outboxed bool `json:"-"`
+}
+
+// Decode reads the payload into v: the value itself in process, or its JSON when the event came from the shared log
+// of PostgreSQL replicas (Payload is then json.RawMessage).
+func Decode[T any](e Event) (T, bool) {
+	if v, ok := e.Payload.(T); ok {
+		return v, true
+	}
+	var v T
+	raw, ok := e.Payload.(json.RawMessage)
+	if !ok || json.Unmarshal(raw, &v) != nil {
+		return v, false
+	}
+	return v, true
 }
 
 // Bus delivers events to subscribers in publish order.

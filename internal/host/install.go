@@ -92,6 +92,7 @@ func (s *Service) Install(ctx context.Context, a auth.Actor, req InstallRequest)
 		s.domains.Changed(ctx)
 	}
 	port, dbPort := mainPorts(bookings)
+	s.hold(job.ID)
 	s.jobs.Add(1)
 	go s.runInstall(inst, job)
 	return &Installed{Instance: inst.Name, Container: inst.Project, Port: port, DBPort: dbPort, Job: job.ID,

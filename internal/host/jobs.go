@@ -88,6 +88,8 @@ func (r *run) finish(state, errText string) {
 	if err := r.s.store.Q().FinishJob(ctx, r.job.ID, state, errText, r.s.ms()); err != nil {
 		r.s.log.Error("finish job", "job", r.job.ID, "err", err)
 	}
+	// A job cut short by a shutdown never finishes here: it stays held until this process's lease ends.
+	r.s.releaseLease(r.job.ID)
 }
 
 // startJob claims the instance, creates its job with create, and runs body on that job in the background until
@@ -102,6 +104,7 @@ func (s *Service) startJob(name string, create func() (*store.Job, error), body 
 		return nil, err
 	}
 	out := *job // the job goroutine updates its own copy
+	s.hold(job.ID)
 	s.jobs.Add(1)
 	go func() {
 		defer s.jobs.Done()
@@ -305,6 +308,12 @@ func (s *Service) Reconcile(ctx context.Context) error {
 	}
 	for i := range jobs {
 		job := &jobs[i]
+		if s.cfg.Leases != nil {
+			// Replicas: only the jobs no live process runs, each claimed by one process.
+			if ok, err := s.cfg.Leases.ClaimJob(ctx, job.ID); err != nil || !ok {
+				continue
+			}
+		}
 		r := &run{s: s, job: job}
 		inst, err := s.store.Q().Instance(ctx, job.Instance)
 		if err != nil {

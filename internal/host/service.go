@@ -30,6 +30,7 @@ type Config struct {
 	// StoreOrder is the admin's preferred order of stores (--store-order): an install that names no store takes
 	// the newest version of the first of them that has the app; stores not listed come after, by name.
 	StoreOrder []string
+	Leases     JobLeases // replicas on PostgreSQL share the jobs through it; nil: one process
 }
 
 const (

@@ -3,6 +3,7 @@ package realtime
 import (
 	"encoding/json"
 	"log/slog"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -50,21 +51,49 @@ func Visible(a auth.Actor, it *Item) bool {
 // Feed numbers the bus's events and keeps the last Backlog of them in a ring. Each stream reads the ring from its
 // own cursor, so publishing costs the same for one client or ten thousand, and a client that resumes with the last
 // id it saw gets exactly what it missed, as long as that is still in the ring.
+//
+// On PostgreSQL replicas the feed listens to the shared log (internal/cluster) instead, and keeps the ids the log
+// gave: they are global, so a client resumes with its last id on any process. Those ids only grow; they may skip.
 type Feed struct {
 	opt   FeedOptions
 	log   *slog.Logger
 	unsub func()
 
 	mu     sync.RWMutex
-	ring   []Item
-	first  int64         // the first id this feed hands out
-	next   int64         // the id of the next event
+	ring   []Item        // circular once full: ring[head] is the oldest
+	head   int           // the oldest item's slot once the ring is full
+	floor  int64         // events up to this id are not kept (dropped from the ring, or before the feed began)
+	last   int64         // the newest id
+	global bool          // ids come with the events (replicas), rather than from last+1
 	notify chan struct{} // closed (and replaced) by every publish
 	closed bool
 }
 
 // NewFeed returns a feed subscribed to bus.
 func NewFeed(bus *events.Bus, log *slog.Logger, opt FeedOptions) *Feed {
+	f := newFeed(log, opt)
+	f.unsub = bus.Subscribe(f.publish)
+	return f
+}
+
+// NewGlobalFeed returns a feed of the shared log of PostgreSQL replicas: bus carries events that have their ID,
+// recent are the newest events up to last (oldest first), which a client may resume from at once.
+func NewGlobalFeed(bus *events.Bus, log *slog.Logger, opt FeedOptions, recent []events.Event, last int64) *Feed {
+	f := newFeed(log, opt)
+	f.global = true
+	f.floor, f.last = last, last
+	if len(recent) > 0 {
+		f.floor, f.last = recent[0].ID-1, recent[0].ID-1
+	}
+	for _, e := range recent {
+		f.publish(e)
+	}
+	f.last = max(f.last, last)
+	f.unsub = bus.Subscribe(f.publish)
+	return f
+}
+
+func newFeed(log *slog.Logger, opt FeedOptions) *Feed {
 	if opt.Backlog <= 0 {
 		opt.Backlog = 10_000
 	}
@@ -78,9 +107,7 @@ func NewFeed(bus *events.Bus, log *slog.Logger, opt FeedOptions) *Feed {
 		opt.Heartbeat = 25 * time.Second
 	}
 	// The ring grows with the events, up to Backlog: a full one costs ~0.7 MB, which a quiet server never needs.
-	f := &Feed{opt: opt, log: log, first: opt.FirstID, next: opt.FirstID, notify: make(chan struct{})}
-	f.unsub = bus.Subscribe(f.publish)
-	return f
+	return &Feed{opt: opt, log: log, floor: opt.FirstID - 1, last: opt.FirstID - 1, notify: make(chan struct{})}
 }
 
 // publish numbers and stores one event and wakes every stream. It runs on the publisher's goroutine.
@@ -96,33 +123,42 @@ func (f *Feed) publish(e events.Event) {
 	if f.closed {
 		return
 	}
-	id := f.next
-	f.next++
+	id := f.last + 1
+	if f.global {
+		if e.ID <= f.last {
+			return // already kept
+		}
+		id = e.ID
+	}
+	f.last = id
 	b := make([]byte, 0, len(payload)+len(typ)+64)
 	b = strconv.AppendInt(append(b, `{"id":`...), id, 10)
 	b = append(append(b, `,"type":`...), typ...)
 	b = strconv.AppendInt(append(b, `,"time":`...), e.Time.UnixMilli(), 10)
 	b = append(append(append(b, `,"payload":`...), payload...), '}')
 	it := Item{ID: id, Type: e.Type, Audience: e.Audience, AdminOnly: e.AdminOnly, Scope: auth.Scope(e.Scope), Ends: endsUser(e), Data: b}
-	if n := len(f.ring); n < f.opt.Backlog { // not wrapped yet: slot(id) is n
+	if n := len(f.ring); n < f.opt.Backlog { // not wrapped yet
 		if n == cap(f.ring) {
 			f.ring = append(make([]Item, 0, min(max(2*n, 64), f.opt.Backlog)), f.ring...)
 		}
 		f.ring = append(f.ring, it)
 	} else {
-		f.ring[f.slot(id)] = it
+		f.floor = f.ring[f.head].ID
+		f.ring[f.head] = it
+		f.head = (f.head + 1) % n
 	}
 	close(f.notify)
 	f.notify = make(chan struct{})
 }
 
-func (f *Feed) slot(id int64) int { return int((id - f.first) % int64(f.opt.Backlog)) }
+// at is the i-th oldest item kept.
+func (f *Feed) at(i int) *Item { return &f.ring[(f.head+i)%len(f.ring)] }
 
 // Last is the id of the newest event (FirstID-1 before the first).
 func (f *Feed) Last() int64 {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return f.next - 1
+	return f.last
 }
 
 // window is what since saw.
@@ -138,13 +174,16 @@ type window struct {
 func (f *Feed) since(after int64, limit int, buf []Item) window {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	w := window{items: buf[:0], oldest: max(f.next-int64(f.opt.Backlog), f.first), wait: f.notify, closed: f.closed}
-	if after+1 < w.oldest || after >= f.next {
+	w := window{items: buf[:0], oldest: f.floor + 1, wait: f.notify, closed: f.closed}
+	// A replica's client may have seen a newer id on another process, which reaches this one in a moment: it waits.
+	if after < f.floor || (!f.global && after > f.last) {
 		w.gap = true
-		after = w.oldest - 1
+		after = f.floor
 	}
-	for id := after + 1; id < f.next && len(w.items) < limit; id++ {
-		w.items = append(w.items, f.ring[f.slot(id)])
+	n := len(f.ring)
+	i := sort.Search(n, func(i int) bool { return f.at(i).ID > after })
+	for ; i < n && len(w.items) < limit; i++ {
+		w.items = append(w.items, *f.at(i))
 	}
 	return w
 }

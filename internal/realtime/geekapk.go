@@ -25,6 +25,17 @@ type OnlineMarker interface {
 	MarkOnline(ctx context.Context, a auth.Actor, uid int64) (int64, error)
 }
 
+// Cluster makes the socket cluster-wide on PostgreSQL replicas (internal/cluster's Node is one): presence counts
+// users connected to any process, and a direct message reaches its recipient on another process.
+type Cluster interface {
+	Join(ctx context.Context, uid int64) error  // uid's first socket on this process opened
+	Leave(ctx context.Context, uid int64) error // uid's last socket on this process closed
+	Count(ctx context.Context) (int, error)
+	Online(ctx context.Context, uids []int64) (map[int64]bool, error)
+	SendDM(ctx context.Context, to int64, msg []byte) (sent bool, err error) // false: not on another process
+	Attach(users func() []int64, deliver func(to int64, msg []byte) bool)
+}
+
 // GeekApk is the GeekApk WebSocket server: ws://host:2333/<uid>/<passhash> for a user, ws://host:2333/ for an
 // anonymous client; ?push=1 also delivers the user's new notifications.
 type GeekApk struct {
@@ -37,6 +48,7 @@ type GeekApk struct {
 	stop   context.CancelFunc
 	done   chan struct{} // the refresher has stopped
 	unsub  func()
+	clu    Cluster // nil: this process is the whole StackHub
 
 	mu     sync.Mutex // orders Close against new connections joining conns
 	closed bool
@@ -52,6 +64,12 @@ func NewGeekApk(au *auth.Service, marker OnlineMarker, bus *events.Bus, log *slo
 	g.unsub = bus.Subscribe(g.onEvent)
 	go g.refreshOnline()
 	return g
+}
+
+// SetCluster makes the socket cluster-wide; call it before serving.
+func (g *GeekApk) SetCluster(c Cluster) {
+	g.clu = c
+	c.Attach(g.pres.uids, func(to int64, msg []byte) bool { return g.pres.deliver(to, msg, false) })
 }
 
 // Online is the number of users online.
@@ -93,7 +111,7 @@ func (g *GeekApk) onEvent(e events.Event) {
 	if e.Type != events.NotificationSent || e.Audience == 0 || !g.pres.wantsPush(e.Audience) {
 		return // most recipients have no ?push=1 connection: encode only for those who do
 	}
-	n, ok := e.Payload.(store.Notification)
+	n, ok := events.Decode[store.Notification](e)
 	if !ok {
 		return
 	}
@@ -109,7 +127,7 @@ func endsUser(e events.Event) int64 {
 	if e.Type != events.UserDeleted && e.Type != events.UserDisabled {
 		return 0
 	}
-	p, _ := e.Payload.(map[string]int64)
+	p, _ := events.Decode[map[string]int64](e)
 	return p["uid"]
 }
 
@@ -148,6 +166,12 @@ func (g *GeekApk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mu.Unlock()
 	c := newClient(uid, r.URL.Query().Get("push") == "1", &g.opt)
 	first := g.pres.add(c, time.Now())
+	if first && g.clu != nil {
+		// Before the handshake, so that once the client's dial returns every process counts it.
+		if err := g.clu.Join(r.Context(), uid); err != nil {
+			g.log.Warn("cluster presence", "uid", uid, "err", err)
+		}
+	}
 	// The credentials travel in the URL, not in cookies, so a page on another origin gains nothing by opening this
 	// socket: the browser's origin check would only get in the way of GeekApk web clients.
 	conn, raw, err := accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
@@ -192,6 +216,13 @@ func (g *GeekApk) serve(c *client) {
 	defer g.conns.Done()
 	c.kill(g.readLoop(c))
 	if g.pres.remove(c) {
+		if g.clu != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := g.clu.Leave(ctx, c.uid); err != nil {
+				g.log.Warn("cluster presence", "uid", c.uid, "err", err)
+			}
+			cancel()
+		}
 		g.markOnline(c.uid) // online_at becomes the moment the user left
 	}
 	_ = c.conn.CloseNow()
@@ -225,9 +256,9 @@ var errorFrame = []byte("ERROR")
 func (g *GeekApk) handle(c *client, f Frame) {
 	switch f.Kind {
 	case FrameCount:
-		c.enqueue(strconv.AppendInt(nil, int64(g.pres.count()), 10))
+		c.enqueue(strconv.AppendInt(nil, int64(g.count()), 10))
 	case FrameQuery:
-		c.enqueue(g.pres.online(f.UIDs))
+		c.enqueue(g.online(f.UIDs))
 	case FrameDM:
 		if c.uid == 0 {
 			c.enqueue(errorFrame)
@@ -235,12 +266,54 @@ func (g *GeekApk) handle(c *client, f Frame) {
 		}
 		msg := strconv.AppendInt(make([]byte, 0, 20+1+len(f.Message)), c.uid, 10)
 		msg = append(append(msg, ':'), f.Message...)
-		if !g.pres.deliver(f.To, msg, false) {
+		here := g.pres.deliver(f.To, msg, false)
+		elsewhere := false
+		if g.clu != nil {
+			var err error
+			if elsewhere, err = g.clu.SendDM(g.ctx, f.To, msg); err != nil {
+				g.log.Warn("cluster direct message", "to", f.To, "err", err)
+			}
+		}
+		if !here && !elsewhere {
 			c.enqueue(errorFrame)
 		}
 	default:
 		c.enqueue(errorFrame)
 	}
+}
+
+// count is the number of users online, on every process of a cluster.
+func (g *GeekApk) count() int {
+	if g.clu == nil {
+		return g.pres.count()
+	}
+	n, err := g.clu.Count(g.ctx)
+	if err != nil { // the database is away: this process's own count is the best answer left
+		g.log.Warn("cluster presence", "err", err)
+		return g.pres.count()
+	}
+	return n
+}
+
+// online answers an "o?" query, on every process of a cluster.
+func (g *GeekApk) online(uids []int64) []byte {
+	if g.clu == nil {
+		return g.pres.online(uids)
+	}
+	on, err := g.clu.Online(g.ctx, uids)
+	if err != nil {
+		g.log.Warn("cluster presence", "err", err)
+		return g.pres.online(uids)
+	}
+	out := append(make([]byte, 0, len(uids)+1), '*')
+	for _, uid := range uids {
+		if on[uid] {
+			out = append(out, '1')
+		} else {
+			out = append(out, '0')
+		}
+	}
+	return out
 }
 
 // markOnline writes online_at; failures (a user deleted meanwhile) are not the client's problem.

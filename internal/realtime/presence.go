@@ -70,6 +70,17 @@ func (p *presence) count() int {
 	return len(p.users)
 }
 
+// uids lists the users online.
+func (p *presence) uids() []int64 {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	out := make([]int64, 0, len(p.users))
+	for uid := range p.users {
+		out = append(out, uid)
+	}
+	return out
+}
+
 // online answers an "o?" query: one '1' or '0' per uid, after a '*'.
 func (p *presence) online(uids []int64) []byte {
 	out := make([]byte, 1, len(uids)+1)

@@ -16,7 +16,9 @@ func openPostgres(dsn string) (*Store, error) {
 	// PostgreSQL takes concurrent writers; 20 connections cover a busy hub without exhausting max_connections.
 	db.SetMaxOpenConns(20)
 	db.SetMaxIdleConns(20)
-	return newStore(db, db, Postgres, false, false), nil
+	s := newStore(db, db, Postgres, false, false)
+	s.dsn = dsn
+	return s, nil
 }
 
 // withGenericPlans sets plan_cache_mode=force_generic_plan on the sessions, unless the DSN sets it. pgx prepares

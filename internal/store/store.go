@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/pressly/goose/v3"
 )
@@ -54,6 +53,7 @@ type Store struct {
 	// modernc.org/sqlite compiles the SQL of every unprepared query again; pgx has a per-connection statement
 	// cache of its own.
 	readStmts, writeStmts *stmtCache
+	dsn                   string // PostgreSQL's, for connections of their own (LISTEN); empty on SQLite
 }
 
 // newStore assembles a Store over its pools. cacheRead and cacheWrite turn on the statement caches.
@@ -75,7 +75,7 @@ func newStore(read, write *sql.DB, d Dialect, cacheRead, cacheWrite bool) *Store
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	var s *Store
 	var err error
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if IsPostgres(dsn) {
 		s, err = openPostgres(dsn)
 	} else {
 		s, err = openSQLite(dsn)
