@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stackhub/stackhub/internal/apperr"
@@ -30,6 +31,9 @@ type Actor struct {
 	TokenID string   // the public id of the API token the request presented; "" for none
 	Scopes  ScopeSet // the token's own scopes (Can also caps them by Role)
 	Addr    string   // the client address, for the audit log
+	// NeedsSecondFactor: --require-2fa holds for the role and the user has none yet; Can refuses everything
+	// until they set one up (their account page and /api/v1/account stay open).
+	NeedsSecondFactor bool
 }
 
 // Credentials are what a request presented; the front door fills them from its own transport.
@@ -56,6 +60,8 @@ type Service struct {
 	tokCache map[string]cached // token id → keyed digest of a secret verified recently
 	recorder Recorder
 	now      func() time.Time // the clock of token expiry and TOTP; nil is time.Now; tests move it
+	// require2FA is --require-2fa (RequireSecondFactor).
+	require2FA atomic.Bool
 }
 
 type cached struct {
@@ -82,8 +88,19 @@ func NewService(st *store.Store, adminToken string, params Params, limiter RateL
 func (s *Service) Authenticate(ctx context.Context, c Credentials) (Actor, error) {
 	a, err := s.authenticate(ctx, c)
 	a.Addr = c.Client
+	if err == nil && s.require2FA.Load() && a.UID > 0 && (a.Role == RoleOperator || a.Role == RoleAdmin) {
+		has, ferr := s.HasSecondFactor(ctx, a.UID)
+		if ferr != nil {
+			return Actor{}, ferr
+		}
+		a.NeedsSecondFactor = !has
+	}
 	return a, err
 }
+
+// RequireSecondFactor is --require-2fa: operators and admin users must set up a second factor (TOTP or a passkey)
+// before they can do anything but that.
+func (s *Service) RequireSecondFactor(on bool) { s.require2FA.Store(on) }
 
 func (s *Service) authenticate(ctx context.Context, c Credentials) (Actor, error) {
 	if strings.HasPrefix(c.Token, TokenPrefix) {

@@ -110,6 +110,9 @@ func Can(a Actor, s Scope) error {
 		return apperr.New(apperr.Unauthorized, "Unauthorized: sign in, or send the admin token or an API token")
 	case !a.Enabled && !a.Admin:
 		return apperr.New(apperr.Forbidden, "User %d is disabled", a.UID)
+	case a.NeedsSecondFactor:
+		return apperr.New(apperr.Forbidden, "Your role (%s) needs a second factor on this server: set up an "+
+			"authenticator app or a passkey on your account page (/ui/account) first", a.Role)
 	case !role.Holds(s):
 		who := map[Role]string{RoleOperator: "the admin or an operator", RoleAdmin: "the admin"}[minRole(s)]
 		if who == "" {

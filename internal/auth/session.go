@@ -240,6 +240,7 @@ func requireSignedUser(a Actor) error {
 		}
 		return apperr.New(apperr.Forbidden, "Only a user has sessions: sign in as a user")
 	}
+	a.NeedsSecondFactor = false // one's own sessions stay open while one sets up a second factor
 	return Can(a, HubRead)
 }
 

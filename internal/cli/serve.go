@@ -100,6 +100,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		limiter = auth.NewSharedLimiter(st, 10, time.Minute, log)
 	}
 	au := auth.NewService(st, token, auth.DefaultParams(), limiter)
+	au.RequireSecondFactor(cfg.Require2FA)
 	bus := events.NewBus()
 	// On PostgreSQL, every event goes to the shared log, and the stream and the GeekApk socket read the log back
 	// (with the other replicas' events); webhooks read the in-process bus, so only the writer queues them.

@@ -41,6 +41,7 @@ type Config struct {
 	WebhookTriesS   string `koanf:"webhook-attempts"`
 	MaxStackS       string `koanf:"max-stack-size"`
 	SourceSyncS     string `koanf:"source-sync"`
+	Require2FAS     string `koanf:"require-2fa"`
 	// The edge (docs/edge.md): its listeners, StackHub's own name, where installs publish ports, trusted proxies.
 	EdgeHTTP        string `koanf:"edge-http"`
 	EdgeHTTPS       string `koanf:"edge-https"`
@@ -67,6 +68,7 @@ type Config struct {
 	WebhookAttempts int            `koanf:"-"`
 	MaxStackSize    int            `koanf:"-"` // bytes a user's published stack may hold
 	SourceSync      time.Duration  `koanf:"-"` // between scheduled syncs of the store sources; 0: on demand only
+	Require2FA      bool           `koanf:"-"` // operators and admin users must set up a second factor
 	TrustedProxies  []netip.Prefix `koanf:"-"`
 	PublishIP       string         `koanf:"-"` // "" (all) or "127.0.0.1" (loopback)
 	StoreOrder      []string       `koanf:"-"` // the stores whose versions an install prefers, most preferred first
@@ -90,6 +92,7 @@ var envNames = map[string]string{
 	"STACKHUB_WEBHOOK_ATTEMPTS": "webhook-attempts",
 	"STACKHUB_MAX_STACK_SIZE":   "max-stack-size",
 	"STACKHUB_SOURCE_SYNC":      "source-sync",
+	"STACKHUB_REQUIRE_2FA":      "require-2fa",
 	"STACKHUB_EDGE_HTTP":        "edge-http",
 	"STACKHUB_EDGE_HTTPS":       "edge-https",
 	"STACKHUB_DOMAIN":           "domain",
@@ -131,6 +134,8 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("acme-ca-root", "", "a PEM file of extra roots to trust when talking to the ACME server (env STACKHUB_ACME_CA_ROOT)")
 	fs.String("store-order", DefaultStoreOrder, "the stores whose version an install takes when it names none, most preferred first; stores not listed come after, by name (env STACKHUB_STORE_ORDER)")
 	fs.String("max-stack-size", strconv.Itoa(catalog.DefaultMaxSize), "bytes a stack that an ordinary user publishes may hold, compose, .env and files together; the administrator's imports may hold 64 MiB (env STACKHUB_MAX_STACK_SIZE)")
+	fs.String("require-2fa", "false", "operators and admin users must set up a second factor (an authenticator app or a passkey) before they can do anything else (env STACKHUB_REQUIRE_2FA)")
+	fs.Lookup("require-2fa").NoOptDefVal = "true"
 	fs.String("source-sync", "6h", "how often every store source is synced, one at a time; 0 syncs them only on demand (env STACKHUB_SOURCE_SYNC)")
 }
 
@@ -204,6 +209,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WebhookAttempts, err = strconv.Atoi(c.WebhookTriesS); err != nil || c.WebhookAttempts < 1 {
 		return fmt.Errorf("--webhook-attempts %q: want a whole number, 1 or more", c.WebhookTriesS)
+	}
+	if c.Require2FA, err = strconv.ParseBool(c.Require2FAS); err != nil {
+		return fmt.Errorf("--require-2fa %q: want true or false", c.Require2FAS)
 	}
 	if c.SourceSync, err = time.ParseDuration(c.SourceSyncS); err != nil || c.SourceSync < 0 {
 		return fmt.Errorf("--source-sync %q: want a duration such as 6h, or 0 to sync only on demand", c.SourceSyncS)

@@ -110,3 +110,24 @@ func TestEdgeSettings(t *testing.T) {
 		t.Errorf("edge settings: %+v", c)
 	}
 }
+
+func TestRequire2FA(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		want bool
+	}{
+		{nil, nil, false},
+		{[]string{"--require-2fa"}, nil, true},
+		{nil, []string{"STACKHUB_REQUIRE_2FA=true"}, true},
+		{[]string{"--require-2fa=false"}, []string{"STACKHUB_REQUIRE_2FA=true"}, false},
+	} {
+		c, err := load(t, tc.args, tc.env...)
+		if err != nil || c.Require2FA != tc.want {
+			t.Errorf("%v %v: Require2FA = %v, %v; want %v", tc.args, tc.env, c != nil && c.Require2FA, err, tc.want)
+		}
+	}
+	if _, err := load(t, nil, "STACKHUB_REQUIRE_2FA=maybe"); err == nil || !strings.Contains(err.Error(), "--require-2fa") {
+		t.Errorf("STACKHUB_REQUIRE_2FA=maybe: %v, want an error naming --require-2fa", err)
+	}
+}

@@ -198,9 +198,16 @@ func (u *UI) page(h handler) http.HandlerFunc {
 			u.fail(w, r, Me{}, err)
 			return
 		}
+		if me.NeedsSecondFactor && !setupPath(r.URL.Path) { // --require-2fa: only the set-up is open
+			redirect(w, r, "/ui/account", "Your role needs a second factor: set one up below first.")
+			return
+		}
 		h(w, r, me)
 	}
 }
+
+// setupPath is a page a user who must set up a second factor may still open: the account page and signing out.
+func setupPath(p string) bool { return p == "/ui/account" || p == "/ui/signout" }
 
 // setHeaders forbids inline script and framing: everything user-written is escaped, and this is the second wall.
 func setHeaders(w http.ResponseWriter) {
