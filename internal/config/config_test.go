@@ -101,7 +101,8 @@ func TestInvalid(t *testing.T) {
 // --publish loopback as 127.0.0.1, trusted proxies as CIDRs (an address as its /32) and the DNS provider.
 func TestEdgeSettings(t *testing.T) {
 	c, err := load(t, nil, "STACKHUB_EDGE_HTTP=:80", "STACKHUB_EDGE_HTTPS=:443", "STACKHUB_DOMAIN=Hub.Example.com.",
-		"STACKHUB_PUBLISH=loopback", "STACKHUB_TRUSTED_PROXIES=10.0.0.0/8, 192.0.2.7", "STACKHUB_DNS_PROVIDER=rfc2136")
+		"STACKHUB_PUBLISH=loopback", "STACKHUB_TRUSTED_PROXIES=10.0.0.0/8, 192.0.2.7", "STACKHUB_DNS_PROVIDER=rfc2136",
+		"RFC2136_NAMESERVER=192.0.2.53:53", "RFC2136_TSIG_KEY=stackhub.", "RFC2136_TSIG_SECRET=c2VjcmV0")
 	if err != nil {
 		t.Fatal(err)
 	}
