@@ -158,7 +158,7 @@ func installTwice(t *testing.T, c *client.Client, prefix string, tpl catalog.Tem
 				port++
 			}
 		}
-		res, err := c.Install(ctx, client.InstallRequest{App: tpl.Key, Name: name, Settings: set})
+		res, err := c.Install(ctx, client.InstallRequest{App: tpl.Key, Name: name, Store: format, Version: tpl.Versions[0], Settings: set})
 		if err != nil {
 			t.Fatalf("install %s: %v", tpl.Key, err)
 		}
