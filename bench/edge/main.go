@@ -47,6 +47,7 @@ func main() {
 	clients := flag.Int("clients", 50, "concurrent keep-alive connections")
 	warmup := flag.Duration("warmup", 2*time.Second, "unrecorded warm-up per load")
 	duration := flag.Duration("duration", 10*time.Second, "measured window per load")
+	rounds := flag.Int("rounds", 3, "rounds: each loads every server once, in a rotating order")
 	hsClients := flag.Int("hs-clients", 50, "concurrent handshaking clients")
 	hsDuration := flag.Duration("hs-duration", 5*time.Second, "measured window per handshake run")
 	size := flag.Int("size", 800, "the app's response body size in bytes")
@@ -61,7 +62,7 @@ func main() {
 		}
 		return
 	}
-	cfg := runConfig{caddy: *caddy, caddyNote: *caddyNote, clients: *clients, warmup: *warmup, window: *duration,
+	cfg := runConfig{caddy: *caddy, caddyNote: *caddyNote, clients: *clients, rounds: max(1, *rounds), warmup: *warmup, window: *duration,
 		hsClients: *hsClients, hsWindow: *hsDuration, size: *size, work: *work}
 	report, err := run(cfg)
 	if err != nil {
@@ -79,7 +80,7 @@ func main() {
 
 type runConfig struct {
 	caddy, caddyNote string
-	clients          int
+	clients, rounds  int
 	warmup, window   time.Duration
 	hsClients        int
 	hsWindow         time.Duration
@@ -159,20 +160,26 @@ func run(cfg runConfig) (string, error) {
 
 	loadBefore := loadavg()
 	lc := loadConfig{Clients: cfg.clients, Warmup: cfg.warmup, Window: cfg.window, TLS: tc, UpstreamPID: up.PID()}
-	var loads []loadResult
-	// Direct first and last: how much the machine's noise moved during the run.
-	order := append(append([]target{}, targets...), targets[0])
-	for i, t := range order {
-		if i == len(order)-1 {
-			t.Name += ", again"
+	// The machine is shared: every round loads each server once, the order rotating from round to round, so a
+	// burst of someone else's work does not always land on the same server; the report gives the medians.
+	loads := make([][]loadResult, cfg.rounds) // [round][target]
+	for i := range loads {
+		loads[i] = make([]loadResult, len(targets))
+		for k := range targets {
+			j := (i + k) % len(targets)
+			fmt.Fprintf(os.Stderr, "round %d: %s\n", i+1, targets[j].Name)
+			loads[i][j] = runLoad(targets[j], lc)
 		}
-		fmt.Fprintf(os.Stderr, "load: %s\n", t.Name)
-		loads = append(loads, runLoad(t, lc))
 	}
-	var hss []handshakeResult
-	for _, t := range targets[1:] {
-		fmt.Fprintf(os.Stderr, "handshakes: %s\n", t.Name)
-		hss = append(hss, runHandshakes(t, cfg.hsClients, cfg.warmup, cfg.hsWindow, tc))
+	proxies := targets[1:]
+	hss := make([][]handshakeResult, cfg.rounds) // [round][proxy]
+	for i := range hss {
+		hss[i] = make([]handshakeResult, len(proxies))
+		for k := range proxies {
+			j := (i + k) % len(proxies)
+			fmt.Fprintf(os.Stderr, "round %d: handshakes, %s\n", i+1, proxies[j].Name)
+			hss[i][j] = runHandshakes(proxies[j], cfg.hsClients, cfg.warmup, cfg.hsWindow, tc)
+		}
 	}
 	loadAfter := loadavg()
 	return report(cfg, loads, hss, caddyVersion, loadBefore, loadAfter), nil
