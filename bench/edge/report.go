@@ -30,7 +30,7 @@ func report(cfg runConfig, loads [][]loadResult, hss [][]handshakeResult, caddyV
 		cfg.size, cfg.clients, cfg.warmup, cfg.window, cfg.rounds)
 
 	b.WriteString("Medians over the rounds:\n\n")
-	b.WriteString("| served | req/s | p50 | p99 | proxy CPU/s | vs direct | vs Caddy |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| served | req/s | p50 | p99 | server CPU/s | vs direct | vs Caddy |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	caddy := -1
 	for j, r := range loads[0] {
 		if strings.HasPrefix(r.Name, "Caddy") {
@@ -62,7 +62,7 @@ func report(cfg runConfig, loads [][]loadResult, hss [][]handshakeResult, caddyV
 	}
 
 	b.WriteString("\nEvery round (in the order run):\n\n")
-	b.WriteString("| round | served | req/s | p50 | p99 | max | errors | proxy CPU/s | app CPU/s |\n")
+	b.WriteString("| round | served | req/s | p50 | p99 | max | errors | server CPU/s | app CPU/s |\n")
 	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for i, round := range loads {
 		for k := range round {
@@ -78,7 +78,7 @@ func report(cfg runConfig, loads [][]loadResult, hss [][]handshakeResult, caddyV
 
 	fmt.Fprintf(&b, "\nNew TLS handshakes (TCP connect + full handshake, no resumption, close), %d clients, %s measured, medians over %d rounds:\n\n",
 		cfg.hsClients, cfg.hsWindow, cfg.rounds)
-	b.WriteString("| served | handshakes/s | every round | p50 | p99 | errors | proxy CPU/s | negotiated |\n|---|---:|---|---:|---:|---:|---:|---|\n")
+	b.WriteString("| served | handshakes/s | every round | p50 | p99 | errors | server CPU/s | negotiated |\n|---|---:|---|---:|---:|---:|---:|---|\n")
 	for j := range hss[0] {
 		var per, cpu []float64
 		var p50, p99 []time.Duration
