@@ -43,25 +43,8 @@ func serveEdge(dbPath, certFile, keyFile, listen string, upstreamPort int) error
 		return err
 	}
 	defer st.Close()
-	now := time.Now().UnixMilli()
-	q := st.Q()
-	if err := q.CreateInstance(ctx, &store.Instance{Name: "app", Project: "stackhub-app", App: 1, AppKey: "bench",
-		Reversion: 1, Version: "1", State: store.StateInstalled, Settings: "{}", Secrets: "{}", Rendered: "{}",
-		CreatedAt: now, UpdatedAt: now}); err != nil {
-		return err
-	}
-	if err := q.BookPort(ctx, store.PortBooking{Port: upstreamPort, Protocol: "tcp", Instance: "app",
-		Variable: "W9_HTTP_PORT_SET"}); err != nil {
-		return fmt.Errorf("book port %d: %w", upstreamPort, err)
-	}
-	if err := q.CreateRoute(ctx, &store.Route{Instance: "app", Domain: benchName, Path: "/", HTTPS: "custom",
-		Access: "public", BasicUsers: "[]", Allow: "[]", CreatedAt: now}); err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	hs := host.New(st, nil, nil, log, host.Config{DataDir: os.TempDir()})
-	e := edge.New(st, hs, nil, http.NotFoundHandler(), oneCert{cert}, log, edge.Config{})
-	if err := e.Reload(ctx); err != nil {
+	e, err := newEdge(ctx, st, cert, upstreamPort)
+	if err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", listen)
@@ -70,4 +53,31 @@ func serveEdge(dbPath, certFile, keyFile, listen string, upstreamPort int) error
 	}
 	fmt.Printf("listening %s\n", ln.Addr())
 	return e.Listen(ctx, nil, ln)
+}
+
+// newEdge routes benchName to the app on upstreamPort in st's route table and returns the edge, loaded and ready
+// to Listen.
+func newEdge(ctx context.Context, st *store.Store, cert tls.Certificate, upstreamPort int) (*edge.Edge, error) {
+	now := time.Now().UnixMilli()
+	q := st.Q()
+	if err := q.CreateInstance(ctx, &store.Instance{Name: "app", Project: "stackhub-app", App: 1, AppKey: "bench",
+		Reversion: 1, Version: "1", State: store.StateInstalled, Settings: "{}", Secrets: "{}", Rendered: "{}",
+		CreatedAt: now, UpdatedAt: now}); err != nil {
+		return nil, err
+	}
+	if err := q.BookPort(ctx, store.PortBooking{Port: upstreamPort, Protocol: "tcp", Instance: "app",
+		Variable: "W9_HTTP_PORT_SET"}); err != nil {
+		return nil, fmt.Errorf("book port %d: %w", upstreamPort, err)
+	}
+	if err := q.CreateRoute(ctx, &store.Route{Instance: "app", Domain: benchName, Path: "/", HTTPS: "custom",
+		Access: "public", BasicUsers: "[]", Allow: "[]", CreatedAt: now}); err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	hs := host.New(st, nil, nil, log, host.Config{DataDir: os.TempDir()})
+	e := edge.New(st, hs, nil, http.NotFoundHandler(), oneCert{cert}, log, edge.Config{})
+	if err := e.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
