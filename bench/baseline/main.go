@@ -22,6 +22,8 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "listen address")
 	size := flag.Int("size", 600, "response body size in bytes (at least 12)")
+	certFile := flag.String("cert", "", "serve HTTPS with this certificate PEM (and -key); bench/edge uses it")
+	keyFile := flag.String("key", "", "the key PEM for -cert")
 	flag.Parse()
 	if *size < 12 {
 		fmt.Fprintln(os.Stderr, "baseline: -size must be at least 12")
@@ -50,7 +52,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if *certFile != "" {
+			errc <- srv.ServeTLS(ln, *certFile, *keyFile)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		fmt.Fprintln(os.Stderr, "baseline:", err)
