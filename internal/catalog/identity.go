@@ -93,3 +93,15 @@ func ImageRepository(ref string) string {
 	}
 	return strings.TrimPrefix(ref, "library/")
 }
+
+// ImagePath is an image repository (as ImageRepository gives it) without its registry host: the first path part
+// when it names a host (it holds a dot or a port, or is localhost), then Docker Hub's "library/". Projects publish
+// the same image to several registries (Docker Hub, ghcr.io, lscr.io, quay.io, their own) and stores pick
+// different ones, so two stores' apps are the same app when their images' paths are equal
+// ("lscr.io/linuxserver/bookstack" and "linuxserver/bookstack").
+func ImagePath(repo string) string {
+	if host, rest, ok := strings.Cut(repo, "/"); ok && (strings.ContainsAny(host, ".:") || host == "localhost") {
+		repo = rest
+	}
+	return strings.TrimPrefix(repo, "library/")
+}

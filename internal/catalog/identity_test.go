@@ -51,3 +51,25 @@ func TestMainImage(t *testing.T) {
 		}
 	}
 }
+
+// The same project from two registries has one path; a different owner or name does not.
+func TestImagePath(t *testing.T) {
+	for repo, want := range map[string]string{
+		"lscr.io/linuxserver/bookstack":         "linuxserver/bookstack",
+		"linuxserver/bookstack":                 "linuxserver/bookstack",
+		"ghcr.io/miniflux/miniflux":             "miniflux/miniflux",
+		"docker.n8n.io/n8nio/n8n":               "n8nio/n8n",
+		"registry.example:5000/team/main":       "team/main",
+		"localhost/app":                         "app",
+		"quay.io/library/nginx":                 "nginx",
+		"nginx":                                 "nginx",
+		"acme/web":                              "acme/web", // "acme" is an owner, not a host
+		"ghcr.io/acme/web":                      "acme/web",
+		"":                                      "",
+		"registry.gitlab.com/group/sub/project": "group/sub/project",
+	} {
+		if got := ImagePath(repo); got != want {
+			t.Errorf("ImagePath(%q) = %q, want %q", repo, got, want)
+		}
+	}
+}

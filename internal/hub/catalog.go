@@ -170,12 +170,12 @@ func (s *Service) catalogApp(ctx context.Context, tx *txn, t catalog.Template, i
 
 // otherImage is the image repository that makes an app with these stores a different app than a template of
 // store with image, or "" when it is the same app: the store already offers it, or an image is unknown, or one
-// of its stores has the same image.
+// of its stores has the same image, whichever registry each names (catalog.ImagePath).
 func otherImage(stores []store.AppStore, storeName, image string) string {
 	other := ""
 	for _, st := range stores {
 		switch {
-		case st.Store == storeName, st.Image == image:
+		case st.Store == storeName, catalog.ImagePath(st.Image) == catalog.ImagePath(image):
 			return ""
 		case st.Image != "":
 			other = st.Image

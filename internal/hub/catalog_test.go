@@ -255,3 +255,30 @@ func TestImportStoresRefusalsHiddenAndNestedCategories(t *testing.T) {
 		}
 	})
 }
+
+// Stores that name the same image on different registries offer one app; another owner's image of the same name
+// is another app, imported under <key>-<store>.
+func TestImportJoinsTheSameImageFromAnotherRegistry(t *testing.T) {
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s := tu.StartServer(t, e, tu.Options{})
+		tpl := func(store, image string) catalog.Template {
+			return catalog.Template{Key: "regapp", Name: "Reg App", Release: true, Dist: "community", Store: store,
+				Versions: []string{"1.0"}, Stack: catalog.Stack{Compose: "services:\n  app:\n    image: " + image +
+					":$W9_VERSION\n    container_name: $W9_ID\n", Env: "W9_VERSION=1.0\n"}}
+		}
+		first, err := s.Hub.ImportTemplate(t.Context(), auth.System, tpl("casaos", "lscr.io/acme/regapp"))
+		if err != nil || !first.Created {
+			t.Fatalf("first store: %+v, %v", first, err)
+		}
+		for _, st := range []struct{ store, image string }{{"runtipi", "acme/regapp"}, {"cosmos", "docker.io/acme/regapp"}} {
+			res, err := s.Hub.ImportTemplate(t.Context(), auth.System, tpl(st.store, st.image))
+			if err != nil || !res.Joined || res.App != first.App || res.Renamed != "" {
+				t.Errorf("%s with %s: %+v, %v; want it joined to app %d", st.store, st.image, res, err, first.App)
+			}
+		}
+		other, err := s.Hub.ImportTemplate(t.Context(), auth.System, tpl("umbrel", "ghcr.io/someone-else/regapp"))
+		if err != nil || other.App == first.App || other.Key != "regapp-umbrel" || !strings.Contains(other.Renamed, "someone-else/regapp") {
+			t.Errorf("another owner's image: %+v, %v; want regapp-umbrel", other, err)
+		}
+	})
+}
