@@ -5,8 +5,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,15 +16,10 @@ import (
 	tu "github.com/stackhub/stackhub/internal/testutil"
 )
 
-// edgeBrowser is this package's own Chromium: it maps every *.test name to 127.0.0.1 and accepts the stand-in's
-// certificates (--ignore-certificate-errors, here only; the Pebble tests will trust Pebble's root instead).
-var edgeBrowser struct {
-	mu     sync.Mutex
-	ctx    context.Context
-	cancel func()
-}
-
-func browserTab(t *testing.T) context.Context {
+// browserTab starts a Chromium of this test's own that maps every *.test name to 127.0.0.1 and trusts rootPEM and
+// nothing added besides: its HOME holds an NSS database (made with certutil) where rootPEM is a trusted CA, which
+// is where Chromium on Linux reads the user's roots. No certificate error is ignored.
+func browserTab(t *testing.T, rootPEM []byte) context.Context {
 	t.Helper()
 	bin := os.Getenv(tu.ChromeEnv)
 	if bin == "" {
@@ -32,44 +28,45 @@ func browserTab(t *testing.T) context.Context {
 		}
 		t.Skipf("%s is not set (make testenv installs chromium)", tu.ChromeEnv)
 	}
-	edgeBrowser.mu.Lock()
-	defer edgeBrowser.mu.Unlock()
-	if edgeBrowser.ctx == nil {
-		opts := append(chromedp.DefaultExecAllocatorOptions[:],
-			chromedp.ExecPath(bin),
-			chromedp.NoSandbox,
-			chromedp.Flag("disable-background-networking", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-quic", true),
-			chromedp.Flag("disable-gpu", true),
-			chromedp.Flag("host-resolver-rules", "MAP *.test 127.0.0.1"),
-			chromedp.Flag("ignore-certificate-errors", true),
-		)
-		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-		ctx, cancel := chromedp.NewContext(actx)
-		if err := chromedp.Do(ctx); err != nil {
-			cancel()
-			cancelAlloc()
-			t.Fatalf("start chromium: %v", err)
+	certutil, err := exec.LookPath("certutil")
+	if err != nil {
+		t.Fatalf("certutil (libnss3-tools; make testenv installs it) makes Chromium trust the test root: %v", err)
+	}
+	home := t.TempDir()
+	db := filepath.Join(home, ".pki", "nssdb")
+	root := filepath.Join(home, "root.pem")
+	if err := os.MkdirAll(db, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(root, rootPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-N", "-d", "sql:" + db, "--empty-password"},
+		{"-A", "-d", "sql:" + db, "-n", "stackhub test root", "-t", "C,,", "-i", root},
+	} {
+		if out, err := exec.Command(certutil, args...).CombinedOutput(); err != nil {
+			t.Fatalf("certutil %s: %v\n%s", args[0], err, out)
 		}
-		edgeBrowser.ctx, edgeBrowser.cancel = ctx, func() { _ = chromedp.Cancel(ctx); cancel(); cancelAlloc() }
 	}
-	tab, cancel := chromedp.NewContext(edgeBrowser.ctx, chromedp.WithNewBrowserContext())
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.NoSandbox,
+		chromedp.Env("HOME="+home),
+		chromedp.UserDataDir(filepath.Join(home, "profile")),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("host-resolver-rules", "MAP *.test 127.0.0.1"),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	tab, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { _ = chromedp.Cancel(tab); cancel(); cancelAlloc() })
 	if err := chromedp.Do(tab); err != nil {
-		cancel()
-		t.Fatalf("open a tab: %v", err)
+		t.Fatalf("start chromium: %v", err)
 	}
-	t.Cleanup(cancel)
 	return tab
-}
-
-func stopEdgeBrowser() {
-	edgeBrowser.mu.Lock()
-	defer edgeBrowser.mu.Unlock()
-	if edgeBrowser.cancel != nil {
-		edgeBrowser.cancel()
-		edgeBrowser.ctx, edgeBrowser.cancel = nil, nil
-	}
 }
 
 // TestUsersFlowInBrowser visits an app behind `users` access in Chromium: sent to StackHub's sign-in at its own
@@ -91,7 +88,7 @@ func TestUsersFlowInBrowser(t *testing.T) {
 		}
 		s.NewUser("alice")
 		_, port, _ := net.SplitHostPort(s.EdgeHTTPS)
-		tab := browserTab(t)
+		tab := browserTab(t, s.StandIn.RootPEM())
 		// Visit the app: the redirects end on StackHub's sign-in at hub.test.
 		_, _ = chromedp.Run(tab, chromedp.Navigate("https://team.test:"+port+"/headers"))
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {

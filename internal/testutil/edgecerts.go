@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -54,7 +55,13 @@ func NewStandInCerts(t testing.TB) *StandInCerts {
 	return &StandInCerts{root: root, rootKey: key, Pool: pool, names: map[string]string{}, leaves: map[string]*tls.Certificate{}}
 }
 
+// RootPEM is the root the stand-in signs its leaves under, for a client (a browser) that must trust it.
+func (c *StandInCerts) RootPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.root.Raw})
+}
+
 // TLSConfig serves the synced names.
+
 func (c *StandInCerts) TLSConfig() *tls.Config {
 	return &tls.Config{GetCertificate: c.get, NextProtos: []string{"h2", "http/1.1", "acme-tls/1"}, MinVersion: tls.VersionTLS12}
 }
