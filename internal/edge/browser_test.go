@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	tu "github.com/stackhub/stackhub/internal/testutil"
+	"github.com/stackhub/stackhub/internal/testutil/acmetest"
 )
 
 // browserTab starts a Chromium of this test's own that maps every *.test name to 127.0.0.1 and trusts rootPEM and
@@ -73,7 +74,11 @@ func browserTab(t *testing.T, rootPEM []byte) context.Context {
 // domain through the edge, signed in, back on the app, which sees X-StackHub-User.
 func TestUsersFlowInBrowser(t *testing.T) {
 	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
-		s, _ := setup(t, e, tu.Options{Edge: &tu.EdgeOptions{Domain: "hub.test"}})
+		// Both names get their certificates from Pebble through the real certs.Manager; Chromium trusts Pebble's
+		// issuer root alone.
+		pb := acmetest.Shared(t)
+		hub, team := acmetest.Name("hub"), acmetest.Name("team")
+		s, _ := setup(t, e, tu.Options{Edge: &tu.EdgeOptions{Domain: hub, Pebble: pb}})
 		var inst struct {
 			Job struct{ ID int64 } `json:"job"`
 		}
@@ -82,25 +87,25 @@ func TestUsersFlowInBrowser(t *testing.T) {
 		var ch struct {
 			Job *struct{ ID int64 } `json:"job"`
 		}
-		s.Want(http.StatusCreated, tu.Admin, "POST", "/api/v1/installs/web/domains", map[string]any{"domain": "team.test", "access": "users"}).JSON(t, &ch)
+		s.Want(http.StatusCreated, tu.Admin, "POST", "/api/v1/installs/web/domains", map[string]any{"domain": team, "access": "users"}).JSON(t, &ch)
 		if ch.Job != nil {
 			waitJob(t, s, ch.Job.ID)
 		}
 		s.NewUser("alice")
 		_, port, _ := net.SplitHostPort(s.EdgeHTTPS)
-		tab := browserTab(t, s.StandIn.RootPEM())
-		// Visit the app: the redirects end on StackHub's sign-in at hub.test.
-		_, _ = chromedp.Run(tab, chromedp.Navigate("https://team.test:"+port+"/headers"))
+		tab := browserTab(t, pb.IssuerRootPEM())
+		// Visit the app: the redirects end on StackHub's sign-in at its own domain.
+		_, _ = chromedp.Run(tab, chromedp.Navigate("https://"+team+":"+port+"/headers"))
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
 			url := tu.Get(t, tab, "location", chromedp.Location())
-			if strings.HasPrefix(url, "https://hub.test:"+port+"/ui/signin?next=") {
+			if strings.HasPrefix(url, "https://"+hub+":"+port+"/ui/signin?next=") {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("the visitor is at %s, want StackHub's sign-in at hub.test", url)
+				t.Fatalf("the visitor is at %s, want StackHub's sign-in at %s", url, hub)
 			}
 			if strings.HasPrefix(url, "chrome-error://") { // see below: a network change; visit again
-				_, _ = chromedp.Run(tab, chromedp.Navigate("https://team.test:"+port+"/headers"))
+				_, _ = chromedp.Run(tab, chromedp.Navigate("https://"+team+":"+port+"/headers"))
 			}
 		}
 		tu.Do(t, tab, "the sign-in form", chromedp.WaitVisible(chromedp.ID("password")))
@@ -120,8 +125,10 @@ func TestUsersFlowInBrowser(t *testing.T) {
 				tu.Do(t, tab, "reload after a network change", chromedp.Reload())
 				continue
 			}
-			if strings.HasPrefix(url, "https://team.test:"+port+"/headers") {
-				if body = tu.Get(t, tab, "the app's answer", chromedp.Text(chromedp.CSS("body"))); strings.Contains(body, "X-Stackhub-User") {
+			if strings.HasPrefix(url, "https://"+team+":"+port+"/headers") {
+				// The document may be replaced while it is read (the last redirect landing): read it again.
+				got, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS("body")))
+				if body = got; err == nil && strings.Contains(body, "X-Stackhub-User") {
 					break
 				}
 			}

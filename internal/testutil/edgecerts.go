@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -53,11 +52,6 @@ func NewStandInCerts(t testing.TB) *StandInCerts {
 	pool := x509.NewCertPool()
 	pool.AddCert(root)
 	return &StandInCerts{root: root, rootKey: key, Pool: pool, names: map[string]string{}, leaves: map[string]*tls.Certificate{}}
-}
-
-// RootPEM is the root the stand-in signs its leaves under, for a client (a browser) that must trust it.
-func (c *StandInCerts) RootPEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.root.Raw})
 }
 
 // TLSConfig serves the synced names.
