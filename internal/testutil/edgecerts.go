@@ -55,7 +55,6 @@ func NewStandInCerts(t testing.TB) *StandInCerts {
 }
 
 // TLSConfig serves the synced names.
-
 func (c *StandInCerts) TLSConfig() *tls.Config {
 	return &tls.Config{GetCertificate: c.get, NextProtos: []string{"h2", "http/1.1", "acme-tls/1"}, MinVersion: tls.VersionTLS12}
 }
