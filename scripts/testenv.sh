@@ -373,6 +373,10 @@ EOF
       apt_install chromium fonts-liberation
     fi
     [[ -x "$CHROME" ]] || die "$CHROME missing after install"
+    # certutil: the edge's browser test makes Chromium trust its test root in an NSS database of its own.
+    if ! command -v certutil >/dev/null; then
+      apt_install libnss3-tools
+    fi
   }
 
   local t0=$SECONDS

@@ -3,15 +3,18 @@ package certs
 import (
 	"crypto/x509"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 
 	"github.com/stackhub/stackhub/internal/config"
 )
 
-// OptionsFromConfig reads the ACME and DNS-01 settings of serve (docs/edge.md §1 and §4); the caller sets Store,
-// Bus, Logger and the edge's ports.
+// OptionsFromConfig reads the ACME and DNS-01 settings of serve (docs/edge.md §1 and §4) and the edge's ports;
+// the caller sets Store, Bus and Logger.
 func OptionsFromConfig(c *config.Config) (Options, error) {
-	o := Options{Directory: c.ACMEDirectory, Email: c.ACMEEmail}
+	o := Options{Directory: c.ACMEDirectory, Email: c.ACMEEmail,
+		HTTPPort: listenPort(c.EdgeHTTP), TLSPort: listenPort(c.EdgeHTTPS)}
 	if c.ACMECARoot != "" {
 		b, err := os.ReadFile(c.ACMECARoot)
 		if err != nil {
@@ -34,4 +37,16 @@ func OptionsFromConfig(c *config.Config) (Options, error) {
 		o.DNS = &Cloudflare{APIToken: c.CloudflareToken}
 	}
 	return o, nil
+}
+
+// listenPort is the port of a listen address (0 when there is none). certmagic answers challenges on its own
+// listener at that port unless the port is taken: given the edge's ports, it finds them taken and leaves the
+// answers to the edge (HTTPChallengeHandler, TLSConfig), where otherwise it would try to listen on 80 and 443.
+func listenPort(addr string) int {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(port)
+	return n
 }

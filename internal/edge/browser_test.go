@@ -5,25 +5,22 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	tu "github.com/stackhub/stackhub/internal/testutil"
+	"github.com/stackhub/stackhub/internal/testutil/acmetest"
 )
 
-// edgeBrowser is this package's own Chromium: it maps every *.test name to 127.0.0.1 and accepts the stand-in's
-// certificates (--ignore-certificate-errors, here only; the Pebble tests will trust Pebble's root instead).
-var edgeBrowser struct {
-	mu     sync.Mutex
-	ctx    context.Context
-	cancel func()
-}
-
-func browserTab(t *testing.T) context.Context {
+// browserTab starts a Chromium of this test's own that maps every *.test name to 127.0.0.1 and trusts rootPEM and
+// nothing added besides: its HOME holds an NSS database (made with certutil) where rootPEM is a trusted CA, which
+// is where Chromium on Linux reads the user's roots. No certificate error is ignored.
+func browserTab(t *testing.T, rootPEM []byte) context.Context {
 	t.Helper()
 	bin := os.Getenv(tu.ChromeEnv)
 	if bin == "" {
@@ -32,51 +29,56 @@ func browserTab(t *testing.T) context.Context {
 		}
 		t.Skipf("%s is not set (make testenv installs chromium)", tu.ChromeEnv)
 	}
-	edgeBrowser.mu.Lock()
-	defer edgeBrowser.mu.Unlock()
-	if edgeBrowser.ctx == nil {
-		opts := append(chromedp.DefaultExecAllocatorOptions[:],
-			chromedp.ExecPath(bin),
-			chromedp.NoSandbox,
-			chromedp.Flag("disable-background-networking", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-quic", true),
-			chromedp.Flag("disable-gpu", true),
-			chromedp.Flag("host-resolver-rules", "MAP *.test 127.0.0.1"),
-			chromedp.Flag("ignore-certificate-errors", true),
-		)
-		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-		ctx, cancel := chromedp.NewContext(actx)
-		if err := chromedp.Do(ctx); err != nil {
-			cancel()
-			cancelAlloc()
-			t.Fatalf("start chromium: %v", err)
+	certutil, err := exec.LookPath("certutil")
+	if err != nil {
+		t.Fatalf("certutil (libnss3-tools; make testenv installs it) makes Chromium trust the test root: %v", err)
+	}
+	home := t.TempDir()
+	db := filepath.Join(home, ".pki", "nssdb")
+	root := filepath.Join(home, "root.pem")
+	if err := os.MkdirAll(db, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(root, rootPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-N", "-d", "sql:" + db, "--empty-password"},
+		{"-A", "-d", "sql:" + db, "-n", "stackhub test root", "-t", "C,,", "-i", root},
+	} {
+		if out, err := exec.Command(certutil, args...).CombinedOutput(); err != nil {
+			t.Fatalf("certutil %s: %v\n%s", args[0], err, out)
 		}
-		edgeBrowser.ctx, edgeBrowser.cancel = ctx, func() { _ = chromedp.Cancel(ctx); cancel(); cancelAlloc() }
 	}
-	tab, cancel := chromedp.NewContext(edgeBrowser.ctx, chromedp.WithNewBrowserContext())
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.NoSandbox,
+		chromedp.Env("HOME="+home),
+		chromedp.UserDataDir(filepath.Join(home, "profile")),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("host-resolver-rules", "MAP *.test 127.0.0.1"),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	tab, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { _ = chromedp.Cancel(tab); cancel(); cancelAlloc() })
 	if err := chromedp.Do(tab); err != nil {
-		cancel()
-		t.Fatalf("open a tab: %v", err)
+		t.Fatalf("start chromium: %v", err)
 	}
-	t.Cleanup(cancel)
 	return tab
-}
-
-func stopEdgeBrowser() {
-	edgeBrowser.mu.Lock()
-	defer edgeBrowser.mu.Unlock()
-	if edgeBrowser.cancel != nil {
-		edgeBrowser.cancel()
-		edgeBrowser.ctx, edgeBrowser.cancel = nil, nil
-	}
 }
 
 // TestUsersFlowInBrowser visits an app behind `users` access in Chromium: sent to StackHub's sign-in at its own
 // domain through the edge, signed in, back on the app, which sees X-StackHub-User.
 func TestUsersFlowInBrowser(t *testing.T) {
 	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
-		s, _ := setup(t, e, tu.Options{Edge: &tu.EdgeOptions{Domain: "hub.test"}})
+		// Both names get their certificates from Pebble through the real certs.Manager; Chromium trusts Pebble's
+		// issuer root alone.
+		pb := acmetest.Shared(t)
+		hub, team := acmetest.Name("hub"), acmetest.Name("team")
+		s, _ := setup(t, e, tu.Options{Edge: &tu.EdgeOptions{Domain: hub, Pebble: pb}})
 		var inst struct {
 			Job struct{ ID int64 } `json:"job"`
 		}
@@ -85,25 +87,25 @@ func TestUsersFlowInBrowser(t *testing.T) {
 		var ch struct {
 			Job *struct{ ID int64 } `json:"job"`
 		}
-		s.Want(http.StatusCreated, tu.Admin, "POST", "/api/v1/installs/web/domains", map[string]any{"domain": "team.test", "access": "users"}).JSON(t, &ch)
+		s.Want(http.StatusCreated, tu.Admin, "POST", "/api/v1/installs/web/domains", map[string]any{"domain": team, "access": "users"}).JSON(t, &ch)
 		if ch.Job != nil {
 			waitJob(t, s, ch.Job.ID)
 		}
 		s.NewUser("alice")
 		_, port, _ := net.SplitHostPort(s.EdgeHTTPS)
-		tab := browserTab(t)
-		// Visit the app: the redirects end on StackHub's sign-in at hub.test.
-		_, _ = chromedp.Run(tab, chromedp.Navigate("https://team.test:"+port+"/headers"))
+		tab := browserTab(t, pb.IssuerRootPEM())
+		// Visit the app: the redirects end on StackHub's sign-in at its own domain.
+		_, _ = chromedp.Run(tab, chromedp.Navigate("https://"+team+":"+port+"/headers"))
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
 			url := tu.Get(t, tab, "location", chromedp.Location())
-			if strings.HasPrefix(url, "https://hub.test:"+port+"/ui/signin?next=") {
+			if strings.HasPrefix(url, "https://"+hub+":"+port+"/ui/signin?next=") {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("the visitor is at %s, want StackHub's sign-in at hub.test", url)
+				t.Fatalf("the visitor is at %s, want StackHub's sign-in at %s", url, hub)
 			}
 			if strings.HasPrefix(url, "chrome-error://") { // see below: a network change; visit again
-				_, _ = chromedp.Run(tab, chromedp.Navigate("https://team.test:"+port+"/headers"))
+				_, _ = chromedp.Run(tab, chromedp.Navigate("https://"+team+":"+port+"/headers"))
 			}
 		}
 		tu.Do(t, tab, "the sign-in form", chromedp.WaitVisible(chromedp.ID("password")))
@@ -123,10 +125,10 @@ func TestUsersFlowInBrowser(t *testing.T) {
 				tu.Do(t, tab, "reload after a network change", chromedp.Reload())
 				continue
 			}
-			if strings.HasPrefix(url, "https://team.test:"+port+"/headers") {
-				// Read the text without failing: the page may still be replaced under us (a redirect, a reload).
-				text, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-				if body = text; err == nil && strings.Contains(body, "X-Stackhub-User") {
+			if strings.HasPrefix(url, "https://"+team+":"+port+"/headers") {
+				// The document may be replaced while it is read (the last redirect landing): read it again.
+				got, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS("body")))
+				if body = got; err == nil && strings.Contains(body, "X-Stackhub-User") {
 					break
 				}
 			}

@@ -19,11 +19,9 @@ import (
 	"github.com/stackhub/stackhub/internal/testutil/dockertest"
 )
 
-// TestMain stops the Chromium the browser test uses once the tests are done.
+// TestMain stops the shared Chromium of testutil once the tests are done (the browser test runs its own).
 func TestMain(m *testing.M) {
 	code := m.Run()
-
-	stopEdgeBrowser()
 	tu.StopBrowser()
 	os.Exit(code)
 }

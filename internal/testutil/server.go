@@ -33,6 +33,7 @@ import (
 	"github.com/stackhub/stackhub/internal/sources"
 	"github.com/stackhub/stackhub/internal/store"
 	"github.com/stackhub/stackhub/internal/sysinfo"
+	"github.com/stackhub/stackhub/internal/testutil/acmetest"
 	"github.com/stackhub/stackhub/internal/testutil/dockertest"
 	"github.com/stackhub/stackhub/internal/web"
 	"github.com/stackhub/stackhub/internal/webhook"
@@ -82,6 +83,9 @@ type EdgeOptions struct {
 	Domain         string // StackHub's own name (--domain)
 	TrustedProxies []netip.Prefix
 	DNSProvider    string
+	// Pebble, when set, gives the edge its certificates from this ACME server through the server's certs.Manager
+	// (wired as serve wires it) instead of the stand-in; its validation ports are forwarded to the edge's.
+	Pebble *acmetest.Pebble
 }
 
 // Options tune a test server.
@@ -201,16 +205,26 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	opt.Sources.DataDir = dataDir
 	srcs := sources.New(st, h, bus, log, opt.Sources)
 	srcs.Start()
-	// No ACME directory: tests of ACME run their own Pebble (acmetest); this one serves uploads and the CA.
-	cm, err := certs.New(context.Background(), certs.Options{Store: st, Bus: bus, Logger: log,
-		Directory: "https://127.0.0.1:9/directory"})
+	// No ACME directory unless the edge asks for Pebble: tests of ACME run their own (acmetest); this one serves
+	// uploads and the CA.
+	co := certs.Options{Store: st, Bus: bus, Logger: log, Directory: "https://127.0.0.1:9/directory"}
+	var httpLn, httpsLn net.Listener
+	if opt.Edge != nil {
+		httpLn, httpsLn = listenLoopback(t), listenLoopback(t)
+		if pb := opt.Edge.Pebble; pb != nil {
+			co.Directory, co.Roots = pb.DirectoryURL, pb.ServerRoots
+			co.HTTPPort, co.TLSPort = httpLn.Addr().(*net.TCPAddr).Port, httpsLn.Addr().(*net.TCPAddr).Port
+			pb.Forward(t, httpLn.Addr().String(), httpsLn.Addr().String())
+		}
+	}
+	cm, err := certs.New(context.Background(), co)
 	if err != nil {
 		t.Fatalf("certificates: %v", err)
 	}
 	t.Cleanup(cm.Close)
 	var handler http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
-	eg, standIn, edgeHTTP, edgeHTTPS := startEdge(t, st, hs, au, ts, log, opt.Edge)
+	eg, standIn, edgeHTTP, edgeHTTPS := startEdge(t, st, hs, au, ts, log, opt.Edge, cm, httpLn, httpsLn)
 	certs.Attach(eg, cm)
 	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Sources: srcs, Metrics: metrics, Log: log, Version: "test", Edge: eg,
 		Audit: al})
@@ -248,7 +262,7 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 // startEdge builds the edge over the server's routes and, with opt, runs its listeners on loopback until the
 // test ends.
 func startEdge(t testing.TB, st *store.Store, hs *host.Service, au *auth.Service, ts *httptest.Server, log *slog.Logger,
-	opt *EdgeOptions) (eg *edge.Edge, standIn *StandInCerts, httpAddr, httpsAddr string) {
+	opt *EdgeOptions, cm *certs.Manager, httpLn, httpsLn net.Listener) (eg *edge.Edge, standIn *StandInCerts, httpAddr, httpsAddr string) {
 	t.Helper()
 	cfg := edge.Config{PortalURL: ts.URL}
 	if opt != nil {
@@ -256,10 +270,13 @@ func startEdge(t testing.TB, st *store.Store, hs *host.Service, au *auth.Service
 		if opt.Domain != "" {
 			cfg.PortalURL = "" // StackHub through the edge, at https://<domain>:<port>
 		}
-		standIn = NewStandInCerts(t)
 	}
 	var ec edge.Certs
-	if standIn != nil {
+	switch {
+	case opt != nil && opt.Pebble != nil:
+		ec = cm
+	case opt != nil:
+		standIn = NewStandInCerts(t)
 		ec = standIn
 	}
 	eg = edge.New(st, hs, au, ts.Config.Handler, ec, log, cfg)
@@ -269,14 +286,6 @@ func startEdge(t testing.TB, st *store.Store, hs *host.Service, au *auth.Service
 	}
 	if opt == nil {
 		return eg, nil, "", ""
-	}
-	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpsLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -437,4 +446,14 @@ func (h teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h teeHandler) WithGroup(n string) slog.Handler {
 	return teeHandler{h.a.WithGroup(n), h.b.WithGroup(n)}
+}
+
+// listenLoopback listens on a free port of 127.0.0.1.
+func listenLoopback(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
 }

@@ -53,11 +53,13 @@ type Pebble struct {
 	HTTPPort, TLSPort int
 	DNS               *DNS
 
-	ca     *ca.CAImpl
-	orders atomic.Int64
-	http   atomic.Pointer[http.Handler]
-	tls    atomic.Pointer[tls.Config]
-	close  func()
+	ca      *ca.CAImpl
+	orders  atomic.Int64
+	http    atomic.Pointer[http.Handler]
+	tls     atomic.Pointer[tls.Config]
+	httpFwd atomic.Pointer[string] // Forward's targets: while set, the validation ports pass connections on
+	tlsFwd  atomic.Pointer[string]
+	close   func()
 }
 
 var (
@@ -107,9 +109,10 @@ func Start() (*Pebble, error) {
 	}
 	closers = append(closers, func() { tlsLn.Close() })
 	p.HTTPPort, p.TLSPort = httpLn.Addr().(*net.TCPAddr).Port, tlsLn.Addr().(*net.TCPAddr).Port
-	go (&http.Server{Handler: http.HandlerFunc(p.serveHTTP), ReadHeaderTimeout: time.Minute, ErrorLog: quiet}).Serve(httpLn) //nolint:errcheck
+	httpFw, tlsFw := &forwarder{Listener: httpLn, to: &p.httpFwd}, &forwarder{Listener: tlsLn, to: &p.tlsFwd}
+	go (&http.Server{Handler: http.HandlerFunc(p.serveHTTP), ReadHeaderTimeout: time.Minute, ErrorLog: quiet}).Serve(httpFw) //nolint:errcheck
 	go (&http.Server{Handler: http.HandlerFunc(p.serveHTTP), ReadHeaderTimeout: time.Minute, ErrorLog: quiet}).Serve(        //nolint:errcheck
-		tls.NewListener(tlsLn, &tls.Config{GetConfigForClient: p.tlsConfig}))
+		tls.NewListener(tlsFw, &tls.Config{GetConfigForClient: p.tlsConfig}))
 
 	logger := log.New(io.Discard, "", 0)
 	if os.Getenv("ACMETEST_LOG") != "" {
@@ -187,6 +190,53 @@ func (p *Pebble) Serve(t testing.TB, h http.Handler, cfg *tls.Config) {
 		p.http.Store(nil)
 		p.tls.Store(nil)
 	})
+}
+
+// Forward passes the validation ports' connections, as they are, to a server of another process until the test
+// ends: the HTTP port's to httpAddr, the TLS port's to tlsAddr (host:port). A real CA reaches a server at ports
+// 80 and 443; this is how a test's server on other loopback ports is reached instead.
+func (p *Pebble) Forward(t testing.TB, httpAddr, tlsAddr string) {
+	p.httpFwd.Store(&httpAddr)
+	p.tlsFwd.Store(&tlsAddr)
+	t.Cleanup(func() {
+		p.httpFwd.Store(nil)
+		p.tlsFwd.Store(nil)
+	})
+}
+
+// forwarder is a listener that, while to holds an address, copies each connection to it and back instead of
+// returning it.
+type forwarder struct {
+	net.Listener
+	to *atomic.Pointer[string]
+}
+
+func (f *forwarder) Accept() (net.Conn, error) {
+	for {
+		c, err := f.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		to := f.to.Load()
+		if to == nil {
+			return c, nil
+		}
+		go pipe(c, *to)
+	}
+}
+
+// pipe copies c to a connection to addr and back until either side closes.
+func pipe(c net.Conn, addr string) {
+	defer c.Close()
+	up, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
+	<-done
 }
 
 func (p *Pebble) serveHTTP(w http.ResponseWriter, r *http.Request) {
