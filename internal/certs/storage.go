@@ -128,6 +128,9 @@ func (s *Storage) Lock(ctx context.Context, name string) error {
 			return err
 		})
 		if err != nil {
+			if ctx.Err() != nil { // the deadline ended the attempt: say so, not how the transaction broke
+				return fmt.Errorf("lock %s: %w", name, ctx.Err())
+			}
 			return err
 		}
 		if ok {
