@@ -88,4 +88,27 @@ type ServiceState struct {
 	OneShot   bool   // restart policy "no" or "on-failure": a clean exit is done, not down
 	LastLog   string // the last log line, for a container that is not running
 	HostPorts []int
+	Node      string // cluster engines: the hostname of the node the task runs on ("" on a single engine)
+}
+
+// Node is one machine of a cluster engine.
+type Node struct {
+	ID            string
+	Hostname      string
+	Role          string // manager, worker
+	Leader        bool
+	State         string // ready, down, unknown, disconnected
+	Availability  string // active, pause, drain
+	Addr          string // the address the node's host-mode published ports answer on
+	CPUs          float64
+	MemoryBytes   int64
+	EngineVersion string
+}
+
+// Cluster is an Engine whose projects run on several nodes (Docker Swarm). A project's services honour Compose's
+// deploy.placement.constraints (the host adds `node.hostname==<name>` when an install names a node), and each
+// ServiceState names the node its task runs on, so callers reach a published port at that node's Addr.
+type Cluster interface {
+	Engine
+	Nodes(ctx context.Context) ([]Node, error)
 }
