@@ -102,8 +102,8 @@ func New(st *store.Store, hs *host.Service, au *auth.Service, main http.Handler,
 	e.transport = &http.Transport{
 		Proxy:                 nil, // apps are on this host; an environment proxy must not see their traffic
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          200,
-		MaxIdleConnsPerHost:   32,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}

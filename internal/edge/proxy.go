@@ -154,7 +154,7 @@ func withPort(host string, port, def int) string {
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
-// proxy sends the request to the route's app: streamed both ways (FlushInterval -1 for SSE), WebSocket upgrades
+// proxy sends the request to the route's app: streamed both ways (SSE and unknown-length bodies flushed as they come), WebSocket upgrades
 // passed through, the original Host kept, X-Forwarded-* set.
 func (e *Edge) proxy(w http.ResponseWriter, r *http.Request, en *entry, c client, user string) {
 	if en.upstream == "" {
@@ -185,7 +185,7 @@ func (e *Edge) proxy(w http.ResponseWriter, r *http.Request, en *entry, c client
 			}
 		},
 		Transport:     e.transport,
-		FlushInterval: -1,
+		FlushInterval: 0, // ReverseProxy still flushes at once for SSE and bodies of unknown length
 		ErrorLog:      nil,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if errors.Is(err, context.Canceled) {
