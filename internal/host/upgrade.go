@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/stackhub/stackhub/internal/apperr"
@@ -78,9 +79,21 @@ func (s *Service) startRecord(ctx context.Context, inst *store.Instance, kind, t
 func (s *Service) runUpgrade(r *run, inst *store.Instance, rec *store.Upgrade, up *store.Update, stack *catalog.Stack) {
 	ctx := context.WithoutCancel(s.ctx)
 	r.note("queued", fmt.Sprintf("upgrading %s from %s to %s", inst.Name, inst.Version, up.Version), -1)
-	values, secrets, err := s.upgradeValues(ctx, inst, up, stack)
+	// Ports the new version books are its own: an upgrade that does not succeed gives them back.
+	before, err := s.store.Q().PortBookings(ctx, inst.Name)
 	if err != nil {
 		s.endUpgrade(ctx, r, rec, store.UpgradeFailed, err.Error(), "")
+		return
+	}
+	end := func(result, cause, backup string) {
+		if result != store.UpgradeSucceeded {
+			s.releaseBookedSince(ctx, inst.Name, before)
+		}
+		s.endUpgrade(ctx, r, rec, result, cause, backup)
+	}
+	values, secrets, err := s.upgradeValues(ctx, inst, up, stack)
+	if err != nil {
+		end(store.UpgradeFailed, err.Error(), "")
 		return
 	}
 	// Render into a staging directory first: a runtime, device or GPU this host lacks, a fixed host port taken, or
@@ -90,13 +103,13 @@ func (s *Service) runUpgrade(r *run, inst *store.Instance, rec *store.Upgrade, u
 	err = s.pullStaged(ctx, r, staging, inst, stack, values)
 	_ = os.RemoveAll(staging)
 	if err != nil {
-		s.endUpgrade(ctx, r, rec, store.UpgradeFailed, fmt.Sprintf("%v; nothing was changed, %s still runs %s", err, inst.Name, inst.Version), "")
+		end(store.UpgradeFailed, fmt.Sprintf("%v; nothing was changed, %s still runs %s", err, inst.Name, inst.Version), "")
 		return
 	}
 	r.note("snapshot", "snapshotting volumes and files", -1)
 	backup, err := s.takeSnapshot(ctx, inst)
 	if err != nil {
-		s.endUpgrade(ctx, r, rec, store.UpgradeFailed, fmt.Sprintf("snapshot: %v; nothing was changed", err), "")
+		end(store.UpgradeFailed, fmt.Sprintf("snapshot: %v; nothing was changed", err), "")
 		return
 	}
 	r.note("snapshot", fmt.Sprintf("snapshot of %d bytes in %s", backup.Size, backup.Path), -1)
@@ -125,7 +138,7 @@ func (s *Service) runUpgrade(r *run, inst *store.Instance, rec *store.Upgrade, u
 	}
 	if err == nil {
 		rec.Kept, rec.Replaced = out.kept, out.replaced // the record lists them only when they stay so
-		s.endUpgrade(ctx, r, rec, store.UpgradeSucceeded, "", backup.Path)
+		end(store.UpgradeSucceeded, "", backup.Path)
 		return
 	}
 	cause := err.Error()
@@ -136,10 +149,27 @@ func (s *Service) runUpgrade(r *run, inst *store.Instance, rec *store.Upgrade, u
 	if rerr := s.restore(ctx, r, inst, backup); rerr != nil {
 		cause += "; the restore failed too: " + rerr.Error()
 		_ = s.store.Q().SetInstanceState(ctx, inst.Name, store.StateFailed, cause, s.ms())
-		s.endUpgrade(ctx, r, rec, store.UpgradeFailed, cause, backup.Path)
+		end(store.UpgradeFailed, cause, backup.Path)
 		return
 	}
-	s.endUpgrade(ctx, r, rec, store.UpgradeRolledBack, cause, backup.Path)
+	end(store.UpgradeRolledBack, cause, backup.Path)
+}
+
+// releaseBookedSince removes the instance's bookings that are not in before.
+func (s *Service) releaseBookedSince(ctx context.Context, name string, before []store.PortBooking) {
+	now, err := s.store.Q().PortBookings(ctx, name)
+	if err != nil {
+		s.log.Error("release ports", "instance", name, "err", err)
+		return
+	}
+	for _, b := range now {
+		if slices.Contains(before, b) {
+			continue
+		}
+		if err := s.store.Q().ReleasePort(ctx, b); err != nil {
+			s.log.Error("release port", "instance", name, "port", b.Port, "err", err)
+		}
+	}
 }
 
 // pullStaged renders the new version into a staging directory to check it against this host as an install does

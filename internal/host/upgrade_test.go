@@ -24,9 +24,10 @@ func httpGet(t *testing.T, url string) string {
 	return strings.TrimSpace(string(b))
 }
 
-func stackFor(lib *tu.Library, readyAfter string) map[string]any {
+// stackFor is the web stand-in's stack; extraEnv adds .env lines (a second *_PORT_SET is a port the version books).
+func stackFor(lib *tu.Library, readyAfter string, extraEnv ...string) map[string]any {
 	env := fmt.Sprintf("W9_ID=versioned\nW9_VERSION=v1\nW9_DIST=community\nW9_NETWORK=%s\nW9_HTTP_PORT_SET=%d\nW9_POWER_PASSWORD=changeme\nREADY_AFTER=%s\n",
-		lib.Network, lib.BasePort, readyAfter)
+		lib.Network, lib.BasePort, readyAfter) + strings.Join(extraEnv, "")
 	return map[string]any{"compose": tu.WebCompose, "env": env, "requirements": map[string]any{"cpu": 0, "memory": 0, "disk": 0}}
 }
 
@@ -52,14 +53,15 @@ func TestPublishInstallUpgradeRollback(t *testing.T) {
 		lib := tu.NewLibrary(t)
 		owner, other := s.NewUser("publisher"), s.NewUser("other")
 		aid := s.Want(200, owner, "POST", "/app", map[string]any{"name": "Versioned", "package": "versioned"}).Int(t)
-		publish := func(ver, readyAfter string) {
+		publish := func(ver, readyAfter string, extraEnv ...string) {
 			s.Want(201, owner, "POST", fmt.Sprintf("/app/%d/update", aid), map[string]any{"ver": ver, "updates": "release " + ver,
-				"stack": stackFor(lib, readyAfter)})
+				"stack": stackFor(lib, readyAfter, extraEnv...)})
 		}
+		adminPort := fmt.Sprintf("W9_ADMIN_PORT_SET=%d\n", lib.BasePort+1) // v3 and v4 book a second port
 		publish("v1", "0")
 		publish("v2", "0")
-		publish("v3", "3600") // never healthy
-		publish("v4", "0")    // its image exists nowhere
+		publish("v3", "3600", adminPort) // never healthy
+		publish("v4", "0", adminPort)    // its image exists nowhere
 		var versions []map[string]any
 		s.Want(200, tu.Anon, "GET", fmt.Sprintf("/app/%d/updates", aid), nil).JSON(t, &versions)
 		if len(versions) != 4 || versions[0]["stack"] == nil {
@@ -137,6 +139,19 @@ func TestPublishInstallUpgradeRollback(t *testing.T) {
 		if got := httpGet(t, base+"/data"); got != "precious" {
 			t.Errorf("data after the automatic rollback = %q", got)
 		}
+		// The port v3 booked went back with it.
+		bookedVars := func() string {
+			var info struct{ Ports []struct{ Variable string } }
+			s.Want(200, tu.Admin, "GET", "/api/v1/installs/ver", nil).JSON(t, &info)
+			var vars []string
+			for _, p := range info.Ports {
+				vars = append(vars, p.Variable)
+			}
+			return strings.Join(vars, ",")
+		}
+		if got := bookedVars(); got != "W9_HTTP_PORT_SET" {
+			t.Errorf("after the rolled-back upgrade the instance books %s, want only W9_HTTP_PORT_SET", got)
+		}
 
 		// v4's image is missing: the upgrade fails before it stops anything.
 		before := dockertest.Docker(t, "inspect", "-f", "{{.Id}} {{.State.StartedAt}}", s.Prefix+"-ver")
@@ -150,6 +165,9 @@ func TestPublishInstallUpgradeRollback(t *testing.T) {
 		in, _ = c.Instance(ctx, "ver")
 		if in.Status != "1" || in.Version != "v1" {
 			t.Errorf("after the refused upgrade: %+v", in)
+		}
+		if got := bookedVars(); got != "W9_HTTP_PORT_SET" {
+			t.Errorf("after the refused upgrade the instance books %s, want only W9_HTTP_PORT_SET", got)
 		}
 		var hist []map[string]any
 		s.Want(200, tu.Admin, "GET", "/api/v1/installs/ver/upgrades", nil).JSON(t, &hist)

@@ -143,6 +143,13 @@ func scanPortBooking(row rowScanner) (*PortBooking, error) {
 }
 
 // ReleasePorts frees every port of an instance.
+// ReleasePort removes one booking of an instance.
+func (q *Q) ReleasePort(ctx context.Context, b PortBooking) error {
+	_, err := q.exec(ctx, `DELETE FROM port_bookings WHERE instance = $1 AND port = $2 AND protocol = $3`,
+		b.Instance, b.Port, b.Protocol)
+	return err
+}
+
 func (q *Q) ReleasePorts(ctx context.Context, instance string) error {
 	_, err := q.exec(ctx, `DELETE FROM port_bookings WHERE instance = $1`, instance)
 	return err
