@@ -40,12 +40,17 @@ func (s *Service) backupDir(name string) string { return filepath.Join(s.cfg.Dat
 // takeSnapshot archives the instance's project directory and every volume of its project, read from the volumes'
 // host mountpoints (no helper container, so nothing needs pulling), with the record of what StackHub rendered into
 // the directory. The app keeps running meanwhile.
-func (s *Service) takeSnapshot(ctx context.Context, inst *store.Instance) (*Backup, error) {
+func (s *Service) takeSnapshot(ctx context.Context, inst *store.Instance) (_ *Backup, err error) {
 	now := s.now()
 	dir := filepath.Join(s.backupDir(inst.Name), now.UTC().Format("20060102-150405.000")+"-"+unsafeChars.ReplaceAllString(inst.Version, "_"))
 	if err := os.MkdirAll(filepath.Join(dir, "volumes"), 0o700); err != nil {
 		return nil, fmt.Errorf("create snapshot dir: %w", err)
 	}
+	defer func() {
+		if err != nil { // a half-written snapshot is no snapshot, and would count against the three kept
+			_ = os.RemoveAll(dir)
+		}
+	}()
 	b := &Backup{Path: dir, Instance: inst.Name, Version: inst.Version, Reversion: inst.Reversion, CreatedAt: now.UnixMilli()}
 	n, err := tarDir(s.projectDir(inst.Name), filepath.Join(dir, "files.tar.gz"))
 	if err != nil {
@@ -162,6 +167,9 @@ func tarDir(dir, dst string) (int64, error) {
 		info, err := d.Info()
 		if err != nil {
 			return err
+		}
+		if info.Mode()&fs.ModeSocket != 0 {
+			return nil // a socket is the running app's, recreated when it starts; tar has no form for it
 		}
 		link := ""
 		if info.Mode()&fs.ModeSymlink != 0 {
