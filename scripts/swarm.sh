@@ -83,9 +83,18 @@ swarm_healthy() { # both nodes answer, node 1 manages a swarm in which both node
   for n in "${NODES[@]}"; do
     grep -qx "$(ns "$n") Ready" <<<"$states" || return 1
   done
+  local sum
+  sum=$(app_source)
   for n in "${NODES[@]}"; do
-    dk "$n" image inspect "$APP_IMAGE" "$PROBE_IMAGE" >/dev/null 2>&1 || return 1
+    dk "$n" image inspect "$PROBE_IMAGE" >/dev/null 2>&1 || return 1
+    [[ $(app_sum_on "$n") == "$sum" ]] || return 1
   done
+}
+
+# The sum of the test app's source on node n's image ("" when the node lacks the image): an image built from an
+# older source is built again.
+app_sum_on() {
+  dk "$1" image inspect -f '{{index .Config.Labels "io.stackhub.swarm-app.sum"}}' "$APP_IMAGE" 2>/dev/null || true
 }
 
 # ------------------------------------------------------------------ network
@@ -184,7 +193,8 @@ leftover_pids() {
 }
 
 # ------------------------------------------------------------------ images
-build_app() {
+# app_source writes the test app's source under $DATA/app and prints its sum.
+app_source() {
   local dir=$DATA/app
   mkdir -p "$dir"
   cat >"$dir/main.go" <<'EOF'
@@ -196,8 +206,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
+	"syscall"
 	"time"
 )
 
@@ -226,6 +238,10 @@ func main() {
 	if node == "" {
 		node = "?"
 	}
+	// PID 1 in its container: without a handler, SIGTERM would be ignored and every stop would wait for SIGKILL.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	go func() { <-sig; os.Exit(0) }()
 	host, _ := os.Hostname()
 	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "hello from %s on %s\n", host, node)
@@ -266,12 +282,21 @@ func main() {
 }
 EOF
   printf 'module stackhub-swarm-app\n\ngo 1.22\n' >"$dir/go.mod"
-  cat >"$dir/Dockerfile" <<'EOF'
+  local sum
+  sum=$(cat "$dir/main.go" "$dir/go.mod" | sha256sum | cut -c1-16)
+  cat >"$dir/Dockerfile" <<EOF
 FROM scratch
 COPY app /app
 EXPOSE 8080
+LABEL io.stackhub.swarm-app.sum=$sum
 ENTRYPOINT ["/app"]
 EOF
+  echo "$sum"
+}
+
+build_app() {
+  local dir=$DATA/app
+  app_source >/dev/null
   if [[ ! -x $dir/app || $dir/main.go -nt $dir/app ]]; then
     (cd "$dir" && CGO_ENABLED=0 GOFLAGS= GOWORK=off GOTOOLCHAIN=local go build -o app .) \
       || die "could not build the swarm test app"
@@ -288,7 +313,7 @@ load_images() {
     if ! dk "$n" image inspect "$PROBE_IMAGE" >/dev/null 2>&1; then
       timeout 60 docker save "$PROBE_IMAGE" | dk "$n" load -q >/dev/null || die "could not load $PROBE_IMAGE on node $n"
     fi
-    if ! dk "$n" image inspect "$APP_IMAGE" >/dev/null 2>&1; then
+    if [[ $(app_sum_on "$n") != "$(app_source)" ]]; then
       DOCKER_BUILDKIT=0 dk "$n" build -q -t "$APP_IMAGE" "$DATA/app" >/dev/null \
         || die "could not build $APP_IMAGE on node $n"
     fi
