@@ -567,3 +567,65 @@ func TestNodeDown(t *testing.T) {
 	})
 	get(t, fmt.Sprintf("http://%s:%d/", addrs[1], portWeb))
 }
+
+const dependsCompose = `
+services:
+  web:
+    image: ${IMAGE}
+    healthcheck:
+      test: ["CMD", "/app", "get", "http://127.0.0.1:8080/"]
+      interval: 1s
+      retries: 30
+    deploy:
+      placement:
+        constraints: ["node.hostname==${NODE2}"]
+  check:
+    image: ${IMAGE}
+    command: ["get", "http://web:8080/"]
+    deploy:
+      placement:
+        constraints: ["node.hostname==${NODE1}"]
+    depends_on:
+      web:
+        condition: service_healthy
+  after:
+    image: ${IMAGE}
+    depends_on:
+      check:
+        condition: service_completed_successfully
+`
+
+// depends_on conditions in order: check (on node 1) runs once web (on node 2) is healthy and reaches it by name
+// over the overlay network; after starts once check has completed; Status shows check done, not down.
+func TestDependsOn(t *testing.T) {
+	e := newEngine(t)
+	p := project(t, e, dependsCompose, map[string]string{"NODE1": hostnames[0], "NODE2": hostnames[1]})
+	ctx := ctxMinute(t)
+	var order []string
+	if err := e.Up(ctx, p, nil, func(pr engine.Progress) {
+		if pr.Stage == "create" {
+			order = append(order, pr.Service)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(order, []string{"web", "check", "after"}) {
+		t.Errorf("created %v, want web, check, after", order)
+	}
+	st, err := e.Status(ctx, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st.Services {
+		switch s.Service {
+		case "check":
+			if s.State != "exited" || s.ExitCode != 0 || !s.OneShot {
+				t.Errorf("check: %+v; want exited 0, one-shot", s)
+			}
+		default:
+			if s.State != "running" {
+				t.Errorf("%s: %+v; want running", s.Service, s)
+			}
+		}
+	}
+}
