@@ -15,6 +15,7 @@ import (
 
 	"github.com/stackhub/stackhub/internal/engine"
 	"github.com/stackhub/stackhub/internal/testutil/dockertest"
+	"github.com/stackhub/stackhub/internal/testutil/swarmtest"
 )
 
 // benchStack is one stack file for both sides: docker stack deploy reads it as it is, StackHub loads it as a
@@ -39,6 +40,7 @@ func BenchmarkSwarmInstall(b *testing.B) {
 	if setupErr != nil {
 		b.Fatal(setupErr)
 	}
+	swarmtest.Require(b)
 	e, err := New(Options{Host: manager})
 	if err != nil {
 		b.Fatal(err)

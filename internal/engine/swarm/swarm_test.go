@@ -24,9 +24,11 @@ import (
 
 	"github.com/stackhub/stackhub/internal/engine"
 	"github.com/stackhub/stackhub/internal/testutil/dockertest"
+	"github.com/stackhub/stackhub/internal/testutil/swarmtest"
 )
 
-// The shared Swarm, read once by TestMain; a test that needs it and finds setupErr set fails with it.
+// The shared Swarm (scripts/swarm.sh, started by scripts/testenv.sh), read once by TestMain; a test that needs
+// it fails with setupErr when it is not set up.
 var (
 	setupErr  error
 	manager   string   // Docker host of node 1
@@ -37,22 +39,25 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	manager, worker = os.Getenv("STACKHUB_TEST_SWARM_MANAGER"), os.Getenv("STACKHUB_TEST_SWARM_WORKER")
-	addrs = strings.Split(os.Getenv("STACKHUB_TEST_SWARM_ADDRS"), ",")
-	hostnames = strings.Split(os.Getenv("STACKHUB_TEST_SWARM_HOSTNAMES"), ",")
-	appImage = os.Getenv("STACKHUB_TEST_SWARM_IMAGE")
-	if manager == "" || worker == "" || len(addrs) != 2 || len(hostnames) != 2 || appImage == "" {
-		setupErr = fmt.Errorf("the test Swarm is not set up (STACKHUB_TEST_SWARM_* unset): run scripts/testenv.sh " +
-			"as root (it starts it with scripts/swarm.sh up) and load /tmp/stackhub-testenv.env")
+	if env, err := swarmtest.Load(); err != nil {
+		setupErr = err
+	} else {
+		manager, worker, addrs, hostnames, appImage = env.Manager, env.Worker, env.Addrs, env.Hostnames, env.Image
 	}
 	os.Exit(m.Run())
 }
 
-// newEngine is an engine on the test Swarm that reaches both nodes.
-func newEngine(t *testing.T) *Engine {
+// newEngine is an engine on the test Swarm that reaches both nodes; the test holds the Swarm shared, or alone
+// when exclusive (it stops a node).
+func newEngine(t *testing.T, exclusive ...bool) *Engine {
 	t.Helper()
 	if setupErr != nil {
 		t.Fatal(setupErr)
+	}
+	if len(exclusive) > 0 && exclusive[0] {
+		swarmtest.RequireExclusive(t)
+	} else {
+		swarmtest.Require(t)
 	}
 	e, err := New(Options{Host: manager, NodeHosts: map[string]string{hostnames[1]: worker}})
 	if err != nil {
@@ -457,15 +462,6 @@ func TestRefusedBeforeAnything(t *testing.T) {
 	}
 }
 
-// nodeCtl stops or starts node n's dockerd through the harness.
-func nodeCtl(t *testing.T, verb string, n int) {
-	t.Helper()
-	out, err := exec.Command("bash", "../../../scripts/swarm.sh", verb, fmt.Sprint(n)).CombinedOutput()
-	if err != nil {
-		t.Fatalf("swarm.sh %s %d: %v\n%s", verb, n, err, out)
-	}
-}
-
 func setAvailability(t *testing.T, e *Engine, hostname string, a swarm.NodeAvailability) {
 	t.Helper()
 	ctx := ctxMinute(t)
@@ -498,7 +494,7 @@ services:
 // Node 2's engine stops: Status shows the node down, its stateless task moves to node 1, and the replica that
 // may not share node 1 waits; when node 2 is back, both replicas run again.
 func TestNodeDown(t *testing.T) {
-	e := newEngine(t)
+	e := newEngine(t, true)
 	ctx := ctxMinute(t)
 	portWeb, portSolo := dockertest.FreePort(t), dockertest.FreePort(t)
 	web := project(t, e, statelessCompose, map[string]string{"PORT": fmt.Sprint(portWeb)})
@@ -517,12 +513,12 @@ func TestNodeDown(t *testing.T) {
 		t.Fatalf("solo answered %q, want it on %s", body, hostnames[1])
 	}
 
-	nodeCtl(t, "stop-node", 2)
+	swarmtest.StopNode(t, 2)
 	restarted := false
 	restart := func() {
 		if !restarted {
 			restarted = true
-			nodeCtl(t, "start-node", 2)
+			swarmtest.StartNode(t, 2)
 		}
 	}
 	t.Cleanup(restart)
