@@ -140,8 +140,8 @@ start_node() {
   log "starting dockerd for node $n in netns $(ns "$n") (log: $DATA/node$n.log)"
   # DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: a task uses the node's image instead of first trying (for tens of
   # seconds, nothing answers here) to pull it. setsid: its own session, so it outlives the caller's process group
-  # (make, CI step); 9>&-: do not hold
-  # testenv.sh's lock.
+  # (make, CI step); 3>&- ... 9>&-: hold no lock the caller holds (testenv.sh's on fd 9, a test's or flock(1)'s
+  # on the Swarm's lock), or the daemon would keep it for its whole life.
   DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid nsenter --net="/run/netns/$(ns "$n")" -- \
     unshare --uts -- sh -c 'hostname "$0" && exec "$@"' "$(ns "$n")" \
     /usr/sbin/dockerd \
@@ -156,7 +156,7 @@ start_node() {
     --storage-driver=overlay2 \
     --default-address-pool="base=$LOCAL_POOL,size=24" \
     --iptables=true \
-    </dev/null >>"$DATA/node$n.log" 2>&1 9>&- &
+    </dev/null >>"$DATA/node$n.log" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
   disown || true
 }
 
