@@ -532,7 +532,16 @@ func (h *hookEval) writeHeredoc(s *syntax.Stmt, out string) error {
 				}
 				content.s = b.String()
 			} else {
-				content = h.word(r.Hdoc)
+				for _, p := range r.Hdoc.Parts {
+					v := h.part(p)
+					if _, ok := p.(*syntax.Lit); ok {
+						v.s = heredocUnescape.Replace(v.s) // bash's escapes in an unquoted here-document
+					}
+					content.s += v.s
+					if v.unknown != "" && content.unknown == "" {
+						content.unknown = v.unknown
+					}
+				}
 			}
 		}
 		if content.unknown != "" {
@@ -542,6 +551,8 @@ func (h *hookEval) writeHeredoc(s *syntax.Stmt, out string) error {
 	}
 	return h.refuse(s, fmt.Sprintf("copies another file into %s", out))
 }
+
+var heredocUnescape = strings.NewReplacer(`\$`, "$", "\\`", "`", `\\`, `\`, "\\\n", "")
 
 func heredocQuoted(w *syntax.Word) bool {
 	for _, p := range w.Parts {
