@@ -224,13 +224,7 @@ func (h *hookEval) pure(node syntax.Node) {
 				}
 				return true
 			}
-			inPlace := false
-			for _, a := range call.Args[1:] {
-				if l := a.Lit(); l == "-i" || strings.HasPrefix(l, "-i.") || l == "--in-place" {
-					inPlace = true
-				}
-			}
-			if (!hookReaders[name] && !hookPathCmds[name]) || inPlace {
+			if !hookPathCmds[name] && !hookReader(name, call) {
 				h.impure = h.refuse(call, "runs "+strconv.Quote(nodeText(call)))
 				return false
 			}
@@ -238,6 +232,55 @@ func (h *hookEval) pure(node syntax.Node) {
 		})
 	}
 	walk(node)
+}
+
+var awkEffects = regexp.MustCompile(`\bsystem\s*\(|\bprintf?\b[^;{}\n]*[^=!<>]>>?\s*[^=\s]|\|\s*getline|\bgetline\b.*<`)
+
+// hookReader tells whether a call of a reader command only reads: no edit in place, no command it runs.
+func hookReader(name string, call *syntax.CallExpr) bool {
+	if !hookReaders[name] {
+		return false
+	}
+	var args []string
+	for _, a := range call.Args[1:] {
+		args = append(args, a.Lit())
+	}
+	first := ""
+	if len(args) > 0 {
+		first = args[0]
+	}
+	switch name {
+	case "sed", "yq":
+		return !slices.ContainsFunc(args, func(a string) bool {
+			return a == "-i" || strings.HasPrefix(a, "-i.") || a == "--in-place" || a == "--inplace"
+		})
+	case "command":
+		return first == "-v" || first == "-V"
+	case "openssl":
+		return first == "rand" || first == "dgst"
+	case "python", "python3":
+		return fernetKey.MatchString(nodeText(call))
+	case "find": // -exec of a folder and mode command (chmod, chown) only prepares files
+		for i, a := range args {
+			if strings.HasPrefix(a, "-exec") || strings.HasPrefix(a, "-ok") {
+				if i+1 >= len(args) || !hookPathCmds[args[i+1]] {
+					return false
+				}
+			}
+			if a == "-delete" || strings.HasPrefix(a, "-fprint") {
+				return false
+			}
+		}
+	case "awk":
+		for _, w := range call.Args[1:] {
+			var b strings.Builder
+			_ = syntax.NewPrinter().Print(&b, w)
+			if awkEffects.MatchString(b.String()) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (h *hookEval) stmt1(s *syntax.Stmt) (hookStop, error) {
@@ -362,7 +405,7 @@ func (h *hookEval) assign(a *syntax.Assign) {
 // quiet are commands that read, print, wait or test: nothing for the stack (unless their output goes to a file).
 var hookQuietCmds = setOf("echo", "printf", "sleep", "true", ":", "set", "shopt", "grep", "cat", "stat", "ls", "wc",
 	"head", "tail", "awk", "cut", "tr", "test", "[", "seq", "readlink", "realpath", "dirname", "basename", "wait",
-	"command", "type", "hash", "id", "whoami", "date", "find", "du", "df", "sync", "trap", "umask", "exec")
+	"command", "type", "hash", "id", "whoami", "date", "find", "du", "df", "sync", "trap", "umask")
 
 // hookPathCmds prepare folders and files; on a fresh install the engine creates the bind folders itself.
 var hookPathCmds = setOf("mkdir", "chown", "chmod", "chgrp", "rm", "rmdir", "touch")
@@ -425,6 +468,9 @@ func (h *hookEval) call(s *syntax.Stmt, c *syntax.CallExpr) (hookStop, error) {
 		return hookGo, nil
 	}
 	if hookQuietCmds[name] {
+		if hookReaders[name] && !hookReader(name, c) {
+			return hookGo, h.refuse(s, "runs "+strconv.Quote(nodeText(s)))
+		}
 		if out, ok := h.outFile(s); ok && name != "grep" {
 			return hookGo, h.refuse(s, fmt.Sprintf("writes %s with %q", out, nodeText(s)))
 		}

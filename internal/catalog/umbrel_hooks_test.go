@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 // Each kind of Umbrel hook, on the fixtures of testdata/umbrel-hooks: what the rule makes of it, or the refusal.
@@ -83,5 +84,32 @@ func TestSedApply(t *testing.T) {
 	}
 	if _, err := sedApply("y/ab/cd/", "ab", false); err == nil {
 		t.Error("sed y was applied; only s and d are read")
+	}
+}
+
+// A command that does more than read is refused wherever the hook runs it: as a statement, inside $(...), in a
+// condition, behind `command`, or through find or awk; readers and folder commands are not.
+func TestUmbrelHookCommands(t *testing.T) {
+	for script, want := range map[string]string{
+		`v=$(docker inspect x)`:                           `runs "docker inspect x"`,
+		`if docker ps >/dev/null; then echo; fi`:          `runs "docker ps`,
+		`command docker ps`:                               `runs "command docker ps"`,
+		`k=$(python3 -c 'import os; os.remove("x")')`:     `runs "python3 -c`,
+		`find ./data -type f -exec sh -c "x" \;`:          `runs "find ./data -type f -exec sh -c`,
+		`awk '{ system("reboot") }' ./data/x`:             `runs "awk`,
+		`sed -i.bak 's/a/b/' "${UMBREL_ROOT}/x"`:          "which is not a file of the app",
+		`n=$(cat ./data/x | wc -l); mkdir -p ./data/y`:    "",
+		`find ./data -type d -exec chmod u+rwx {} +`:      "",
+		`v=$(awk '$1 > 5 { print $2 }' ./data/x); echo`:   "",
+		`command -v ip >/dev/null && echo has ip || true`: "",
+	} {
+		fsys := fstest.MapFS{"app/hooks/pre-start": {Data: []byte("#!/usr/bin/env bash\n" + script + "\n")}}
+		_, err := umbrelHookEffects(fsys, "app", "app", map[string]string{}, map[string]bool{})
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: refused: %v", script, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%s: %v, want a refusal naming %q", script, err, want)
+		}
 	}
 }
