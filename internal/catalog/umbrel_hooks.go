@@ -58,8 +58,6 @@ type secretSpec struct {
 // variable, which the stack resolves at install (Compose's interpolation).
 const hookMark = "\x00"
 
-var errHookExit = errors.New("exit")
-
 type hookStop int
 
 const (
@@ -485,7 +483,7 @@ func (h *hookEval) call(s *syntax.Stmt, c *syntax.CallExpr) (hookStop, error) {
 // outFile is the project file a statement's output goes to (> or >>), if any.
 func (h *hookEval) outFile(s *syntax.Stmt) (string, bool) {
 	for _, r := range s.Redirs {
-		if r.Op != syntax.RdrOut && r.Op != syntax.AppOut && r.Op != syntax.RdrAll && r.Op != syntax.ClbOut {
+		if r.Op != syntax.RdrOut && r.Op != syntax.AppOut && r.Op != syntax.RdrAll && r.Op != syntax.RdrClob {
 			continue
 		}
 		if r.N != nil && r.N.Value == "2" {
