@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	mobyclient "github.com/moby/moby/client"
 
 	"github.com/stackhub/stackhub/client"
 	"github.com/stackhub/stackhub/internal/catalog"
@@ -33,6 +35,7 @@ func TestStoreAppsInstallOnEngine(t *testing.T) {
 		apps []string
 	}{
 		{filepath.Join("testdata", "umbrel"), []string{"webnote", "sharebox", "torlink"}},
+		{filepath.Join("testdata", "umbrel-hooks"), []string{"hookconf"}},
 		{filepath.Join("..", "..", "testdata", "cosmos-servapps"), []string{"mealie", "vaultwarden", "openspeedtest"}},
 		{filepath.Join("..", "..", "testdata", "portainer-templates"), []string{"mysql", "baserow", "mealie"}},
 	}
@@ -114,6 +117,22 @@ func TestStoreAppsInstallOnEngine(t *testing.T) {
 				}
 				var creds map[string]string
 				s.Want(200, tu.Admin, "GET", "/api/v1/installs/"+name+"/credentials", nil).JSON(t, &creds)
+				if p.tpl.Key == "hookconf" {
+					// What the hook would have done: its files are in the install, and Compose filled the env_file's
+					// values (the server's address, the generated key) into the container's environment.
+					dir := filepath.Join(s.DataDir, "apps", name)
+					if b, err := os.ReadFile(filepath.Join(dir, "data", "conf", "app.conf")); err != nil || !strings.Contains(string(b), "cache_dir = /data/cache") {
+						t.Errorf("the hook's config in the install: %q, %v", b, err)
+					}
+					ctr, err := cli.ContainerInspect(t.Context(), s.Prefix+"-"+name, mobyclient.ContainerInspectOptions{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !slices.Contains(ctr.Container.Config.Env, "PUBLIC_URL=http://127.0.0.1:3500") ||
+						len(creds["SESSION_KEY"]) != 32 || !slices.Contains(ctr.Container.Config.Env, "SESSION_KEY="+creds["SESSION_KEY"]) {
+						t.Errorf("the container's environment %v, credentials %v: want the env_file's values filled in", ctr.Container.Config.Env, creds)
+					}
+				}
 				for _, sec := range p.tpl.Stack.Secrets {
 					if len(creds[sec.Name]) < 8 {
 						t.Errorf("secret %s = %q in the credentials, want a generated value", sec.Name, creds[sec.Name])

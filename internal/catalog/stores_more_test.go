@@ -65,7 +65,7 @@ func wantCompose(t *testing.T, tm Template, parts ...string) {
 func TestUmbrelFixtures(t *testing.T) {
 	got, refused := readStoreSample(t, filepath.Join("testdata", "umbrel"), "umbrel")
 	for key, want := range map[string]string{"lnwallet": "depends on other Umbrel apps (lightning)",
-		"oldapp": "disabled: true", "migrator": "hooks/pre-start runs"} {
+		"oldapp": "disabled: true", "migrator": "hooks/pre-start line 4 runs"} {
 		if !has(refused[key], want) {
 			t.Errorf("%s: refusal %q, want one naming %q", key, refused[key], want)
 		}

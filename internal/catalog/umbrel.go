@@ -93,9 +93,6 @@ func readUmbrelApp(fsys fs.FS, dir, key string) (Template, error) {
 		return Template{}, fmt.Errorf("it depends on other Umbrel apps (%s), which StackHub does not wire together",
 			strings.Join(m.Dependencies, ", "))
 	}
-	if err := umbrelHooks(fsys, path.Join(dir, "hooks")); err != nil {
-		return Template{}, err
-	}
 	id := m.ID
 	if id == "" {
 		id = dir
@@ -137,6 +134,11 @@ func readUmbrelApp(fsys fs.FS, dir, key string) (Template, error) {
 	b.setEnv(VarAddress, "localhost") // the engine writes the server's address in place of this default
 	for _, k := range []string{"DEVICE_DOMAIN_NAME", "DEVICE_HOSTNAME", "APP_DOMAIN"} {
 		b.setEnvRaw(k, "${"+VarAddress+"}")
+	}
+	// Umbrel's Tor folder (${UMBREL_ROOT}/tor/data), where an app's own tor service keeps its hidden services'
+	// keys: the install's own folder here.
+	if strings.Contains(text, "TOR_DATA_DIR") {
+		b.setEnv("TOR_DATA_DIR", "./tor/data")
 	}
 	if strings.Contains(text, "${SHARED_FOLDERS_SET}") {
 		b.setEnv("SHARED_FOLDERS_SET", "./shared")
@@ -205,6 +207,9 @@ func readUmbrelApp(fsys fs.FS, dir, key string) (Template, error) {
 	}
 	files, err := umbrelFiles(fsys, dir, b)
 	if err != nil {
+		return Template{}, err
+	}
+	if err := umbrelApplyHooks(fsys, dir, id, b, files); err != nil {
 		return Template{}, err
 	}
 	t.Versions = []string{m.Version}
@@ -375,45 +380,6 @@ func umbrelExports(fsys fs.FS, file string, b *storeStack) (map[string]string, e
 		}
 	}
 	return out, nil
-}
-
-// hookEffects are what makes an Umbrel hook non-trivial: it runs Umbrel's own scripts or Docker, or writes,
-// copies, edits or downloads files (configuration a fresh install would lack). A hook that only creates folders,
-// sets owners and modes, removes stale files or flag files, waits and prints is trivial: on a fresh install the
-// engine creates the bind folders itself.
-var hookEffects = regexp.MustCompile(`scripts/app|(^|[;&|({]\s*|\$\(\s*|\bthen\s+|\bdo\s+|\bif\s+!?\s*)` +
-	`(docker|systemctl|tee|cp|mv|curl|wget|ln|envsubst|openssl|python3?|node|jq|yq|git|sqlite3|psql|sed\s+-i)\b|` +
-	`(^|[^0-9&<>-])>>?\s*["$\w./]`)
-
-// hookQuiet removes the redirections that only silence a command.
-var hookQuiet = strings.NewReplacer(">/dev/null", "", "> /dev/null", "", "2>&1", "", ">&2", "")
-
-// umbrelHooks refuses an app whose hooks do more than prepare folders (hookEffects): Umbrel runs them around its
-// own lifecycle (migrations, generated configuration), which StackHub does not.
-func umbrelHooks(fsys fs.FS, dir string) error {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil // no hooks
-	}
-	for _, e := range entries {
-		if e.IsDir() || strings.HasSuffix(e.Name(), "-update") {
-			continue // pre-update and post-update migrate an Umbrel install's data; a StackHub install never has it
-		}
-		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
-		if err != nil {
-			return fmt.Errorf("hooks/%s: %w", e.Name(), err)
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			line = strings.TrimSpace(line)
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			if hookEffects.MatchString(hookQuiet.Replace(line)) {
-				return fmt.Errorf("hooks/%s runs %q, a step of Umbrel's own lifecycle that StackHub does not run", e.Name(), line)
-			}
-		}
-	}
-	return nil
 }
 
 // umbrelLayout are an app folder's own files, which are not the stack's.

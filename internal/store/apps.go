@@ -54,13 +54,16 @@ var appSorts = map[string]string{
 	"name": "app_name", "id": "id",
 }
 
-var appSearchFields = map[string]string{"name": "app_name", "pkg": "package_name", "desc": "app_description"}
+// appSearchFields are the folded copies of the searchable columns (migration 00021), which every statement
+// writing app_name, package_name or app_description keeps as fold() of them.
+var appSearchFields = map[string]string{"name": "fold_name", "pkg": "fold_package", "desc": "fold_description"}
 
 // CreateApp inserts a (its ID is set).
 func (q *Q) CreateApp(ctx context.Context, a *App) error {
 	err := q.db.QueryRowContext(ctx, `INSERT INTO apps (author_user, category, package_name, app_name, alias,
 		icon_url, app_description, visualizer, button_text, special, previews, app_permissions, size, created_at,
-		updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
+		updated_at, fold_name, fold_package, fold_description) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+		$12, $13, $14, $15, fold($4), fold($3), fold($7)) RETURNING id`,
 		a.Author, a.Category, a.Package, a.Name, a.Alias, a.IconURL, a.Desc, a.Visual, a.Button, a.Special,
 		a.Previews, a.Permissions, a.Size, a.CreatedAt, a.UpdatedAt).Scan(&a.ID)
 	if err != nil {
@@ -140,7 +143,7 @@ func (q *Q) SearchApps(ctx context.Context, field, keyword string, category *int
 	if err != nil {
 		return nil, err
 	}
-	where := `id <> 0 AND fold(` + col + `) LIKE $1 ESCAPE '\'`
+	where := `id <> 0 AND ` + col + ` LIKE $1 ESCAPE '\'`
 	args := []any{likePattern(keyword)}
 	if category != nil {
 		where += ` AND category = $2`
@@ -159,7 +162,8 @@ func (q *Q) UserAppIDs(ctx context.Context, uid int64, p Page) ([]int64, error) 
 func (q *Q) UpdateApp(ctx context.Context, a *App) error {
 	return q.execOne(ctx, `UPDATE apps SET category = $2, package_name = $3, app_name = $4, alias = $5,
 		icon_url = $6, app_description = $7, visualizer = $8, button_text = $9, special = $10, previews = $11,
-		app_permissions = $12, size = $13, updated_at = $14 WHERE id = $1`,
+		app_permissions = $12, size = $13, updated_at = $14, fold_name = fold($4), fold_package = fold($3),
+		fold_description = fold($7) WHERE id = $1`,
 		a.ID, a.Category, a.Package, a.Name, a.Alias, a.IconURL, a.Desc, a.Visual, a.Button, a.Special,
 		a.Previews, a.Permissions, a.Size, a.UpdatedAt)
 }

@@ -1,5 +1,7 @@
 package store
 
+import "context"
+
 // CachedStatements counts the statements in the read and write caches (0 where there is none).
 func (s *Store) CachedStatements() (read, write int) {
 	if s.readStmts != nil {
@@ -32,3 +34,12 @@ func (c *stmtCache) len() int {
 
 // MaxCachedStatements is the production bound of a cache.
 const MaxCachedStatements = maxCachedStmts
+
+// SearchFoldingRows is the search as it was before migration 00021: fold() of each row's column at query time
+// (field "" is the store page's name, package or description). Tests compare the stored copies against it.
+func (s *Store) SearchFoldingRows(ctx context.Context, field, keyword string) ([]int64, error) {
+	col := map[string]string{"name": "fold(app_name)", "pkg": "fold(package_name)", "desc": "fold(app_description)",
+		"": "fold(app_name) LIKE $1 ESCAPE '\\' OR fold(COALESCE(package_name, '')) LIKE $1 ESCAPE '\\' OR fold(app_description)"}[field]
+	return s.q.searchIDs(ctx, Page{Limit: 1000}, `SELECT id FROM apps WHERE id <> 0 AND (`+col+` LIKE $1 ESCAPE '\')
+		ORDER BY id`, likePattern(keyword))
+}
