@@ -29,6 +29,9 @@ type StatusEvent struct {
 	State    string `json:"state"`
 	Status   string `json:"status"`
 	Info     string `json:"info"`
+	// Nodes are the cluster nodes its tasks run on now, sent when the status watch of a cluster saw them change
+	// (WatchNodes); empty otherwise.
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 // run records one job's progress: every stage and line goes to the job log and out as an event.

@@ -157,7 +157,27 @@ func (s *Service) status(ctx context.Context, inst *store.Instance) (code, info 
 	if err != nil {
 		return StatusFailed, "Docker Engine does not answer: " + err.Error()
 	}
-	return computeStatus(inst, st)
+	if s.cluster == nil {
+		return computeStatus(inst, st)
+	}
+	nodes, err := s.cluster.Nodes(ctx)
+	if err != nil {
+		return StatusFailed, "the Swarm manager does not answer: " + err.Error()
+	}
+	return clusterStatus(inst, st, nodes)
+}
+
+// clusterStatus is computeStatus on a cluster: a node that is not ready, where the instance is placed or one of
+// its tasks runs, fails it with the node's name (a stopped instance stays stopped).
+func clusterStatus(inst *store.Instance, st *engine.Status, nodes []engine.Node) (code, info string) {
+	code, info = computeStatus(inst, st)
+	if inst.State != store.StateInstalled || inst.Stopped {
+		return code, info
+	}
+	if trouble := nodeTrouble(inst, st, nodes); trouble != "" {
+		return StatusFailed, trouble
+	}
+	return code, info
 }
 
 // newest is the newest installable version of inst's app among its last 50, from the store of the version inst
