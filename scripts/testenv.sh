@@ -19,6 +19,8 @@
 #     socket dir /tmp/stackhub-pg; role stackhub/stackhub (LOGIN CREATEDB)
 #     owning database stackhub_test.
 #   * Debian's chromium (for UI tests).
+#   * A two-node Docker Swarm: two more dockerd in their own network namespaces (scripts/swarm.sh; the main
+#     engine is not touched). `bash scripts/swarm.sh down` removes it.
 #
 # Result: /tmp/stackhub-testenv.env with `export K='V'` lines:
 #   STACKHUB_TEST_POSTGRES      postgres://stackhub:stackhub@127.0.0.1:55432/stackhub_test?sslmode=disable
@@ -31,6 +33,7 @@
 #                               `get URL` exits 0 on a 2xx/3xx (usable as an
 #                               exec-form healthcheck: ["/probe","get","http://127.0.0.1:8080/"]).
 #   DOCKER_HOST                 the daemon socket in use
+#   STACKHUB_TEST_SWARM*        the two-node test Swarm (scripts/swarm.sh up; see there)
 #
 # Knobs (environment):
 #   STACKHUB_DOCKERD_FLAGS      override the dockerd flags (space separated)
@@ -379,10 +382,19 @@ EOF
     fi
   }
 
+  # ----------------------------------------------------------------- swarm
+  # A two-node Docker Swarm beside the main engine (scripts/swarm.sh), for the Swarm engine's tests; its
+  # variables (STACKHUB_TEST_SWARM*) join this env file.
+  local SWARM_ENV=/tmp/stackhub-swarm.env
+  setup_swarm() {
+    bash "$(dirname "${BASH_SOURCE[0]}")/swarm.sh" up 9>&- || die "the test swarm did not start (scripts/swarm.sh up)"
+  }
+
   local t0=$SECONDS
   setup_docker
   setup_postgres
   setup_chromium
+  setup_swarm
 
   local tmp
   tmp=$(mktemp /tmp/stackhub-testenv.env.XXXXXX)
@@ -393,6 +405,7 @@ EOF
     echo "export STACKHUB_TEST_DOCKER='1'"
     echo "export STACKHUB_TEST_PROBE_IMAGE='$PROBE_IMAGE'"
     echo "export DOCKER_HOST='$DOCKER_HOST_VAL'"
+    grep '^export STACKHUB_TEST_SWARM' "$SWARM_ENV"
   } >"$tmp"
   chmod 0644 "$tmp"
   mv -f "$tmp" "$ENV_FILE"

@@ -89,6 +89,8 @@ type ServiceState struct {
 	LastLog   string // the last log line, for a container that is not running
 	HostPorts []int
 	Node      string // cluster engines: the hostname of the node the task runs on ("" on a single engine)
+	NodeState string // cluster engines: that node's state (ready, down, unknown, disconnected); a task on a node
+	// that is not ready keeps its last reported State until Swarm replaces it
 }
 
 // Node is one machine of a cluster engine.
