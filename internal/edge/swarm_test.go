@@ -40,7 +40,7 @@ const swarmCompose = `services:
 // testSwarm is the two-node Swarm of scripts/swarm.sh (testenv.sh starts it and exports its variables): node 1
 // the manager, node 2 a worker.
 type testSwarm struct {
-	manager, worker string    // their Docker hosts
+	manager, worker  string   // their Docker hosts
 	addrs, hostnames []string // node 1, node 2
 }
 

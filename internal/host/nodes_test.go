@@ -232,4 +232,6 @@ func TestWatchOnce(t *testing.T) {
 	}
 }
 
-func requirements(cpu, memGB float64) catalog.Requirements { return catalog.Requirements{CPU: cpu, Memory: memGB} }
+func requirements(cpu, memGB float64) catalog.Requirements {
+	return catalog.Requirements{CPU: cpu, Memory: memGB}
+}
