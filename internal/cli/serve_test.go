@@ -169,3 +169,28 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		t.Errorf("bad WEBHOOKS: err %v, output %q; want a failure naming the entry", err, out)
 	}
 }
+
+// TestServeEngineSwarm: serve --engine swarm refuses to start on an engine that is no Swarm manager, naming the
+// fix; on the test Swarm's manager (scripts/swarm.sh) it serves, and `stackhub node list` shows both nodes.
+func TestServeEngineSwarm(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "serve", "--engine", "swarm", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0",
+		"--ws-listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "STACKHUB_RUN_AS_MAIN=1") // DOCKER_HOST is the main engine, in no Swarm
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--engine swarm needs DOCKER_HOST") || !strings.Contains(string(out), "docker swarm init") {
+		t.Errorf("serve --engine swarm on a single engine: err %v, output %q; want a refusal naming the fix", err, out)
+	}
+
+	manager, hostnames := os.Getenv("STACKHUB_TEST_SWARM_MANAGER"), strings.Split(os.Getenv("STACKHUB_TEST_SWARM_HOSTNAMES"), ",")
+	if manager == "" || len(hostnames) != 2 {
+		t.Fatal("the test Swarm is not set up (STACKHUB_TEST_SWARM_* unset): run scripts/testenv.sh as root and load /tmp/stackhub-testenv.env")
+	}
+	p := startServe(t, []string{"DOGETOK=" + cliToken, "DOCKER_HOST=" + manager, "STACKHUB_ENGINE=swarm"}, "--data-dir", t.TempDir())
+	list := mustCLI(t, p.url, "node", "list")
+	lines := strings.Split(strings.TrimSpace(list), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], hostnames[0]) || !strings.Contains(lines[1], "manager (leader)") ||
+		!strings.HasPrefix(lines[2], hostnames[1]) || !strings.Contains(lines[2], "worker") {
+		t.Errorf("node list:\n%s\nwant the manager (leader) and the worker", list)
+	}
+	p.stop(t)
+}
