@@ -333,6 +333,10 @@ setup_swarm() {
   local token
   token=$(dk 1 swarm join-token -q worker)
   state=$(dk 2 info --format '{{.Swarm.LocalNodeState}}')
+  if [[ $state == active ]]; then # a member whose dockerd just started again: give it time to report ready
+    local wait_until=$((SECONDS + 30))
+    until swarm_has 2 || ((SECONDS >= wait_until)); do sleep 0.5; done
+  fi
   if [[ $state != active ]] || ! swarm_has 2; then
     [[ $state == inactive* ]] || dk 2 swarm leave --force >/dev/null 2>&1 || true
     # A node that left is still listed as down; forget it so the list has exactly the two nodes.

@@ -31,7 +31,9 @@ func refuse(p *engine.Project) error {
 		}
 	}
 	for key, n := range p.Networks {
-		if n.Driver != "" && n.Driver != "overlay" {
+		switch n.Driver {
+		case "", "bridge", "overlay": // a bridge across nodes is an overlay network
+		default:
 			return fmt.Errorf("network %s uses the %s driver; Swarm services attach to overlay networks only "+
 				"(remove its driver)", key, n.Driver)
 		}
@@ -377,7 +379,8 @@ func ports(s types.ServiceConfig) []swarm.PortConfig {
 	return out
 }
 
-// attachments are the service's networks, each with the service's aliases; container_name, which Swarm cannot
+// attachments are the service's networks, each with the service's name (as docker stack names it there, so the
+// other services reach it by its Compose name) and aliases; container_name, which Swarm cannot
 // give a task, is one more alias, so services that reach it by that name still do (Load has already moved a
 // fixed name to a network private to the project).
 func attachments(p *engine.Project, name string) []swarm.NetworkAttachmentConfig {
@@ -387,9 +390,9 @@ func attachments(p *engine.Project, name string) []swarm.NetworkAttachmentConfig
 		if _, ok := p.Networks[key]; !ok {
 			continue
 		}
-		a := swarm.NetworkAttachmentConfig{Target: networkName(p, key)}
+		a := swarm.NetworkAttachmentConfig{Target: networkName(p, key), Aliases: []string{name}}
 		if cfg := s.Networks[key]; cfg != nil {
-			a.Aliases = slices.Clone(cfg.Aliases)
+			a.Aliases = append(a.Aliases, cfg.Aliases...)
 		}
 		if s.ContainerName != "" && !slices.Contains(a.Aliases, s.ContainerName) {
 			a.Aliases = append(a.Aliases, s.ContainerName)

@@ -24,9 +24,11 @@ import (
 
 	"github.com/stackhub/stackhub/internal/engine"
 	"github.com/stackhub/stackhub/internal/testutil/dockertest"
+	"github.com/stackhub/stackhub/internal/testutil/swarmtest"
 )
 
-// The shared Swarm, read once by TestMain; a test that needs it and finds setupErr set fails with it.
+// The shared Swarm (scripts/swarm.sh, started by scripts/testenv.sh), read once by TestMain; a test that needs
+// it fails with setupErr when it is not set up.
 var (
 	setupErr  error
 	manager   string   // Docker host of node 1
@@ -37,22 +39,25 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	manager, worker = os.Getenv("STACKHUB_TEST_SWARM_MANAGER"), os.Getenv("STACKHUB_TEST_SWARM_WORKER")
-	addrs = strings.Split(os.Getenv("STACKHUB_TEST_SWARM_ADDRS"), ",")
-	hostnames = strings.Split(os.Getenv("STACKHUB_TEST_SWARM_HOSTNAMES"), ",")
-	appImage = os.Getenv("STACKHUB_TEST_SWARM_IMAGE")
-	if manager == "" || worker == "" || len(addrs) != 2 || len(hostnames) != 2 || appImage == "" {
-		setupErr = fmt.Errorf("the test Swarm is not set up (STACKHUB_TEST_SWARM_* unset): run scripts/testenv.sh " +
-			"as root (it starts it with scripts/swarm.sh up) and load /tmp/stackhub-testenv.env")
+	if env, err := swarmtest.Load(); err != nil {
+		setupErr = err
+	} else {
+		manager, worker, addrs, hostnames, appImage = env.Manager, env.Worker, env.Addrs, env.Hostnames, env.Image
 	}
 	os.Exit(m.Run())
 }
 
-// newEngine is an engine on the test Swarm that reaches both nodes.
-func newEngine(t *testing.T) *Engine {
+// newEngine is an engine on the test Swarm that reaches both nodes; the test holds the Swarm shared, or alone
+// when exclusive (it stops a node).
+func newEngine(t *testing.T, exclusive ...bool) *Engine {
 	t.Helper()
 	if setupErr != nil {
 		t.Fatal(setupErr)
+	}
+	if len(exclusive) > 0 && exclusive[0] {
+		swarmtest.RequireExclusive(t)
+	} else {
+		swarmtest.Require(t)
 	}
 	e, err := New(Options{Host: manager, NodeHosts: map[string]string{hostnames[1]: worker}})
 	if err != nil {
@@ -297,7 +302,6 @@ func TestStatelessAcrossNodes(t *testing.T) {
 		t.Errorf("Logs = %q, %v; want web's lines", logs.String(), err)
 	}
 
-	t.Logf("%s up and checked", time.Now().Format("15:04:05.000"))
 	if err := e.Stop(ctx, p.Name); err != nil {
 		t.Fatal(err)
 	}
@@ -316,19 +320,16 @@ func TestStatelessAcrossNodes(t *testing.T) {
 	for _, a := range addrs {
 		get(t, fmt.Sprintf("http://%s:%d/", a, port))
 	}
-	t.Logf("%s started", time.Now().Format("15:04:05.000"))
 	if err := e.Restart(ctx, p.Name); err != nil {
 		t.Fatal(err)
 	}
 	get(t, fmt.Sprintf("http://%s:%d/", addrs[0], port))
-	t.Logf("%s restarted", time.Now().Format("15:04:05.000"))
 	if err := e.Down(ctx, p.Name, false); err != nil {
 		t.Fatal(err)
 	}
 	assertGone(t, e, p.Name)
 	if ok, err := e.Exists(ctx, p.Name); ok || err != nil {
-		out, _ := exec.Command("docker", "-H", manager, "ps", "-a", "--filter", "label=com.docker.compose.project="+p.Name).CombinedOutput()
-		t.Errorf("Exists after Down = %v, %v\n%s", ok, err, out)
+		t.Errorf("Exists after Down = %v, %v", ok, err)
 	}
 }
 
@@ -461,15 +462,6 @@ func TestRefusedBeforeAnything(t *testing.T) {
 	}
 }
 
-// nodeCtl stops or starts node n's dockerd through the harness.
-func nodeCtl(t *testing.T, verb string, n int) {
-	t.Helper()
-	out, err := exec.Command("bash", "../../../scripts/swarm.sh", verb, fmt.Sprint(n)).CombinedOutput()
-	if err != nil {
-		t.Fatalf("swarm.sh %s %d: %v\n%s", verb, n, err, out)
-	}
-}
-
 func setAvailability(t *testing.T, e *Engine, hostname string, a swarm.NodeAvailability) {
 	t.Helper()
 	ctx := ctxMinute(t)
@@ -502,7 +494,7 @@ services:
 // Node 2's engine stops: Status shows the node down, its stateless task moves to node 1, and the replica that
 // may not share node 1 waits; when node 2 is back, both replicas run again.
 func TestNodeDown(t *testing.T) {
-	e := newEngine(t)
+	e := newEngine(t, true)
 	ctx := ctxMinute(t)
 	portWeb, portSolo := dockertest.FreePort(t), dockertest.FreePort(t)
 	web := project(t, e, statelessCompose, map[string]string{"PORT": fmt.Sprint(portWeb)})
@@ -521,12 +513,12 @@ func TestNodeDown(t *testing.T) {
 		t.Fatalf("solo answered %q, want it on %s", body, hostnames[1])
 	}
 
-	nodeCtl(t, "stop-node", 2)
+	swarmtest.StopNode(t, 2)
 	restarted := false
 	restart := func() {
 		if !restarted {
 			restarted = true
-			nodeCtl(t, "start-node", 2)
+			swarmtest.StartNode(t, 2)
 		}
 	}
 	t.Cleanup(restart)
@@ -570,4 +562,66 @@ func TestNodeDown(t *testing.T) {
 		return slices.Equal(on, hostnames)
 	})
 	get(t, fmt.Sprintf("http://%s:%d/", addrs[1], portWeb))
+}
+
+const dependsCompose = `
+services:
+  web:
+    image: ${IMAGE}
+    healthcheck:
+      test: ["CMD", "/app", "get", "http://127.0.0.1:8080/"]
+      interval: 1s
+      retries: 30
+    deploy:
+      placement:
+        constraints: ["node.hostname==${NODE2}"]
+  check:
+    image: ${IMAGE}
+    command: ["get", "http://web:8080/"]
+    deploy:
+      placement:
+        constraints: ["node.hostname==${NODE1}"]
+    depends_on:
+      web:
+        condition: service_healthy
+  after:
+    image: ${IMAGE}
+    depends_on:
+      check:
+        condition: service_completed_successfully
+`
+
+// depends_on conditions in order: check (on node 1) runs once web (on node 2) is healthy and reaches it by name
+// over the overlay network; after starts once check has completed; Status shows check done, not down.
+func TestDependsOn(t *testing.T) {
+	e := newEngine(t)
+	p := project(t, e, dependsCompose, map[string]string{"NODE1": hostnames[0], "NODE2": hostnames[1]})
+	ctx := ctxMinute(t)
+	var order []string
+	if err := e.Up(ctx, p, nil, func(pr engine.Progress) {
+		if pr.Stage == "create" {
+			order = append(order, pr.Service)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(order, []string{"web", "check", "after"}) {
+		t.Errorf("created %v, want web, check, after", order)
+	}
+	st, err := e.Status(ctx, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st.Services {
+		switch s.Service {
+		case "check":
+			if s.State != "exited" || s.ExitCode != 0 || !s.OneShot {
+				t.Errorf("check: %+v; want exited 0, one-shot", s)
+			}
+		default:
+			if s.State != "running" {
+				t.Errorf("%s: %+v; want running", s.Service, s)
+			}
+		}
+	}
 }

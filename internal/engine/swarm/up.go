@@ -360,15 +360,15 @@ func (e *Engine) serviceMet(ctx context.Context, name, service, condition string
 			why = st.Err
 		case swarm.TaskStateFailed:
 			if oneShot {
-				return false, "", fmt.Errorf("service %s failed: %s", service, st.Err)
+				return false, "", fmt.Errorf("service %s failed: %s%s", service, st.Err, e.logSuffix(ctx, t.ID))
 			}
 		}
 	}
 	if failed >= 3 {
-		last := tasks[len(tasks)-1].Status.Err
+		last := ""
 		for _, t := range tasks {
 			if t.Status.State == swarm.TaskStateFailed {
-				last = t.Status.Err
+				last = t.Status.Err + e.logSuffix(ctx, t.ID)
 			}
 		}
 		return false, "", fmt.Errorf("service %s failed %d times: %s", service, failed, last)
@@ -387,6 +387,14 @@ func (e *Engine) serviceMet(ctx context.Context, name, service, condition string
 	}
 }
 
+// logSuffix is ": <the task's last log line>", or "" when it has none.
+func (e *Engine) logSuffix(ctx context.Context, taskID string) string {
+	if line := e.lastLine(ctx, taskID); line != "" {
+		return ": " + line
+	}
+	return ""
+}
+
 // tasks lists a service's tasks, oldest first.
 func (e *Engine) tasks(ctx context.Context, serviceID string) ([]swarm.Task, error) {
 	res, err := e.c.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", serviceID)})
@@ -398,13 +406,16 @@ func (e *Engine) tasks(ctx context.Context, serviceID string) ([]swarm.Task, err
 }
 
 // current are the tasks that stand for the service now: the newest of each replica slot (or, global, of each
-// node) among those Swarm wants running or complete.
+// node), unless Swarm shut it down or is removing it (a stopped or scaled-down replica). A task that ended by
+// itself (complete, failed) stands, though Swarm then wants it shut down too.
 func current(tasks []swarm.Task) []swarm.Task {
 	latest := map[string]swarm.Task{}
 	var keys []string
 	for _, t := range tasks {
-		if t.DesiredState != swarm.TaskStateRunning && t.DesiredState != swarm.TaskStateComplete &&
-			t.DesiredState != swarm.TaskStateReady {
+		switch {
+		case t.DesiredState == swarm.TaskStateRemove,
+			t.Status.State == swarm.TaskStateShutdown, t.Status.State == swarm.TaskStateRemove,
+			t.Status.State == swarm.TaskStateOrphaned:
 			continue
 		}
 		k := fmt.Sprint(t.Slot)
