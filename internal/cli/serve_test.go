@@ -15,6 +15,7 @@ import (
 	"time"
 
 	tu "github.com/stackhub/stackhub/internal/testutil"
+	"github.com/stackhub/stackhub/internal/testutil/swarmtest"
 )
 
 // TestMain lets the test binary act as the stackhub command, so tests can run it as a real process.
@@ -181,11 +182,9 @@ func TestServeEngineSwarm(t *testing.T) {
 		t.Errorf("serve --engine swarm on a single engine: err %v, output %q; want a refusal naming the fix", err, out)
 	}
 
-	manager, hostnames := os.Getenv("STACKHUB_TEST_SWARM_MANAGER"), strings.Split(os.Getenv("STACKHUB_TEST_SWARM_HOSTNAMES"), ",")
-	if manager == "" || len(hostnames) != 2 {
-		t.Fatal("the test Swarm is not set up (STACKHUB_TEST_SWARM_* unset): run scripts/testenv.sh as root and load /tmp/stackhub-testenv.env")
-	}
-	p := startServe(t, []string{"DOGETOK=" + cliToken, "DOCKER_HOST=" + manager, "STACKHUB_ENGINE=swarm"}, "--data-dir", t.TempDir())
+	sw := swarmtest.Require(t)
+	hostnames := sw.Hostnames
+	p := startServe(t, []string{"DOGETOK=" + cliToken, "DOCKER_HOST=" + sw.Manager, "STACKHUB_ENGINE=swarm"}, "--data-dir", t.TempDir())
 	list := mustCLI(t, p.url, "node", "list")
 	lines := strings.Split(strings.TrimSpace(list), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[1], hostnames[0]) || !strings.Contains(lines[1], "manager (leader)") ||

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/stackhub/stackhub/internal/engine/swarm"
 	tu "github.com/stackhub/stackhub/internal/testutil"
 	"github.com/stackhub/stackhub/internal/testutil/dockertest"
+	"github.com/stackhub/stackhub/internal/testutil/swarmtest"
 )
 
 // swarmImage is the test app under a name of this test's own, built on each node of the test Swarm.
@@ -37,37 +37,19 @@ const swarmCompose = `services:
       retries: 60
 `
 
-// testSwarm is the two-node Swarm of scripts/swarm.sh (testenv.sh starts it and exports its variables): node 1
-// the manager, node 2 a worker.
-type testSwarm struct {
-	manager, worker  string   // their Docker hosts
-	addrs, hostnames []string // node 1, node 2
-}
-
-func swarmEnv(t *testing.T) testSwarm {
-	t.Helper()
-	sw := testSwarm{manager: os.Getenv("STACKHUB_TEST_SWARM_MANAGER"), worker: os.Getenv("STACKHUB_TEST_SWARM_WORKER"),
-		addrs: strings.Split(os.Getenv("STACKHUB_TEST_SWARM_ADDRS"), ","), hostnames: strings.Split(os.Getenv("STACKHUB_TEST_SWARM_HOSTNAMES"), ",")}
-	if sw.manager == "" || sw.worker == "" || len(sw.addrs) != 2 || len(sw.hostnames) != 2 {
-		t.Fatal("the test Swarm is not set up (STACKHUB_TEST_SWARM_* unset): run scripts/testenv.sh as root (it starts " +
-			"it with scripts/swarm.sh up) and load /tmp/stackhub-testenv.env")
-	}
-	return sw
-}
-
 // TestSwarmInstallOnNode runs a server built with the Swarm engine on the two-node test Swarm, as serve --engine
 // swarm does: an install through /api/v1 names the worker node and a domain; a node that is not there is refused
 // first. /api/v1/nodes lists both nodes with the app on the worker, the app's port answers at the worker's
 // address and nowhere else, and the edge routes the domain to it there. At install time the app had no task yet,
 // so the route only leads there because the edge rebuilt its table on the install's status event.
 func TestSwarmInstallOnNode(t *testing.T) {
-	sw := swarmEnv(t)
-	for _, h := range []string{sw.manager, sw.worker} {
+	sw := swarmtest.Require(t) // shared: no other package's test stops a node meanwhile
+	for _, h := range []string{sw.Manager, sw.Worker} {
 		dockertest.ImageOn(t, h, swarmImage+":v1")
 	}
-	worker, workerAddr, managerAddr := sw.hostnames[1], sw.addrs[1], sw.addrs[0]
+	worker, workerAddr, managerAddr := sw.Hostnames[1], sw.Addrs[1], sw.Addrs[0]
 	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
-		eng, err := swarm.New(swarm.Options{Host: sw.manager, NodeHosts: map[string]string{worker: sw.worker}})
+		eng, err := swarm.New(swarm.Options{Host: sw.Manager, NodeHosts: map[string]string{worker: sw.Worker}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +84,7 @@ func TestSwarmInstallOnNode(t *testing.T) {
 				t.Errorf("node %+v lacks its state, address or resources", n)
 			}
 		}
-		if len(nodes) != 2 || !slices.Equal(apps[worker], []string{"web"}) || len(apps[sw.hostnames[0]]) != 0 ||
+		if len(nodes) != 2 || !slices.Equal(apps[worker], []string{"web"}) || len(apps[sw.Hostnames[0]]) != 0 ||
 			nodes[0].Role != "manager" || !nodes[0].Leader || nodes[1].Role != "worker" {
 			t.Errorf("nodes %+v: want the manager (leader) without apps and the worker with web", nodes)
 		}
@@ -138,8 +120,8 @@ func TestSwarmInstallOnNode(t *testing.T) {
 	})
 }
 
-// waitNodesReady waits until every node of the test Swarm is ready: the Swarm engine's own tests (another
-// package, maybe running now) stop a node and start it again.
+// waitNodesReady waits until every node of the test Swarm is ready: a test that stopped a node before may have
+// left it still rejoining.
 func waitNodesReady(t *testing.T, eng *swarm.Engine) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute) // only against a hang
