@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	"github.com/stackhub/stackhub/client"
 	"github.com/stackhub/stackhub/internal/engine"
 	"github.com/stackhub/stackhub/internal/engine/swarm"
+	"github.com/stackhub/stackhub/internal/events"
+	"github.com/stackhub/stackhub/internal/host"
 	tu "github.com/stackhub/stackhub/internal/testutil"
 	"github.com/stackhub/stackhub/internal/testutil/dockertest"
 	"github.com/stackhub/stackhub/internal/testutil/swarmtest"
@@ -150,4 +153,116 @@ func get(t *testing.T, url string) string {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return strings.TrimSpace(string(b))
+}
+
+// TestSwarmNodeDown stops the worker's engine under two apps: one installed on the worker by name, one that Swarm
+// put there (the manager paused while it was installed). The first shows failed, naming the node, and the second
+// moves to the manager; each change comes as an install.status event, and the edge follows the moved app to the
+// manager's address. When the worker is back, the first runs again. It takes the Swarm alone (it stops a node),
+// and runs once: the store plays no part in what it checks (TestSwarmInstallOnNode runs on both).
+func TestSwarmNodeDown(t *testing.T) {
+	sw := swarmtest.RequireExclusive(t)
+	for _, h := range []string{sw.Manager, sw.Worker} {
+		dockertest.ImageOn(t, h, swarmImage+":v1")
+	}
+	manager, worker := sw.Hostnames[0], sw.Hostnames[1]
+	eng, err := swarm.New(swarm.Options{Host: sw.Manager, NodeHosts: map[string]string{worker: sw.Worker}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	waitNodesReady(t, eng)
+	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{Engine: eng, Edge: &tu.EdgeOptions{}})
+	lib := tu.NewLibrary(t)
+	lib.Add(t, "web", swarmCompose, "")
+	lib.Import(t, s.URL)
+	statuses := make(chan host.StatusEvent, 100)
+	defer s.Bus.Subscribe(func(e events.Event) {
+		if ev, ok := e.Payload.(host.StatusEvent); ok && e.Type == events.InstallStatus {
+			select {
+			case statuses <- ev:
+			default:
+			}
+		}
+	})()
+	install := func(body map[string]any) {
+		var inst struct {
+			Job struct{ ID int64 } `json:"job"`
+		}
+		s.Want(http.StatusAccepted, tu.Admin, "POST", "/api/v1/installs", body).JSON(t, &inst)
+		waitJob(t, s, inst.Job.ID)
+	}
+	install(map[string]any{"app": "web", "name": "pinned", "node": worker})
+	nodeAvailability(t, sw.Manager, manager, "pause") // Swarm has only the worker to place the next one on
+	install(map[string]any{"app": "web", "name": "moving", "domain": "move.test"})
+	nodeAvailability(t, sw.Manager, manager, "active")
+	waitRoute(t, s, "move.test", "moving", sw.Addrs[1])
+
+	swarmtest.StopNode(t, 2)
+	restarted := false
+	restart := func() {
+		if !restarted {
+			restarted = true
+			swarmtest.StartNode(t, 2)
+		}
+	}
+	t.Cleanup(restart)
+	waitEvent(t, statuses, "pinned to show its node down", func(ev host.StatusEvent) bool {
+		return ev.Instance == "pinned" && ev.Status == "2" && ev.Info == "node "+worker+", where it is placed, is down"
+	})
+	waitEvent(t, statuses, "moving to run on the manager", func(ev host.StatusEvent) bool {
+		return ev.Instance == "moving" && ev.Status == "1" && slices.Equal(ev.Nodes, []string{manager})
+	})
+	waitRoute(t, s, "move.test", "moving", sw.Addrs[0])
+
+	restart()
+	waitEvent(t, statuses, "pinned to run again on its node", func(ev host.StatusEvent) bool {
+		return ev.Instance == "pinned" && ev.Status == "1" && slices.Equal(ev.Nodes, []string{worker})
+	})
+}
+
+// nodeAvailability sets a node's availability (active, pause, drain) through the manager at host.
+func nodeAvailability(t *testing.T, host, node, availability string) {
+	t.Helper()
+	if out, err := exec.Command("docker", "-H", host, "node", "update", "--availability", availability, node).CombinedOutput(); err != nil {
+		t.Fatalf("docker node update --availability %s %s: %v\n%s", availability, node, err, out)
+	}
+}
+
+// waitEvent reads install.status events until one satisfies ok.
+func waitEvent(t *testing.T, evs <-chan host.StatusEvent, what string, ok func(host.StatusEvent) bool) {
+	t.Helper()
+	deadline := time.After(3 * time.Minute) // only against a hang: Swarm notices a node down within about 15 s
+	var seen []host.StatusEvent
+	for {
+		select {
+		case ev := <-evs:
+			if ok(ev) {
+				return
+			}
+			seen = append(seen, ev)
+		case <-deadline:
+			t.Fatalf("no install.status event for %s; saw %+v", what, seen)
+		}
+	}
+}
+
+// waitRoute waits until the edge answers domain from instance's app at addr, the node its upstream is on.
+func waitRoute(t *testing.T, s *tu.Server, domain, instance, addr string) {
+	t.Helper()
+	https := edgeClient(s, true, "")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // only against a hang
+	defer cancel()
+	for {
+		up, _ := s.Host.Upstream(ctx, instance, "", 0)
+		r, body := fetch(t, https, "GET", at(s, true, domain, "/"))
+		if h, _, _ := net.SplitHostPort(up); h == addr && r.StatusCode == http.StatusOK && strings.TrimSpace(body) == "web v1" {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("https://%s/ answers %d %q with the upstream %q; want web v1 from %s", domain, r.StatusCode, body, up, addr)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
