@@ -84,6 +84,9 @@ func TestCheckNode(t *testing.T) {
 			t.Errorf("checkNode(%q) = %+v, want node: %s", name, e, msg)
 		}
 	}
+	if got, err := s.installNodes(ctx); err != nil || !slices.Equal(got, []string{"a"}) {
+		t.Errorf("the install form offers %v, %v; want the one ready, active node", got, err)
+	}
 	if err := s.checkNodeResources(ctx, "big", "a", requirements(8, 1)); err == nil ||
 		apperr.As(err).Message != "big needs 8 CPU cores and 1 GB of memory; node a lacks them (the largest has 4 cores and 8.0 GB). Pass force to install anyway" {
 		t.Errorf("8 cores on a 4-core node: %v", err)
@@ -100,6 +103,9 @@ func TestCheckNode(t *testing.T) {
 	}
 	if _, err := single.checkNode(ctx, "elsewhere"); apperr.As(err).Field != "node" {
 		t.Errorf("single engine, another node: %v", err)
+	}
+	if got, _ := single.installNodes(ctx); got != nil {
+		t.Errorf("a single engine's install form offers nodes: %v", got)
 	}
 }
 
