@@ -43,12 +43,13 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-// Instance, Job, JobEvent, Server and ImportResult are the server's shapes.
+// Instance, Job, JobEvent, Server, Node and ImportResult are the server's shapes.
 type (
 	Instance     = host.Info
 	Job          = store.Job
 	JobEvent     = store.JobEvent
 	Server       = host.ServerInfo
+	Node         = host.NodeInfo
 	ImportResult = hub.ImportResult
 )
 
@@ -61,6 +62,7 @@ type InstallRequest struct {
 	Settings map[string]string `json:"settings,omitempty"`
 	Force    bool              `json:"force,omitempty"`
 	Domain   string            `json:"domain,omitempty"`
+	Node     string            `json:"node,omitempty"`
 }
 
 // Installing is an install that has started.
@@ -214,6 +216,12 @@ func (c *Client) Follow(ctx context.Context, id int64, fn func(JobEvent)) (*Job,
 		return nil, err
 	}
 	return nil, errors.New("the server closed the event stream before the job ended")
+}
+
+// Nodes lists the nodes apps run on, with the apps on each.
+func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
+	var out []Node
+	return out, c.do(ctx, http.MethodGet, "/api/v1/nodes", nil, &out)
 }
 
 // Server reports the server's health.

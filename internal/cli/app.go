@@ -33,7 +33,7 @@ func installCmd(r *remote) *cobra.Command {
 	var id, version, storeName string
 	var sets []string
 	var force bool
-	var domain string
+	var domain, node string
 	cmd := &cobra.Command{
 		Use:   "install APP",
 		Short: "Install a catalog app and wait until it runs",
@@ -50,7 +50,7 @@ func installCmd(r *remote) *cobra.Command {
 			ctx, cancel := r.ctx(cmd)
 			defer cancel()
 			c := r.client()
-			res, err := c.Install(ctx, client.InstallRequest{App: args[0], Name: id, Version: version, Store: storeName, Settings: settings, Force: force, Domain: domain})
+			res, err := c.Install(ctx, client.InstallRequest{App: args[0], Name: id, Version: version, Store: storeName, Settings: settings, Force: force, Domain: domain, Node: node})
 			if err != nil {
 				return err
 			}
@@ -74,6 +74,7 @@ func installCmd(r *remote) *cobra.Command {
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "a template setting, KEY=VALUE (repeatable)")
 	cmd.Flags().BoolVar(&force, "force", false, "install even if the server lacks the template's resources")
 	cmd.Flags().StringVar(&domain, "domain", "", "a name to route to the app through the edge (public, https auto)")
+	cmd.Flags().StringVar(&node, "node", "", "the node to run the app on, by hostname (see stackhub node list; with serve --engine swarm)")
 	return cmd
 }
 

@@ -17,6 +17,6 @@ func Root() *cobra.Command {
 		SilenceErrors: true,
 		Version:       Version,
 	}
-	root.AddCommand(serveCmd(), appCmd(), serverCmd(), catalogCmd(), sourceCmd(), certCmd(), userCmd(), tokenCmd())
+	root.AddCommand(serveCmd(), appCmd(), serverCmd(), nodeCmd(), catalogCmd(), sourceCmd(), certCmd(), userCmd(), tokenCmd())
 	return root
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,7 +23,9 @@ import (
 	"github.com/stackhub/stackhub/internal/cluster"
 	"github.com/stackhub/stackhub/internal/config"
 	"github.com/stackhub/stackhub/internal/edge"
+	"github.com/stackhub/stackhub/internal/engine"
 	"github.com/stackhub/stackhub/internal/engine/docker"
+	"github.com/stackhub/stackhub/internal/engine/swarm"
 	"github.com/stackhub/stackhub/internal/events"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/hub"
@@ -156,11 +159,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer cm.Close()
-	eng, err := docker.New()
+	eng, closeEngine, err := newEngine(ctx, cfg.Engine)
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
+	defer closeEngine()
 	hcfg := host.Config{DataDir: cfg.DataDir, Prefix: cfg.Prefix, PublicAddress: cfg.PublicAddr,
 		PublishIP: cfg.PublishIP, HealthTimeout: cfg.HealthTimeout, StoreOrder: cfg.StoreOrder}
 	if node != nil {
@@ -177,6 +180,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	if node != nil { // the jobs of a replica that dies are settled by a live one
 		go hs.TakeOver(ctx, node.Lease()/3)
+	}
+	if cfg.Engine == "swarm" { // statuses follow the nodes: one replica watches them, every edge reloads on its events
+		watch := func() { go hs.WatchNodes(ctx, nodeWatch) }
+		if node != nil {
+			go node.Lead(ctx, cluster.LockStatusWatch, watch)
+		} else {
+			watch()
+		}
 	}
 	srcs := sources.New(st, h, bus, log, sources.Options{DataDir: cfg.DataDir, Interval: cfg.SourceSync})
 	defer srcs.Close()
@@ -211,6 +222,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	hs.SetDomains(eg)
 	if err := eg.Reload(ctx); err != nil {
 		return err
+	}
+	if cfg.Engine == "swarm" { // a route leads to the node where its app's task runs now
+		eg.Follow(ctx, shared)
 	}
 	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Sources: srcs, Metrics: metrics, Log: log,
 		Version: Version, WeakToken: weak, Edge: eg, Audit: al})
@@ -350,4 +364,32 @@ func edgeListeners(cfg *config.Config, tc edge.Certs) (httpLn, httpsLn net.Liste
 		}
 	}
 	return httpLn, httpsLn, nil
+}
+
+// nodeWatch is how often the status watch of a Swarm looks at the nodes and tasks: a node that goes down is
+// noticed within Swarm's own heartbeat period (5 s) and this.
+const nodeWatch = 5 * time.Second
+
+// newEngine connects to what runs the installs (--engine): the Docker Engine of DOCKER_HOST, or the Swarm it
+// manages, which must answer as a manager before serve starts.
+func newEngine(ctx context.Context, kind string) (engine.Engine, func(), error) {
+	if kind != "swarm" {
+		eng, err := docker.New()
+		if err != nil {
+			return nil, nil, err
+		}
+		return eng, func() { eng.Close() }, nil
+	}
+	eng, err := swarm.New(swarm.Options{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("--engine swarm: %w", err)
+	}
+	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := eng.Version(vctx); err != nil {
+		eng.Close()
+		return nil, nil, fmt.Errorf("--engine swarm needs DOCKER_HOST (%s) to be a Swarm manager: %w",
+			cmp.Or(os.Getenv("DOCKER_HOST"), "the local socket"), err)
+	}
+	return eng, func() { eng.Close() }, nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	tu "github.com/stackhub/stackhub/internal/testutil"
+	"github.com/stackhub/stackhub/internal/testutil/swarmtest"
 )
 
 // TestMain lets the test binary act as the stackhub command, so tests can run it as a real process.
@@ -168,4 +169,27 @@ func TestServeRefusesBadSettings(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "newUser:ftp://x") {
 		t.Errorf("bad WEBHOOKS: err %v, output %q; want a failure naming the entry", err, out)
 	}
+}
+
+// TestServeEngineSwarm: serve --engine swarm refuses to start on an engine that is no Swarm manager, naming the
+// fix; on the test Swarm's manager (scripts/swarm.sh) it serves, and `stackhub node list` shows both nodes.
+func TestServeEngineSwarm(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "serve", "--engine", "swarm", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0",
+		"--ws-listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "STACKHUB_RUN_AS_MAIN=1") // DOCKER_HOST is the main engine, in no Swarm
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--engine swarm needs DOCKER_HOST") || !strings.Contains(string(out), "docker swarm init") {
+		t.Errorf("serve --engine swarm on a single engine: err %v, output %q; want a refusal naming the fix", err, out)
+	}
+
+	sw := swarmtest.Require(t)
+	hostnames := sw.Hostnames
+	p := startServe(t, []string{"DOGETOK=" + cliToken, "DOCKER_HOST=" + sw.Manager, "STACKHUB_ENGINE=swarm"}, "--data-dir", t.TempDir())
+	list := mustCLI(t, p.url, "node", "list")
+	lines := strings.Split(strings.TrimSpace(list), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], hostnames[0]) || !strings.Contains(lines[1], "manager (leader)") ||
+		!strings.HasPrefix(lines[2], hostnames[1]) || !strings.Contains(lines[2], "worker") {
+		t.Errorf("node list:\n%s\nwant the manager (leader) and the worker", list)
+	}
+	p.stop(t)
 }

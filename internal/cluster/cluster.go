@@ -453,6 +453,7 @@ func (n *Node) ClaimJob(ctx context.Context, job int64) (bool, error) {
 // Locks for work that one process of the cluster runs at a time.
 const (
 	LockSourceSchedule int64 = 0x5354_4b48_0101 // the store sources' sync schedule
+	LockStatusWatch    int64 = 0x5354_4b48_0102 // the status watch of a Swarm's nodes (host.WatchNodes)
 )
 
 // Lead calls start once this process holds the cluster-wide lock key (a PostgreSQL session advisory lock, which

@@ -35,6 +35,8 @@ type Config struct {
 	Prefix     string `koanf:"prefix"`
 	PublicAddr string `koanf:"public-address"`
 	Health     string `koanf:"health-timeout"`
+	// Engine runs the installs: docker (the one engine of DOCKER_HOST) or swarm (DOCKER_HOST is a Swarm manager).
+	Engine string `koanf:"engine"`
 	// WebhookSecret signs webhook bodies (HMAC-SHA256); environment only, so it never shows in a process list.
 	WebhookSecret   string `koanf:"webhook-secret"`
 	WebhookTimeoutS string `koanf:"webhook-timeout"`
@@ -87,6 +89,7 @@ var envNames = map[string]string{
 	"STACKHUB_PREFIX":           "prefix",
 	"STACKHUB_PUBLIC_ADDRESS":   "public-address",
 	"STACKHUB_HEALTH_TIMEOUT":   "health-timeout",
+	"STACKHUB_ENGINE":           "engine",
 	"STACKHUB_WEBHOOK_SECRET":   "webhook-secret",
 	"STACKHUB_WEBHOOK_TIMEOUT":  "webhook-timeout",
 	"STACKHUB_WEBHOOK_ATTEMPTS": "webhook-attempts",
@@ -120,6 +123,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("log-level", "info", "log level: debug, info, warn, error (env STACKHUB_LOG_LEVEL)")
 	fs.String("prefix", "stackhub", "name prefix of installed apps' projects and containers (env STACKHUB_PREFIX)")
 	fs.String("public-address", "", "this server's address in app URLs (W9_URL); default: its first non-loopback IP (env STACKHUB_PUBLIC_ADDRESS)")
+	fs.String("engine", "docker", "what runs installed apps: docker (the Docker Engine of DOCKER_HOST), or swarm (DOCKER_HOST is a Swarm manager; apps spread over its nodes) (env STACKHUB_ENGINE)")
 	fs.String("health-timeout", "5m", "how long an install waits for the app to be healthy (env STACKHUB_HEALTH_TIMEOUT)")
 	fs.String("webhook-timeout", "10s", "how long one webhook attempt may take (env STACKHUB_WEBHOOK_TIMEOUT)")
 	fs.String("webhook-attempts", "15", "attempts before a webhook delivery fails for good (env STACKHUB_WEBHOOK_ATTEMPTS)")
@@ -218,6 +222,15 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateEdge(); err != nil {
 		return err
+	}
+	switch c.Engine {
+	case "docker", "swarm":
+	default:
+		return fmt.Errorf("--engine %q: want docker or swarm", c.Engine)
+	}
+	if c.Engine == "swarm" && c.PublishIP != "" {
+		// Swarm publishes a task's ports on its node's addresses, which the edge reaches from this machine.
+		return fmt.Errorf("--publish loopback does not work with --engine swarm: apps on other nodes would be unreachable; use --publish all")
 	}
 	if err := c.validateCerts(); err != nil {
 		return err

@@ -87,6 +87,8 @@ func TestInvalid(t *testing.T) {
 		{nil, []string{"STACKHUB_SOURCE_SYNC=daily"}, "--source-sync"},
 		{[]string{"--source-sync", "-1h"}, nil, "--source-sync"},
 		{[]string{"--publish", "lan"}, nil, "--publish"},
+		{nil, []string{"STACKHUB_ENGINE=k8s"}, "--engine"},
+		{[]string{"--engine", "swarm", "--publish", "loopback"}, nil, "--engine swarm"},
 		{nil, []string{"STACKHUB_EDGE_HTTPS=443"}, "--edge-https"},
 		{[]string{"--trusted-proxies", "10.0.0.0/8,nope"}, nil, "--trusted-proxies"},
 		{[]string{"--domain", "https://hub.example.com"}, nil, "--domain"},

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/events"
 	"github.com/stackhub/stackhub/internal/host"
 	"github.com/stackhub/stackhub/internal/store"
 )
@@ -187,4 +188,32 @@ func (e *Edge) Changed(ctx context.Context) {
 	if err := e.Reload(context.WithoutCancel(ctx)); err != nil {
 		e.log.Error("edge reload", "err", err)
 	}
+}
+
+// Follow rebuilds the snapshot after every install.status event on bus until ctx ends: on a cluster engine a
+// route's upstream is the node where the app's task runs, which changes when a job ends or a task moves
+// (host.WatchNodes publishes those). The rebuild runs off the publisher's goroutine, one at a time; events that
+// arrive during one are served by one more.
+func (e *Edge) Follow(ctx context.Context, bus *events.Bus) {
+	kick := make(chan struct{}, 1)
+	cancel := bus.Subscribe(func(ev events.Event) {
+		if ev.Type != events.InstallStatus {
+			return
+		}
+		select {
+		case kick <- struct{}{}:
+		default: // a rebuild is already due
+		}
+	})
+	go func() {
+		defer cancel()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-kick:
+				e.Changed(ctx)
+			}
+		}
+	}()
 }

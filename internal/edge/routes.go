@@ -259,7 +259,7 @@ func (e *Edge) check(ctx context.Context, instance string, in RouteInput) (*stor
 		return nil, apperr.Field(apperr.Invalid, "port", "give service and port together (the container port, 1 to 65535), or neither for the app's web port")
 	}
 	if r.Service != "" { // the route must lead somewhere now
-		if _, err := e.host.Upstream(ctx, instance, r.Service, r.Port); err != nil {
+		if err := e.host.CheckUpstream(ctx, instance, r.Service, r.Port); err != nil {
 			return nil, err
 		}
 	}

@@ -3,6 +3,9 @@ package host
 import (
 	"context"
 	"fmt"
+	"net"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/stackhub/stackhub/internal/apperr"
@@ -63,14 +66,17 @@ func withoutPort(env string) bool {
 	return false
 }
 
-// loadProject loads an instance's rendered project and binds its published ports where the instance publishes
-// them (--publish loopback at install: 127.0.0.1).
+// loadProject loads an instance's rendered project, binds its published ports where the instance publishes
+// them (--publish loopback at install: 127.0.0.1) and, on a cluster, places it (its node, its reservations).
 func (s *Service) loadProject(ctx context.Context, inst *store.Instance, dir string) (*engine.Project, error) {
 	p, err := engine.Load(ctx, inst.Project, dir)
 	if err != nil {
 		return nil, err
 	}
 	engine.BindPorts(p, inst.PublishIP)
+	if err := s.place(ctx, p, inst); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -129,42 +135,96 @@ func (s *Service) runReconfigure(r *run, inst *store.Instance, up *store.Update,
 	r.finish(store.JobSucceeded, "")
 }
 
-// Upstream is where the edge sends a route's traffic: the loopback address of the host port that publishes the
-// app's web port (the booked W9_HTTP_PORT_SET), or, when the route names a service and its container port, the
-// host port that publishes that one. It is the one place that knows apps run on this host; an engine that runs
-// them elsewhere answers another address here.
+// Upstream is where the edge sends a route's traffic: the host port that publishes the app's web port (the
+// booked W9_HTTP_PORT_SET), or, when the route names a service and its container port, the host port that
+// publishes that one; on this host's loopback address, or on a cluster at the address of a node where a running
+// task publishes it (upstreamAt).
 func (s *Service) Upstream(ctx context.Context, instance, service string, port int) (string, error) {
+	inst, hostPort, err := s.routePort(ctx, instance, service, port)
+	if err != nil {
+		return "", err
+	}
+	return s.upstreamAt(ctx, inst, hostPort)
+}
+
+// CheckUpstream refuses a route's service and port that lead to no published host port; unlike Upstream it does
+// not ask where the app runs now, so a route can be added while the app is stopped or moving.
+func (s *Service) CheckUpstream(ctx context.Context, instance, service string, port int) error {
+	_, _, err := s.routePort(ctx, instance, service, port)
+	return err
+}
+
+// routePort is the host port a route leads to (see Upstream).
+func (s *Service) routePort(ctx context.Context, instance, service string, port int) (*store.Instance, int, error) {
 	inst, err := s.store.Q().Instance(ctx, instance)
 	if err != nil {
-		return "", notInstalled(err, instance)
+		return nil, 0, notInstalled(err, instance)
 	}
 	if service == "" {
 		bookings, err := s.store.Q().PortBookings(ctx, instance)
 		if err != nil {
-			return "", err
+			return nil, 0, err
 		}
 		if web, _ := mainPorts(bookings); web != "" {
-			return "127.0.0.1:" + web, nil
+			p, err := strconv.Atoi(web)
+			return inst, p, err
 		}
-		return "", apperr.Field(apperr.Invalid, "service", "%s publishes no web port (W9_HTTP_PORT_SET); name the service and port to route to", instance)
+		return nil, 0, apperr.Field(apperr.Invalid, "service", "%s publishes no web port (W9_HTTP_PORT_SET); name the service and port to route to", instance)
 	}
 	p, err := s.loadProject(ctx, inst, s.projectDir(instance))
 	if err != nil {
-		return "", err
+		return nil, 0, err
 	}
 	svc, ok := p.Services[service]
 	if !ok {
-		return "", apperr.Field(apperr.Invalid, "service", "%s has no service %q", instance, service)
+		return nil, 0, apperr.Field(apperr.Invalid, "service", "%s has no service %q", instance, service)
 	}
 	for _, pc := range svc.Ports {
 		if int(pc.Target) == port && pc.Published != "" {
 			lo, _, ok := portRange(pc.Published)
 			if ok {
-				return fmt.Sprintf("127.0.0.1:%d", lo), nil
+				return inst, lo, nil
 			}
 		}
 	}
-	return "", apperr.Field(apperr.Invalid, "port", "service %s of %s publishes no host port for container port %d", service, instance, port)
+	return nil, 0, apperr.Field(apperr.Invalid, "port", "service %s of %s publishes no host port for container port %d", service, instance, port)
+}
+
+// upstreamAt is where host port port of an instance answers: this host's loopback on a single engine; on a
+// cluster (ports published in host mode, on the node of each task) the address of a ready node where a running
+// task publishes it, the first by hostname when several do.
+func (s *Service) upstreamAt(ctx context.Context, inst *store.Instance, port int) (string, error) {
+	if s.cluster == nil {
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
+	}
+	st, err := s.engine.Status(ctx, inst.Project)
+	if err != nil {
+		return "", apperr.Wrap(apperr.Unavailable, err, "the Swarm manager does not answer")
+	}
+	nodes, err := s.cluster.Nodes(ctx)
+	if err != nil {
+		return "", apperr.Wrap(apperr.Unavailable, err, "the Swarm manager does not answer")
+	}
+	if addr := taskAddr(st, nodes, port); addr != "" {
+		return net.JoinHostPort(addr, strconv.Itoa(port)), nil
+	}
+	return "", apperr.New(apperr.Unavailable, "%s has no running task publishing port %d on a ready node", inst.Name, port)
+}
+
+// taskAddr is the address of the first ready node, by hostname, where a running task of st publishes port; "".
+func taskAddr(st *engine.Status, nodes []engine.Node, port int) string {
+	slices.SortFunc(nodes, func(a, b engine.Node) int { return strings.Compare(a.Hostname, b.Hostname) })
+	for _, n := range nodes {
+		if n.State != "ready" || n.Addr == "" {
+			continue
+		}
+		for _, c := range st.Services {
+			if c.Node == n.Hostname && c.State == "running" && slices.Contains(c.HostPorts, port) {
+				return n.Addr
+			}
+		}
+	}
+	return ""
 }
 
 // Health is an instance's status code and text now, for the edge's 502 page.

@@ -26,6 +26,7 @@ type InstallRequest struct {
 	Settings map[string]string // user settings (the template's *_SET variables and W9_URL)
 	Force    bool              // install even when the server lacks the template's resources
 	Domain   string            // a name to route to the app through the edge (docs/edge.md); optional
+	Node     string            // the cluster node to run it on (--engine swarm); optional
 }
 
 // Installed is what Install answers at once; the job goes on in the background.
@@ -66,8 +67,11 @@ func (s *Service) Install(ctx context.Context, a auth.Actor, req InstallRequest)
 	if err := checkSettings(settings, req.Settings); err != nil {
 		return nil, err
 	}
+	if req.Node, err = s.checkNode(ctx, req.Node); err != nil {
+		return nil, err
+	}
 	if !req.Force {
-		if err := s.checkResources(ctx, req.App, stack.Requirements); err != nil {
+		if err := s.checkResources(ctx, req.App, req.Node, stack.Requirements); err != nil {
 			return nil, err
 		}
 	}
@@ -251,13 +255,20 @@ func checkSettings(offered []catalog.Setting, given map[string]string) error {
 	return nil
 }
 
-// checkResources compares the template's requirements with what the server has free now.
-func (s *Service) checkResources(ctx context.Context, app string, r catalog.Requirements) error {
+// checkResources compares the template's requirements with what the server has free now; on a cluster, CPU and
+// memory with the named node (or the nodes that take apps), disk with this server, where the app's files live.
+func (s *Service) checkResources(ctx context.Context, app, node string, r catalog.Requirements) error {
 	snap, err := sysinfo.Capacity(ctx, s.cfg.DataDir)
 	if err != nil {
 		return fmt.Errorf("read server resources: %w", err)
 	}
 	const gb = 1 << 30
+	if s.cluster != nil {
+		if err := s.checkNodeResources(ctx, app, node, r); err != nil {
+			return err
+		}
+		r.CPU, r.Memory = 0, 0
+	}
 	switch {
 	case r.CPU > float64(snap.CPUCores):
 		return apperr.New(apperr.Invalid, "%s needs %g CPU cores; this server has %d. Pass force to install anyway",

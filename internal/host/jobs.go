@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/stackhub/stackhub/internal/apperr"
@@ -29,6 +30,9 @@ type StatusEvent struct {
 	State    string `json:"state"`
 	Status   string `json:"status"`
 	Info     string `json:"info"`
+	// Nodes are the cluster nodes its tasks run on now, sent when the status watch of a cluster saw them change
+	// (WatchNodes); empty otherwise.
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 // run records one job's progress: every stage and line goes to the job log and out as an event.
@@ -229,7 +233,7 @@ func (s *Service) waitHealthy(ctx context.Context, inst *store.Instance) error {
 			case hasHealthcheck(st):
 				return nil
 			case port != "":
-				if s.answers(port) {
+				if s.answers(ctx, inst, port) {
 					return nil
 				}
 				info = "the web port " + port + " does not answer yet"
@@ -254,10 +258,19 @@ func hasHealthcheck(st *engine.Status) bool {
 	return slices.ContainsFunc(st.Services, func(s engine.ServiceState) bool { return s.Health != "" })
 }
 
-// answers reports whether the app answers HTTP on its web port; any status counts, redirects are not followed.
-// A bare TCP connect is not enough: Docker's port proxy accepts connections even when nothing behind it serves.
-func (s *Service) answers(port string) bool {
-	res, err := s.probe.Get("http://127.0.0.1:" + port + "/")
+// answers reports whether the app answers HTTP on its web port (on a cluster, at the node where its task
+// publishes it); any status counts, redirects are not followed. A bare TCP connect is not enough: Docker's port
+// proxy accepts connections even when nothing behind it serves.
+func (s *Service) answers(ctx context.Context, inst *store.Instance, port string) bool {
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return false
+	}
+	addr, err := s.upstreamAt(ctx, inst, p)
+	if err != nil {
+		return false
+	}
+	res, err := s.probe.Get("http://" + addr + "/")
 	if err != nil {
 		return false
 	}

@@ -33,6 +33,8 @@ type InstallPlan struct {
 	HostAccess   []string             `json:"host_access"` // why the app needs power over the host; empty: none
 	// Shortfall says why the server's free resources fall short of the requirements; installing then needs force.
 	Shortfall string `json:"shortfall,omitempty"`
+	// Nodes are the hostnames of the cluster nodes an install may name (ready and active); empty on a single engine.
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 // PlanChoice is one installable version of one store.
@@ -103,11 +105,14 @@ func (s *Service) Plan(ctx context.Context, a auth.Actor, app, version string) (
 		}
 	}
 	p.Requirements, p.HostAccess = stack.Requirements, stack.HostAccess
-	if err := s.checkResources(ctx, key, stack.Requirements); err != nil {
+	if err := s.checkResources(ctx, key, "", stack.Requirements); err != nil {
 		if apperr.As(err).Kind != apperr.Invalid {
 			return nil, err
 		}
 		p.Shortfall = apperr.As(err).Message
+	}
+	if p.Nodes, err = s.installNodes(ctx); err != nil {
+		return nil, err
 	}
 	if p.Name, err = s.freeName(ctx, key); err != nil {
 		return nil, err

@@ -67,7 +67,10 @@ func (s *Service) prepare(ctx context.Context, app *store.App, up *store.Update,
 	now := s.ms()
 	inst := &store.Instance{Name: req.Name, Project: project, App: app.ID, AppKey: req.App, Reversion: up.Reversion,
 		Version: up.Version, State: store.StateInstalling, Settings: string(settingsJSON), Secrets: string(secretsJSON),
-		HostAccess: len(stack.HostAccess) > 0, PublishIP: s.cfg.PublishIP, CreatedAt: now, UpdatedAt: now}
+		HostAccess: len(stack.HostAccess) > 0, PublishIP: s.cfg.PublishIP, Node: req.Node, CreatedAt: now, UpdatedAt: now}
+	if s.cluster != nil {
+		inst.ReserveMilliCPUs, inst.ReserveMemory = reserve(stack.Requirements)
+	}
 	job := &store.Job{Instance: req.Name, Kind: "install", Stage: "queued", State: store.JobRunning,
 		Rollback: string(rbJSON), CreatedAt: now, UpdatedAt: now}
 	err = s.store.Tx(ctx, func(q *store.Q) error {

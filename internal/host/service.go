@@ -42,10 +42,13 @@ const (
 type Service struct {
 	store  *store.Store
 	engine engine.Engine
-	bus    *events.Bus
-	log    *slog.Logger
-	cfg    Config
-	now    func() time.Time
+	// cluster is engine when it runs apps on several nodes (--engine swarm): installs may name a node, statuses
+	// watch the nodes, and the edge reaches apps at their node's address. nil on a single engine.
+	cluster engine.Cluster
+	bus     *events.Bus
+	log     *slog.Logger
+	cfg     Config
+	now     func() time.Time
 
 	bookMu  sync.Mutex // serialises port booking, so two installs never pick the same free port
 	jobs    sync.WaitGroup
@@ -71,8 +74,9 @@ func New(st *store.Store, eng engine.Engine, bus *events.Bus, log *slog.Logger, 
 	ctx, cancel := context.WithCancel(context.Background())
 	probe := &http.Client{Timeout: 2 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &Service{store: st, engine: eng, bus: bus, log: log, cfg: cfg, now: time.Now, ctx: ctx, cancel: cancel,
-		probe: probe}
+	cl, _ := eng.(engine.Cluster)
+	return &Service{store: st, engine: eng, cluster: cl, bus: bus, log: log, cfg: cfg, now: time.Now, ctx: ctx,
+		cancel: cancel, probe: probe}
 }
 
 // Close stops running jobs where they are (Reconcile finishes them on the next start) and waits for them.

@@ -33,6 +33,7 @@ type Info struct {
 	DBPort     string              `json:"db_port"`
 	Ports      []store.PortBooking `json:"ports"`
 	HostAccess bool                `json:"host_access"`
+	Node       string              `json:"node,omitempty"` // the cluster node its install named ("" for any)
 	// Latest is the newest installable version of the app; UpdateAvailable says it is newer than the running one.
 	Latest          string   `json:"latest_version,omitempty"`
 	UpdateAvailable bool     `json:"update_available"`
@@ -145,7 +146,7 @@ func (s *Service) info(ctx context.Context, inst *store.Instance) (*Info, error)
 	latest, newer := compareLatest(u, inst)
 	return &Info{Latest: latest, UpdateAvailable: newer, Store: running, Name: inst.Name, App: inst.AppKey, AppID: inst.App, Version: inst.Version, Container: inst.Project,
 		State: inst.State, Status: code, Info: text, Port: port, DBPort: dbPort, Ports: bookings,
-		HostAccess: inst.HostAccess, Services: services, CreatedAt: inst.CreatedAt, UpdatedAt: inst.UpdatedAt}, nil
+		HostAccess: inst.HostAccess, Node: inst.Node, Services: services, CreatedAt: inst.CreatedAt, UpdatedAt: inst.UpdatedAt}, nil
 }
 
 // status is an instance's status code and text now; only an installed instance asks Docker.
@@ -157,7 +158,27 @@ func (s *Service) status(ctx context.Context, inst *store.Instance) (code, info 
 	if err != nil {
 		return StatusFailed, "Docker Engine does not answer: " + err.Error()
 	}
-	return computeStatus(inst, st)
+	if s.cluster == nil {
+		return computeStatus(inst, st)
+	}
+	nodes, err := s.cluster.Nodes(ctx)
+	if err != nil {
+		return StatusFailed, "the Swarm manager does not answer: " + err.Error()
+	}
+	return clusterStatus(inst, st, nodes)
+}
+
+// clusterStatus is computeStatus on a cluster: a node that is not ready, where the instance is placed or one of
+// its tasks runs, fails it with the node's name (a stopped instance stays stopped).
+func clusterStatus(inst *store.Instance, st *engine.Status, nodes []engine.Node) (code, info string) {
+	code, info = computeStatus(inst, st)
+	if inst.State != store.StateInstalled || inst.Stopped {
+		return code, info
+	}
+	if trouble := nodeTrouble(inst, st, nodes); trouble != "" {
+		return StatusFailed, trouble
+	}
+	return code, info
 }
 
 // newest is the newest installable version of inst's app among its last 50, from the store of the version inst

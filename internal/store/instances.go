@@ -31,8 +31,13 @@ type Instance struct {
 	Rendered   string // JSON of the project's file paths → SHA-256 (hex) of what StackHub last rendered into them
 	HostAccess bool
 	PublishIP  string // where its ports are published: "" every interface, "127.0.0.1" loopback only
-	CreatedAt  int64
-	UpdatedAt  int64
+	// Node is the cluster node the install named ("" for any node); ReserveMilliCPUs and ReserveMemory (bytes) are
+	// its template's requirements, reserved on a cluster engine (0: none).
+	Node             string
+	ReserveMilliCPUs int64
+	ReserveMemory    int64
+	CreatedAt        int64
+	UpdatedAt        int64
 }
 
 // PortBooking is one host port held for an instance.
@@ -44,12 +49,13 @@ type PortBooking struct {
 }
 
 const instanceCols = `name, project, app, app_key, reversion, version, state, stopped, cause, services, settings, secrets,
-	rendered, host_access, publish_ip, created_at, updated_at`
+	rendered, host_access, publish_ip, node, reserve_millicpus, reserve_memory, created_at, updated_at`
 
 func scanInstance(row interface{ Scan(...any) error }) (*Instance, error) {
 	var i Instance
 	err := row.Scan(&i.Name, &i.Project, &i.App, &i.AppKey, &i.Reversion, &i.Version, &i.State, &i.Stopped, &i.Cause,
-		&i.Services, &i.Settings, &i.Secrets, &i.Rendered, &i.HostAccess, &i.PublishIP, &i.CreatedAt, &i.UpdatedAt)
+		&i.Services, &i.Settings, &i.Secrets, &i.Rendered, &i.HostAccess, &i.PublishIP, &i.Node, &i.ReserveMilliCPUs,
+		&i.ReserveMemory, &i.CreatedAt, &i.UpdatedAt)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -59,9 +65,10 @@ func scanInstance(row interface{ Scan(...any) error }) (*Instance, error) {
 // CreateInstance inserts i; a taken name or project is ErrConflict.
 func (q *Q) CreateInstance(ctx context.Context, i *Instance) error {
 	_, err := q.exec(ctx, `INSERT INTO instances (`+instanceCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		i.Name, i.Project, i.App, i.AppKey, i.Reversion, i.Version, i.State, i.Stopped, i.Cause, i.Services,
-		i.Settings, i.Secrets, i.Rendered, i.HostAccess, i.PublishIP, i.CreatedAt, i.UpdatedAt)
+		i.Settings, i.Secrets, i.Rendered, i.HostAccess, i.PublishIP, i.Node, i.ReserveMilliCPUs, i.ReserveMemory,
+		i.CreatedAt, i.UpdatedAt)
 	if err != nil {
 		return fmt.Errorf("insert instance %s: %w", i.Name, err)
 	}

@@ -92,7 +92,8 @@ type EdgeOptions struct {
 type Options struct {
 	Hooks   []webhook.Hook
 	Limiter *auth.Limiter // default: generous, so tests of other things never trip it
-	// Engine runs installs; nil means a real Docker engine. Instances are named with a random prefix so
+	// Engine runs installs; nil means a real Docker engine. A Cluster engine (the Swarm) also runs the status watch
+	// (every second) and the edge's reloads on its events, as serve --engine swarm does. Instances are named with a random prefix so
 	// parallel tests and packages never collide, and everything is uninstalled with purge at the end.
 	Engine        engine.Engine
 	HealthTimeout time.Duration // default 60 s
@@ -226,6 +227,12 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	eg, standIn, edgeHTTP, edgeHTTPS := startEdge(t, st, hs, au, ts, log, opt.Edge, cm, httpLn, httpsLn)
 	certs.Attach(eg, cm)
+	if _, ok := eng.(engine.Cluster); ok { // as serve --engine swarm: statuses follow the nodes, the edge follows them
+		wctx, stopWatch := context.WithCancel(context.Background())
+		t.Cleanup(stopWatch)
+		go hs.WatchNodes(wctx, time.Second)
+		eg.Follow(wctx, bus)
+	}
 	ui, err := web.New(web.Deps{Hub: h, Host: hs, Auth: au, Webhooks: wh, Sources: srcs, Metrics: metrics, Log: log, Version: "test", Edge: eg,
 		Audit: al})
 	if err != nil {

@@ -33,7 +33,7 @@ func (u *UI) registerHost(mux *http.ServeMux) {
 const settingPrefix = "set_"
 
 // installFields maps the host service's field names to the install form's inputs.
-var installFields = map[string]string{"appId": "name", "appName": "app", "domain": "domain"}
+var installFields = map[string]string{"appId": "name", "appName": "app", "domain": "domain", "node": "node"}
 
 func (u *UI) installPage(w http.ResponseWriter, r *http.Request, me Me) {
 	plan, err := u.d.Host.Plan(r.Context(), me.Actor, r.PathValue("aid"), r.URL.Query().Get("version"))
@@ -59,7 +59,8 @@ func (u *UI) install(w http.ResponseWriter, r *http.Request, me Me) {
 	}
 	pf := r.PostForm
 	req := host.InstallRequest{App: pf.Get("app"), Name: strings.TrimSpace(pf.Get("name")), Version: pf.Get("version"),
-		Settings: map[string]string{}, Force: pf.Get("force") != "", Domain: strings.TrimSpace(pf.Get("domain"))}
+		Settings: map[string]string{}, Force: pf.Get("force") != "", Domain: strings.TrimSpace(pf.Get("domain")),
+		Node: pf.Get("node")}
 	for k, v := range pf {
 		// An empty setting means the template's default (or, for a port, the first free one).
 		if name, ok := strings.CutPrefix(k, settingPrefix); ok && strings.TrimSpace(v[0]) != "" {

@@ -23,7 +23,8 @@ const (
 // serverView is the server page's data.
 type serverView struct {
 	Info    *host.ServerInfo
-	Samples string // JSON [[t, cpu %, mem %, disk %, load1], …], oldest first
+	Nodes   []host.NodeInfo // the Swarm's nodes, or this server as the one node
+	Samples string          // JSON [[t, cpu %, mem %, disk %, load1], …], oldest first
 	Lines   map[string]string
 	Live    bool // a metrics history runs, so the page can stream
 	// MinSpan is the chart's shortest time span in ms; SpanText names the one drawn now: the history so far, up
@@ -44,6 +45,11 @@ func (u *UI) serverPage(w http.ResponseWriter, r *http.Request, me Me) {
 	} else {
 		info, err = u.d.Host.Server(r.Context(), me.Actor, u.d.WeakToken) // measures now: a CPU sample takes 200 ms
 	}
+	if err != nil {
+		u.fail(w, r, me, err)
+		return
+	}
+	nodes, err := u.d.Host.Nodes(r.Context(), me.Actor)
 	if err != nil {
 		u.fail(w, r, me, err)
 		return
@@ -72,7 +78,7 @@ func (u *UI) serverPage(w http.ResponseWriter, r *http.Request, me Me) {
 		minSpan = max(20*u.d.Metrics.Interval().Milliseconds(), 1000)
 	}
 	span := spanOf(points, minSpan)
-	u.render(w, r, http.StatusOK, "server", View{Title: "Server", Me: me, Data: serverView{Info: info,
+	u.render(w, r, http.StatusOK, "server", View{Title: "Server", Me: me, Data: serverView{Info: info, Nodes: nodes,
 		Samples: string(raw), Lines: chartLines(points, span), Live: u.d.Metrics != nil, MinSpan: minSpan,
 		SpanText: spanText(span)}})
 }

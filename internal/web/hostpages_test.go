@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -305,7 +306,9 @@ func TestServerPageAndMetricsStream(t *testing.T) {
 		if res.StatusCode != 200 {
 			t.Fatalf("server page: %d\n%s", res.StatusCode, body)
 		}
-		for _, want := range []string{`id="server-live"`, `data-stream="/ui/server/metrics"`, `<polyline`, `id="docker-version"`, `id="risks"`} {
+		me, _ := os.Hostname() // a single engine is one node, this server
+		for _, want := range []string{`id="server-live"`, `data-stream="/ui/server/metrics"`, `<polyline`, `id="docker-version"`, `id="risks"`,
+			`id="nodes"`, `data-node="` + me + `"`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("server page lacks %s", want)
 			}

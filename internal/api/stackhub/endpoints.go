@@ -34,8 +34,12 @@ func (h *Handler) install(r *http.Request, a auth.Actor, p params) (string, any,
 	if err != nil {
 		return "", nil, err
 	}
+	node, err := p.str("node")
+	if err != nil {
+		return "", nil, err
+	}
 	res, err := h.host.Install(r.Context(), a, host.InstallRequest{App: app, Name: name, Version: version,
-		Store: storeName, Settings: settings, Force: p.flag("force"), Domain: domain})
+		Store: storeName, Settings: settings, Force: p.flag("force"), Domain: domain, Node: node})
 	if err != nil {
 		return "", nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/host"
 	tu "github.com/stackhub/stackhub/internal/testutil"
 	"github.com/stackhub/stackhub/internal/testutil/dockertest"
 )
@@ -382,6 +383,18 @@ func TestSearchServer(t *testing.T) {
 		}
 		if d["docker"] == "" || d["cpu_cores"].(float64) < 1 || d["mem_total"].(float64) <= 0 || d["risk"] == nil {
 			t.Errorf("searchServer data = %v", d)
+		}
+		// One engine is one node, this server: /api/v1/nodes answers it, and installApp may name no other.
+		me, _ := os.Hostname()
+		var nodes []host.NodeInfo
+		s.Want(200, tu.Admin, "GET", "/api/v1/nodes", nil).JSON(t, &nodes)
+		if len(nodes) != 1 || nodes[0].Hostname != me || nodes[0].State != "ready" || nodes[0].Role != "manager" ||
+			nodes[0].EngineVersion == "" || nodes[0].CPUs < 1 || nodes[0].Apps == nil {
+			t.Errorf("nodes of a single engine: %+v, want this server (%s), ready", nodes, me)
+		}
+		if env := call(t, s, "installApp", map[string]any{"appName": "web", "node": "elsewhere"}); env.Code != "0" ||
+			!strings.Contains(env.Message, "node "+me) {
+			t.Errorf("installApp on another node of a single engine: %+v", env)
 		}
 	})
 }

@@ -20,6 +20,7 @@ type InstallInput struct {
 		Settings map[string]string `json:"settings,omitempty" doc:"the template's user settings"`
 		Force    bool              `json:"force,omitempty" doc:"install even if the server lacks the template's resources"`
 		Domain   string            `json:"domain,omitempty" doc:"a name to route to the app through the edge (public, https auto); checked before anything is created"`
+		Node     string            `json:"node,omitempty" doc:"the node to run the app on (its hostname, see /nodes); with serve --engine swarm, every service is pinned there; default: any node"`
 	}
 }
 
@@ -82,6 +83,9 @@ type JobWithEventsOutput struct {
 // ServerOutput is the server's health.
 type ServerOutput struct{ Body *host.ServerInfo }
 
+// NodesOutput lists the nodes.
+type NodesOutput struct{ Body []host.NodeInfo }
+
 func (a *API) registerHost(api huma.API, mux *http.ServeMux) {
 	tags := []string{"installs"}
 	huma.Register(api, huma.Operation{OperationID: "install", Method: http.MethodPost, Path: Prefix + "/installs",
@@ -100,6 +104,9 @@ func (a *API) registerHost(api huma.API, mux *http.ServeMux) {
 		Summary: "A job and its log (host:read)", Tags: []string{"jobs"}}, a.getJob)
 	huma.Register(api, huma.Operation{OperationID: "server", Method: http.MethodGet, Path: Prefix + "/server",
 		Summary: "Server metrics, engine and risks (host:read)", Tags: []string{"server"}}, a.server)
+	huma.Register(api, huma.Operation{OperationID: "nodes", Method: http.MethodGet, Path: Prefix + "/nodes",
+		Summary: "The nodes apps run on, with the apps on each: the Swarm's with --engine swarm, else this server (host:read)",
+		Tags:    []string{"server"}}, a.nodes)
 	a.registerCatalog(api)
 	a.registerUpgrades(api)
 	mux.HandleFunc("GET "+Prefix+"/jobs/{id}/events", a.jobEvents)
@@ -109,7 +116,8 @@ func (a *API) registerHost(api huma.API, mux *http.ServeMux) {
 func (a *API) install(ctx context.Context, in *InstallInput) (*InstallOutput, error) {
 	actor := actorOf(ctx)
 	res, err := a.host.Install(ctx, actor, host.InstallRequest{App: in.Body.App, Name: in.Body.Name,
-		Version: in.Body.Version, Store: in.Body.Store, Settings: in.Body.Settings, Force: in.Body.Force, Domain: in.Body.Domain})
+		Version: in.Body.Version, Store: in.Body.Store, Settings: in.Body.Settings, Force: in.Body.Force, Domain: in.Body.Domain,
+		Node: in.Body.Node})
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -181,4 +189,12 @@ func (a *API) server(ctx context.Context, _ *struct{}) (*ServerOutput, error) {
 		return nil, fail(err)
 	}
 	return &ServerOutput{Body: s}, nil
+}
+
+func (a *API) nodes(ctx context.Context, _ *struct{}) (*NodesOutput, error) {
+	ns, err := a.host.Nodes(ctx, actorOf(ctx))
+	if err != nil {
+		return nil, fail(err)
+	}
+	return &NodesOutput{Body: ns}, nil
 }

@@ -117,6 +117,29 @@ func Image(t testing.TB, name string) string {
 	return name
 }
 
+// ImageOn is Image on the daemon at host (a Swarm node's, which cannot pull either): the testapp image is built
+// there unless that daemon already holds the current one, then tagged name.
+func ImageOn(t testing.TB, host, name string) string {
+	t.Helper()
+	c, err := client.New(client.FromEnv, client.WithHost(host))
+	if err != nil {
+		t.Fatalf("docker client for %s: %v", host, err)
+	}
+	defer c.Close()
+	imageMu.Lock()
+	defer imageMu.Unlock()
+	ref, err := ensureBase(c)
+	if err != nil {
+		t.Fatalf("build the testapp image on %s: %v", host, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.ImageTag(ctx, client.ImageTagOptions{Source: ref, Target: name}); err != nil {
+		t.Fatalf("tag %s as %s on %s: %v", ref, name, host, err)
+	}
+	return name
+}
+
 var (
 	binMu  sync.Mutex
 	binary []byte // the testapp binary, once built
