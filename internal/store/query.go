@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -152,7 +153,7 @@ func (q *Q) execOne(ctx context.Context, query string, args ...any) error {
 func (q *Q) exists(ctx context.Context, query string, args ...any) (bool, error) {
 	var one int
 	err := q.db.QueryRowContext(ctx, query, args...).Scan(&one)
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	return err == nil, mapErr(err)
