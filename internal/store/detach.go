@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 )
 
@@ -16,7 +15,7 @@ import (
 // SELECTs are short (a lookup by key, a page of an index, at worst a sort of one table's ids) and neither engine
 // makes a reader wait for a writer (SQLite's WAL, PostgreSQL's MVCC), so they run to the end instead. Writes
 // through Store.Q (they may wait for a lock), transactions, and the open-ended searches (Q.raw) keep their
-// cancellation.
+// cancellation. On PostgreSQL, pgxReads does the same on pgx's own interface.
 type detachedReads struct{ querier }
 
 // detach returns ctx without its cancellation for a SELECT while ctx is live; a done ctx is kept, so the query
@@ -28,10 +27,10 @@ func detach(ctx context.Context, query string) context.Context {
 	return context.WithoutCancel(ctx)
 }
 
-func (d detachedReads) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (d detachedReads) QueryContext(ctx context.Context, query string, args ...any) (rows, error) {
 	return d.querier.QueryContext(detach(ctx, query), query, args...)
 }
 
-func (d detachedReads) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+func (d detachedReads) QueryRowContext(ctx context.Context, query string, args ...any) row {
 	return d.querier.QueryRowContext(detach(ctx, query), query, args...)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -91,11 +92,31 @@ func (q *Q) pagedIDs(ctx context.Context, p Page, query string, args ...any) ([]
 // caller's cancellation (see detachedReads), and parsing their SQL is a small part of what they cost.
 func (q *Q) searchIDs(ctx context.Context, p Page, query string, args ...any) ([]int64, error) {
 	query, args = paged(query, p, args...)
-	return queryRows(ctx, q.raw, scanID, query, args...)
+	return queryIDs(ctx, q.raw, query, args...)
 }
 
 func (q *Q) ids(ctx context.Context, query string, args ...any) ([]int64, error) {
-	return queryRows(ctx, q.db, scanID, query, args...)
+	return queryIDs(ctx, q.db, query, args...)
+}
+
+// queryIDs is queryRows for one integer column, the shape of every list the GeekApk API answers. It scans every
+// row into the same variable: queryRows with scanID allocates the variable and Scan's argument slice per row.
+func queryIDs(ctx context.Context, db querier, query string, args ...any) ([]int64, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := []int64{}
+	var id int64
+	dest := []any{&id}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, mapErr(rows.Err())
 }
 
 // rowScanner is what the scan functions read one row from: a *sql.Row or the current row of a *sql.Rows.
@@ -152,7 +173,7 @@ func (q *Q) execOne(ctx context.Context, query string, args ...any) error {
 func (q *Q) exists(ctx context.Context, query string, args ...any) (bool, error) {
 	var one int
 	err := q.db.QueryRowContext(ctx, query, args...).Scan(&one)
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	return err == nil, mapErr(err)

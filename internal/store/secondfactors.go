@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 )
 
@@ -158,7 +159,7 @@ func (q *Q) PasskeyByID(ctx context.Context, id string) (*Passkey, error) {
 func (q *Q) UserHandle(ctx context.Context, uid int64) ([]byte, error) {
 	var h []byte
 	err := q.db.QueryRowContext(ctx, `SELECT user_handle FROM passkeys WHERE uid = $1 ORDER BY created_at LIMIT 1`, uid).Scan(&h)
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	return h, wrapErr(mapErr(err), "user handle of %d", uid)

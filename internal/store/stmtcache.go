@@ -71,14 +71,14 @@ func (c *stmtCache) ExecContext(ctx context.Context, query string, args ...any) 
 	return c.db.ExecContext(ctx, query, args...)
 }
 
-func (c *stmtCache) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (c *stmtCache) QueryContext(ctx context.Context, query string, args ...any) (rows, error) {
 	if st := c.stmt(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
+		return sqlRows(st.QueryContext(ctx, args...))
 	}
-	return c.db.QueryContext(ctx, query, args...)
+	return sqlRows(c.db.QueryContext(ctx, query, args...))
 }
 
-func (c *stmtCache) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+func (c *stmtCache) QueryRowContext(ctx context.Context, query string, args ...any) row {
 	if st := c.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -132,14 +132,14 @@ func (t *stmtTx) ExecContext(ctx context.Context, query string, args ...any) (sq
 	return t.tx.ExecContext(ctx, query, args...)
 }
 
-func (t *stmtTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (t *stmtTx) QueryContext(ctx context.Context, query string, args ...any) (rows, error) {
 	if st := t.stmt(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
+		return sqlRows(st.QueryContext(ctx, args...))
 	}
-	return t.tx.QueryContext(ctx, query, args...)
+	return sqlRows(t.tx.QueryContext(ctx, query, args...))
 }
 
-func (t *stmtTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+func (t *stmtTx) QueryRowContext(ctx context.Context, query string, args ...any) row {
 	if st := t.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pressly/goose/v3"
 )
 
@@ -27,11 +28,53 @@ const (
 	Postgres Dialect = "postgres"
 )
 
-// querier is what *sql.DB, *sql.Conn and *sql.Tx have in common.
+// querier runs the store's SQL: database/sql's *sql.DB, *sql.Conn and *sql.Tx (through sqlQuerier), the
+// statement caches, or pgx itself (pgxReads).
 type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) row
+}
+
+// rows is a query's result set: a *sql.Rows, or pgx's rows (pgxRows).
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
+// row is a one-row query's result: a *sql.Row, or pgx's.
+type row interface{ Scan(dest ...any) error }
+
+// sqlDB is what *sql.DB, *sql.Conn and *sql.Tx have in common.
+type sqlDB interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// sqlQuerier is the querier of a database/sql handle.
+type sqlQuerier struct{ db sqlDB }
+
+func (q sqlQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return q.db.ExecContext(ctx, query, args...)
+}
+
+func (q sqlQuerier) QueryContext(ctx context.Context, query string, args ...any) (rows, error) {
+	return sqlRows(q.db.QueryContext(ctx, query, args...))
+}
+
+// sqlRows returns database/sql's rows as rows, without wrapping a nil *sql.Rows in a non-nil interface.
+func sqlRows(r *sql.Rows, err error) (rows, error) {
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (q sqlQuerier) QueryRowContext(ctx context.Context, query string, args ...any) row {
+	return q.db.QueryRowContext(ctx, query, args...)
 }
 
 // Q runs queries on one connection or transaction. Every query method of the store hangs off Q, so the same
@@ -53,12 +96,13 @@ type Store struct {
 	// modernc.org/sqlite compiles the SQL of every unprepared query again; pgx has a per-connection statement
 	// cache of its own.
 	readStmts, writeStmts *stmtCache
-	dsn                   string // PostgreSQL's, for connections of their own (LISTEN); empty on SQLite
+	dsn                   string        // PostgreSQL's, for connections of their own (LISTEN); empty on SQLite
+	pool                  *pgxpool.Pool // PostgreSQL's connections, under read and write alike; nil on SQLite
 }
 
 // newStore assembles a Store over its pools. cacheRead and cacheWrite turn on the statement caches.
 func newStore(read, write *sql.DB, d Dialect, cacheRead, cacheWrite bool) *Store {
-	s := &Store{read: read, write: write, dialect: d, q: &Q{db: read, raw: read}}
+	s := &Store{read: read, write: write, dialect: d, q: &Q{db: sqlQuerier{read}, raw: sqlQuerier{read}}}
 	if cacheRead {
 		s.readStmts = newStmtCache(read, maxCachedStmts)
 		s.q.db = s.readStmts
@@ -124,6 +168,9 @@ func (s *Store) Close() error {
 	if s.write != s.read {
 		err = errors.Join(err, s.write.Close())
 	}
+	if s.pool != nil {
+		s.pool.Close()
+	}
 	return err
 }
 
@@ -139,7 +186,7 @@ func (s *Store) Tx(ctx context.Context, fn func(q *Q) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	q := &Q{db: tx, raw: tx}
+	q := &Q{db: sqlQuerier{tx}, raw: sqlQuerier{tx}}
 	if s.writeStmts != nil {
 		st := &stmtTx{tx: tx, c: s.writeStmts}
 		q.db = st

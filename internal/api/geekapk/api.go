@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -96,8 +97,7 @@ func pathID(r *http.Request, name string) (int64, error) {
 	return id, nil
 }
 
-func queryInt(r *http.Request, name string) (*int, error) {
-	q := r.URL.Query()
+func queryInt(q url.Values, name string) (*int, error) {
 	if !q.Has(name) {
 		return nil, nil
 	}
@@ -108,13 +108,27 @@ func queryInt(r *http.Request, name string) (*int, error) {
 	return &n, nil
 }
 
+// query parses the query string; nil when there is none, which reads as empty without allocating a map (the hot
+// reads mostly come without one, or parse it once for several parameters).
+func query(r *http.Request) url.Values {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	return r.URL.Query()
+}
+
 // page reads max and offset.
 func page(r *http.Request) (hub.Page, error) {
-	m, err := queryInt(r, "max")
+	return pageOf(query(r))
+}
+
+// pageOf reads max and offset from a parsed query.
+func pageOf(q url.Values) (hub.Page, error) {
+	m, err := queryInt(q, "max")
 	if err != nil {
 		return hub.Page{}, err
 	}
-	o, err := queryInt(r, "offset")
+	o, err := queryInt(q, "offset")
 	if err != nil {
 		return hub.Page{}, err
 	}
@@ -123,7 +137,7 @@ func page(r *http.Request) (hub.Page, error) {
 
 // flag reads a presence flag such as ?short or ?recursive; "0" and "false" turn it off.
 func flag(r *http.Request, name string) bool {
-	q := r.URL.Query()
+	q := query(r)
 	if !q.Has(name) {
 		return false
 	}

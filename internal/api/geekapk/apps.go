@@ -134,12 +134,12 @@ func (h *Handler) appComments(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
+	q := query(r)
 	s, err := hub.SortOf(q.Get("s"), q.Get("m"), "ctime", "ctime", "utime", "stars", "replies")
 	if err != nil {
 		return err
 	}
-	p, err := page(r)
+	p, err := pageOf(q)
 	if err != nil {
 		return err
 	}
