@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"go.yaml.in/yaml/v4"
 
@@ -32,14 +31,7 @@ func lendImages(t *testing.T, tpl catalog.Template) {
 	}
 	for _, m := range imageLine.FindAllStringSubmatch(st.Compose, -1) {
 		ref := strings.ReplaceAll(m[1], "${W9_VERSION}", tpl.Versions[0])
-		dockertest.Image(t, ref)
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := dockertest.Untag(ctx, ref); err != nil {
-				t.Errorf("untag %s: %v", ref, err)
-			}
-		})
+		dockertest.Lend(t, ref) // the sqlite and postgres runs, at the same time, may borrow one name
 	}
 }
 
