@@ -191,7 +191,8 @@ func pgTemplate(dsn string) (*sql.DB, string, error) {
 	return admin, name, nil
 }
 
-// dropDeadDatabases drops the test databases (and templates) of this machine's processes that no longer run.
+// dropDeadDatabases drops the test databases (and templates) of this machine's processes that no longer run. It
+// runs before this process creates any.
 func dropDeadDatabases(ctx context.Context, admin *sql.DB) error {
 	prefix := pgPrefix()
 	rows, err := admin.QueryContext(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, prefix)
@@ -206,7 +207,8 @@ func dropDeadDatabases(ctx context.Context, admin *sql.DB) error {
 			return fmt.Errorf("list test databases: %w", err)
 		}
 		pidText, _, _ := strings.Cut(strings.TrimPrefix(name, prefix), "_")
-		if pid, err := strconv.Atoi(pidText); err == nil && !running(pid) {
+		// This process has made none yet: one with its pid is a dead process's, whose pid came round again.
+		if pid, err := strconv.Atoi(pidText); err == nil && (pid == os.Getpid() || !running(pid)) {
 			dead = append(dead, name)
 		}
 	}
