@@ -66,7 +66,8 @@ func getJSON(t *testing.T, url string, v any) {
 }
 
 func TestCLIAndCrashSafety(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		dockertest.Image(t, "stackhub-test/web:v1")
 		lib := tu.NewLibrary(t)
 		lib.Add(t, "web", tu.WebCompose, "READY_AFTER=0\n")
@@ -166,7 +167,7 @@ func TestCLIAndCrashSafety(t *testing.T) {
 		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		_ = p.cmd.Wait()
+		_ = p.wait()
 
 		p = startServe(t, env, args...)
 		var info struct {

@@ -38,7 +38,8 @@ func selfSigned(t *testing.T, name string, notAfter time.Time) (certPEM, keyPEM 
 // /api/v1/certificates is the admin's (a user 403, nobody 401); uploads are refused with the field named; the
 // internal CA's root is public; the cert commands upload, list and remove over the API.
 func TestCertificatesAPIAndCLI(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		certPEM, keyPEM := selfSigned(t, "blog.example.com", time.Now().Add(24*time.Hour))
 		_, otherKey := selfSigned(t, "blog.example.com", time.Now().Add(24*time.Hour))

@@ -36,7 +36,8 @@ func catalogCheck(t *testing.T, s *tu.Server, args ...string) (string, int) {
 // `catalog check` passes over the whole sample library and the built-in catalog, one line per version, and fails
 // (non-zero, the version named) on a stored version that no longer renders.
 func TestCatalogCheck(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		admin := auth.System
 		sample, refused, err := catalog.ReadWebsoft9(filepath.Join("..", "..", "testdata", "websoft9-library"), false)

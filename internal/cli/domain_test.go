@@ -15,7 +15,8 @@ import (
 // TestCLIDomains runs `stackhub serve` with the edge's plain HTTP listener and --publish loopback, installs with
 // --domain, and adds, lists and removes routes with `stackhub app domain`.
 func TestCLIDomains(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		dockertest.Image(t, "stackhub-test/web:v1")
 		lib := tu.NewLibrary(t)
 		lib.Add(t, "web", tu.WebCompose, "READY_AFTER=0\n")

@@ -12,6 +12,7 @@ import (
 // TestJobCommandsHonourTimeout: every job command gives up after --timeout, starting the job included, when the
 // server does not answer.
 func TestJobCommandsHonourTimeout(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select { // a server that never answers

@@ -23,7 +23,8 @@ import (
 // A delivery still pending when the server dies is sent by the next start, signed; the GeekApk socket answers on
 // --ws-listen.
 func TestServeDeliversPendingWebhooksAfterRestart(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		const token, secret = "restart-test-admin-token-0123456789", "restart-test-secret"
 		var up atomic.Bool
 		var mu sync.Mutex
@@ -60,7 +61,7 @@ func TestServeDeliversPendingWebhooksAfterRestart(t *testing.T) {
 			return len(ds) == 1 && ds[0].State == "pending" && strings.Contains(ds[0].LastError, "503")
 		})
 		_ = p.cmd.Process.Kill() // a crash: nothing gets to clean up
-		_ = p.cmd.Wait()
+		_ = p.wait()
 		up.Store(true)
 
 		p = startServe(t, env, args...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -49,14 +50,15 @@ func body(url string) string {
 // version runs with its data, the upgrade is recorded rolled back because of the restart. A rollback killed the
 // same way is finished on the next start.
 func TestInterruptedUpgradeAndRollback(t *testing.T) {
+	t.Parallel()
 	for _, tag := range []string{"v1", "v2", "v3"} {
 		dockertest.Image(t, "stackhub-test/web:"+tag)
 	}
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		lib := tu.NewLibrary(t)
 		lib.Add(t, "web", tu.WebCompose, "READY_AFTER=6\n") // v1 is healthy 6 s after a start: a rollback to it waits
 		dir, dsn := t.TempDir(), e.DSN(t)
-		prefix := fmt.Sprintf("u%d", time.Now().UnixNano()%100000)
+		prefix := fmt.Sprintf("u%06x", rand.Uint32()&0xffffff)
 		env := []string{"DOGETOK=" + cliToken}
 		args := []string{"--data-dir", dir, "--database", dsn, "--prefix", prefix, "--health-timeout", "5m"}
 		p := startServe(t, env, args...)
@@ -118,7 +120,7 @@ func TestInterruptedUpgradeAndRollback(t *testing.T) {
 			if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
-			_ = p.cmd.Wait()
+			_ = p.wait()
 
 			p = startServe(t, env, args...)
 			c = client.New(p.url, cliToken)

@@ -18,6 +18,7 @@ import (
 // started meanwhile, leaves the job alone and follows it; A is killed (SIGKILL), and B rolls the install back with
 // the restart recovery, leaving nothing behind.
 func TestReplicaDiesMidInstall(t *testing.T) {
+	t.Parallel()
 	e := postgresEngine(t)
 	dockertest.Image(t, "stackhub-test/web:v1")
 	lib := tu.NewLibrary(t)
@@ -66,7 +67,7 @@ func TestReplicaDiesMidInstall(t *testing.T) {
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_ = a.cmd.Wait()
+	_ = a.wait()
 
 	// B notices A's lease end (30 s) on its next takeover round (every 10 s): a deadline of two minutes.
 	deadline := time.Now().Add(2 * time.Minute)

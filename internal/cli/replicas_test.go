@@ -189,6 +189,7 @@ func (g *geekSocket) ask(frame string) string {
 // presence, direct messages and the rate limit of credential checks cross from one to the other, a stream resumes
 // on the other process without a loss, and webhooks are queued once.
 func TestReplicasBehaveAsOne(t *testing.T) {
+	t.Parallel()
 	e := postgresEngine(t)
 	dsn := e.DSN(t)
 	var mu sync.Mutex
@@ -319,6 +320,7 @@ func (u hubUser) String() string { return strconv.FormatInt(u.uid, 10) }
 // TestSecondProcessOnSQLiteRefuses: SQLite serves one process; a second on the same file stops with an error that
 // names the lock file and points to PostgreSQL.
 func TestSecondProcessOnSQLiteRefuses(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	env := []string{"DOGETOK=" + cliToken}
 	startServe(t, env, "--data-dir", dir)

@@ -13,7 +13,8 @@ import (
 // TestSeedCatalogReadsTemplatesOnFirstStartOnly: the built-in templates are read, and imported, on the first
 // start; a later start finds the catalog seeded and does not read them.
 func TestSeedCatalogReadsTemplatesOnFirstStartOnly(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		reads := 0
 		load := func() ([]catalog.Template, error) {

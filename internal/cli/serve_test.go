@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 
 	tu "github.com/stackhub/stackhub/internal/testutil"
 	"github.com/stackhub/stackhub/internal/testutil/swarmtest"
+	"github.com/stackhub/stackhub/internal/testutil/testports"
 )
 
 // TestMain lets the test binary act as the stackhub command, so tests can run it as a real process.
@@ -32,14 +32,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// freeAddr is a loopback address on a port that stays this test process's (testports): a restarted server binds
+// it again, and no client's source port, nor another test, takes it in between.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", testports.Port(t))
 }
 
 // syncBuffer is a bytes.Buffer the child process writes while the test reads.
@@ -65,20 +62,32 @@ type proc struct {
 	stdout, stderr *syncBuffer
 	url            string
 	ws             string // the GeekApk listener's address
+	exited         chan struct{}
+	err            error // how the process ended, once exited is closed
+}
+
+// wait waits for the process to end and returns how it ended.
+func (p *proc) wait() error {
+	<-p.exited
+	return p.err
 }
 
 func startServe(t testing.TB, env []string, args ...string) *proc {
 	t.Helper()
 	addr := freeAddr(t)
-	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, url: "http://" + addr, ws: freeAddr(t)}
+	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, url: "http://" + addr, ws: freeAddr(t), exited: make(chan struct{})}
 	p.cmd = exec.Command(os.Args[0], append([]string{"serve", "--listen", addr, "--ws-listen", p.ws}, args...)...)
 	p.cmd.Env = append(append(os.Environ(), "STACKHUB_RUN_AS_MAIN=1", "DOGETOK="), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
-	deadline := time.Now().Add(time.Minute)
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.wait() })
+	deadline := time.After(time.Minute)
 	for {
 		res, err := http.Get(p.url + "/api/v1/health")
 		if err == nil {
@@ -87,10 +96,13 @@ func startServe(t testing.TB, env []string, args ...string) *proc {
 				return p
 			}
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-p.exited: // a server that cannot start says why at once; no use waiting out the minute
+			t.Fatalf("serve exited before it was healthy: %v\n%s", p.err, p.stderr)
+		case <-deadline:
 			t.Fatalf("server did not become healthy: %v\n%s", err, p.stderr)
+		case <-time.After(50 * time.Millisecond):
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -99,11 +111,9 @@ func (p *proc) stop(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
 	select {
-	case err := <-done:
-		if err != nil {
+	case <-p.exited:
+		if err := p.err; err != nil {
 			t.Fatalf("serve exited with %v after SIGTERM\n%s", err, p.stderr)
 		}
 	case <-time.After(time.Minute):
@@ -115,7 +125,8 @@ func (p *proc) stop(t *testing.T) {
 }
 
 func TestServeGeneratesAdminTokenOnceAndStopsGracefully(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		dir := t.TempDir()
 		dsn := e.DSN(t)
 		p := startServe(t, nil, "--data-dir", dir, "--database", dsn)
@@ -163,6 +174,7 @@ func TestServeGeneratesAdminTokenOnceAndStopsGracefully(t *testing.T) {
 }
 
 func TestServeRefusesBadSettings(t *testing.T) {
+	t.Parallel()
 	cmd := exec.Command(os.Args[0], "serve", "--data-dir", t.TempDir())
 	cmd.Env = append(os.Environ(), "STACKHUB_RUN_AS_MAIN=1", "WEBHOOKS=newUser:ftp://x")
 	out, err := cmd.CombinedOutput()

@@ -36,7 +36,8 @@ func stackhubCmd(t *testing.T, s *tu.Server, args ...string) (string, int) {
 // `stackhub source add|list|sync|remove` over /api/v1: a store added by URL is synced and listed with its
 // counts, synced again on demand, and removed; a bad URL is refused naming the field.
 func TestSourceCommands(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		lib := tu.NewLibrary(t)
 		lib.Add(t, "web", tu.WebCompose, "READY_AFTER=0\n")

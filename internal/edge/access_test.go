@@ -73,7 +73,8 @@ var continueRe = regexp.MustCompile(`<a id="continue" href="([^"]+)"`)
 // TestAccess checks every access mode on both listeners, the allow list with trusted and untrusted proxies, and
 // that a client's X-StackHub-User never reaches the app.
 func TestAccess(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		// 127.0.0.2 plays a trusted proxy; 127.0.0.1 is an ordinary client.
 		s, _ := setup(t, e, tu.Options{Edge: &tu.EdgeOptions{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}}})
 		var inst struct {

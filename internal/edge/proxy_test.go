@@ -22,7 +22,8 @@ import (
 // bodies, X-Forwarded-*, the 404 page of an unknown name, the 502 page of a stopped app, and W9_URL following the
 // domain as it is removed and added.
 func TestInstallWithDomain(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s, lib := setup(t, e, tu.Options{})
 		var inst struct {
 			Job struct{ ID int64 } `json:"job"`

@@ -14,7 +14,8 @@ import (
 // TestBadRoutes sends each kind of bad route: a 400 naming the field, a 409 for a name routed already, and
 // nothing stored either way; an install whose domain is bad creates nothing.
 func TestBadRoutes(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s, _ := setup(t, e, tu.Options{Edge: &tu.EdgeOptions{Domain: "hub.test"}})
 		var inst struct {
 			Job struct{ ID int64 } `json:"job"`
@@ -86,8 +87,9 @@ func TestBadRoutes(t *testing.T) {
 // TestPublishLoopback installs with --publish loopback: the app's port answers on 127.0.0.1 and not on the
 // machine's other address, and the edge still reaches it.
 func TestPublishLoopback(t *testing.T) {
+	t.Parallel()
 	other := nonLoopback(t)
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s, lib := setup(t, e, tu.Options{PublishLoopback: true})
 		var inst struct {
 			Job struct{ ID int64 } `json:"job"`

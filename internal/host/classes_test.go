@@ -71,6 +71,7 @@ func installClass(t *testing.T, c *client.Client, app, name string, settings map
 // A .env with a key defined twice and a forward reference, and a compose file using an undefined variable, are
 // read as Compose reads them (the last wins; empty; empty), with warnings kept with the version.
 func TestEnvQuirksRunAsCompose(t *testing.T) {
+	t.Parallel()
 	dockertest.Image(t, "stackhub-test/web:v1")
 	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
 	lib := tu.NewLibrary(t)
@@ -99,6 +100,7 @@ func TestEnvQuirksRunAsCompose(t *testing.T) {
 // Top-level configs are mounted read-only: a file config from the template's files, a content config (with its
 // variables interpolated) from a file the engine writes in the project.
 func TestConfigsMountReadOnly(t *testing.T) {
+	t.Parallel()
 	dockertest.Image(t, "stackhub-test/web:v1")
 	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
 	lib := tu.NewLibrary(t)
@@ -123,6 +125,7 @@ func TestConfigsMountReadOnly(t *testing.T) {
 // A bind source missing from the template's files is created as an empty directory inside the project, as Compose
 // creates it, with a warning.
 func TestMissingBindSourceIsCreated(t *testing.T) {
+	t.Parallel()
 	dockertest.Image(t, "stackhub-test/web:v1")
 	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
 	lib := tu.NewLibrary(t)
@@ -145,6 +148,7 @@ func TestMissingBindSourceIsCreated(t *testing.T) {
 // A fixed container name never collides: two installs run side by side, every container has StackHub's name, and
 // each install's services reach each other by the template's name, on a network private to the install.
 func TestFixedContainerNamesSideBySide(t *testing.T) {
+	t.Parallel()
 	dockertest.Image(t, "stackhub-test/web:v1")
 	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
 	lib := tu.NewLibrary(t)
@@ -170,6 +174,7 @@ func TestFixedContainerNamesSideBySide(t *testing.T) {
 // A fixed host port is booked at install like a port setting, and the install is refused, with nothing created,
 // only while the port is taken.
 func TestFixedHostPortIsBooked(t *testing.T) {
+	t.Parallel()
 	dockertest.Image(t, "stackhub-test/web:v1")
 	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
 	lib := tu.NewLibrary(t)
@@ -230,6 +235,7 @@ func TestFixedHostPortIsBooked(t *testing.T) {
 // cgroup, runtime, devices and a bind whose host path a setting chooses are host access: the admin's templates
 // run with them, the app page lists them, and an ordinary user cannot publish them.
 func TestHostAccessKindsRun(t *testing.T) {
+	t.Parallel()
 	dockertest.Image(t, "stackhub-test/web:v1")
 	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
 	lib := tu.NewLibrary(t)
@@ -267,6 +273,7 @@ func TestHostAccessKindsRun(t *testing.T) {
 
 // A runtime or GPU the host lacks is refused at install, before anything is created.
 func TestMissingRuntimeOrGPUIsRefused(t *testing.T) {
+	t.Parallel()
 	dockertest.Image(t, "stackhub-test/web:v1")
 	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
 	lib := tu.NewLibrary(t)
@@ -297,6 +304,7 @@ func TestMissingRuntimeOrGPUIsRefused(t *testing.T) {
 // in the job's log, the image is labelled and named by its content, a second install reuses it, and it is removed
 // with the last install that uses it.
 func TestBuildFromTemplateFiles(t *testing.T) {
+	t.Parallel()
 	dockertest.Image(t, "stackhub-test/web:v1")
 	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})
 	lib := tu.NewLibrary(t)
@@ -366,6 +374,7 @@ func TestBuildFromTemplateFiles(t *testing.T) {
 // adds a fixed host port which is taken fails with nothing changed (the old version's container untouched, no
 // snapshot); once the port is free, the upgrade books it and the new version publishes it.
 func TestUpgradeChecksTheHost(t *testing.T) {
+	t.Parallel()
 	dockertest.Image(t, "stackhub-test/web:v1")
 	dockertest.Image(t, "stackhub-test/web:v2")
 	s := tu.StartServer(t, tu.Engines(t)[0], tu.Options{HealthTimeout: 30 * time.Second})

@@ -141,7 +141,8 @@ func (f failingRecorder) Converge(ctx context.Context, p *engine.Project, l map[
 // rollback restores the directory exactly; a .new the admin has taken over goes at the next upgrade; an instance
 // without a record falls back to its version's template.
 func TestUpgradeKeepsEditedFiles(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		rec := failingRecorder{recorder: &recorder{projects: map[string]*engine.Project{}}, version: "v4"}
 		s := tu.StartServer(t, e, tu.Options{Engine: rec, HealthTimeout: 10 * time.Second})
 		c, _ := installConf(t, s, []string{"v1", "v2", "v3", "v4"}, "data.txt", "plain.txt", "gone.txt")
@@ -262,10 +263,11 @@ func TestUpgradeKeepsEditedFiles(t *testing.T) {
 // new containers, with the new rendering beside it, updates the unedited file and says so in the CLI, the job log
 // and the v1 upgrade history; the rollback restores the directory exactly.
 func TestUpgradeKeepsEditedConfigOnDocker(t *testing.T) {
+	t.Parallel()
 	for _, tag := range []string{"v1", "v2"} {
 		dockertest.Image(t, "stackhub-test/web:"+tag)
 	}
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		c, res := installConf(t, s, []string{"v1", "v2"}, "data.txt", "plain.txt")
 		ctx := t.Context()

@@ -16,8 +16,9 @@ import (
 // TestMarksAndServerRisks: instances of one app share its newest version (Marks reads it once per app), each is
 // compared with its own version; the server's risks name the failed instances.
 func TestMarksAndServerRisks(t *testing.T) {
+	t.Parallel()
 	dockertest.Require(t) // the server's risks come from the engine: Docker is part of the test environment
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		owner := s.NewUser("marker")
 		aid := s.Want(200, owner, "POST", "/app", map[string]any{"name": "Marked", "package": "marked"}).Int(t)

@@ -15,7 +15,8 @@ import (
 // TestPlanSuggestsWithoutBooking checks the install form's plan: newest version first, a free name and free
 // ports, and that computing it books nothing.
 func TestPlanSuggestsWithoutBooking(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		image := dockertest.Image(t, "stackhub-test/web:v1")
 		s := tu.StartServer(t, e, tu.Options{})
 		lib := tu.NewLibrary(t)

@@ -95,7 +95,8 @@ var sampleLibrary = filepath.Join("..", "..", "testdata", "websoft9-library")
 // Every sample template imports, renders and validates: ports are booked, secrets generated, .env is 0600, and
 // the rendered project loads with compose-go using the booked ports.
 func TestSampleTemplatesRender(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		rec := &recorder{projects: map[string]*engine.Project{}}
 		s := tu.StartServer(t, e, tu.Options{Engine: rec, HealthTimeout: 10 * time.Second})
 		ts, refused, err := catalog.ReadWebsoft9(sampleLibrary, false)

@@ -31,8 +31,9 @@ volumes:
 // TestInstallReplicas installs an app whose worker has deploy.replicas: 2: both replicas run and answer to the
 // service name, the install is running only while both are there, and uninstalling removes both.
 func TestInstallReplicas(t *testing.T) {
+	t.Parallel()
 	dockertest.Image(t, "stackhub-test/web:v1")
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		lib := tu.NewLibrary(t)
 		owner := s.NewUser("publisher")

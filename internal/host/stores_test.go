@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"go.yaml.in/yaml/v4"
 
@@ -32,14 +31,7 @@ func lendImages(t *testing.T, tpl catalog.Template) {
 	}
 	for _, m := range imageLine.FindAllStringSubmatch(st.Compose, -1) {
 		ref := strings.ReplaceAll(m[1], "${W9_VERSION}", tpl.Versions[0])
-		dockertest.Image(t, ref)
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := dockertest.Untag(ctx, ref); err != nil {
-				t.Errorf("untag %s: %v", ref, err)
-			}
-		})
+		dockertest.Lend(t, ref) // the sqlite and postgres runs, at the same time, may borrow one name
 	}
 }
 
@@ -77,6 +69,7 @@ func listenOnWebPort(t *testing.T, tpl *catalog.Template) {
 // real server, installs each twice on the Docker Engine (the testapp image lent under the apps' own image
 // names), and checks they run, pass `catalog check`, and got their own generated secrets.
 func TestImportedStoreAppsInstall(t *testing.T) {
+	t.Parallel()
 	stores := []struct {
 		dir, format string
 		apps        []string
@@ -86,7 +79,7 @@ func TestImportedStoreAppsInstall(t *testing.T) {
 		// 2fauth: x-runtipi YAML; bookstack: two services sharing a secret, a base64 one; openclaw: three secrets.
 		{"runtipi-appstore", "runtipi", []string{"app-2fauth", "bookstack", "openclaw"}},
 	}
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		c := client.New(s.URL, tu.AdminToken)
 		ctx := t.Context()
@@ -200,9 +193,10 @@ func installTwice(t *testing.T, c *client.Client, prefix string, tpl catalog.Tem
 // .env and the credentials, two installs differ, and an upgrade to a version that adds a second secret keeps the
 // first and generates the second.
 func TestStackSecrets(t *testing.T) {
+	t.Parallel()
 	dockertest.Image(t, "stackhub-test/web:v1")
 	dockertest.Image(t, "stackhub-test/web:v2")
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		lib := tu.NewLibrary(t)
 		c := client.New(s.URL, tu.AdminToken)

@@ -41,10 +41,11 @@ func publishApp(t *testing.T, s *tu.Server, stacks map[string]map[string]any) in
 // TestPurgeDeletesSnapshots: an uninstall without purge keeps the volumes and the upgrade snapshots (copies of
 // them); with purge, nothing of the instance is left: no snapshot, no volume, no project directory, no row.
 func TestPurgeDeletesSnapshots(t *testing.T) {
+	t.Parallel()
 	for _, tag := range []string{"v1", "v2"} {
 		dockertest.Image(t, "stackhub-test/web:"+tag)
 	}
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		lib := tu.NewLibrary(t)
 		publishApp(t, s, map[string]map[string]any{"v1": stackFor(lib, "0"), "v2": stackFor(lib, "0")})
@@ -112,8 +113,9 @@ func TestPurgeDeletesSnapshots(t *testing.T) {
 // TestUninstallOutlivesItsClient: a client that goes away in the middle of an uninstall (uninstallApp or
 // DELETE /api/v1/installs/{name}) does not stop it: the containers and the instance row still go.
 func TestUninstallOutlivesItsClient(t *testing.T) {
+	t.Parallel()
 	dockertest.Image(t, "stackhub-test/web:v1")
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		lib := tu.NewLibrary(t)
 		// The app ignores SIGTERM, so stopping it takes its whole grace period: the uninstall is surely still

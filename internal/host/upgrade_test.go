@@ -45,7 +45,8 @@ func runJob(t *testing.T, c *client.Client, start func() (*client.Job, error)) *
 }
 
 func TestPublishInstallUpgradeRollback(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		for _, tag := range []string{"v1", "v2", "v3"} {
 			dockertest.Image(t, "stackhub-test/web:"+tag)
 		}
@@ -196,7 +197,8 @@ func TestPublishInstallUpgradeRollback(t *testing.T) {
 }
 
 func TestBadStacksAreRefused(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		lib := tu.NewLibrary(t)
 		u := s.NewUser("publisher")

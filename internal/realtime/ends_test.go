@@ -72,6 +72,8 @@ func TestDisablingOrDeletingAUserEndsTheirConnections(t *testing.T) {
 		if code := stream.closed(); code != websocket.StatusPolicyViolation {
 			t.Errorf("event stream WebSocket closed with %d after delete, want 1008", code)
 		}
+		// Her side of the socket closes before the server counts her out, as after the disable above.
+		eventually(t, "alice is offline after the delete", func() bool { return s.Geek.Online() == 1 })
 		bobGeek.expect0("o", "1")
 	})
 }

@@ -23,6 +23,11 @@ func Engines(t testing.TB) []Engine { return dbtest.Engines(t) }
 // ForEachEngine runs fn as a subtest on every engine.
 func ForEachEngine(t *testing.T, fn func(t *testing.T, e Engine)) { dbtest.ForEachEngine(t, fn) }
 
+// ForEachEngineParallel runs fn as a parallel subtest on every engine (see dbtest.ForEachEngineParallel).
+func ForEachEngineParallel(t *testing.T, fn func(t *testing.T, e Engine)) {
+	dbtest.ForEachEngineParallel(t, fn)
+}
+
 // OpenStore opens a migrated store on a fresh database of engine e.
 func OpenStore(t testing.TB, e Engine) *store.Store {
 	t.Helper()

@@ -13,7 +13,8 @@ import (
 // TestAccountPages: the admin sets a role from the users page; the operator then sees the host pages and not the
 // admin's; the account page lists the user's sessions and signs the others out; the audit page shows the change.
 func TestAccountPages(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		ann := s.NewUser("ann")
 		admin := signIn(t, s, "admin")

@@ -54,7 +54,8 @@ func tarGzDir(t *testing.T, dir string) []byte {
 // TestAdminSources: the admin adds a store source on its page, sees its sync's counts (or its error), syncs it
 // again and removes it; a bad URL is refused beside its field.
 func TestAdminSources(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		lib := testutil.NewLibrary(t)
 		lib.Add(t, "web", testutil.WebCompose, "READY_AFTER=0\n")

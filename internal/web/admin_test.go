@@ -21,7 +21,8 @@ var (
 )
 
 func TestAdminUsers(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		admin := signIn(t, s, "admin")
 
@@ -111,7 +112,8 @@ func pplCatID(t *testing.T, page, name string) string {
 }
 
 func TestAdminCategories(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		c := signIn(t, s, "admin")
 		base := s.URL + "/ui/admin/categories"
@@ -172,7 +174,8 @@ func TestAdminCategories(t *testing.T) {
 }
 
 func TestAdminWebhooks(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 		t.Cleanup(recv.Close)
 		s := testutil.StartServer(t, e, testutil.Options{Hooks: []webhook.Hook{{Type: "newUser", URL: recv.URL + "/new"}}})

@@ -40,7 +40,8 @@ func appAnchorID(t *testing.T, loc string) int64 {
 }
 
 func TestAppPage(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		ann := communityUser(t, s, "ann")
 		communityUser(t, s, "bob")
@@ -117,7 +118,8 @@ func TestAppPage(t *testing.T) {
 }
 
 func TestAppComments(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		ann := communityUser(t, s, "ann")
 		bobUser := communityUser(t, s, "bob")
@@ -235,7 +237,8 @@ func TestAppComments(t *testing.T) {
 
 // TestAppThreadBounds checks the thread's depth and breadth bounds and the link to see the rest.
 func TestAppThreadBounds(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		ctx := context.Background()
 		ann := communityUser(t, s, "ann")
@@ -301,7 +304,8 @@ const appXSSName = `<script>alert(1)</script>`
 const appXSSDesc = `<img src=x onerror=alert(1)>`
 
 func TestAppEscapesUserText(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		ann := communityUser(t, s, "ann")
 		aid := communityApp(t, s, ann, appXSSName, "", appXSSDesc+" "+appXSSName, 0)
@@ -324,7 +328,8 @@ func TestAppEscapesUserText(t *testing.T) {
 // TestAppBrowserComment posts a hostile comment through the page's form in a real browser: it shows as text and
 // no script runs.
 func TestAppBrowserComment(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		ann := communityUser(t, s, "ann")
 		aid := communityApp(t, s, ann, appXSSName, "", appXSSDesc, 0)

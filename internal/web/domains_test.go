@@ -14,7 +14,8 @@ import (
 // page's Domains section; a bad domain comes back with the reason and nothing added. No certificate manager is
 // wired here, so the certificate column shows "—".
 func TestDomainsPages(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s, _, _ := hostSetup(t, e)
 		c := signIn(t, s, "admin")
 		res, body := post(t, c, s.URL+"/ui/install", url.Values{"app": {"web"}, "name": {"web"}, "domain": {"bad domain"}})

@@ -25,7 +25,8 @@ import (
 // through the dialog, watches it reach running, opens it, stops, starts and uninstalls it. Screenshots of the
 // store, an app page, the install progress, My apps and the server page go to test-artifacts/TestE2E_<engine>/.
 func TestE2E(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		dockertest.Image(t, "stackhub-test/web:v1")
 		s := testutil.StartServer(t, e, testutil.Options{Metrics: true})
 		ctx := context.Background()

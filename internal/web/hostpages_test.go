@@ -110,7 +110,8 @@ func dockerIDs(t *testing.T, kind, project string) []string {
 var jobRe = regexp.MustCompile(`^/ui/jobs/(\d+)$`)
 
 func TestHostPagesRefuseOthers(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		s.NewUser("mallory")
 		users := map[string]*http.Client{"anonymous": browserClient(t), "mallory": signIn(t, s, "mallory")}
@@ -140,7 +141,8 @@ func TestHostPagesRefuseOthers(t *testing.T) {
 }
 
 func TestInstallFormPlansAndRefuses(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s, lib, aid := hostSetup(t, e)
 		c := signIn(t, s, "admin")
 		res, body := get(t, c, fmt.Sprintf("%s/ui/apps/%d/install", s.URL, aid))
@@ -214,7 +216,8 @@ func TestInstallFormPlansAndRefuses(t *testing.T) {
 
 // TestInstallMyAppsLifecycle installs through the form with real Docker, then drives My apps' forms.
 func TestInstallMyAppsLifecycle(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s, _, aid := hostSetup(t, e)
 		c := signIn(t, s, "admin")
 		_, page := get(t, c, fmt.Sprintf("%s/ui/apps/%d/install", s.URL, aid))
@@ -299,7 +302,8 @@ func TestInstallMyAppsLifecycle(t *testing.T) {
 }
 
 func TestServerPageAndMetricsStream(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{Metrics: true})
 		c := signIn(t, s, "admin")
 		res, body := get(t, c, s.URL+"/ui/server")

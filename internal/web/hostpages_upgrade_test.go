@@ -17,7 +17,8 @@ import (
 // TestMyAppsUpgradeAndRollback upgrades an app from its page's form and rolls it back, checking the app itself
 // answers with each version and that the page offers what it should at each step.
 func TestMyAppsUpgradeAndRollback(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		dockertest.Image(t, "stackhub-test/web:v1")
 		dockertest.Image(t, "stackhub-test/web:v2")
 		s := testutil.StartServer(t, e, testutil.Options{})

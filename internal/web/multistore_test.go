@@ -65,7 +65,8 @@ type appDetails struct {
 // admin's preferred one; a key that names an app with another image becomes <key>-<store>; categories from the
 // two stores merge by name; importing again changes nothing; the GeekApk shapes stay as they were.
 func TestOneAppFromTwoStores(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		dockertest.Image(t, "stackhub-test/web:1.2.3")
 		s := testutil.StartServer(t, e, testutil.Options{})
 		lib := testutil.NewLibrary(t)
@@ -237,7 +238,8 @@ func TestOneAppFromTwoStores(t *testing.T) {
 // The built-in catalog carries categories and icons: the store page shows its category tree and each app's
 // own icon, served by the server, and no letter placeholder.
 func TestBuiltinCatalogCategoriesAndIcons(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		ts, err := builtin.Templates()
 		if err != nil {

@@ -37,7 +37,8 @@ func virtualAuthenticator(t *testing.T, ctx context.Context) webauthn.Authentica
 // alone (no user name or password typed), then signs in with the password and uses the passkey as the second
 // step, and deletes the passkey. WebAuthn needs a host name, so the browser reaches the test server as localhost.
 func TestPasskeyInBrowser(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		base := strings.Replace(s.URL, "127.0.0.1", "localhost", 1)
 		pia := s.NewUser("pia")

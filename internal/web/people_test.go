@@ -111,7 +111,8 @@ func pplComment(t *testing.T, s *testutil.Server, as testutil.As, aid, reply int
 }
 
 func TestPeopleProfile(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		alice, bob := s.NewUser("alice"), s.NewUser("bob")
 		foo := pplApp(t, s, alice, "Foo")
@@ -151,7 +152,8 @@ func TestPeopleProfile(t *testing.T) {
 }
 
 func TestPeopleFollowAndMentionLinks(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		alice := s.NewUser("alice")
 		s.NewUser("bob")
@@ -203,7 +205,8 @@ func TestPeopleFollowAndMentionLinks(t *testing.T) {
 }
 
 func TestPeopleTimeline(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		alice, bob, carol, dave, erin := s.NewUser("alice"), s.NewUser("bob"), s.NewUser("carol"), s.NewUser("dave"),
 			s.NewUser("erin")
@@ -260,7 +263,8 @@ func TestPeopleTimeline(t *testing.T) {
 var pplNoteRe = regexp.MustCompile(`<li class="people-note( unread)?" id="n(\d+)"`)
 
 func TestPeopleNotifications(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		alice, bob := s.NewUser("alice"), s.NewUser("bob")
 		foo := pplApp(t, s, bob, "Foo")
@@ -322,7 +326,8 @@ func TestPeopleNotifications(t *testing.T) {
 
 // TestPeopleLiveNotification checks people.js: a notification that arrives while the page is open is prepended.
 func TestPeopleLiveNotification(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		alice, bob := s.NewUser("alice"), s.NewUser("bob")
 		foo := pplApp(t, s, alice, "Foo")

@@ -20,7 +20,8 @@ const (
 )
 
 func TestPublishAppAndVersion(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		s.NewUser("alice")
 		s.NewUser("bob")

@@ -15,7 +15,8 @@ import (
 // account page (every other page sends them there, the APIs answer 403 naming the fix); once they confirm TOTP
 // they work as an operator. A member is not asked; with the setting off, an operator is not either.
 func TestRequireSecondFactor(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		clock := &testClock{now: time.Unix(1_800_000_000, 0)}
 		s.Auth.SetClock(clock.Now)

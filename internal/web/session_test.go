@@ -11,7 +11,8 @@ import (
 )
 
 func TestSessionAdminSignInAndOut(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		c := browserClient(t)
 
@@ -74,7 +75,8 @@ func TestSessionAdminSignInAndOut(t *testing.T) {
 }
 
 func TestSessionUserPasswordFlow(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		r := s.Want(http.StatusCreated, testutil.Admin, "POST", "/doge/useradd", map[string]any{"simple_name": "ada"})
 		uid, metapass, _ := strings.Cut(r.Text(), ":")
@@ -119,7 +121,8 @@ func TestSessionUserPasswordFlow(t *testing.T) {
 }
 
 func TestSessionRefusesCrossOriginWrites(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		c := browserClient(t)
 		res, _ := post(t, c, s.URL+"/ui/signin", url.Values{"kind": {"admin"}, "token": {testutil.AdminToken}},
@@ -144,7 +147,8 @@ func TestSessionRefusesCrossOriginWrites(t *testing.T) {
 
 // A form body that does not parse is the client's mistake: a 400 page, not a logged 500, on every form.
 func TestMalformedFormIsBadRequest(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		s.NewUser("ann")
 		admin, ann := signIn(t, s, "admin"), signIn(t, s, "ann")

@@ -62,7 +62,8 @@ func storeWant(t *testing.T, c *http.Client, u string, status int) string {
 }
 
 func TestStoreListing(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		ctx := context.Background()
 		ann := communityUser(t, s, "ann")
@@ -160,7 +161,8 @@ func TestStoreListing(t *testing.T) {
 }
 
 func TestStoreBadQueries(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		anon := browserClient(t)
 		for _, c := range []struct {
@@ -216,7 +218,8 @@ func storeVersion(t *testing.T, s *testutil.Server, app, rev int64, stack string
 }
 
 func TestStoreMarks(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		ann := communityUser(t, s, "ann")
 		behind := communityApp(t, s, ann, "Behind", "", "", 0)

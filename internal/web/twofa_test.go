@@ -127,7 +127,8 @@ func signedInAs(t *testing.T, s *testutil.Server, c *http.Client) bool {
 // from the secret is given; a code works once, a recovery code works once, and disabling (with the password)
 // brings back the password alone.
 func TestTOTPOverHTTP(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{})
 		clock := &testClock{now: time.Unix(1_800_000_000, 0)}
 		s.Auth.SetClock(clock.Now)
@@ -249,7 +250,8 @@ func TestTOTPOverHTTP(t *testing.T) {
 // TestTOTPRateLimit: wrong codes count against the user and the address; past the limit even the right code is
 // refused with 429 until the window passes.
 func TestTOTPRateLimit(t *testing.T) {
-	testutil.ForEachEngine(t, func(t *testing.T, e testutil.Engine) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		s := testutil.StartServer(t, e, testutil.Options{Limiter: auth.NewLimiter(3, time.Minute)})
 		clock := &testClock{now: time.Unix(1_800_000_000, 0)}
 		s.Auth.SetClock(clock.Now)

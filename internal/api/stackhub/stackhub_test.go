@@ -123,7 +123,8 @@ func dockerList(t *testing.T, kind, project string) []string {
 }
 
 func TestInstallRunUninstall(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s, lib := setup(t, e)
 		// GET with query parameters works as well as POST.
 		r := s.Want(200, tu.Anon, "GET", "/installApp?appName=web&token="+tu.AdminToken, nil)
@@ -219,7 +220,8 @@ func TestInstallRunUninstall(t *testing.T) {
 }
 
 func TestAppWithDatabaseAndSlowHealth(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s, _ := setup(t, e)
 		call(t, s, "installApp", map[string]any{"appName": "webdb"})
 		call(t, s, "installApp", map[string]any{"appName": "slow"})
@@ -267,7 +269,8 @@ func TestTenConcurrentInstalls(t *testing.T) {
 }
 
 func TestFailuresLeaveNothingHalfDone(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s, lib := setup(t, e)
 
 		call(t, s, "installApp", map[string]any{"appName": "missing"})
@@ -356,7 +359,8 @@ func TestFailuresLeaveNothingHalfDone(t *testing.T) {
 }
 
 func TestContainersRemovedByHand(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s, _ := setup(t, e)
 		call(t, s, "installApp", map[string]any{"appName": "web", "appId": "gone"})
 		waitStatus(t, s, "gone", "1")
@@ -369,7 +373,8 @@ func TestContainersRemovedByHand(t *testing.T) {
 }
 
 func TestSearchServer(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s, _ := setup(t, e)
 		env := call(t, s, "searchServer", nil)
 		var d map[string]any
@@ -404,8 +409,9 @@ func TestSearchServer(t *testing.T) {
 // a write from another origin, 429 with Retry-After after too many failures, 405 for another method, and HTTP 200
 // for a body that cannot be used.
 func TestRefusalsInEnvelope(t *testing.T) {
+	t.Parallel()
 	endpoints := []string{"installApp", "uninstallApp", "getAppInfo", "getAllAppInfo", "uninstallAllApp", "searchServer"}
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{Limiter: auth.NewLimiter(20, time.Minute)})
 		user := s.NewUser("someone")
 		want := func(what string, r *tu.Resp, status int, mentions string) {

@@ -111,7 +111,8 @@ var roleNames = map[int]string{2: "operator role", 3: "admin role"}
 // the permission check (a 404 for a missing instance shows the check came first), the refused get 401 or a 403
 // that names the role they lack.
 func TestRoleMatrix(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		callers := accounts(t, s)
 		combos := 0
@@ -206,7 +207,8 @@ func createToken(t *testing.T, s *tu.Server, as tu.As, name string, scopes []str
 // TestTokens: each scope allows what it names and nothing more; expired, revoked and demoted-owner tokens are
 // refused at once; the token never shows again, in answers, the log or the audit log.
 func TestTokens(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		logs := &syncBuf{}
 		s := tu.StartServer(t, e, tu.Options{LogTo: logs})
 		callers := accounts(t, s)
@@ -317,7 +319,8 @@ func auditOf(t *testing.T, s *tu.Server, action string) []auditRec {
 // and outcome and no secret; refusals are recorded with their kind; sessions are listed, ended one by one or all
 // but the current, and a password or role change ends them.
 func TestAuditAndSessions(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		callers := accounts(t, s)
 		member, op := callers[1].as, callers[2].as
@@ -457,7 +460,8 @@ func getJSONCookie(t *testing.T, s *tu.Server, c *http.Cookie, path string, v an
 // TestAuditEvents: each audit record goes out as audit.<action> on the event stream, to the admin only, and to a
 // webhook for audit.*.
 func TestAuditEvents(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		member := s.NewUser("mem")
 		s.Want(201, tu.Admin, "POST", "/api/v1/webhooks", map[string]string{"event": "audit.*", "url": "http://127.0.0.1:9/hook"})
@@ -511,7 +515,8 @@ func getAs(t *testing.T, s *tu.Server, token, path string) *http.Response {
 // password) and uninstalls (the CLI, STACKHUB_TOKEN's API token) a real app in Docker; the install and the
 // uninstall each leave exactly one audit record naming the operator's token, the target, the address and "ok".
 func TestOperatorRunsApps(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		dockertest.Image(t, "stackhub-test/web:v1")
 		s := tu.StartServer(t, e, tu.Options{})
 		lib := tu.NewLibrary(t)

@@ -77,7 +77,8 @@ func addInstance(t *testing.T, s *tu.Server, name string) {
 // TestJobEventsStream: each line of a running job arrives as it is written (flushed through the middleware),
 // and the job's end closes the stream with a result.
 func TestJobEventsStream(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		ctx := t.Context()
 		addInstance(t, s, "streamed")
@@ -114,7 +115,8 @@ func TestJobEventsStream(t *testing.T) {
 // TestLogsStream: the logs of an instance that is not installed are a 404 before any streaming; an installed
 // one whose containers are gone streams the reason.
 func TestLogsStream(t *testing.T) {
-	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
 		s := tu.StartServer(t, e, tu.Options{})
 		s.Want(http.StatusNotFound, tu.Admin, "GET", "/api/v1/installs/nosuch/logs", nil)
 		s.Want(http.StatusUnauthorized, tu.Anon, "GET", "/api/v1/installs/nosuch/logs", nil)

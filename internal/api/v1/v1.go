@@ -81,10 +81,13 @@ type Deps struct {
 
 type actorKey struct{}
 
+// The library's documented hook for a custom error shape is a package variable: set once, before any server (a
+// test process runs several at once) registers or serves.
+func init() { huma.NewError = newProblem }
+
 // Register mounts /api/v1 on mux.
 func Register(mux *http.ServeMux, d Deps) {
 	h, version := d.Hub, d.Version
-	huma.NewError = newProblem // the library's documented hook for a custom error shape
 	cfg := huma.DefaultConfig("StackHub API", version)
 	cfg.OpenAPIPath = Prefix + "/openapi"
 	cfg.DocsPath = Prefix + "/docs"

@@ -168,15 +168,48 @@ func Binary(t testing.TB) []byte {
 	return b
 }
 
+// lent counts, per name, the running tests that Lend gave it to.
+var lent = map[string]int{}
+
+// Lend returns name tagged onto the testapp image, as Image does, until the test ends; the name is removed
+// (Untag) when the last test of the process that borrowed it ends, so tests running at the same time can borrow
+// one name (say a template's postgres:16) without one's cleanup pulling it from under another's install.
+func Lend(t testing.TB, name string) string {
+	t.Helper()
+	Image(t, name)
+	imageMu.Lock()
+	lent[name]++
+	imageMu.Unlock()
+	t.Cleanup(func() {
+		imageMu.Lock()
+		defer imageMu.Unlock()
+		if lent[name]--; lent[name] > 0 {
+			return
+		}
+		delete(lent, name)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := untagLocked(ctx, name); err != nil {
+			t.Errorf("give back the image name %s: %v", name, err)
+		}
+	})
+	return name
+}
+
 // Untag removes the name Image gave (the testapp image stays), so that a later Image tags it again: a test that
 // lends real image names to the testapp gives them back this way.
 func Untag(ctx context.Context, name string) error {
+	imageMu.Lock()
+	defer imageMu.Unlock()
+	return untagLocked(ctx, name)
+}
+
+// untagLocked is Untag, with imageMu held.
+func untagLocked(ctx context.Context, name string) error {
 	c, err := sharedClient()
 	if err != nil {
 		return err
 	}
-	imageMu.Lock()
-	defer imageMu.Unlock()
 	delete(tagged, name)
 	if _, err := c.ImageRemove(ctx, name, client.ImageRemoveOptions{}); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("untag %s: %w", name, err)
