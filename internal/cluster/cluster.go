@@ -81,7 +81,9 @@ type Node struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	writer chan struct{} // closed when the writer has flushed and stopped
+	writer chan struct{}   // closed when the writer has flushed and stopped
+	ready  chan struct{}   // closed once the listener listens on both channels
+	heard  map[string]bool // the channels listened on so far
 }
 
 // New joins the cluster on st (PostgreSQL) and starts writing the events published on local to the shared log.
@@ -99,7 +101,7 @@ func New(ctx context.Context, st *store.Store, local *events.Bus, log *slog.Logg
 	}
 	n := &Node{ID: opt.ID,
 		Shared: events.NewBus(), st: st, log: log, opt: opt, pending: make(chan struct{}, 1), wake: make(chan struct{}, 1),
-		writer: make(chan struct{})}
+		writer: make(chan struct{}), ready: make(chan struct{}), heard: map[string]bool{}}
 	err := st.Q().Beat(ctx, n.ID, opt.Lease.Milliseconds())
 	if err != nil {
 		return nil, err
@@ -187,7 +189,8 @@ func (n *Node) Attach(users func() []int64, deliver func(to int64, msg []byte) b
 	n.users, n.deliver = users, deliver
 }
 
-// Start listens for the other processes and keeps the lease.
+// Start listens for the other processes and keeps the lease. It returns once the listener listens (or after ten
+// seconds, with a warning), so no direct message sent to a user who connects here afterwards is lost.
 func (n *Node) Start() {
 	l := &pgxlisten.Listener{
 		Connect:        n.st.ListenConn,
@@ -195,7 +198,7 @@ func (n *Node) Start() {
 		ReconnectDelay: time.Second,
 	}
 	l.Handle(n.evCh, ring{n})
-	l.Handle(n.msgCh, pgxlisten.HandlerFunc(n.onMessage))
+	l.Handle(n.msgCh, messages{n})
 	n.wg.Add(3)
 	go func() {
 		defer n.wg.Done()
@@ -203,6 +206,11 @@ func (n *Node) Start() {
 	}()
 	go n.read()
 	go n.beat()
+	select {
+	case <-n.ready:
+	case <-time.After(10 * time.Second):
+		n.log.Warn("cluster: not listening yet after 10 s; still trying")
+	}
 }
 
 // Close writes what is still queued, stops listening and leaves the cluster.
@@ -267,7 +275,7 @@ func (n *Node) write() {
 		}
 		for attempt := 0; ; attempt++ {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := n.st.Tx(ctx, func(q *store.Q) error { return q.AppendEvents(ctx, n.evCh, rows) })
+			err := n.st.Q().AppendEvents(ctx, n.evCh, rows)
 			cancel()
 			if err == nil {
 				break
@@ -306,9 +314,37 @@ func (r ring) HandleNotification(context.Context, *pgconn.Notification, *pgx.Con
 	return nil
 }
 
-func (r ring) HandleBacklog(context.Context, string, *pgx.Conn) error {
+func (r ring) HandleBacklog(_ context.Context, channel string, _ *pgx.Conn) error {
+	r.n.listening(channel)
 	r.n.ring()
 	return nil
+}
+
+// messages hands direct messages from other processes to onMessage.
+type messages struct{ n *Node }
+
+func (m messages) HandleNotification(ctx context.Context, nt *pgconn.Notification, c *pgx.Conn) error {
+	return m.n.onMessage(ctx, nt, c)
+}
+
+func (m messages) HandleBacklog(_ context.Context, channel string, _ *pgx.Conn) error {
+	m.n.listening(channel)
+	return nil
+}
+
+// listening records that the listener listens on channel (pgxlisten calls a backlog handler right after each LISTEN,
+// on every connection); ready closes once it listens on both.
+func (n *Node) listening(channel string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.heard == nil {
+		return // ready is closed
+	}
+	n.heard[channel] = true
+	if len(n.heard) == 2 {
+		close(n.ready)
+		n.heard = nil
+	}
 }
 
 func (n *Node) ring() {
@@ -397,19 +433,20 @@ func (n *Node) Online(ctx context.Context, uids []int64) (map[int64]bool, error)
 
 // SendDM hands msg to uid's sockets on the other live processes; sent is false when uid has none there.
 func (n *Node) SendDM(ctx context.Context, to int64, msg []byte) (sent bool, err error) {
-	on, err := n.st.Q().OnlineAmong(ctx, n.opt.Lease.Milliseconds(), []int64{to}, n.ID)
+	lease := n.opt.Lease.Milliseconds()
+	payload := n.ID + " " + strconv.FormatInt(to, 10) + " " + string(msg)
+	if len(payload) <= notifyLimit {
+		return n.st.Q().NotifyIfOnline(ctx, lease, to, n.ID, n.msgCh, payload)
+	}
+	on, err := n.st.Q().OnlineAmong(ctx, lease, []int64{to}, n.ID)
 	if err != nil || !on[to] {
 		return false, err
 	}
-	payload := n.ID + " " + strconv.FormatInt(to, 10) + " " + string(msg)
-	if len(payload) > notifyLimit {
-		id, err := n.st.Q().StoreMessage(ctx, payload, time.Now().UnixMilli())
-		if err != nil {
-			return false, err
-		}
-		payload = "#" + strconv.FormatInt(id, 10)
+	id, err := n.st.Q().StoreMessage(ctx, payload, time.Now().UnixMilli())
+	if err != nil {
+		return false, err
 	}
-	return true, n.st.Q().Notify(ctx, n.msgCh, payload)
+	return true, n.st.Q().Notify(ctx, n.msgCh, "#"+strconv.FormatInt(id, 10))
 }
 
 // onMessage delivers a direct message from another process to its recipient here, if connected here.

@@ -44,23 +44,49 @@ type ClusterEvent struct {
 	Payload   string // JSON
 }
 
-// AppendEvents writes evs (their IDs are set) and notifies EventsChannel with the last id, in one transaction.
+// AppendEvents writes evs (their IDs are set) and notifies channel with the last id, in one statement: one round
+// trip, its own transaction. The advisory lock is taken before the first id is drawn (every inserted row joins
+// its one row), so ids commit in id order across processes.
 func (q *Q) AppendEvents(ctx context.Context, channel string, evs []ClusterEvent) error {
-	if _, err := q.db.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(eventsLock)); err != nil {
-		return fmt.Errorf("lock events: %w", err)
+	if len(evs) == 0 {
+		return nil
 	}
-	for i := range evs {
-		e := &evs[i]
-		err := q.db.QueryRowContext(ctx, `INSERT INTO cluster_events (type, at, actor, audience, admin_only, scope, payload)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, e.Type, e.At, e.Actor, e.Audience, e.AdminOnly, e.Scope, e.Payload).Scan(&e.ID)
-		if err != nil {
-			return fmt.Errorf("insert event: %w", mapErr(err))
-		}
+	n := len(evs)
+	types, scopes, payloads := make([]string, n), make([]string, n), make([]string, n)
+	at, actors, audiences := make([]int64, n), make([]int64, n), make([]int64, n)
+	admin := make([]bool, n)
+	for i, e := range evs {
+		types[i], scopes[i], payloads[i] = e.Type, e.Scope, e.Payload
+		at[i], actors[i], audiences[i], admin[i] = e.At, e.Actor, e.Audience, e.AdminOnly
 	}
-	if len(evs) > 0 {
-		if _, err := q.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, channel, fmt.Sprint(evs[len(evs)-1].ID)); err != nil {
-			return fmt.Errorf("notify events: %w", err)
+	rows, err := q.db.QueryContext(ctx, `WITH l AS (SELECT pg_advisory_xact_lock($1)),
+		ins AS (INSERT INTO cluster_events (type, at, actor, audience, admin_only, scope, payload)
+			SELECT u.type, u.at, u.actor, u.audience, u.admin_only, u.scope, u.payload
+			FROM unnest($3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[], $7::BOOLEAN[], $8::TEXT[], $9::TEXT[])
+				WITH ORDINALITY AS u(type, at, actor, audience, admin_only, scope, payload, ord)
+			CROSS JOIN l ORDER BY u.ord RETURNING id),
+		n AS (SELECT pg_notify($2, MAX(id)::TEXT) FROM ins)
+		SELECT ins.id FROM ins CROSS JOIN n ORDER BY ins.id`,
+		int64(eventsLock), channel, types, at, actors, audiences, admin, scopes, payloads)
+	if err != nil {
+		return fmt.Errorf("insert events: %w", mapErr(err))
+	}
+	defer rows.Close()
+	i := 0
+	for rows.Next() {
+		if i == n {
+			return errors.New("insert events: more ids than events")
 		}
+		if err := rows.Scan(&evs[i].ID); err != nil {
+			return fmt.Errorf("insert events: %w", err)
+		}
+		i++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("insert events: %w", mapErr(err))
+	}
+	if i != n {
+		return fmt.Errorf("insert events: %d ids for %d events", i, n)
 	}
 	return nil
 }
@@ -214,6 +240,20 @@ func (q *Q) Notify(ctx context.Context, channel, payload string) error {
 		return fmt.Errorf("notify %s: %w", channel, mapErr(err))
 	}
 	return nil
+}
+
+// NotifyIfOnline sends payload on channel when uid has a socket open on a live process other than except, and
+// tells whether it did: one round trip where OnlineAmong and Notify take two.
+func (q *Q) NotifyIfOnline(ctx context.Context, leaseMs, uid int64, except, channel, payload string) (bool, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT pg_notify($4, $5) FROM (SELECT 1 FROM cluster_presence c
+		WHERE c.uid = $2 AND c.process <> $3 AND `+fmt.Sprintf(liveProcess, "c.process", "$1")+` LIMIT 1) x`,
+		leaseMs, uid, except, channel, payload)
+	if err != nil {
+		return false, fmt.Errorf("notify %s: %w", channel, mapErr(err))
+	}
+	defer rows.Close()
+	sent := rows.Next()
+	return sent, mapErr(rows.Err())
 }
 
 // StoreMessage keeps a message too large for a notification and returns its id.
