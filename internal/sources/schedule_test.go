@@ -102,7 +102,11 @@ func TestSyncNotTwice(t *testing.T) {
 		blocking.Store(true)
 		done := make(chan *tu.Resp)
 		go func() { done <- s.Do(tu.Admin, "POST", fmt.Sprintf("/api/v1/sources/%d/sync", src.ID), nil) }()
-		<-arrived // the first sync is downloading
+		select { // the first sync is downloading
+		case <-arrived:
+		case r := <-done:
+			t.Fatalf("the sync answered %d %s before it downloaded", r.Status, r.Body)
+		}
 		r := s.Want(http.StatusConflict, tu.Admin, "POST", fmt.Sprintf("/api/v1/sources/%d/sync", src.ID), nil)
 		if !strings.Contains(r.Text(), "is syncing now") {
 			t.Errorf("second sync: %s", r.Body)

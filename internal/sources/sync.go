@@ -29,30 +29,44 @@ func (s *Service) syncLocked(id int64) (*store.Source, error) {
 	if !s.lock(id) {
 		return nil, busyError(id)
 	}
-	defer s.unlock(id)
+	after, typ, err := s.syncHeld(id)
+	s.unlock(id) // before the event: whoever it wakes may sync again at once
+	if err != nil {
+		return nil, err
+	}
+	s.bus.Publish(events.Event{Type: typ, AdminOnly: true, Payload: SyncEvent{Source: after.src, Unchanged: after.unchanged}})
+	return &after.src, nil
+}
+
+type synced struct {
+	src       store.Source
+	unchanged bool
+}
+
+// syncHeld syncs source id, whose lock the caller holds, and answers the source after it and the event to publish.
+func (s *Service) syncHeld(id int64) (synced, string, error) {
 	ctx := s.bg
 	src, err := s.source(ctx, id)
 	if err != nil {
-		return nil, err
+		return synced{}, "", err
 	}
 	unchanged, err := s.sync(ctx, src)
 	if err != nil && !isReason(err) {
 		// A fault of our own (the database): the list says so, the log has the cause.
 		s.log.Error("source sync", "source", id, "err", err)
 		if ferr := s.failed(ctx, src, "the sync failed on the server's side; its log has the cause"); !isReason(ferr) {
-			return nil, err
+			return synced{}, "", err
 		}
 	}
 	after, lerr := s.source(context.WithoutCancel(ctx), id)
 	if lerr != nil {
-		return nil, lerr
+		return synced{}, "", lerr
 	}
 	typ := events.SourceSynced
 	if err != nil {
 		typ = events.SourceFailed
 	}
-	s.bus.Publish(events.Event{Type: typ, AdminOnly: true, Payload: SyncEvent{Source: *after, Unchanged: unchanged}})
-	return after, nil
+	return synced{*after, unchanged}, typ, nil
 }
 
 // reason is a sync failure the admin is told about (recorded on the source), as opposed to a fault of our own.
