@@ -13,7 +13,7 @@ import (
 // OptionsFromConfig reads the ACME and DNS-01 settings of serve (docs/edge.md §1 and §4) and the edge's ports;
 // the caller sets Store, Bus and Logger.
 func OptionsFromConfig(c *config.Config) (Options, error) {
-	o := Options{Directory: c.ACMEDirectory, Email: c.ACMEEmail,
+	o := Options{Directory: c.ACMEDirectory, Email: c.ACMEEmail, Profile: c.ACMEProfile,
 		HTTPPort: listenPort(c.EdgeHTTP), TLSPort: listenPort(c.EdgeHTTPS)}
 	if c.ACMECARoot != "" {
 		b, err := os.ReadFile(c.ACMECARoot)

@@ -19,7 +19,7 @@ import (
 func newManager(t *testing.T, st *store.Store, p *acmetest.Pebble, bus *events.Bus, opt ...func(*certs.Options)) *certs.Manager {
 	t.Helper()
 	o := certs.Options{Store: st, Bus: bus, Logger: testutil.Logger(t), Directory: p.DirectoryURL, Roots: p.ServerRoots,
-		HTTPPort: p.HTTPPort, TLSPort: p.TLSPort, RenewCheckInterval: time.Second,
+		HTTPPort: p.HTTPPort, TLSPort: p.TLSPort, RenewCheckInterval: time.Second, Profile: acmetest.DefaultProfile,
 		DNS: &certs.RFC2136{Nameserver: p.DNS.Addr, KeyName: p.DNS.KeyName, Secret: p.DNS.KeySecret,
 			Algorithm: p.DNS.Algorithm},
 		DNSResolvers: []string{p.DNS.Addr}}

@@ -39,7 +39,7 @@ func TestServeEdgeObtainsACMECertificate(t *testing.T) {
 		pb.Forward(t, httpAddr, httpsAddr)
 		args := []string{"--data-dir", t.TempDir(), "--database", e.DSN(t), "--prefix", prefix,
 			"--edge-http", httpAddr, "--edge-https", httpsAddr, "--publish", "loopback",
-			"--acme-directory", pb.DirectoryURL, "--acme-ca-root", caRoot}
+			"--acme-directory", pb.DirectoryURL, "--acme-ca-root", caRoot, "--acme-profile", acmetest.DefaultProfile}
 		env := []string{"DOGETOK=" + cliToken}
 		p := startServe(t, env, args...)
 		t.Cleanup(func() { dockertest.Cleanup(t, prefix+"-site") })
@@ -70,18 +70,23 @@ func TestServeEdgeObtainsACMECertificate(t *testing.T) {
 
 		// The certificate is obtained from Pebble (in the background or on the first handshake).
 		var issuer string
+		var lifetime time.Duration
 		waitFor(t, "the app over HTTPS with Pebble's certificate", func() (bool, string) {
 			res, body, err := get(secure)
 			if err != nil {
 				return false, err.Error() + "\n" + p.stderr.String()
 			}
 			if res.TLS != nil && len(res.TLS.PeerCertificates) > 0 {
-				issuer = res.TLS.PeerCertificates[0].Issuer.CommonName
+				leaf := res.TLS.PeerCertificates[0]
+				issuer, lifetime = leaf.Issuer.CommonName, leaf.NotAfter.Sub(leaf.NotBefore)
 			}
 			return res.StatusCode == 200 && body == "web v1", fmt.Sprintf("%d %q", res.StatusCode, body)
 		})
 		if !strings.Contains(strings.ToLower(issuer), "pebble") {
 			t.Errorf("the certificate's issuer is %q, not Pebble's", issuer)
+		}
+		if lifetime < 24*time.Hour { // --acme-profile reached the order: Pebble's default profile is 90 days
+			t.Errorf("the certificate lives %s; --acme-profile %s asks for 90 days", lifetime, acmetest.DefaultProfile)
 		}
 		orders := pb.Orders()
 
@@ -94,6 +99,7 @@ func TestServeEdgeObtainsACMECertificate(t *testing.T) {
 		}
 
 		// Started again, serve presents the certificate it stored: no new order.
+		first := p
 		p.stop(t)
 		tr.CloseIdleConnections()
 		p = startServe(t, env, args...)
@@ -105,7 +111,8 @@ func TestServeEdgeObtainsACMECertificate(t *testing.T) {
 			return res.StatusCode == 200 && body == "web v1", fmt.Sprintf("%d %q", res.StatusCode, body)
 		})
 		if n := pb.Orders(); n != orders {
-			t.Errorf("Pebble created %d orders after the restart", n-orders)
+			t.Errorf("Pebble created %d orders after the restart; the first process's log:\n%s\nthe second's:\n%s",
+				n-orders, first.stderr, p.stderr)
 		}
 		mustCLI(t, p.url, "app", "uninstall", "site", "--purge")
 	})

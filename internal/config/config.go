@@ -55,6 +55,7 @@ type Config struct {
 	ACMEDirectory string `koanf:"acme-directory"`
 	ACMEEmail     string `koanf:"acme-email"`
 	ACMECARoot    string `koanf:"acme-ca-root"` // a PEM file of extra roots to trust when talking to the ACME server
+	ACMEProfile   string `koanf:"acme-profile"` // the ACME certificate profile to ask for; empty: the CA's choice
 	// DNS-01 for wildcard names; environment only, as lego names them (the secrets never show in ps).
 	DNSProvider      string `koanf:"dns-provider"`
 	RFC2136Server    string `koanf:"rfc2136-nameserver"`
@@ -106,6 +107,7 @@ var envNames = map[string]string{
 	"STACKHUB_ACME_DIRECTORY":  "acme-directory",
 	"STACKHUB_ACME_EMAIL":      "acme-email",
 	"STACKHUB_ACME_CA_ROOT":    "acme-ca-root",
+	"STACKHUB_ACME_PROFILE":    "acme-profile",
 	"RFC2136_NAMESERVER":       "rfc2136-nameserver",
 	"RFC2136_TSIG_KEY":         "rfc2136-tsig-key",
 	"RFC2136_TSIG_SECRET":      "rfc2136-tsig-secret",
@@ -136,6 +138,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("acme-directory", "https://acme-v02.api.letsencrypt.org/directory", "the ACME directory URL (env STACKHUB_ACME_DIRECTORY)")
 	fs.String("acme-email", "", "the ACME account's contact address (env STACKHUB_ACME_EMAIL)")
 	fs.String("acme-ca-root", "", "a PEM file of extra roots to trust when talking to the ACME server (env STACKHUB_ACME_CA_ROOT)")
+	fs.String("acme-profile", "", "the ACME certificate profile to ask for, one the CA's directory lists, e.g. classic or shortlived; empty: the CA's choice (env STACKHUB_ACME_PROFILE)")
 	fs.String("store-order", DefaultStoreOrder, "the stores whose version an install takes when it names none, most preferred first; stores not listed come after, by name (env STACKHUB_STORE_ORDER)")
 	fs.String("max-stack-size", strconv.Itoa(catalog.DefaultMaxSize), "bytes a stack that an ordinary user publishes may hold, compose, .env and files together; the administrator's imports may hold 64 MiB (env STACKHUB_MAX_STACK_SIZE)")
 	fs.String("require-2fa", "false", "operators and admin users must set up a second factor (an authenticator app or a passkey) before they can do anything else (env STACKHUB_REQUIRE_2FA)")
@@ -249,10 +252,16 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// profileName is what an ACME profile name may be (RFC draft-ietf-acme-profiles: a short token).
+var profileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
 // validateCerts checks the ACME and DNS-01 settings.
 func (c *Config) validateCerts() error {
 	if u, err := url.Parse(c.ACMEDirectory); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("--acme-directory %q: want the ACME directory's URL, https://…/directory", c.ACMEDirectory)
+	}
+	if c.ACMEProfile != "" && !profileName.MatchString(c.ACMEProfile) {
+		return fmt.Errorf("--acme-profile %q: want a profile name the CA's directory lists (letters, digits, - and _), e.g. classic", c.ACMEProfile)
 	}
 	switch c.DNSProvider {
 	case "":

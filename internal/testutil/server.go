@@ -213,7 +213,7 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	if opt.Edge != nil {
 		httpLn, httpsLn = listenLoopback(t), listenLoopback(t)
 		if pb := opt.Edge.Pebble; pb != nil {
-			co.Directory, co.Roots = pb.DirectoryURL, pb.ServerRoots
+			co.Directory, co.Roots, co.Profile = pb.DirectoryURL, pb.ServerRoots, acmetest.DefaultProfile
 			co.HTTPPort, co.TLSPort = httpLn.Addr().(*net.TCPAddr).Port, httpsLn.Addr().(*net.TCPAddr).Port
 			pb.Forward(t, httpLn.Addr().String(), httpsLn.Addr().String())
 		}

@@ -37,6 +37,11 @@ import (
 // Zone is the DNS zone of the test names: every name under it resolves to 127.0.0.1.
 const Zone = "stackhub.test"
 
+// DefaultProfile is the ACME profile of long-lived (90-day) certificates. Name it in every order: Pebble picks a
+// profile at random for an order that names none, so a test that counts orders would otherwise get a short-lived
+// certificate, renewed under it, half the time.
+const DefaultProfile = "default"
+
 // ShortProfile is the ACME profile whose certificates live ShortLifetime, for renewal tests.
 const ShortProfile = "shortlived"
 
@@ -120,8 +125,8 @@ func Start() (*Pebble, error) {
 	}
 	store := db.NewMemoryStore()
 	p.ca = ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{
-		"default":    {Description: "90 days"},
-		ShortProfile: {Description: "short-lived, for renewal tests", ValidityPeriod: uint64(ShortLifetime / time.Second)},
+		DefaultProfile: {Description: "90 days"},
+		ShortProfile:   {Description: "short-lived, for renewal tests", ValidityPeriod: uint64(ShortLifetime / time.Second)},
 	})
 	v := va.New(logger, p.HTTPPort, p.TLSPort, false, d.Addr, store)
 	w := wfe.New(logger, store, v, p.ca, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
