@@ -198,15 +198,7 @@ func TestSwarmNodeDown(t *testing.T) {
 	nodeAvailability(t, sw.Manager, manager, "active")
 	waitRoute(t, s, "move.test", "moving", sw.Addrs[1])
 
-	swarmtest.StopNode(t, 2)
-	restarted := false
-	restart := func() {
-		if !restarted {
-			restarted = true
-			swarmtest.StartNode(t, 2)
-		}
-	}
-	t.Cleanup(restart)
+	restart := swarmtest.StopNodeAwhile(t, 2)
 	waitEvent(t, statuses, "pinned to show its node down", func(ev host.StatusEvent) bool {
 		return ev.Instance == "pinned" && ev.Status == "2" && ev.Info == "node "+worker+", where it is placed, is down"
 	})

@@ -513,15 +513,7 @@ func TestNodeDown(t *testing.T) {
 		t.Fatalf("solo answered %q, want it on %s", body, hostnames[1])
 	}
 
-	swarmtest.StopNode(t, 2)
-	restarted := false
-	restart := func() {
-		if !restarted {
-			restarted = true
-			swarmtest.StartNode(t, 2)
-		}
-	}
-	t.Cleanup(restart)
+	restart := swarmtest.StopNodeAwhile(t, 2)
 	waitStatus(t, e, solo.Name, "solo to move to node 1", func(st *engine.Status) bool {
 		return len(st.Services) == 1 && st.Services[0].State == "running" && st.Services[0].Node == hostnames[0]
 	})

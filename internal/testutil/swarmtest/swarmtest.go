@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -70,6 +71,17 @@ func StopNode(t testing.TB, n int) { harness(t, "stop-node", n) }
 
 // StartNode: see StopNode.
 func StartNode(t testing.TB, n int) { harness(t, "start-node", n) }
+
+// StopNodeAwhile stops node n's engine and returns what starts it again; the test's cleanup starts it if the test
+// has not (a failing test must not leave the shared Swarm a node short).
+func StopNodeAwhile(t testing.TB, n int) (restart func()) {
+	t.Helper()
+	StopNode(t, n)
+	var once sync.Once
+	restart = func() { once.Do(func() { StartNode(t, n) }) }
+	t.Cleanup(restart)
+	return restart
+}
 
 func harness(t testing.TB, verb string, n int) {
 	t.Helper()
