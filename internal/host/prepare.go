@@ -227,27 +227,17 @@ func (s *Service) bookFixedPorts(ctx context.Context, name string, p *engine.Pro
 		return err
 	}
 	var out []store.PortBooking
-	services := slices.Sorted(maps.Keys(p.Services))
-	for _, svc := range services {
-		for _, pc := range p.Services[svc].Ports {
-			proto := cmp.Or(pc.Protocol, "tcp")
-			lo, hi, ok := portRange(pc.Published)
-			if !ok {
-				continue
-			}
-			for port := lo; port <= hi; port++ {
-				key := proto + strconv.Itoa(port)
-				if own[key] {
-					continue
-				}
-				if held[key] || proto == "tcp" && published[port] || !canBind(proto, port) {
-					return apperr.New(apperr.Conflict, "port %d/%s, which service %s publishes as a fixed host port, "+
-						"is already in use; free it, then try again", port, proto, svc)
-				}
-				own[key] = true
-				out = append(out, store.PortBooking{Port: port, Protocol: proto, Instance: name, Variable: "service " + svc})
-			}
+	for _, hp := range publishedPorts(p) {
+		key := hp.proto + strconv.Itoa(hp.port)
+		if own[key] {
+			continue
 		}
+		if held[key] || hp.proto == "tcp" && published[hp.port] || !canBind(hp.proto, hp.port) {
+			return apperr.New(apperr.Conflict, "port %d/%s, which service %s publishes as a fixed host port, "+
+				"is already in use; free it, then try again", hp.port, hp.proto, hp.service)
+		}
+		own[key] = true
+		out = append(out, store.PortBooking{Port: hp.port, Protocol: hp.proto, Instance: name, Variable: "service " + hp.service})
 	}
 	return s.store.Tx(ctx, func(q *store.Q) error {
 		for _, b := range out {
@@ -257,6 +247,27 @@ func (s *Service) bookFixedPorts(ctx context.Context, name string, p *engine.Pro
 		}
 		return nil
 	})
+}
+
+// hostPort is one host port a project publishes.
+type hostPort struct {
+	service, proto string
+	port           int
+}
+
+// publishedPorts lists the host ports p publishes, its services in name order.
+func publishedPorts(p *engine.Project) []hostPort {
+	var out []hostPort
+	for _, svc := range slices.Sorted(maps.Keys(p.Services)) {
+		for _, pc := range p.Services[svc].Ports {
+			if lo, hi, ok := portRange(pc.Published); ok {
+				for port := lo; port <= hi; port++ {
+					out = append(out, hostPort{svc, cmp.Or(pc.Protocol, "tcp"), port})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // portRange reads a published port, "8080" or "8000-8010"; ok is false when there is none.

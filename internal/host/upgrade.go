@@ -8,12 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/audit"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/catalog"
+	"github.com/stackhub/stackhub/internal/engine"
 	"github.com/stackhub/stackhub/internal/events"
 	"github.com/stackhub/stackhub/internal/store"
 )
@@ -398,8 +400,45 @@ func (s *Service) Rollback(ctx context.Context, a auth.Actor, name string) (_ *s
 			s.endUpgrade(ctx, r, rec, store.UpgradeFailed, err.Error(), backup.Path)
 			return
 		}
+		s.releaseUnused(ctx, inst)
 		s.endUpgrade(ctx, r, rec, store.UpgradeSucceeded, "", backup.Path)
 	})
+}
+
+// releaseUnused gives back the instance's port bookings its project no longer uses, after a rollback restored an
+// older version's files: a booking stays when its setting is still in the project's .env with that port, or when
+// the project publishes the port.
+func (s *Service) releaseUnused(ctx context.Context, inst *store.Instance) {
+	p, err := engine.Load(ctx, inst.Project, s.projectDir(inst.Name))
+	if err != nil {
+		s.log.Error("release unused ports", "instance", inst.Name, "err", err)
+		return
+	}
+	used := map[string]bool{}
+	for _, hp := range publishedPorts(p) {
+		used[hp.proto+strconv.Itoa(hp.port)] = true
+	}
+	var unused []store.PortBooking
+	bookings, err := s.store.Q().PortBookings(ctx, inst.Name)
+	for _, b := range bookings {
+		inEnv := b.Variable != "" && p.Environment[b.Variable] == strconv.Itoa(b.Port)
+		if !inEnv && !used[b.Protocol+strconv.Itoa(b.Port)] {
+			unused = append(unused, b)
+		}
+	}
+	if err == nil {
+		err = s.store.Tx(ctx, func(q *store.Q) error {
+			for _, b := range unused {
+				if err := q.ReleasePort(ctx, b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		s.log.Error("release unused ports", "instance", inst.Name, "err", err)
+	}
 }
 
 // rollbackTarget is the upgrade a rollback undoes: the last successful upgrade (recs are newest first) to the

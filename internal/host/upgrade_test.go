@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,9 +59,9 @@ func TestPublishInstallUpgradeRollback(t *testing.T) {
 			s.Want(201, owner, "POST", fmt.Sprintf("/app/%d/update", aid), map[string]any{"ver": ver, "updates": "release " + ver,
 				"stack": stackFor(lib, readyAfter, extraEnv...)})
 		}
-		adminPort := fmt.Sprintf("W9_ADMIN_PORT_SET=%d\n", lib.BasePort+1) // v3 and v4 book a second port
+		adminPort := fmt.Sprintf("W9_ADMIN_PORT_SET=%d\n", lib.BasePort+1) // v2, v3 and v4 book a second port
 		publish("v1", "0")
-		publish("v2", "0")
+		publish("v2", "0", adminPort)
 		publish("v3", "3600", adminPort) // never healthy
 		publish("v4", "0", adminPort)    // its image exists nowhere
 		var versions []map[string]any
@@ -82,6 +83,16 @@ func TestPublishInstallUpgradeRollback(t *testing.T) {
 
 		c := client.New(s.URL, tu.AdminToken)
 		ctx := t.Context()
+		bookedVars := func() string {
+			var info struct{ Ports []struct{ Variable string } }
+			s.Want(200, tu.Admin, "GET", "/api/v1/installs/ver", nil).JSON(t, &info)
+			var vars []string
+			for _, p := range info.Ports {
+				vars = append(vars, p.Variable)
+			}
+			slices.Sort(vars)
+			return strings.Join(vars, ",")
+		}
 		res, err := c.Install(ctx, client.InstallRequest{App: "versioned", Name: "ver", Version: "v1"})
 		if err != nil {
 			t.Fatal(err)
@@ -111,6 +122,9 @@ func TestPublishInstallUpgradeRollback(t *testing.T) {
 		if got := httpGet(t, base+"/data"); got != "precious" {
 			t.Errorf("data after upgrade = %q", got)
 		}
+		if got := bookedVars(); got != "W9_ADMIN_PORT_SET,W9_HTTP_PORT_SET" {
+			t.Errorf("after the upgrade to v2 the instance books %s, want its admin port too", got)
+		}
 		backups, _ := c.Backups(ctx, "ver")
 		if len(backups) != 1 || backups[0].Version != "v1" || len(backups[0].Volumes) != 1 {
 			t.Fatalf("backups = %+v", backups)
@@ -128,6 +142,9 @@ func TestPublishInstallUpgradeRollback(t *testing.T) {
 		if got := httpGet(t, base+"/data"); got != "precious" {
 			t.Errorf("data after rollback = %q", got)
 		}
+		if got := bookedVars(); got != "W9_HTTP_PORT_SET" { // v1 has no admin port: the rollback gave it back
+			t.Errorf("after the rollback to v1 the instance books %s, want only W9_HTTP_PORT_SET", got)
+		}
 
 		// v3 never becomes healthy: the upgrade restores v1 by itself and records why.
 		job := runJob(t, c, func() (*client.Job, error) { return c.Upgrade(ctx, "ver", "v3") })
@@ -141,15 +158,6 @@ func TestPublishInstallUpgradeRollback(t *testing.T) {
 			t.Errorf("data after the automatic rollback = %q", got)
 		}
 		// The port v3 booked went back with it.
-		bookedVars := func() string {
-			var info struct{ Ports []struct{ Variable string } }
-			s.Want(200, tu.Admin, "GET", "/api/v1/installs/ver", nil).JSON(t, &info)
-			var vars []string
-			for _, p := range info.Ports {
-				vars = append(vars, p.Variable)
-			}
-			return strings.Join(vars, ",")
-		}
 		if got := bookedVars(); got != "W9_HTTP_PORT_SET" {
 			t.Errorf("after the rolled-back upgrade the instance books %s, want only W9_HTTP_PORT_SET", got)
 		}
