@@ -76,8 +76,9 @@ func TestInterruptedUpgradeAndRollback(t *testing.T) {
 			t.Fatal(err)
 		}
 		for ver, readyAfter := range map[string]string{"v2": "3600", "v3": "0"} {
-			env := fmt.Sprintf("W9_ID=web\nW9_VERSION=%s\nW9_DIST=community\nW9_NETWORK=%s\nW9_HTTP_PORT_SET=%d\nW9_POWER_PASSWORD=changeme\nREADY_AFTER=%s\n",
-				ver, lib.Network, lib.BasePort, readyAfter)
+			// v2 and v3 book a second port, which must go back when v1 is restored.
+			env := fmt.Sprintf("W9_ID=web\nW9_VERSION=%s\nW9_DIST=community\nW9_NETWORK=%s\nW9_HTTP_PORT_SET=%d\nW9_ADMIN_PORT_SET=%d\nW9_POWER_PASSWORD=changeme\nREADY_AFTER=%s\n",
+				ver, lib.Network, lib.BasePort, lib.BasePort+1, readyAfter)
 			publish := fmt.Sprintf(`{"ver":%q,"stack":{"compose":%q,"env":%q}}`, ver, tu.WebCompose, env)
 			req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v1/apps/%d/versions", p.url, imported.App), strings.NewReader(publish))
 			req.Header.Set("Authorization", "Bearer "+cliToken)
@@ -145,6 +146,16 @@ func TestInterruptedUpgradeAndRollback(t *testing.T) {
 			}
 			return j, rec
 		}
+		booked := func() string {
+			var info struct{ Ports []struct{ Variable string } }
+			getJSON(t, p.url+"/api/v1/installs/site", &info)
+			var vars []string
+			for _, b := range info.Ports {
+				vars = append(vars, b.Variable)
+			}
+			slices.Sort(vars)
+			return strings.Join(vars, ",")
+		}
 		runsV1 := func(when string) {
 			t.Helper()
 			if in, err := c.Instance(ctx, "site"); err != nil || in.Status != "1" || in.Version != "v1" {
@@ -155,6 +166,9 @@ func TestInterruptedUpgradeAndRollback(t *testing.T) {
 			}
 			if got := body(base + "/data"); got != "precious" {
 				t.Errorf("data %s = %q", when, got)
+			}
+			if got := booked(); got != "W9_HTTP_PORT_SET" {
+				t.Errorf("%s the instance books %s, want only v1's W9_HTTP_PORT_SET", when, got)
 			}
 		}
 
@@ -172,6 +186,9 @@ func TestInterruptedUpgradeAndRollback(t *testing.T) {
 		mustCLI(t, p.url, "app", "upgrade", "site", "--version", "v3")
 		if got := body(base + "/data"); got != "precious" {
 			t.Fatalf("data on v3 = %q", got)
+		}
+		if got := booked(); got != "W9_ADMIN_PORT_SET,W9_HTTP_PORT_SET" {
+			t.Errorf("on v3 the instance books %s, want its admin port too", got)
 		}
 		j, rec = crash(func() (*client.Job, error) { return c.Rollback(ctx, "site") }, "web v1")
 		if rec["result"] != "succeeded" || rec["to"] != "v1" || rec["snapshot"] == "" || j.State != "succeeded" {

@@ -55,6 +55,7 @@ func (s *Service) settleUpgrade(ctx context.Context, r *run, inst *store.Instanc
 		r.note("done", fmt.Sprintf("the server stopped after the %s had finished", rec.Kind), -1)
 		s.endUpgrade(ctx, r, rec, store.UpgradeSucceeded, "", path)
 	case backup == nil && rec.Kind == "upgrade":
+		s.releaseUnused(ctx, inst) // what its staging render booked
 		s.endUpgrade(ctx, r, rec, store.UpgradeFailed, fmt.Sprintf("%s before its snapshot was complete; nothing was changed, %s still runs %s",
 			interrupted, inst.Name, inst.Version), "")
 	case backup == nil:
@@ -69,6 +70,7 @@ func (s *Service) settleUpgrade(ctx context.Context, r *run, inst *store.Instanc
 			s.endUpgrade(ctx, r, rec, store.UpgradeFailed, cause, path)
 			return
 		}
+		s.releaseUnused(ctx, inst)
 		if rec.Kind == "rollback" { // restoring that snapshot is what the rollback was for
 			s.endUpgrade(ctx, r, rec, store.UpgradeSucceeded, "", path)
 			return
