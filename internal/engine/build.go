@@ -1,15 +1,21 @@
 package engine
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 )
 
 // LabelBuild is on every image StackHub builds from a template's files; its value is the content hash.
@@ -26,10 +32,17 @@ const BuildRepo = "stackhub-build"
 // install, which would defeat the cache), .configs holds rendered configs.
 var buildSkipped = map[string]bool{".env": true, ".configs": true}
 
-// BuildFiles lists the regular files of a build context, relative and sorted, without buildSkipped at its top.
-func BuildFiles(dir string) ([]string, error) {
+// BuildFiles lists the regular files of a build context, relative and sorted: without buildSkipped at its top, and
+// without what the context's .dockerignore excludes, read as the docker CLI reads it (github.com/moby/patternmatcher,
+// the CLI's own matcher). As there, the Dockerfile and the .dockerignore are always sent: the build needs them.
+func BuildFiles(dir, dockerfile string) ([]string, error) {
+	ignore, err := readDockerignore(dir)
+	if err != nil {
+		return nil, err
+	}
+	keep := map[string]bool{".dockerignore": true, path.Clean(filepath.ToSlash(cmp.Or(dockerfile, "Dockerfile"))): true}
 	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -40,13 +53,43 @@ func BuildFiles(dir string) ([]string, error) {
 			}
 			return nil
 		}
-		if d.Type().IsRegular() {
-			out = append(out, filepath.ToSlash(rel))
+		if !d.Type().IsRegular() {
+			return nil
 		}
+		rel = filepath.ToSlash(rel)
+		if ignore != nil && !keep[rel] {
+			if skip, err := ignore.MatchesOrParentMatches(rel); err != nil {
+				return fmt.Errorf(".dockerignore: %w", err)
+			} else if skip {
+				return nil
+			}
+		}
+		out = append(out, rel)
 		return nil
 	})
 	slices.Sort(out)
 	return out, err
+}
+
+// readDockerignore reads the context's .dockerignore; nil when there is none.
+func readDockerignore(dir string) (*patternmatcher.PatternMatcher, error) {
+	f, err := os.Open(filepath.Join(dir, ".dockerignore"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	patterns, err := ignorefile.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf(".dockerignore: %w", err)
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return nil, fmt.Errorf(".dockerignore: %w", err)
+	}
+	return pm, nil
 }
 
 // tagBuilds names the image of every service with a build section after the hash of its context, Dockerfile,
@@ -70,7 +113,7 @@ func tagBuilds(p *Project) error {
 // buildHash hashes everything a build reads.
 func buildHash(dir, dockerfile, inline, target string, args map[string]*string) (string, error) {
 	h := sha256.New()
-	files, err := BuildFiles(dir)
+	files, err := BuildFiles(dir, dockerfile)
 	if err != nil {
 		return "", err
 	}

@@ -24,7 +24,7 @@ import (
 func (e *Engine) build(ctx context.Context, project, service string, s types.ServiceConfig, progress func(engine.Progress)) error {
 	b := s.Build
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeContext(pw, b.Context, b.DockerfileInline)) }()
+	go func() { pw.CloseWithError(writeContext(pw, b.Context, b.Dockerfile, b.DockerfileInline)) }()
 	dockerfile := b.Dockerfile
 	if b.DockerfileInline != "" {
 		dockerfile = inlineDockerfile
@@ -72,8 +72,8 @@ func (e *Engine) build(ctx context.Context, project, service string, s types.Ser
 const inlineDockerfile = ".stackhub.Dockerfile"
 
 // writeContext writes the build context dir (as engine.BuildFiles lists it) as a tar stream, with fixed times.
-func writeContext(w io.Writer, dir, inline string) error {
-	files, err := engine.BuildFiles(dir)
+func writeContext(w io.Writer, dir, dockerfile, inline string) error {
+	files, err := engine.BuildFiles(dir, dockerfile)
 	if err != nil {
 		return err
 	}

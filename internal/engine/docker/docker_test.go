@@ -4,6 +4,7 @@ package docker
 // pulled here); every test uses its own project name and removes what it created, failed or not.
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -832,6 +833,43 @@ func TestPullPolicy(t *testing.T) {
 	stages, err = pull("always", img)
 	if err == nil || !strings.Contains(err.Error(), "pull "+img) || !slices.Contains(stages, "pull:") {
 		t.Errorf("always with the image here: %v, stages %v; want a pull tried (and failed: no registry)", err, stages)
+	}
+}
+
+// TestBuildHonoursDockerignore: on the real Engine, what the build context's .dockerignore excludes is not in the
+// image (a pattern, a folder less an exception), and the install's .env never is.
+func TestBuildHonoursDockerignore(t *testing.T) {
+	t.Parallel()
+	dockertest.Image(t, "stackhub-test/web:v1")
+	v := newEnv(t, "services:\n  web:\n    build:\n      context: .\n", nil, map[string]string{
+		"Dockerfile":    "FROM stackhub-test/web:v1\nCOPY . /ctx/\n",
+		".dockerignore": "*.secret\nlogs/\n!logs/keep.log\n",
+		"app.txt":       "unique to " + t.Name() + " " + t.TempDir(),
+		"db.secret":     "s3cret",
+		"logs/a.log":    "noise",
+		"logs/keep.log": "kept",
+	})
+	img := v.p.Services["web"].Image
+	t.Cleanup(func() { _, _ = v.cli.ImageRemove(context.Background(), img, client.ImageRemoveOptions{Force: true}) })
+	if err := v.e.Pull(ctxT(t, time.Minute), v.p, nil); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(dockertest.Docker(t, "create", img))
+	t.Cleanup(func() { dockertest.Docker(t, "rm", id) })
+	tr := tar.NewReader(strings.NewReader(dockertest.Docker(t, "export", id)))
+	var files []string
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		if rel, ok := strings.CutPrefix(h.Name, "ctx/"); ok && h.Typeflag == tar.TypeReg {
+			files = append(files, rel)
+		}
+	}
+	slices.Sort(files)
+	if got, want := strings.Join(files, " "), ".dockerignore Dockerfile app.txt docker-compose.yml logs/keep.log"; got != want {
+		t.Errorf("the image holds %s\nwant %s", got, want)
 	}
 }
 
