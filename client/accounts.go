@@ -41,3 +41,9 @@ func (c *Client) RevokeToken(ctx context.Context, id string) error {
 func (c *Client) SetRole(ctx context.Context, user, role string) error {
 	return c.do(ctx, http.MethodPut, "/api/v1/users/"+url.PathEscape(user)+"/role", map[string]string{"role": role}, nil)
 }
+
+// ResetSecondFactors removes a user's second factors (TOTP, recovery codes, passkeys) and ends their sessions
+// (admin).
+func (c *Client) ResetSecondFactors(ctx context.Context, user string) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/users/"+url.PathEscape(user)+"/second-factors", nil, nil)
+}

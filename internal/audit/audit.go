@@ -25,6 +25,7 @@ const (
 	Stop         = "stop"
 	Restart      = "restart"
 	RoleSet      = "role_set"
+	FactorsReset = "second_factors_reset"
 	TokenCreate  = "token_create"
 	TokenRevoke  = "token_revoke"
 	UserCreate   = "user_create"
@@ -35,7 +36,7 @@ const (
 )
 
 // Actions lists every action above, for the webhook patterns and the admin page's filter.
-var Actions = []string{Install, Upgrade, Rollback, Uninstall, UninstallAll, Start, Stop, Restart, RoleSet,
+var Actions = []string{Install, Upgrade, Rollback, Uninstall, UninstallAll, Start, Stop, Restart, RoleSet, FactorsReset,
 	TokenCreate, TokenRevoke, UserCreate, UserDisable, UserEnable, WebhookAdd, WebhookDel}
 
 // Log writes audit records and publishes each as an admin-only audit.<action> event.

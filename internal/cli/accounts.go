@@ -10,7 +10,7 @@ import (
 
 func userCmd() *cobra.Command {
 	r := &remote{}
-	cmd := &cobra.Command{Use: "user", Short: "Users' roles (admin)"}
+	cmd := &cobra.Command{Use: "user", Short: "Users' roles and lost second factors (admin)"}
 	r.flags(cmd)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "role NAME ROLE",
@@ -23,6 +23,20 @@ func userCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s is now %s\n", args[0], args[1])
+			return nil
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use:   "reset-2fa NAME",
+		Short: "Remove a user's second factors (TOTP, recovery codes, passkeys) when they lost them; their sessions end",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := r.ctx(cmd)
+			defer cancel()
+			if err := r.client().ResetSecondFactors(ctx, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s has no second factor now; they sign in with their password\n", args[0])
 			return nil
 		},
 	})

@@ -297,6 +297,21 @@ func TestReplicasBehaveAsOne(t *testing.T) {
 		}
 	})
 
+	t.Run("the admin resets a user's second factors with the CLI", func(t *testing.T) {
+		newHubUser(t, a.url, "dave")
+		if out := mustCLI(t, b.url, "user", "reset-2fa", "dave"); !strings.Contains(out, "dave has no second factor now") {
+			t.Errorf("reset-2fa said %q", out)
+		}
+		if _, stderr, code := runCLI(t, b.url, "user", "reset-2fa", "nobody"); code == 0 || !strings.Contains(stderr, `no user named "nobody"`) {
+			t.Errorf("reset-2fa of nobody: exit %d, %q", code, stderr)
+		}
+		var recs []struct{ Target, Outcome string }
+		getJSON(t, a.url+"/api/v1/audit?action=second_factors_reset", &recs)
+		if len(recs) != 2 || recs[1].Target != "user dave" {
+			t.Errorf("audit on the other process: %+v, want both resets, dave's first", recs)
+		}
+	})
+
 	t.Run("ten wrong passwords spread over both trip the shared limit", func(t *testing.T) {
 		// carol never logged in: no process has her password verified in its cache.
 		carol := newHubUser(t, a.url, "carol")
@@ -313,6 +328,7 @@ func TestReplicasBehaveAsOne(t *testing.T) {
 			}
 		}
 	})
+
 }
 
 func (u hubUser) String() string { return strconv.FormatInt(u.uid, 10) }

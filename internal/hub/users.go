@@ -410,6 +410,27 @@ func (s *Service) SetRoleOf(ctx context.Context, a auth.Actor, user, role string
 	return uid, s.SetRole(ctx, a, uid, role)
 }
 
+// ResetSecondFactorsOf removes every second factor of the user named by id or simple name (TOTP, recovery codes,
+// passkeys) and ends their sessions, for a user who lost them; admin only. They sign in with their password again
+// (and enrol anew where second factors are required). It returns the uid.
+func (s *Service) ResetSecondFactorsOf(ctx context.Context, a auth.Actor, user string) (uid int64, err error) {
+	defer func() { s.audit.Record(ctx, a, audit.FactorsReset, "user "+user, err) }()
+	if uid, err = s.resolveUser(ctx, a, user); err != nil {
+		return 0, err
+	}
+	if _, err := s.store.Q().Role(ctx, uid); err != nil {
+		return 0, notFound(err, "user", uid)
+	}
+	if err := s.store.Tx(ctx, func(q *store.Q) error { return q.DeleteSecondFactors(ctx, uid) }); err != nil {
+		return 0, err
+	}
+	if err := s.auth.EndSessions(ctx, uid); err != nil {
+		return 0, fmt.Errorf("end sessions of %d: %w", uid, err)
+	}
+	s.auth.Forget(uid)
+	return uid, nil
+}
+
 // resolveUser finds a user by id or simple name, for the admin only (nobody else learns who exists).
 func (s *Service) resolveUser(ctx context.Context, a auth.Actor, user string) (int64, error) {
 	if err := requireAdmin(a); err != nil {

@@ -60,6 +60,15 @@ func (q *Q) DeleteTOTP(ctx context.Context, uid int64) error {
 	return wrapErr(err, "delete totp of %d", uid)
 }
 
+// DeleteSecondFactors removes all of uid's second factors: the TOTP secret, the recovery codes and the passkeys.
+func (q *Q) DeleteSecondFactors(ctx context.Context, uid int64) error {
+	if err := q.DeleteTOTP(ctx, uid); err != nil {
+		return err
+	}
+	_, err := q.exec(ctx, `DELETE FROM passkeys WHERE uid = $1`, uid)
+	return wrapErr(err, "delete passkeys of %d", uid)
+}
+
 // RecoveryCode is the hash of one of a user's single-use recovery codes.
 type RecoveryCode struct {
 	N    int64

@@ -15,6 +15,7 @@ import (
 	"github.com/pquerna/otp"
 
 	"github.com/stackhub/stackhub/internal/auth"
+	"github.com/stackhub/stackhub/internal/store"
 	"github.com/stackhub/stackhub/internal/testutil"
 )
 
@@ -244,6 +245,66 @@ func TestTOTPOverHTTP(t *testing.T) {
 		}
 		// The GeekApk passhash cookie API is not behind the second factor, by contract.
 		s.Want(http.StatusOK, tina, "GET", "/api/v1/account/second-factors", nil)
+	})
+}
+
+// TestAdminResetsLostSecondFactors: a user who lost their authenticator is helped by the admin alone. The reset
+// removes the TOTP secret, the recovery codes and the passkeys, ends the user's sessions and is audited; afterwards
+// the password alone signs in. Nobody else may do it, and an unknown user is a 404.
+func TestAdminResetsLostSecondFactors(t *testing.T) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
+		s := testutil.StartServer(t, e, testutil.Options{})
+		clock := &testClock{now: time.Unix(1_800_000_000, 0)}
+		s.Auth.SetClock(clock.Now)
+		tina := s.NewUser("tina")
+		other := s.NewUser("other")
+		c := signIn(t, s, "tina")
+		var en auth.Enrolment
+		if st := sendJSON(t, c, "POST", s.URL+"/api/v1/account/totp", nil, &en); st != http.StatusOK {
+			t.Fatalf("enrol: %d", st)
+		}
+		if st := sendJSON(t, c, "POST", s.URL+"/api/v1/account/totp/confirm", map[string]string{"code": code(t, en.Secret, clock.Now())}, nil); st != http.StatusOK {
+			t.Fatalf("confirm: %d", st)
+		}
+		err := s.Store.Q().CreatePasskey(t.Context(), store.Passkey{ID: "lost-key", UID: tina.UID, Name: "lost phone",
+			PublicKey: []byte{1}, UserHandle: []byte{2}, AAGUID: make([]byte, 16), CreatedAt: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f auth.Factors
+		if sendJSON(t, c, "GET", s.URL+"/api/v1/account/second-factors", nil, &f) != http.StatusOK || !f.TOTP ||
+			f.RecoveryCodes != 10 || f.Passkeys != 1 {
+			t.Fatalf("factors before the reset: %+v", f)
+		}
+
+		s.Want(http.StatusForbidden, other, "DELETE", "/api/v1/users/tina/second-factors", nil)
+		s.Want(http.StatusForbidden, tina, "DELETE", "/api/v1/users/tina/second-factors", nil)
+		s.Want(http.StatusNotFound, testutil.Admin, "DELETE", "/api/v1/users/nobody/second-factors", nil)
+		if has, _ := s.Auth.HasSecondFactor(t.Context(), tina.UID); !has {
+			t.Fatal("a refused reset removed the second factors")
+		}
+		s.Want(http.StatusNoContent, testutil.Admin, "DELETE", "/api/v1/users/tina/second-factors", nil)
+
+		if signedInAs(t, s, c) {
+			t.Error("tina's session outlived the reset")
+		}
+		b := browserClient(t)
+		res, _ := post(t, b, s.URL+"/ui/signin", url.Values{"kind": {"user"}, "login": {"tina"}, "password": {"password of tina"}})
+		if res.StatusCode != http.StatusSeeOther || sessionCookie(res) == nil {
+			t.Fatalf("the password after the reset: %d, session %v; want signed in", res.StatusCode, sessionCookie(res))
+		}
+		if sendJSON(t, b, "GET", s.URL+"/api/v1/account/second-factors", nil, &f) != http.StatusOK || f.TOTP ||
+			f.RecoveryCodes != 0 || f.Passkeys != 0 {
+			t.Errorf("factors after the reset: %+v, want none", f)
+		}
+		if has, _ := s.Auth.HasSecondFactor(t.Context(), other.UID); has {
+			t.Error("another user gained a second factor")
+		}
+		audit := s.Want(http.StatusOK, testutil.Admin, "GET", "/api/v1/audit?action=second_factors_reset", nil).Text()
+		if strings.Count(audit, `"second_factors_reset"`) != 4 || !strings.Contains(audit, "user tina") {
+			t.Errorf("audit of the resets (three refused, one done): %s", audit)
+		}
 	})
 }
 

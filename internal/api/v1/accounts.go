@@ -83,6 +83,10 @@ type AuditOutput struct {
 func (a *API) registerAccounts(api huma.API) {
 	huma.Register(api, huma.Operation{OperationID: "set-role", Method: http.MethodPut, Path: Prefix + "/users/{uid}/role",
 		Summary: "Set a user's role (admin); their sessions end", Tags: []string{"accounts"}}, a.setRole)
+	huma.Register(api, huma.Operation{OperationID: "reset-second-factors", Method: http.MethodDelete,
+		Path:    Prefix + "/users/{uid}/second-factors",
+		Summary: "Remove a user's second factors (TOTP, recovery codes, passkeys) when they lost them (admin); their sessions end",
+		Tags:    []string{"accounts"}, DefaultStatus: http.StatusNoContent}, a.resetSecondFactors)
 	tags := []string{"tokens"}
 	huma.Register(api, huma.Operation{OperationID: "create-token", Method: http.MethodPost, Path: Prefix + "/tokens",
 		Summary: "Create an API token for the caller; the answer is the only time the token is shown",
@@ -113,6 +117,18 @@ func (a *API) setRole(ctx context.Context, in *RoleInput) (*RoleOutput, error) {
 	out := &RoleOutput{}
 	out.Body.UID, out.Body.Role = uid, auth.Role(in.Body.Role)
 	return out, nil
+}
+
+// UserInput names a user.
+type UserInput struct {
+	User string `path:"uid" doc:"the user's id or simple name"`
+}
+
+func (a *API) resetSecondFactors(ctx context.Context, in *UserInput) (*struct{}, error) {
+	if _, err := a.hub.ResetSecondFactorsOf(ctx, actorOf(ctx), in.User); err != nil {
+		return nil, fail(err)
+	}
+	return nil, nil
 }
 
 func (a *API) createToken(ctx context.Context, in *CreateTokenInput) (*CreateTokenOutput, error) {
