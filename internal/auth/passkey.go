@@ -181,12 +181,19 @@ func (s *Service) DeletePasskey(ctx context.Context, a Actor, id string) error {
 }
 
 // BeginPasskeySignIn starts a sign-in with a passkey: alone (pending empty: any discoverable passkey of this
-// site, the browser lets the person pick), or as the second factor of a pending sign-in.
-func (s *Service) BeginPasskeySignIn(ctx context.Context, rp RelyingParty, pending string) (*Ceremony, error) {
+// site, the browser lets the person pick), or as the second factor of a pending sign-in. Anyone may start one
+// and each is a row until it expires, so the starts of a client address count in the credential limiter (under
+// a key of their own: they do not lock out its passwords); a passkey sign-in that succeeds clears them.
+func (s *Service) BeginPasskeySignIn(ctx context.Context, rp RelyingParty, pending, client string) (*Ceremony, error) {
 	w, err := relyingParty(rp)
 	if err != nil {
 		return nil, err
 	}
+	key := ceremonyKey(client)
+	if err := s.checkLimit(key); err != nil {
+		return nil, err
+	}
+	s.limiter.Fail(key)
 	if pending == "" {
 		assertion, sd, err := w.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
 		if err != nil {
@@ -211,6 +218,9 @@ func (s *Service) BeginPasskeySignIn(ctx context.Context, rp RelyingParty, pendi
 	}
 	return s.ceremony(ctx, ceremonySecond, p.UID, sd, assertion.Response)
 }
+
+// ceremonyKey is the limiter's key for the passkey sign-ins a client address starts.
+func ceremonyKey(client string) string { return "ceremony:" + client }
 
 // FinishPasskeySignIn checks the browser's answer to BeginPasskeySignIn (with the same pending sign-in, if any)
 // and opens the session.
@@ -261,6 +271,7 @@ func (s *Service) FinishPasskeySignIn(ctx context.Context, rp RelyingParty, cere
 	if err != nil {
 		return SignIn{}, fmt.Errorf("record passkey use: %w", err)
 	}
+	s.limiter.Reset(ceremonyKey(client))
 	if kind == ceremonySecond {
 		return s.finishPending(ctx, pending, Credentials{Client: client})
 	}

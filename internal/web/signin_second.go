@@ -93,7 +93,7 @@ func (u *UI) passkeyOptions(w http.ResponseWriter, r *http.Request) {
 			pending = "none" // an expired pending sign-in, not a passkey-alone sign-in
 		}
 	}
-	c, err := u.d.Auth.BeginPasskeySignIn(r.Context(), reqauth.RelyingParty(r), pending)
+	c, err := u.d.Auth.BeginPasskeySignIn(r.Context(), reqauth.RelyingParty(r), pending, reqauth.ClientAddr(r))
 	if err != nil {
 		u.failJSON(w, r, err)
 		return

@@ -342,3 +342,29 @@ func TestTOTPRateLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestPasskeyStartsLimited: anyone may start a passkey sign-in, and each start is kept until it expires, so one
+// address gets as many starts as the limiter allows failures; past that 429, while its password sign-in (another
+// key) still works.
+func TestPasskeyStartsLimited(t *testing.T) {
+	t.Parallel()
+	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
+		s := testutil.StartServer(t, e, testutil.Options{Limiter: auth.NewLimiter(3, time.Minute)})
+		s.NewUser("tina")
+		b := browserClient(t)
+		options := strings.Replace(s.URL, "127.0.0.1", "localhost", 1) + "/ui/signin/passkey/options" // a relying party needs a name
+		for i := range 3 {
+			var c auth.Ceremony
+			if st := sendJSON(t, b, "POST", options, map[string]bool{"second": false}, &c); st != http.StatusOK || len(c.ID) != 64 {
+				t.Fatalf("start %d: %d %+v", i+1, st, c)
+			}
+		}
+		if st := sendJSON(t, b, "POST", options, map[string]bool{"second": false}, nil); st != http.StatusTooManyRequests {
+			t.Fatalf("a start past the limit: %d, want 429", st)
+		}
+		if res, _ := post(t, b, s.URL+"/ui/signin", url.Values{"kind": {"user"}, "login": {"tina"},
+			"password": {"password of tina"}}); res.StatusCode != http.StatusSeeOther || sessionCookie(res) == nil {
+			t.Fatalf("the password past the passkey starts' limit: %d, session %v", res.StatusCode, sessionCookie(res))
+		}
+	})
+}
