@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/testutil"
@@ -17,9 +16,7 @@ import (
 func TestRequireSecondFactor(t *testing.T) {
 	t.Parallel()
 	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
-		s := testutil.StartServer(t, e, testutil.Options{})
-		clock := &testClock{now: time.Unix(1_800_000_000, 0)}
-		s.Auth.SetClock(clock.Now)
+		s, clock := clockedServer(t, e, testutil.Options{})
 		op := s.NewUser("olga")
 		s.NewUser("mia")
 		s.Want(200, testutil.Admin, "PUT", fmt.Sprintf("/api/v1/users/%d/role", op.UID), map[string]string{"role": "operator"})

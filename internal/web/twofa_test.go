@@ -38,6 +38,28 @@ func (c *testClock) Step() {
 	c.now = c.now.Add(30 * time.Second)
 }
 
+// clockedServer starts a test server whose TOTP clock moves only when the test moves it.
+func clockedServer(t *testing.T, e testutil.Engine, opt testutil.Options) (*testutil.Server, *testClock) {
+	t.Helper()
+	s := testutil.StartServer(t, e, opt)
+	clock := &testClock{now: time.Unix(1_800_000_000, 0)}
+	s.Auth.SetClock(clock.Now)
+	return s, clock
+}
+
+// totpOn enrols and confirms TOTP for the user signed in on c, and answers the enrolment.
+func totpOn(t *testing.T, s *testutil.Server, c *http.Client, clock *testClock) auth.Enrolment {
+	t.Helper()
+	var en auth.Enrolment
+	if st := sendJSON(t, c, "POST", s.URL+"/api/v1/account/totp", nil, &en); st != http.StatusOK {
+		t.Fatalf("enrol: %d", st)
+	}
+	if st := sendJSON(t, c, "POST", s.URL+"/api/v1/account/totp/confirm", map[string]string{"code": code(t, en.Secret, clock.Now())}, nil); st != http.StatusOK {
+		t.Fatalf("confirm: %d", st)
+	}
+	return en
+}
+
 // sendJSON sends a JSON request with the client's cookies and decodes a JSON answer into out (when not nil).
 func sendJSON(t *testing.T, c *http.Client, method, u string, body, out any) int {
 	t.Helper()
@@ -130,9 +152,7 @@ func signedInAs(t *testing.T, s *testutil.Server, c *http.Client) bool {
 func TestTOTPOverHTTP(t *testing.T) {
 	t.Parallel()
 	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
-		s := testutil.StartServer(t, e, testutil.Options{})
-		clock := &testClock{now: time.Unix(1_800_000_000, 0)}
-		s.Auth.SetClock(clock.Now)
+		s, clock := clockedServer(t, e, testutil.Options{})
 		tina := s.NewUser("tina")
 		c := signIn(t, s, "tina")
 
@@ -254,19 +274,11 @@ func TestTOTPOverHTTP(t *testing.T) {
 func TestAdminResetsLostSecondFactors(t *testing.T) {
 	t.Parallel()
 	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
-		s := testutil.StartServer(t, e, testutil.Options{})
-		clock := &testClock{now: time.Unix(1_800_000_000, 0)}
-		s.Auth.SetClock(clock.Now)
+		s, clock := clockedServer(t, e, testutil.Options{})
 		tina := s.NewUser("tina")
 		other := s.NewUser("other")
 		c := signIn(t, s, "tina")
-		var en auth.Enrolment
-		if st := sendJSON(t, c, "POST", s.URL+"/api/v1/account/totp", nil, &en); st != http.StatusOK {
-			t.Fatalf("enrol: %d", st)
-		}
-		if st := sendJSON(t, c, "POST", s.URL+"/api/v1/account/totp/confirm", map[string]string{"code": code(t, en.Secret, clock.Now())}, nil); st != http.StatusOK {
-			t.Fatalf("confirm: %d", st)
-		}
+		totpOn(t, s, c, clock)
 		err := s.Store.Q().CreatePasskey(t.Context(), store.Passkey{ID: "lost-key", UID: tina.UID, Name: "lost phone",
 			PublicKey: []byte{1}, UserHandle: []byte{2}, AAGUID: make([]byte, 16), CreatedAt: 1})
 		if err != nil {
@@ -313,18 +325,10 @@ func TestAdminResetsLostSecondFactors(t *testing.T) {
 func TestTOTPRateLimit(t *testing.T) {
 	t.Parallel()
 	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
-		s := testutil.StartServer(t, e, testutil.Options{Limiter: auth.NewLimiter(3, time.Minute)})
-		clock := &testClock{now: time.Unix(1_800_000_000, 0)}
-		s.Auth.SetClock(clock.Now)
+		s, clock := clockedServer(t, e, testutil.Options{Limiter: auth.NewLimiter(3, time.Minute)})
 		s.NewUser("tina")
 		c := signIn(t, s, "tina")
-		var en auth.Enrolment
-		if st := sendJSON(t, c, "POST", s.URL+"/api/v1/account/totp", nil, &en); st != http.StatusOK {
-			t.Fatalf("enrol: %d", st)
-		}
-		if st := sendJSON(t, c, "POST", s.URL+"/api/v1/account/totp/confirm", map[string]string{"code": code(t, en.Secret, clock.Now())}, nil); st != http.StatusOK {
-			t.Fatalf("confirm: %d", st)
-		}
+		en := totpOn(t, s, c, clock)
 		clock.Step()
 		b := browserClient(t)
 		passwordStep(t, s, b)
