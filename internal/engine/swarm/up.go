@@ -345,9 +345,18 @@ func (e *Engine) serviceMet(ctx context.Context, name, service, condition string
 			failed++
 		}
 	}
+	// Right after an update the newest task of a slot may still be the old one, running: only tasks of the
+	// service's present configuration count, or Converge would return before the new tasks run.
+	var hash string
+	if cs := in.Service.Spec.TaskTemplate.ContainerSpec; cs != nil {
+		hash = cs.Labels[engine.LabelConfigHash]
+	}
 	cur := current(tasks)
 	running, complete := 0, 0
 	for _, t := range cur {
+		if hash != "" && (t.Spec.ContainerSpec == nil || t.Spec.ContainerSpec.Labels[engine.LabelConfigHash] != hash) {
+			continue
+		}
 		st := t.Status
 		switch st.State {
 		case swarm.TaskStateRunning:
