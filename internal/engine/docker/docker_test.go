@@ -839,7 +839,8 @@ func TestPullPolicy(t *testing.T) {
 // TestBuildHonoursDockerignore: on the real Engine, what the build context's .dockerignore excludes is not in the
 // image (a pattern, a folder less an exception), and the install's .env never is.
 func TestBuildHonoursDockerignore(t *testing.T) {
-	t.Parallel()
+	// Not parallel: the tests of built images' removal sweep untagged build images, and a build is untagged for a
+	// moment between its commit and its tag.
 	dockertest.Image(t, "stackhub-test/web:v1")
 	v := newEnv(t, "services:\n  web:\n    build:\n      context: .\n", nil, map[string]string{
 		"Dockerfile":    "FROM stackhub-test/web:v1\nCOPY . /ctx/\n",
