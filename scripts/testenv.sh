@@ -357,6 +357,8 @@ BEGIN
   END IF;
 END
 $$;
+-- DROP DATABASE ... WITH (FORCE) in the tests' cleanup must also end a connection still authenticating (no role yet).
+GRANT pg_signal_backend TO stackhub;
 EOF
     if [[ "$(psql_admin -tAc "SELECT 1 FROM pg_database WHERE datname = 'stackhub_test'")" != 1 ]]; then
       psql_admin -c "CREATE DATABASE stackhub_test OWNER stackhub" >/dev/null
