@@ -111,8 +111,7 @@ func writeContext(w io.Writer, dir, dockerfile, inline string) error {
 // a running or a stopped container) and no Up in progress holds them (holdBuilds): one built for an install whose
 // containers are not created yet. Other projects' images are theirs to remove, so a Down never sweeps the build
 // of an install in progress elsewhere (another server on the same engine). An untagged build image is anyone's
-// to remove: a later build of the same content took its tag (another project's, whose Down will not name it),
-// and no Up can reach it any more.
+// to remove once it is superseded (see superseded).
 func (e *Engine) removeUnusedBuilds(ctx context.Context, project string, used map[string]bool) {
 	e.buildMu.Lock()
 	defer e.buildMu.Unlock()
@@ -122,6 +121,9 @@ func (e *Engine) removeUnusedBuilds(ctx context.Context, project string, used ma
 	}
 	for _, img := range imgs.Items {
 		untagged := !slices.ContainsFunc(img.RepoTags, func(tag string) bool { return tag != "<none>:<none>" })
+		if untagged && !e.superseded(ctx, img.ID, img.Labels[engine.LabelBuild]) {
+			continue
+		}
 		if !untagged && !used[img.ID] && img.Labels[engine.LabelBuiltBy] != project {
 			continue
 		}
@@ -130,4 +132,34 @@ func (e *Engine) removeUnusedBuilds(ctx context.Context, project string, used ma
 		}
 		_, _ = e.c.ImageRemove(ctx, img.ID, client.ImageRemoveOptions{}) // in use (a conflict): kept for its users
 	}
+}
+
+// staleUntagged is how long an untagged build image may go without its tag before a Down takes it for the leftover
+// of a build that failed between commit and tag.
+const staleUntagged = time.Hour
+
+// superseded tells whether the untagged build image id may go: a later build of the same content (hash) took its
+// tag, or nothing has taken it for staleUntagged. A build in flight is untagged for a moment too, between the
+// daemon's commit and its tag, possibly by another server on the same engine, where no holding reaches: it is
+// newer than any image holding its tag, so it stays.
+func (e *Engine) superseded(ctx context.Context, id, hash string) bool {
+	_, at, err := e.created(ctx, id)
+	if err != nil {
+		return false
+	}
+	holder, holderAt, err := e.created(ctx, engine.BuildRepo+":"+hash)
+	if err != nil || holder == id {
+		return time.Since(at) > staleUntagged
+	}
+	return holderAt.After(at)
+}
+
+// created returns the ID of the image ref names and when it was made.
+func (e *Engine) created(ctx context.Context, ref string) (string, time.Time, error) {
+	in, err := e.c.ImageInspect(ctx, ref)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	at, err := time.Parse(time.RFC3339Nano, in.Created)
+	return in.ID, at, err
 }

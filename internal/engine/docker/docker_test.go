@@ -839,8 +839,7 @@ func TestPullPolicy(t *testing.T) {
 // TestBuildHonoursDockerignore: on the real Engine, what the build context's .dockerignore excludes is not in the
 // image (a pattern, a folder less an exception), and the install's .env never is.
 func TestBuildHonoursDockerignore(t *testing.T) {
-	// Not parallel: the tests of built images' removal sweep untagged build images, and a build is untagged for a
-	// moment between its commit and its tag.
+	t.Parallel()
 	dockertest.Image(t, "stackhub-test/web:v1")
 	v := newEnv(t, "services:\n  web:\n    build:\n      context: .\n", nil, map[string]string{
 		"Dockerfile":    "FROM stackhub-test/web:v1\nCOPY . /ctx/\n",
@@ -986,10 +985,25 @@ func TestDownRemovesUntaggedBuilds(t *testing.T) {
 	if tagged == replaced {
 		t.Fatalf("the second build kept image %s (its label names its own project): this test no longer shows an untagged build", tagged)
 	}
-	if err := other.e.Down(ctxT(t, time.Minute), other.name, false); err != nil {
-		t.Fatal(err)
+	exists := func(id string) bool {
+		_, err := first.cli.ImageInspect(ctxT(t, time.Minute), id)
+		return err == nil
 	}
-	if _, err := first.cli.ImageInspect(ctxT(t, time.Minute), replaced); err == nil {
+	down := func() {
+		if err := other.e.Down(ctxT(t, time.Minute), other.name, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The newer build untagged while the older holds the tag is what a build in flight looks like, between the
+	// daemon's commit and its tag (perhaps by another server on this engine): a Down leaves it.
+	dockertest.Docker(t, "tag", replaced, img)
+	down()
+	if !exists(tagged) {
+		t.Fatalf("a Down removed %s, untagged but newer than the image holding its tag (a build in flight)", tagged)
+	}
+	dockertest.Docker(t, "tag", tagged, img)
+	down()
+	if exists(replaced) {
 		t.Errorf("the untagged build %s outlived a Down", replaced)
 	}
 	if idOf() != tagged {
