@@ -81,9 +81,16 @@ func waitStatus(t *testing.T, s *tu.Server, name, want string) appInfo {
 	}
 }
 
+// get reads url, retrying for a few seconds while nothing answers: a service
+// without a healthcheck runs as soon as its container starts, a moment before
+// its process listens (Docker's proxy then resets the connection).
 func get(t *testing.T, url string) string {
 	t.Helper()
 	res, err := http.Get(url)
+	for deadline := time.Now().Add(10 * time.Second); err != nil && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		res, err = http.Get(url)
+	}
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
