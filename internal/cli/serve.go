@@ -82,6 +82,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	if err := st.CacheReads(ctx, log); err != nil { // before anything here writes
+		return err
+	}
 	token := cfg.AdminToken
 	if token == "" {
 		var created bool

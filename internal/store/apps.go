@@ -34,6 +34,11 @@ type App struct {
 	MetaStore     string `json:"-"` // the store whose metadata the app shows
 }
 
+func cloneApp(a *App) *App {
+	c := *a
+	return &c
+}
+
 const appCols = `id, author_user, category, package_name, app_name, alias, icon_url, app_description, visualizer,
 	button_text, special, previews, app_permissions, size, created_at, updated_at, stars_num, comments_num, tagline,
 	homepage, architectures, hidden, meta_store`
@@ -74,7 +79,10 @@ func (q *Q) CreateApp(ctx context.Context, a *App) error {
 
 // App loads one app.
 func (q *Q) App(ctx context.Context, id int64) (*App, error) {
-	a, err := scanApp(q.db.QueryRowContext(ctx, `SELECT `+appCols+` FROM apps WHERE id = $1`, id))
+	const query = `SELECT ` + appCols + ` FROM apps WHERE id = $1`
+	a, err := cached(q.reads, readKey(query, id), cloneApp, func() (*App, error) {
+		return scanApp(q.db.QueryRowContext(ctx, query, id))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("app %d: %w", id, err)
 	}

@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // CachedStatements counts the statements in the read and write caches (0 where there is none).
 func (s *Store) CachedStatements() (read, write int) {
@@ -42,4 +45,14 @@ func (s *Store) SearchFoldingRows(ctx context.Context, field, keyword string) ([
 		"": "fold(app_name) LIKE $1 ESCAPE '\\' OR fold(COALESCE(package_name, '')) LIKE $1 ESCAPE '\\' OR fold(app_description)"}[field]
 	return s.q.searchIDs(ctx, Page{Limit: 1000}, `SELECT id FROM apps WHERE id <> 0 AND (`+col+` LIKE $1 ESCAPE '\')
 		ORDER BY id`, likePattern(keyword))
+}
+
+// Caching tells whether the read cache is on.
+func (s *Store) Caching() bool { return s.reads.on.Load() }
+
+// SoloRetry sets how often a process that shares the solo lock tries to take it alone, until the test ends.
+func SoloRetry(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := soloRetry
+	soloRetry = d
+	t.Cleanup(func() { soloRetry = old })
 }

@@ -84,6 +84,9 @@ type Q struct {
 	// raw is the same pool or transaction without the cache, for texts built with a variable number of
 	// placeholders (IN-lists), which would each take a cache slot for one use.
 	raw querier
+	// reads keeps the results of some reads (see readCache); nil in a transaction, whose reads must see its own
+	// writes.
+	reads *readCache
 }
 
 // Store is the database. Reads go to a pool; writes go through Tx.
@@ -98,6 +101,8 @@ type Store struct {
 	readStmts, writeStmts *stmtCache
 	dsn                   string        // PostgreSQL's, for connections of their own (LISTEN); empty on SQLite
 	pool                  *pgxpool.Pool // PostgreSQL's connections, under read and write alike; nil on SQLite
+	reads                 readCache     // off until CacheReads
+	stopSolo              func()        // ends the solo lock's watch (CacheReads on PostgreSQL); nil without one
 }
 
 // newStore assembles a Store over its pools. cacheRead and cacheWrite turn on the statement caches.
@@ -127,6 +132,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.q.reads = &s.reads
+	s.q.db = trackWrites{s.q.db, &s.reads}
+	s.q.raw = trackWrites{s.q.raw, &s.reads}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -158,6 +166,9 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 
 // Close closes the cached statements and the pools.
 func (s *Store) Close() error {
+	if s.stopSolo != nil {
+		s.stopSolo()
+	}
 	var err error
 	for _, c := range []*stmtCache{s.readStmts, s.writeStmts} {
 		if c != nil {
@@ -186,6 +197,7 @@ func (s *Store) Tx(ctx context.Context, fn func(q *Q) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	defer s.reads.written()
 	q := &Q{db: sqlQuerier{tx}, raw: sqlQuerier{tx}}
 	if s.writeStmts != nil {
 		st := &stmtTx{tx: tx, c: s.writeStmts}

@@ -148,6 +148,9 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 		t.Fatalf("open %s store: %v", e.Name, err)
 	}
 	t.Cleanup(func() { st.Close() })
+	if err := st.CacheReads(context.Background(), Logger(t)); err != nil {
+		t.Fatal(err)
+	}
 	if opt.Limiter == nil {
 		opt.Limiter = auth.NewLimiter(10_000, time.Minute)
 	}

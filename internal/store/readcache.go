@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// readCache keeps the results of Store.Q's hot reads (an app by id, a page of ids, whether a row exists) while
+// this process is the only one writing the database (Store.CacheReads says when). Every write this process makes
+// (a Store.Tx, a statement other than a SELECT through Store.Q) moves the generation on, and an entry serves only
+// the generation it was read in: a read sees every write that finished before it, its own request's included.
+// MaxCacheAge bounds how long an edit made outside StackHub (psql, the sqlite3 shell) goes unseen.
+//
+// Why: on PostgreSQL a lookup by key is a round trip that costs the server and PostgreSQL together about four
+// times the CPU of answering it from memory, and the GeekApk reads are most of a hub's traffic (bench/run.sh).
+type readCache struct {
+	on  atomic.Bool
+	gen atomic.Uint64
+	n   atomic.Int64 // entries, roughly: the map is emptied past maxCached
+	m   sync.Map     // key → *cachedRead
+}
+
+type cachedRead struct {
+	gen uint64
+	at  int64 // time.Now().UnixNano() when it was read
+	val any
+}
+
+const maxCached = 1 << 15
+
+// MaxCacheAge is how long a read cache entry serves at most.
+const MaxCacheAge = 2 * time.Second
+
+// written records a write: what was read before it no longer serves.
+func (c *readCache) written() { c.gen.Add(1) }
+
+func (c *readCache) enable() {
+	c.gen.Add(1) // entries read while it was off may miss other processes' writes
+	c.on.Store(true)
+}
+
+func (c *readCache) disable() {
+	c.on.Store(false)
+	c.gen.Add(1)
+	c.clear()
+}
+
+func (c *readCache) clear() {
+	c.m.Range(func(k, _ any) bool {
+		c.m.Delete(k)
+		return true
+	})
+	c.n.Store(0)
+}
+
+// cached answers load's result for key from c while it holds one of the present generation, otherwise loads and
+// keeps it. Callers get copies (clone), never the kept value. An empty key, a nil or disabled cache, and an error
+// go straight through.
+func cached[T any](c *readCache, key string, clone func(T) T, load func() (T, error)) (T, error) {
+	if c == nil || key == "" || !c.on.Load() {
+		return load()
+	}
+	gen, now := c.gen.Load(), time.Now().UnixNano()
+	if v, ok := c.m.Load(key); ok {
+		if e := v.(*cachedRead); e.gen == gen && now-e.at < int64(MaxCacheAge) {
+			return clone(e.val.(T)), nil
+		}
+	}
+	v, err := load()
+	if err != nil {
+		return v, err
+	}
+	if c.gen.Load() == gen && c.on.Load() { // no write finished while it was read
+		if _, replaced := c.m.Swap(key, &cachedRead{gen: gen, at: now, val: v}); !replaced && c.n.Add(1) > maxCached {
+			c.clear()
+		}
+	}
+	return clone(v), nil
+}
+
+// readKey is the cache key of query with args; "" (not cached) when an argument is of a type it does not spell.
+func readKey(query string, args ...any) string {
+	var b strings.Builder
+	b.Grow(len(query) + 12*len(args))
+	b.WriteString(query)
+	for _, a := range args {
+		b.WriteByte(0)
+		switch v := a.(type) {
+		case int64:
+			b.WriteString(strconv.FormatInt(v, 10))
+		case int:
+			b.WriteString(strconv.Itoa(v))
+		case bool:
+			b.WriteString(strconv.FormatBool(v))
+		case string: // length first: a string may hold the separator
+			b.WriteString(strconv.Itoa(len(v)))
+			b.WriteByte(':')
+			b.WriteString(v)
+		default:
+			return ""
+		}
+	}
+	return b.String()
+}
+
+func cloneIDs(ids []int64) []int64 { return append([]int64{}, ids...) }
+
+func same[T any](v T) T { return v }
+
+// trackWrites is a querier that tells c of every statement through it other than a SELECT, once it has run.
+type trackWrites struct {
+	querier
+	c *readCache
+}
+
+func isSelect(query string) bool { return strings.HasPrefix(query, "SELECT ") }
+
+func (t trackWrites) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	defer t.c.written()
+	return t.querier.ExecContext(ctx, query, args...)
+}
+
+func (t trackWrites) QueryContext(ctx context.Context, query string, args ...any) (rows, error) {
+	if isSelect(query) {
+		return t.querier.QueryContext(ctx, query, args...)
+	}
+	r, err := t.querier.QueryContext(ctx, query, args...)
+	if err != nil {
+		t.c.written()
+		return nil, err
+	}
+	return writeRows{r, t.c}, nil
+}
+
+func (t trackWrites) QueryRowContext(ctx context.Context, query string, args ...any) row {
+	r := t.querier.QueryRowContext(ctx, query, args...)
+	if isSelect(query) {
+		return r
+	}
+	return writeRow{r, t.c}
+}
+
+// writeRows and writeRow are the results of a write (INSERT ... RETURNING): it has run once they are read.
+type writeRows struct {
+	rows
+	c *readCache
+}
+
+func (r writeRows) Close() error {
+	defer r.c.written()
+	return r.rows.Close()
+}
+
+type writeRow struct {
+	row
+	c *readCache
+}
+
+func (r writeRow) Scan(dest ...any) error {
+	defer r.c.written()
+	return r.row.Scan(dest...)
+}

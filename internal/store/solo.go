@@ -1,0 +1,192 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// soloLock is the PostgreSQL advisory lock behind the read cache: the one process that caches holds it
+// exclusively, every other StackHub process on the database holds it shared, and asks on soloChannel for it
+// before it writes anything.
+const (
+	soloLock    = 0x5354_4b48_0002
+	soloChannel = "stackhub_solo"
+)
+
+// How long a process waits for the soloist to let go, and how often a process that shares the lock tries to take
+// it alone (the others may have gone).
+var (
+	soloWait  = 30 * time.Second
+	soloRetry = 5 * time.Second
+)
+
+// CacheReads turns the read cache (readCache) on for as long as it is right: at once on SQLite, which serves
+// one process (serve holds LockSQLite); on PostgreSQL while this process is the only StackHub process on the
+// database. There it returns once this process may write without leaving another's cache stale: it holds the
+// solo lock, alone (caching) or shared (not); a process that starts later makes this one stop caching before it
+// goes on, and a process left alone takes the lock and caches again. log reports losing the lock's connection.
+func (s *Store) CacheReads(ctx context.Context, log *slog.Logger) error {
+	if s.dialect == SQLite {
+		s.reads.enable()
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	so := &solo{s: s, log: log, retry: soloRetry}
+	if err := so.join(ctx); err != nil {
+		cancel()
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		so.watch(ctx)
+	}()
+	s.stopSolo = func() {
+		cancel()
+		<-done
+	}
+	return nil
+}
+
+// solo holds the solo lock on a connection of its own, which also listens on soloChannel.
+type solo struct {
+	s     *Store
+	log   *slog.Logger
+	conn  *pgx.Conn
+	alone bool // holds the lock exclusively (and caches)
+	retry time.Duration
+}
+
+// join connects, listens, and takes the lock: alone if nobody holds it, otherwise shared, asking the soloist
+// (if any) to share until it does.
+func (so *solo) join(ctx context.Context) error {
+	c, err := so.s.ListenConn(ctx)
+	if err != nil {
+		return err
+	}
+	so.conn = c
+	if err := so.take(ctx); err != nil {
+		so.drop()
+		return err
+	}
+	return nil
+}
+
+func (so *solo) take(ctx context.Context) error {
+	if _, err := so.conn.Exec(ctx, `LISTEN `+soloChannel); err != nil {
+		return fmt.Errorf("solo lock: listen: %w", err)
+	}
+	deadline := time.Now().Add(soloWait)
+	for {
+		if ok, err := so.try(ctx, `SELECT pg_try_advisory_lock($1)`); err != nil || ok {
+			if ok {
+				so.alone = true
+				so.s.reads.enable()
+			}
+			return err
+		}
+		if ok, err := so.try(ctx, `SELECT pg_try_advisory_lock_shared($1)`); err != nil || ok {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("another StackHub process on this database has held the read cache's lock "+
+				"(advisory lock %d) for %s without letting go: is it hung? (see pg_locks)", soloLock, soloWait)
+		}
+		if _, err := so.conn.Exec(ctx, `SELECT pg_notify('`+soloChannel+`', '')`); err != nil {
+			return fmt.Errorf("solo lock: ask to share: %w", err)
+		}
+		if _, err := so.wait(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// drop stops the cache and closes the connection, which lets go of the lock.
+func (so *solo) drop() {
+	so.s.reads.disable()
+	so.alone = false
+	_ = so.conn.Close(context.Background())
+}
+
+func (so *solo) try(ctx context.Context, query string) (bool, error) {
+	var ok bool
+	if err := so.conn.QueryRow(ctx, query, int64(soloLock)).Scan(&ok); err != nil {
+		return false, fmt.Errorf("solo lock: %w", err)
+	}
+	return ok, nil
+}
+
+// wait waits up to d (0: no limit) for another process's notification; asked is false on a timeout.
+func (so *solo) wait(ctx context.Context, d time.Duration) (asked bool, err error) {
+	wctx := ctx
+	if d > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	for {
+		n, err := so.conn.WaitForNotification(wctx)
+		switch {
+		case err != nil && wctx.Err() != nil && ctx.Err() == nil && !so.conn.IsClosed():
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("solo lock: %w", err)
+		case n.PID != so.conn.PgConn().PID(): // one's own asking, left from take, is no news
+			return true, nil
+		}
+	}
+}
+
+// watch keeps the lock until ctx ends: alone, it shares as soon as another process asks; shared, it tries now and
+// then to take it alone. A lost connection stops the cache at once; it joins again.
+func (so *solo) watch(ctx context.Context) {
+	defer so.drop()
+	for ctx.Err() == nil {
+		err := so.step(ctx)
+		if err == nil || ctx.Err() != nil {
+			continue
+		}
+		so.log.Warn("the read cache's lock connection failed; reads go to the database until it is back", "err", err)
+		so.drop()
+		for ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			if err := so.join(ctx); err == nil {
+				break
+			}
+		}
+	}
+}
+
+func (so *solo) step(ctx context.Context) error {
+	if so.alone {
+		if _, err := so.wait(ctx, 0); err != nil {
+			return err
+		}
+		// Another process asks: stop caching before it may write.
+		so.s.reads.disable()
+		so.alone = false
+		if _, err := so.conn.Exec(ctx, `SELECT pg_advisory_lock_shared($1)`, int64(soloLock)); err != nil {
+			return fmt.Errorf("solo lock: share: %w", err)
+		}
+		_, err := so.try(ctx, `SELECT pg_advisory_unlock($1)`)
+		return err
+	}
+	if asked, err := so.wait(ctx, so.retry); err != nil || asked {
+		return err
+	}
+	ok, err := so.try(ctx, `SELECT pg_try_advisory_lock($1)`)
+	if err != nil || !ok {
+		return err
+	}
+	so.alone = true
+	so.s.reads.enable()
+	_, err = so.try(ctx, `SELECT pg_advisory_unlock_shared($1)`)
+	return err
+}
