@@ -80,9 +80,9 @@ func (q *Q) CreateApp(ctx context.Context, a *App) error {
 // App loads one app.
 func (q *Q) App(ctx context.Context, id int64) (*App, error) {
 	const query = `SELECT ` + appCols + ` FROM apps WHERE id = $1`
-	a, err := cached(q.reads, readKey(query, id), cloneApp, func() (*App, error) {
+	a, err := cached(q.reads, cloneApp, func() (*App, error) {
 		return scanApp(q.db.QueryRowContext(ctx, query, id))
-	})
+	}, query, id)
 	if err != nil {
 		return nil, fmt.Errorf("app %d: %w", id, err)
 	}

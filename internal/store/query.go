@@ -96,9 +96,9 @@ func (q *Q) searchIDs(ctx context.Context, p Page, query string, args ...any) ([
 }
 
 func (q *Q) ids(ctx context.Context, query string, args ...any) ([]int64, error) {
-	return cached(q.reads, readKey(query, args...), cloneIDs, func() ([]int64, error) {
+	return cached(q.reads, cloneIDs, func() ([]int64, error) {
 		return queryIDs(ctx, q.db, query, args...)
-	})
+	}, query, args...)
 }
 
 // queryIDs is queryRows for one integer column, the shape of every list the GeekApk API answers. It scans every
@@ -173,14 +173,14 @@ func (q *Q) execOne(ctx context.Context, query string, args ...any) error {
 }
 
 func (q *Q) exists(ctx context.Context, query string, args ...any) (bool, error) {
-	return cached(q.reads, readKey(query, args...), same, func() (bool, error) {
+	return cached(q.reads, same, func() (bool, error) {
 		var one int
 		err := q.db.QueryRowContext(ctx, query, args...).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return false, nil
 		}
 		return err == nil, mapErr(err)
-	})
+	}, query, args...)
 }
 
 func (q *Q) int64(ctx context.Context, query string, args ...any) (int64, error) {

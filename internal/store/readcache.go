@@ -58,11 +58,15 @@ func (c *readCache) clear() {
 	c.n.Store(0)
 }
 
-// cached answers load's result for key from c while it holds one of the present generation, otherwise loads and
-// keeps it. Callers get copies (clone), never the kept value. An empty key, a nil or disabled cache, and an error
-// go straight through.
-func cached[T any](c *readCache, key string, clone func(T) T, load func() (T, error)) (T, error) {
-	if c == nil || key == "" || !c.on.Load() {
+// cached answers load's result (query with args) from c while it holds one of the present generation, otherwise
+// loads and keeps it. Callers get copies (clone), never the kept value. A nil or disabled cache, an argument
+// keyOf cannot spell, and an error go straight through.
+func cached[T any](c *readCache, clone func(T) T, load func() (T, error), query string, args ...any) (T, error) {
+	if c == nil || !c.on.Load() {
+		return load()
+	}
+	key, ok := keyOf(query, args...)
+	if !ok {
 		return load()
 	}
 	gen, now := c.gen.Load(), time.Now().UnixNano()
@@ -83,11 +87,13 @@ func cached[T any](c *readCache, key string, clone func(T) T, load func() (T, er
 	return clone(v), nil
 }
 
-// readKey is the cache key of query with args; "" (not cached) when an argument is of a type it does not spell.
-func readKey(query string, args ...any) string {
+// readKey is what a cache entry is found by: the query's text (shared with the caller's constant, not copied)
+// and its arguments spelled out.
+type readKey struct{ query, args string }
+
+// keyOf returns query's key with args; ok is false (not cached) for an argument of a type it does not spell.
+func keyOf(query string, args ...any) (k readKey, ok bool) {
 	var b strings.Builder
-	b.Grow(len(query) + 12*len(args))
-	b.WriteString(query)
 	for _, a := range args {
 		b.WriteByte(0)
 		switch v := a.(type) {
@@ -102,10 +108,10 @@ func readKey(query string, args ...any) string {
 			b.WriteByte(':')
 			b.WriteString(v)
 		default:
-			return ""
+			return readKey{}, false
 		}
 	}
-	return b.String()
+	return readKey{query, b.String()}, true
 }
 
 func cloneIDs(ids []int64) []int64 { return append([]int64{}, ids...) }
