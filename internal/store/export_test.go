@@ -56,3 +56,6 @@ func SoloRetry(t interface{ Cleanup(func()) }, d time.Duration) {
 	soloRetry = d
 	t.Cleanup(func() { soloRetry = old })
 }
+
+// ShortenCacheAge sets how long the read cache's entries serve; call it before any read.
+func (s *Store) ShortenCacheAge(d time.Duration) { s.reads.maxAge = d }

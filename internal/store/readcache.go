@@ -19,10 +19,19 @@ import (
 // Why: on PostgreSQL a lookup by key is a round trip that costs the server and PostgreSQL together about four
 // times the CPU of answering it from memory, and the GeekApk reads are most of a hub's traffic (bench/run.sh).
 type readCache struct {
-	on  atomic.Bool
-	gen atomic.Uint64
-	n   atomic.Int64 // entries, roughly: the map is emptied past maxCached
-	m   sync.Map     // key → *cachedRead
+	on       atomic.Bool
+	gen      atomic.Uint64
+	n        atomic.Int64 // entries, roughly: the map is emptied past maxCached
+	m        sync.Map     // readKey → *cachedRead
+	sweeping atomic.Bool  // a sweep is due
+	maxAge   time.Duration // MaxCacheAge when 0; tests shorten it
+}
+
+func (c *readCache) age() int64 {
+	if c.maxAge == 0 {
+		return int64(MaxCacheAge)
+	}
+	return int64(c.maxAge)
 }
 
 type cachedRead struct {
@@ -33,8 +42,9 @@ type cachedRead struct {
 
 const maxCached = 1 << 15
 
-// MaxCacheAge is how long a read cache entry serves at most.
-const MaxCacheAge = 2 * time.Second
+// MaxCacheAge is how long a read cache entry serves at most. Entries that no longer serve go within another
+// MaxCacheAge, so a server idle after a burst of reads gives their memory back.
+const MaxCacheAge = 10 * time.Second
 
 // written records a write: what was read before it no longer serves.
 func (c *readCache) written() { c.gen.Add(1) }
@@ -58,6 +68,29 @@ func (c *readCache) clear() {
 	c.n.Store(0)
 }
 
+// sweep drops the entries that no longer serve (read before the last write, or too old).
+func (c *readCache) sweep() {
+	c.sweeping.Store(false)
+	gen, now := c.gen.Load(), time.Now().UnixNano()
+	c.m.Range(func(k, v any) bool {
+		if e := v.(*cachedRead); e.gen != gen || now-e.at >= c.age() {
+			if c.m.CompareAndDelete(k, v) {
+				c.n.Add(-1)
+			}
+		}
+		return true
+	})
+	if c.n.Load() > 0 {
+		c.sweepLater()
+	}
+}
+
+func (c *readCache) sweepLater() {
+	if c.sweeping.CompareAndSwap(false, true) {
+		time.AfterFunc(time.Duration(c.age()), c.sweep)
+	}
+}
+
 // cached answers load's result (query with args) from c while it holds one of the present generation, otherwise
 // loads and keeps it. Callers get copies (clone), never the kept value. A nil or disabled cache, an argument
 // keyOf cannot spell, and an error go straight through.
@@ -71,7 +104,7 @@ func cached[T any](c *readCache, clone func(T) T, load func() (T, error), query 
 	}
 	gen, now := c.gen.Load(), time.Now().UnixNano()
 	if v, ok := c.m.Load(key); ok {
-		if e := v.(*cachedRead); e.gen == gen && now-e.at < int64(MaxCacheAge) {
+		if e := v.(*cachedRead); e.gen == gen && now-e.at < c.age() {
 			return clone(e.val.(T)), nil
 		}
 	}
@@ -83,6 +116,7 @@ func cached[T any](c *readCache, clone func(T) T, load func() (T, error), query 
 		if _, replaced := c.m.Swap(key, &cachedRead{gen: gen, at: now, val: v}); !replaced && c.n.Add(1) > maxCached {
 			c.clear()
 		}
+		c.sweepLater()
 	}
 	return clone(v), nil
 }

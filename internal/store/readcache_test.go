@@ -76,6 +76,7 @@ func TestReadCacheSeesEveryWrite(t *testing.T) {
 	testutil.ForEachEngineParallel(t, func(t *testing.T, e testutil.Engine) {
 		ctx := context.Background()
 		st, outside := openPair(t, e.DSN(t))
+		st.ShortenCacheAge(time.Second)
 		if !st.Caching() {
 			t.Fatal("CacheReads left the cache off on a database no other process uses")
 		}

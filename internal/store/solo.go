@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // soloLock is the PostgreSQL advisory lock behind the read cache: the one process that caches holds it
@@ -77,30 +79,35 @@ func (so *solo) join(ctx context.Context) error {
 }
 
 func (so *solo) take(ctx context.Context) error {
-	if _, err := so.conn.Exec(ctx, `LISTEN `+soloChannel); err != nil {
+	// lock_timeout bounds each wait for the shared lock below, so that the ask is repeated.
+	if _, err := so.conn.Exec(ctx, `LISTEN `+soloChannel+`; SET lock_timeout = '1s'`); err != nil {
 		return fmt.Errorf("solo lock: listen: %w", err)
 	}
+	if ok, err := so.try(ctx, `SELECT pg_try_advisory_lock($1)`); err != nil || ok {
+		if ok {
+			so.alone = true
+			so.s.reads.enable()
+		}
+		return err
+	}
+	// Someone holds it: shared (nothing to wait for) or alone, and then it shares once asked. Waiting in the
+	// lock's queue, this process also keeps the holder from taking it alone again meanwhile.
 	deadline := time.Now().Add(soloWait)
 	for {
-		if ok, err := so.try(ctx, `SELECT pg_try_advisory_lock($1)`); err != nil || ok {
-			if ok {
-				so.alone = true
-				so.s.reads.enable()
-			}
-			return err
-		}
-		if ok, err := so.try(ctx, `SELECT pg_try_advisory_lock_shared($1)`); err != nil || ok {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("another StackHub process on this database has held the read cache's lock "+
-				"(advisory lock %d) for %s without letting go: is it hung? (see pg_locks)", soloLock, soloWait)
-		}
+		// Two statements: a notification leaves when its transaction commits.
 		if _, err := so.conn.Exec(ctx, `SELECT pg_notify('`+soloChannel+`', '')`); err != nil {
 			return fmt.Errorf("solo lock: ask to share: %w", err)
 		}
-		if _, err := so.wait(ctx, 50*time.Millisecond); err != nil {
-			return err
+		_, err := so.conn.Exec(ctx, `SELECT pg_advisory_lock_shared($1)`, int64(soloLock))
+		var pgErr *pgconn.PgError
+		switch {
+		case err == nil:
+			return nil
+		case !errors.As(err, &pgErr) || pgErr.Code != "55P03": // lock_not_available: lock_timeout passed
+			return fmt.Errorf("solo lock: %w", err)
+		case time.Now().After(deadline):
+			return fmt.Errorf("another StackHub process on this database has held the read cache's lock "+
+				"(advisory lock %d) for %s without letting go: is it hung? (see pg_locks)", soloLock, soloWait)
 		}
 	}
 }
