@@ -21,9 +21,9 @@ import (
 type readCache struct {
 	on       atomic.Bool
 	gen      atomic.Uint64
-	n        atomic.Int64 // entries, roughly: the map is emptied past maxCached
-	m        sync.Map     // readKey → *cachedRead
-	sweeping atomic.Bool  // a sweep is due
+	n        atomic.Int64  // entries, roughly: the map is emptied past maxCached
+	m        sync.Map      // readKey → *cachedRead
+	sweeping atomic.Bool   // a sweep is due
 	maxAge   time.Duration // MaxCacheAge when 0; tests shorten it
 }
 
