@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,7 +100,7 @@ func cached[T any](c *readCache, clone func(T) T, load func() (T, error), query 
 		return load()
 	}
 	key, ok := keyOf(query, args...)
-	if !ok {
+	if !ok || strings.Contains(query, "cluster_") { // processTable's: they change every few seconds
 		return load()
 	}
 	gen, now := c.gen.Load(), time.Now().UnixNano()
@@ -152,21 +153,46 @@ func cloneIDs(ids []int64) []int64 { return append([]int64{}, ids...) }
 
 func same[T any](v T) T { return v }
 
-// trackWrites is a querier that tells c of every statement through it other than a SELECT, once it has run.
+// trackWrites is a querier that tells c of every statement through it that changesContent, once it has run.
 type trackWrites struct {
 	querier
 	c *readCache
 }
 
-func isSelect(query string) bool { return strings.HasPrefix(query, "SELECT ") }
+// changesContent tells whether query may change what a cached read reads: any statement but a SELECT, unless
+// every table it writes is the processes' own bookkeeping (processTable), which heartbeats write every few seconds
+// and which no content references (only cluster_presence references cluster_processes, cascading).
+func changesContent(query string) bool {
+	if strings.HasPrefix(query, "SELECT ") {
+		return false
+	}
+	tables := 0
+	for _, m := range writeTarget.FindAllStringSubmatch(query, -1) {
+		if m[1] == "" { // not ON CONFLICT's DO UPDATE SET, whose table is the INSERT's
+			if tables++; !processTable(m[2]) {
+				return true
+			}
+		}
+	}
+	return tables == 0
+}
+
+// writeTarget finds the tables a statement writes, in a CTE too.
+var writeTarget = regexp.MustCompile(`(?i)\b(?:(DO\s+UPDATE\s+SET)|INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(\w+)`)
+
+// processTable tells whether table is the processes' bookkeeping (migration 00018: heartbeats, presence, the
+// event log, messages, job leases). A read that names one is never cached.
+func processTable(table string) bool { return strings.HasPrefix(table, "cluster_") }
 
 func (t trackWrites) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	defer t.c.written()
+	if changesContent(query) {
+		defer t.c.written()
+	}
 	return t.querier.ExecContext(ctx, query, args...)
 }
 
 func (t trackWrites) QueryContext(ctx context.Context, query string, args ...any) (rows, error) {
-	if isSelect(query) {
+	if !changesContent(query) {
 		return t.querier.QueryContext(ctx, query, args...)
 	}
 	r, err := t.querier.QueryContext(ctx, query, args...)
@@ -179,7 +205,7 @@ func (t trackWrites) QueryContext(ctx context.Context, query string, args ...any
 
 func (t trackWrites) QueryRowContext(ctx context.Context, query string, args ...any) row {
 	r := t.querier.QueryRowContext(ctx, query, args...)
-	if isSelect(query) {
+	if !changesContent(query) {
 		return r
 	}
 	return writeRow{r, t.c}

@@ -97,3 +97,24 @@ func TestReadCacheKeepsAndForgets(t *testing.T) {
 		t.Error("a disabled cache answered from memory")
 	}
 }
+
+// TestChangesContent: the heartbeat's writes (the processes' bookkeeping, in cluster.go) leave the cache; any
+// other write, a CTE's included, and a statement whose tables it cannot tell, does not.
+func TestChangesContent(t *testing.T) {
+	for query, want := range map[string]bool{
+		"SELECT id FROM apps WHERE id = $1": false,
+		`INSERT INTO cluster_processes (id, seen_at) VALUES ($1, 1)
+		ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at`: false,
+		"DELETE FROM cluster_presence WHERE process = $1 AND NOT (uid = ANY($2))":                           false,
+		"WITH l AS (SELECT 1), ins AS (INSERT INTO cluster_events (type) SELECT 'x' RETURNING id) SELECT 1": false,
+		"UPDATE apps SET updated_at = $2 WHERE id = $1":                                                     true,
+		"INSERT INTO stars (app, uid) VALUES ($1, $2) ON CONFLICT (app, uid) DO UPDATE SET app = $1":        true,
+		"WITH gone AS (DELETE FROM cluster_processes RETURNING id) DELETE FROM jobs WHERE id = 1":           true,
+		"delete from comments where id = $1":                                                                true,
+		"VACUUM":                                                                                            true,
+	} {
+		if got := changesContent(query); got != want {
+			t.Errorf("changesContent(%q) = %v, want %v", query, got, want)
+		}
+	}
+}
