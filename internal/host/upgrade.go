@@ -418,17 +418,14 @@ func (s *Service) releaseUnused(ctx context.Context, inst *store.Instance) {
 	for _, hp := range publishedPorts(p) {
 		used[hp.proto+strconv.Itoa(hp.port)] = true
 	}
-	var unused []store.PortBooking
 	bookings, err := s.store.Q().PortBookings(ctx, inst.Name)
-	for _, b := range bookings {
-		inEnv := b.Variable != "" && p.Environment[b.Variable] == strconv.Itoa(b.Port)
-		if !inEnv && !used[b.Protocol+strconv.Itoa(b.Port)] {
-			unused = append(unused, b)
-		}
-	}
 	if err == nil {
 		err = s.store.Tx(ctx, func(q *store.Q) error {
-			for _, b := range unused {
+			for _, b := range bookings {
+				inEnv := b.Variable != "" && p.Environment[b.Variable] == strconv.Itoa(b.Port)
+				if inEnv || used[b.Protocol+strconv.Itoa(b.Port)] {
+					continue
+				}
 				if err := q.ReleasePort(ctx, b); err != nil {
 					return err
 				}
