@@ -637,6 +637,15 @@ services:
     stop_grace_period: 1m
 `, nil, map[string]string{})
 	twin.up(nil)
+	// Running is not enough: until the app has set SIGTERM aside, a stop signal ends it at once.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		var logs bytes.Buffer
+		if err := twin.e.Logs(ctx, twin.name, 10, false, &logs); err == nil && strings.Contains(logs.String(), "listening on") {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the twin never listened: %v %s", err, logs.String())
+		}
+	}
 	twinStopped := twin.stopInBackground()
 	if err := v.e.Stop(ctx, v.name); err != nil {
 		t.Fatal(err)
