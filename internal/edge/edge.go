@@ -107,6 +107,9 @@ func New(st *store.Store, hs *host.Service, au *auth.Service, main http.Handler,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		// The client's Accept-Encoding goes to the app as sent: without this, a request that has none would ask
+		// the app for gzip and the edge would spend its CPU inflating the answer again.
+		DisableCompression: true,
 	}
 	e.snap.Store(&snapshot{})
 	return e

@@ -63,6 +63,17 @@ func TestInstallWithDomain(t *testing.T) {
 			h.Get("X-Stackhub-User") != "" {
 			t.Errorf("the app saw host %q and headers %v", seen.Host, h)
 		}
+		// A request without Accept-Encoding reaches the app without one: the edge asks for no gzip of its own.
+		identity := edgeClient(s, true, "")
+		identity.Transport.(*http.Transport).DisableCompression = true
+		_, body = fetch(t, identity, "GET", at(s, true, "blog.test", "/headers"))
+		seen.Headers = nil
+		if err := json.Unmarshal([]byte(body), &seen); err != nil || len(seen.Headers) == 0 {
+			t.Fatalf("headers %q: %v", body, err)
+		}
+		if ae := http.Header(seen.Headers).Values("Accept-Encoding"); len(ae) != 0 {
+			t.Errorf("the app was asked for Accept-Encoding %q, which the client never sent", ae)
+		}
 
 		// Server-Sent Events: the first event arrives while the app still holds the stream open.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
