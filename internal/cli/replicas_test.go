@@ -186,7 +186,8 @@ func (g *geekSocket) ask(frame string) string {
 }
 
 // TestReplicasBehaveAsOne runs two real `stackhub serve` processes on one fresh PostgreSQL database: events,
-// presence, direct messages and the rate limit of credential checks cross from one to the other, a stream resumes
+// presence, direct messages, reads after writes and the rate limit of credential checks cross from one to the
+// other, a stream resumes
 // on the other process without a loss, and webhooks are queued once.
 func TestReplicasBehaveAsOne(t *testing.T) {
 	t.Parallel()
@@ -245,6 +246,24 @@ func TestReplicasBehaveAsOne(t *testing.T) {
 		commentID = ev.ID
 		if push := bobPush.read(); !strings.HasPrefix(push, "!") || !strings.Contains(push, cid) {
 			t.Errorf("bob's push socket on B got %q, want the mention of comment %s", push, cid)
+		}
+	})
+
+	// Each process would answer these reads from its read cache were it alone on the database; with another
+	// process there, neither may keep an answer the other's write changed.
+	t.Run("a read on one process sees a write on the other at once", func(t *testing.T) {
+		for i, name := range []string{"renamed on B", "renamed on A", "renamed on B again"} {
+			writer, reader := b.url, a.url
+			if i%2 == 1 {
+				writer, reader = a.url, b.url
+			}
+			hubCall(t, reader, hubUser{}, "GET", "/app/"+aid, "")
+			if st, body := hubCall(t, writer, alice, "PUT", "/app/"+aid, fmt.Sprintf(`{"name":%q}`, name)); st != 200 {
+				t.Fatalf("rename: %d %s", st, body)
+			}
+			if _, body := hubCall(t, reader, hubUser{}, "GET", "/app/"+aid, ""); !strings.Contains(body, fmt.Sprintf(`"name":%q`, name)) {
+				t.Errorf("after the rename to %q on the other process: %s", name, body)
+			}
 		}
 	})
 
