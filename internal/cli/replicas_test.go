@@ -187,8 +187,7 @@ func (g *geekSocket) ask(frame string) string {
 
 // TestReplicasBehaveAsOne runs two real `stackhub serve` processes on one fresh PostgreSQL database: events,
 // presence, direct messages, reads after writes and the rate limit of credential checks cross from one to the
-// other, a stream resumes
-// on the other process without a loss, and webhooks are queued once.
+// other, a stream resumes on the other process without a loss, and webhooks are queued once.
 func TestReplicasBehaveAsOne(t *testing.T) {
 	t.Parallel()
 	e := postgresEngine(t)
