@@ -148,7 +148,7 @@ func TestReadCacheOnlyAlone(t *testing.T) {
 	}
 	store.SoloRetry(t, 20*time.Millisecond)
 	ctx := context.Background()
-	first, _ := openPair(t, dsn)
+	first, outside := openPair(t, dsn)
 	_, aid := seedApp(t, first)
 	second, err := store.Open(ctx, dsn)
 	if err != nil {
@@ -168,11 +168,45 @@ func TestReadCacheOnlyAlone(t *testing.T) {
 		}
 	}
 	second.Close()
-	deadline := time.Now().Add(time.Minute)
-	for !first.Caching() {
-		if time.Now().After(deadline) {
-			t.Fatal("the process left alone never cached again")
+	waitCaching := func(want bool, why string) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); first.Caching() != want; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal(why)
+			}
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
+	waitCaching(true, "the process left alone never cached again")
+	// Processes that beat without the lock (one that lost its lock's connection, one of an older release) stop the
+	// cache too; it comes back when they are gone.
+	for _, id := range []string{"other-1", "other-2"} {
+		if err := outside.Q().Beat(ctx, id, 30_000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitCaching(false, "the cache stayed on with two other processes beating")
+	for _, id := range []string{"other-1", "other-2"} {
+		if err := outside.Q().LeaveCluster(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitCaching(true, "the cache never came back once the other processes had gone")
+
+	// A process whose context ends (a server shutting down, still draining writes) keeps its share until its store
+	// closes.
+	cctx, cancel := context.WithCancel(ctx)
+	third, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := third.CacheReads(cctx, testutil.Logger(t)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	time.Sleep(20 * 20 * time.Millisecond) // twenty of the first's tries to take the lock alone
+	if first.Caching() {
+		t.Error("the first process cached while the third, its context ended, had not closed its store")
+	}
+	third.Close()
+	waitCaching(true, "the cache never came back once the third process closed its store")
 }

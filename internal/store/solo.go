@@ -36,16 +36,17 @@ func (s *Store) CacheReads(ctx context.Context, log *slog.Logger) error {
 		s.reads.enable()
 		return nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
 	so := &solo{s: s, log: log, retry: soloRetry}
 	if err := so.join(ctx); err != nil {
-		cancel()
 		return err
 	}
+	// Only Close ends the watch, not ctx: a server shutting down still writes (requests drain, jobs finish), so it
+	// holds the lock until its store closes.
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		so.watch(ctx)
+		so.watch(wctx)
 	}()
 	s.stopSolo = func() {
 		cancel()
@@ -86,7 +87,7 @@ func (so *solo) take(ctx context.Context) error {
 	if ok, err := so.try(ctx, `SELECT pg_try_advisory_lock($1)`); err != nil || ok {
 		if ok {
 			so.alone = true
-			so.s.reads.enable()
+			return so.check(ctx)
 		}
 		return err
 	}
@@ -171,10 +172,30 @@ func (so *solo) watch(ctx context.Context) {
 	}
 }
 
+// check turns the cache on or off, the lock held alone, by the processes' heartbeats: a process that lost its
+// lock's connection (and writes while it joins again), or one of a release before the lock, still beats in
+// cluster_processes. At most one row (this process's own, or none yet) is alone.
+func (so *solo) check(ctx context.Context) error {
+	var n int
+	if err := so.conn.QueryRow(ctx, `SELECT count(*) FROM cluster_processes`).Scan(&n); err != nil {
+		return fmt.Errorf("solo lock: count processes: %w", err)
+	}
+	if n > 1 {
+		so.s.reads.disable()
+	} else if !so.s.reads.on.Load() {
+		so.s.reads.enable()
+	}
+	return nil
+}
+
 func (so *solo) step(ctx context.Context) error {
 	if so.alone {
-		if _, err := so.wait(ctx, 0); err != nil {
+		asked, err := so.wait(ctx, so.retry)
+		if err != nil {
 			return err
+		}
+		if !asked {
+			return so.check(ctx)
 		}
 		// Another process asks: stop caching before it may write.
 		so.s.reads.disable()
@@ -182,7 +203,7 @@ func (so *solo) step(ctx context.Context) error {
 		if _, err := so.conn.Exec(ctx, `SELECT pg_advisory_lock_shared($1)`, int64(soloLock)); err != nil {
 			return fmt.Errorf("solo lock: share: %w", err)
 		}
-		_, err := so.try(ctx, `SELECT pg_advisory_unlock($1)`)
+		_, err = so.try(ctx, `SELECT pg_advisory_unlock($1)`)
 		return err
 	}
 	if asked, err := so.wait(ctx, so.retry); err != nil || asked {
@@ -193,7 +214,8 @@ func (so *solo) step(ctx context.Context) error {
 		return err
 	}
 	so.alone = true
-	so.s.reads.enable()
-	_, err = so.try(ctx, `SELECT pg_advisory_unlock_shared($1)`)
-	return err
+	if _, err := so.try(ctx, `SELECT pg_advisory_unlock_shared($1)`); err != nil {
+		return err
+	}
+	return so.check(ctx)
 }
