@@ -19,12 +19,12 @@ const (
 	soloChannel = "stackhub_solo"
 )
 
-// How long a process waits for the soloist to let go, and how often a process that shares the lock tries to take
-// it alone (the others may have gone).
-var (
-	soloWait  = 30 * time.Second
-	soloRetry = 5 * time.Second
-)
+// soloWait is how long a process waits for the soloist to let go.
+const soloWait = 30 * time.Second
+
+// soloRetry is how often a process that shares the lock tries to take it alone (the others may have gone), and
+// how often the one holding it alone checks the heartbeats (check); tests shorten it.
+var soloRetry = 5 * time.Second
 
 // CacheReads turns the read cache (readCache) on for as long as it is right: at once on SQLite, which serves
 // one process (serve holds LockSQLite); on PostgreSQL while this process is the only StackHub process on the
@@ -60,7 +60,7 @@ type solo struct {
 	s     *Store
 	log   *slog.Logger
 	conn  *pgx.Conn
-	alone bool // holds the lock exclusively (and caches)
+	alone bool // holds the lock exclusively (and caches while check finds no other process)
 	retry time.Duration
 }
 
@@ -128,14 +128,10 @@ func (so *solo) try(ctx context.Context, query string) (bool, error) {
 	return ok, nil
 }
 
-// wait waits up to d (0: no limit) for another process's notification; asked is false on a timeout.
+// wait waits up to d for another process's notification; asked is false on a timeout.
 func (so *solo) wait(ctx context.Context, d time.Duration) (asked bool, err error) {
-	wctx := ctx
-	if d > 0 {
-		var cancel context.CancelFunc
-		wctx, cancel = context.WithTimeout(ctx, d)
-		defer cancel()
-	}
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
 	for {
 		n, err := so.conn.WaitForNotification(wctx)
 		switch {
