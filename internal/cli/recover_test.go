@@ -125,20 +125,22 @@ func TestInterruptedUpgradeAndRollback(t *testing.T) {
 
 			p = startServe(t, env, args...)
 			c = client.New(p.url, cliToken)
-			var rec map[string]any
-			waitFor(t, "the upgrade record settling", func() (bool, string) {
-				var recs []map[string]any
-				getJSON(t, p.url+"/api/v1/installs/site/upgrades", &recs)
-				if len(recs) == 0 {
-					return false, "no record"
+			// The job ends after its upgrade record does (endUpgrade), so a settled job means a settled record.
+			var j *client.Job
+			var events []client.JobEvent
+			waitFor(t, "the job settling", func() (bool, string) {
+				var err error
+				if j, events, err = c.Job(ctx, job.ID); err != nil {
+					return false, err.Error()
 				}
-				rec = recs[0]
-				return rec["result"] != "running", fmt.Sprint(rec)
+				return j.State != "running", fmt.Sprintf("%+v", j)
 			})
-			j, events, err := c.Job(ctx, job.ID)
-			if err != nil {
-				t.Fatal(err)
+			var recs []map[string]any
+			getJSON(t, p.url+"/api/v1/installs/site/upgrades", &recs)
+			if len(recs) == 0 {
+				t.Fatal("no upgrade record")
 			}
+			rec := recs[0]
 			if !slices.ContainsFunc(events, func(e client.JobEvent) bool {
 				return strings.Contains(e.Message, "the server stopped during the "+j.Kind)
 			}) {
