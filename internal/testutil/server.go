@@ -76,6 +76,8 @@ type Server struct {
 	EdgeHTTP  string
 	EdgeHTTPS string
 	StandIn   *StandInCerts
+	// UI is the web UI behind URL.
+	UI *web.UI
 }
 
 // EdgeOptions start the edge's listeners (127.0.0.1, random ports) with these settings.
@@ -264,7 +266,7 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 			dockertest.CleanupVolumes(t, prefix) // what a test's own uninstall kept without purge
 		}
 	})
-	return &Server{t: t, URL: ts.URL, Store: st, Auth: au, Bus: bus, Hub: h, Host: hs, HTTP: ts.Client(), DataDir: dataDir,
+	return &Server{t: t, URL: ts.URL, UI: ui, Store: st, Auth: au, Bus: bus, Hub: h, Host: hs, HTTP: ts.Client(), DataDir: dataDir,
 		Prefix: prefix, WSURL: "ws" + strings.TrimPrefix(wsTS.URL, "http"), Geek: geek, Feed: feed, Webhooks: wh,
 		Sources: srcs, DSN: opt.DSN, Edge: eg, EdgeHTTP: edgeHTTP, EdgeHTTPS: edgeHTTPS, StandIn: standIn, Certs: cm}
 }

@@ -12,20 +12,41 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/stackhub/stackhub/internal/api/reqauth"
 	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/auth"
 )
 
-// pageTemplate is the layout and the partials joined with one page's "content".
-type pageTemplate = *template.Template
+// page is one page file with templates/layout.html and the partial files (templates/_*.html) it calls, directly
+// or through another partial: every page defines its own "content" (and optionally "scripts"). It is parsed when
+// it is first shown, and then kept: parsed, the UI's pages hold about 2 MB of heap (html/template keeps a copy of
+// the layout and of every partial for each page), which a server nobody browses has no use for. A page gets
+// only the partials it calls; all of them in every page would cost another 2 MB.
+type page struct {
+	files []string // the layout, the partials, the page file last
+	once  sync.Once
+	t     atomic.Pointer[template.Template] // set once parsed
+	err   error
+}
 
-// parsePages parses each page file with templates/layout.html and the partial files (templates/_*.html) it
-// calls, directly or through another partial, so every page defines its own "content" (and optionally
-// "scripts"). A page gets only those partials: html/template keeps a copy of every template of a set for each
-// page, and the partials no page of a kind calls would cost about 2 MB of heap, held for as long as it runs.
-func parsePages() (map[string]pageTemplate, error) {
+// template parses the page on its first call and answers the same set, or the same error, ever after.
+func (p *page) template() (*template.Template, error) {
+	p.once.Do(func() {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(files, p.files...)
+		if err != nil {
+			p.err = fmt.Errorf("parse %s: %w", p.files[len(p.files)-1], err)
+			return
+		}
+		p.t.Store(t)
+	})
+	return p.t.Load(), p.err
+}
+
+// pageFiles finds every page and the files its set is parsed from, without parsing any of them.
+func pageFiles() (map[string]*page, error) {
 	partials, err := fs.Glob(files, "templates/_*.html")
 	if err != nil {
 		return nil, err
@@ -49,7 +70,7 @@ func parsePages() (map[string]pageTemplate, error) {
 	if err != nil {
 		return nil, err
 	}
-	pages := map[string]pageTemplate{}
+	pages := map[string]*page{}
 	for _, n := range names {
 		name := path.Base(n)
 		if name == "layout.html" || strings.HasPrefix(name, "_") {
@@ -60,11 +81,7 @@ func parsePages() (map[string]pageTemplate, error) {
 			return nil, err
 		}
 		set := append([]string{layout}, partialsFor(append(templateNames(callRe, src), calls[layout]...), calls, definedIn, partials)...)
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(files, append(set, n)...)
-		if err != nil {
-			return nil, fmt.Errorf("parse %s: %w", name, err)
-		}
-		pages[strings.TrimSuffix(name, ".html")] = t
+		pages[strings.TrimSuffix(name, ".html")] = &page{files: append(set, n)}
 	}
 	return pages, nil
 }
@@ -221,9 +238,15 @@ func setHeaders(w http.ResponseWriter) {
 
 // render writes a page; it renders into a buffer first so a template error never leaves half a page.
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, v View) {
-	t, ok := u.pages[name]
+	p, ok := u.pages[name]
 	if !ok {
 		u.d.Log.Error("no such page template", "page", name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	t, err := p.template()
+	if err != nil {
+		u.d.Log.ErrorContext(r.Context(), "page template", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}

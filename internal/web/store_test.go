@@ -255,3 +255,22 @@ func TestStoreMarks(t *testing.T) {
 		}
 	})
 }
+
+// A page is parsed when it is first shown, never at the start: a server nobody browses holds no parsed page.
+func TestPagesParsedWhenFirstShown(t *testing.T) {
+	t.Parallel()
+	s := testutil.StartServer(t, testutil.Engines(t)[0], testutil.Options{}) // SQLite: the database plays no part
+	if got := s.UI.Parsed(); len(got) != 0 {
+		t.Fatalf("parsed at the start: %v", got)
+	}
+	anon := browserClient(t)
+	storeWant(t, anon, s.URL+"/", http.StatusOK)
+	storeWant(t, anon, s.URL+"/", http.StatusOK)
+	if got := strings.Join(s.UI.Parsed(), ","); got != "store" {
+		t.Fatalf("parsed after two visits to the store: %s, want store alone", got)
+	}
+	storeWant(t, anon, s.URL+"/ui/apps/999999", http.StatusNotFound)
+	if got := strings.Join(s.UI.Parsed(), ","); got != "error,store" {
+		t.Fatalf("parsed after a missing app: %s, want error,store", got)
+	}
+}

@@ -43,17 +43,17 @@ type Deps struct {
 // UI serves the pages.
 type UI struct {
 	d      Deps
-	pages  map[string]pageTemplate
+	pages  map[string]*page
 	static http.Handler
 	boot   string // cache-busting suffix of static URLs
 }
 
-// New parses every template; a broken template fails the start, not a request.
+// New finds the pages; each is parsed when first shown (TestEveryPageParses parses them all).
 func New(d Deps) (*UI, error) {
 	if d.Hub == nil || d.Host == nil || d.Auth == nil || d.Webhooks == nil {
 		return nil, errors.New("web: the hub, host, auth and webhook services are all required")
 	}
-	pages, err := parsePages()
+	pages, err := pageFiles()
 	if err != nil {
 		return nil, err
 	}
