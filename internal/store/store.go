@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pressly/goose/v3"
@@ -155,8 +156,16 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migration provider: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
+	applied, err := p.Up(ctx)
+	if err != nil {
 		return fmt.Errorf("migrate %s: %w", s.dialect, err)
+	}
+	if len(applied) > 0 {
+		// goose parses each migration with 4 MiB scan buffers that it keeps in a sync.Pool (16 MiB of them on
+		// two cores); two collections free them, before they set the heap goal for the rest of the start: a
+		// first start peaked at 54 MB of RSS with them, 41 MB without.
+		runtime.GC()
+		runtime.GC()
 	}
 	return nil
 }
