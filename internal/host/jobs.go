@@ -53,6 +53,15 @@ func (r *run) release() {
 	}
 }
 
+// finishing tells the jobs asked for from now on to wait for this one instead of being refused: its end is about
+// to be visible (see Service.lock). It comes just before the job's last change to the instance, with nothing
+// long after it.
+func (r *run) finishing() {
+	if !r.released {
+		r.s.finishing(r.job.Instance)
+	}
+}
+
 // note logs a line; ctx may be cancelled (shutdown), so writes use one that is not.
 func (r *run) note(stage, msg string, pct int) {
 	ctx := context.WithoutCancel(r.s.ctx)
@@ -139,6 +148,7 @@ func (s *Service) runInstall(inst *store.Instance, job *store.Job) {
 		s.fail(ctx, r, inst.Name, cause)
 		return
 	}
+	r.finishing()
 	if err := s.store.Q().SetInstanceState(ctx, inst.Name, store.StateInstalled, "", s.ms()); err != nil {
 		s.log.Error("instance state", "instance", inst.Name, "err", err)
 	}
@@ -149,6 +159,7 @@ func (s *Service) runInstall(inst *store.Instance, job *store.Job) {
 
 // fail records a failed install: the instance stays, in status 2 with the cause, until it is uninstalled.
 func (s *Service) fail(ctx context.Context, r *run, name, cause string) {
+	r.finishing()
 	if err := s.store.Q().SetInstanceState(ctx, name, store.StateFailed, cause, s.ms()); err != nil {
 		s.log.Error("instance state", "instance", name, "err", err)
 	}

@@ -192,6 +192,9 @@ func (s *Service) runOperate(r *run, inst *store.Instance) {
 		err = s.engine.Restart(ctx, inst.Project)
 	}
 	stopped := job.Kind == "stop"
+	if err == nil && stopped {
+		r.finishing() // the app is seen stopped from here
+	}
 	if err == nil {
 		if err = s.store.Q().SetInstanceStopped(ctx, inst.Name, stopped, s.ms()); err == nil && !stopped {
 			inst.Stopped = false
@@ -199,6 +202,7 @@ func (s *Service) runOperate(r *run, inst *store.Instance) {
 			err = s.waitHealthy(ctx, inst)
 		}
 	}
+	r.finishing()
 	if err != nil {
 		r.note("failed", err.Error(), -1)
 		r.finish(store.JobFailed, err.Error())

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stackhub/stackhub/internal/apperr"
@@ -54,7 +55,7 @@ type Service struct {
 	jobs    sync.WaitGroup
 	ctx     context.Context // jobs run under it; cancelled by Close
 	cancel  context.CancelFunc
-	busy    sync.Map // instance name → struct{}: one job per instance at a time
+	busy    sync.Map // instance name → *claim: one job per instance at a time
 	probe   *http.Client
 	domains Domains    // the edge's routes, for installs with a domain; nil refuses them
 	audit   *audit.Log // nil records nothing
@@ -132,13 +133,48 @@ func (s *Service) CheckInstance(ctx context.Context, a auth.Actor, name string) 
 	return err
 }
 
-// lock claims the instance for one job; false means another job holds it.
-func (s *Service) lock(name string) bool {
-	_, busy := s.busy.LoadOrStore(name, struct{}{})
-	return !busy
+// claim is a job's hold on an instance.
+type claim struct {
+	finishing atomic.Bool   // the job's work is done and its end about to be visible; only its records remain
+	released  chan struct{} // closed by unlock
 }
 
-func (s *Service) unlock(name string) { s.busy.Delete(name) }
+// finishWait bounds the wait for a finishing job's last writes (milliseconds, unless the database hangs).
+const finishWait = 30 * time.Second
+
+// lock claims the instance for one job; false means another job holds it. A job that is finishing is waited
+// for: a client that saw its end (the instance's status "1" or "2", a stopped app) may start the next job at
+// once, and must not be told the instance is busy because the job's log is still being written.
+func (s *Service) lock(name string) bool {
+	for {
+		held, busy := s.busy.LoadOrStore(name, &claim{released: make(chan struct{})})
+		if !busy {
+			return true
+		}
+		c := held.(*claim)
+		if !c.finishing.Load() {
+			return false
+		}
+		select {
+		case <-c.released:
+		case <-time.After(finishWait):
+			return false
+		}
+	}
+}
+
+func (s *Service) unlock(name string) {
+	if held, ok := s.busy.LoadAndDelete(name); ok {
+		close(held.(*claim).released)
+	}
+}
+
+// finishing marks the job holding name as finishing (see lock).
+func (s *Service) finishing(name string) {
+	if held, ok := s.busy.Load(name); ok {
+		held.(*claim).finishing.Store(true)
+	}
+}
 
 // publish sends a host event; only the admin may see it.
 func (s *Service) publish(typ string, payload any) {

@@ -337,6 +337,7 @@ func (s *Service) restore(ctx context.Context, r *run, inst *store.Instance, b *
 }
 
 func (s *Service) endUpgrade(ctx context.Context, r *run, rec *store.Upgrade, result, cause, snapshot string) {
+	r.finishing()
 	now := s.ms()
 	rec.Result, rec.Cause, rec.Snapshot, rec.FinishedAt = result, cause, snapshot, &now
 	if rec.Kept == nil {
