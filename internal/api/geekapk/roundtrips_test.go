@@ -3,6 +3,8 @@ package geekapk_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,7 +81,7 @@ func TestHotReadsTakeOneRoundTrip(t *testing.T) {
 			}
 			counter.Reset()
 			s.Want(200, tu.Anon, "GET", tc.path, nil)
-			trips += len(counter.RoundTrips())
+			trips += len(requestTrips(counter))
 		}
 		if trips != n*tc.trips {
 			t.Errorf("GET %s: %d requests, each after a write, took %d round trips; want %d per request", tc.path, n,
@@ -92,9 +94,17 @@ func TestHotReadsTakeOneRoundTrip(t *testing.T) {
 			s.Want(200, tu.Anon, "GET", tc.path, nil)
 		}
 		lifetimes := 1 + int(time.Since(start)/store.MaxCacheAge)
-		if got := len(counter.RoundTrips()); got > lifetimes*tc.trips {
+		if got := len(requestTrips(counter)); got > lifetimes*tc.trips {
 			t.Errorf("GET %s: %d requests with no write between them took %s; want the cache to answer", tc.path, n,
 				counter)
 		}
 	}
+}
+
+// requestTrips is the round trips counted but the process's own bookkeeping, which runs on its timers whatever the
+// requests do: the read cache's solo lock (store/solo.go counts cluster_processes every 5 s) and the heartbeat.
+func requestTrips(c *tu.PGCounter) []string {
+	return slices.DeleteFunc(c.RoundTrips(), func(q string) bool {
+		return strings.Contains(q, "cluster_") || strings.Contains(q, "advisory")
+	})
 }
