@@ -113,7 +113,8 @@ func TestConfigsMountReadOnly(t *testing.T) {
 	if got := httpGet(t, base+"/data"); got != "from a file" {
 		t.Errorf("the file config reads %q", got)
 	}
-	if got := httpGet(t, base+"/dep"); got != "inline for "+s.Prefix+"-cfg" {
+	want := "inline for " + s.Prefix + "-cfg"
+	if got := waitBody(t, base+"/dep", want); got != want { // content has no healthcheck
 		t.Errorf("the content config reads %q", got)
 	}
 	req, _ := http.NewRequest("PUT", base+"/data", strings.NewReader("overwritten"))
@@ -219,7 +220,7 @@ func TestFixedHostPortIsBooked(t *testing.T) {
 	}
 
 	installClass(t, c, "fixedport", "fp", nil)
-	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); got != "admin v1" {
+	if got := waitBody(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "admin v1"); got != "admin v1" { // no healthcheck
 		t.Errorf("the fixed port answers %q", got)
 	}
 	bs, err := s.Store.Q().PortBookings(t.Context(), "fp")

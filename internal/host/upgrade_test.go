@@ -25,6 +25,26 @@ func httpGet(t *testing.T, url string) string {
 	return strings.TrimSpace(string(b))
 }
 
+// waitBody GETs url until it answers want, for a minute at most (a service with no healthcheck is only known to
+// run, not to listen yet), and returns the last answer or error.
+func waitBody(t *testing.T, url, want string) string {
+	t.Helper()
+	var got string
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		res, err := http.Get(url)
+		if err != nil {
+			got = err.Error()
+			continue
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if got = strings.TrimSpace(string(b)); got == want {
+			break
+		}
+	}
+	return got
+}
+
 // stackFor is the web stand-in's stack; extraEnv adds .env lines (a second *_PORT_SET is a port the version books).
 func stackFor(lib *tu.Library, readyAfter string, extraEnv ...string) map[string]any {
 	env := fmt.Sprintf("W9_ID=versioned\nW9_VERSION=v1\nW9_DIST=community\nW9_NETWORK=%s\nW9_HTTP_PORT_SET=%d\nW9_POWER_PASSWORD=changeme\nREADY_AFTER=%s\n",

@@ -987,6 +987,15 @@ func TestDownRemovesUntaggedBuilds(t *testing.T) {
 		t.Fatal(err)
 	}
 	replaced := idOf()
+	// The tests of other packages share this engine, and their Downs rightly remove a superseded build: a stopped
+	// container keeps this one until the test has staged what it needs, and goes before the last Down.
+	keeper := strings.TrimSpace(dockertest.Docker(t, "create", replaced))
+	kept := true
+	t.Cleanup(func() {
+		if kept {
+			_, _ = first.cli.ContainerRemove(context.Background(), keeper, client.ContainerRemoveOptions{Force: true})
+		}
+	})
 	if err := second.e.build(ctxT(t, time.Minute), second.name, "web", second.p.Services["web"], nop); err != nil {
 		t.Fatal(err)
 	}
@@ -1011,6 +1020,8 @@ func TestDownRemovesUntaggedBuilds(t *testing.T) {
 		t.Fatalf("a Down removed %s, untagged but newer than the image holding its tag (a build in flight)", tagged)
 	}
 	dockertest.Docker(t, "tag", tagged, img)
+	dockertest.Docker(t, "rm", keeper)
+	kept = false
 	down()
 	if exists(replaced) {
 		t.Errorf("the untagged build %s outlived a Down", replaced)

@@ -111,7 +111,8 @@ services:
 	})
 
 	var logs bytes.Buffer
-	if err := v.e.Logs(ctx, v.name, 20, false, &logs); err != nil {
+	// A long tail: the healthchecks log a line every 500 ms, and the restart above may be seconds ago.
+	if err := v.e.Logs(ctx, v.name, 1000, false, &logs); err != nil {
 		t.Fatalf("Logs: %v", err)
 	}
 	for _, prefix := range []string{"web-1 | listening on :8080", "web-2 | listening on :8080", "front | listening on :8080"} {

@@ -169,16 +169,26 @@ func get(t *testing.T, url string) string {
 	}
 }
 
+// put PUTs body to url, retrying until it answers 204 (a task that just started may not listen yet; the PUT is
+// idempotent).
 func put(t *testing.T, url, body string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPut, url, strings.NewReader(body))
-	r, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("PUT %s: %v", url, err)
-	}
-	r.Body.Close()
-	if r.StatusCode != http.StatusNoContent {
-		t.Fatalf("PUT %s: %s", url, r.Status)
+	c := http.Client{Timeout: 3 * time.Second}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		req, _ := http.NewRequest(http.MethodPut, url, strings.NewReader(body))
+		r, err := c.Do(req)
+		if err == nil {
+			r.Body.Close()
+			if r.StatusCode == http.StatusNoContent {
+				return
+			}
+			err = fmt.Errorf("%s", r.Status)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PUT %s: %v", url, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
