@@ -29,7 +29,7 @@ type options struct {
 	apps           int
 	settle, window time.Duration
 	out, stackhub  string
-	keep           bool
+	keep, restart  bool
 	maxRSS         float64 // MB
 	maxCPU         float64 // % of one core
 }
@@ -42,6 +42,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "", "also write the report to this file")
 	flag.StringVar(&o.stackhub, "stackhub", "", "use this stackhub binary instead of building ./cmd/stackhub")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (binaries, data dir, server log)")
+	flag.BoolVar(&o.restart, "restart", true, "also measure the server started again on the same data dir, with its apps")
 	flag.Float64Var(&o.maxRSS, "target-rss", 40, "target: idle RSS with all apps under this many MB (10^6 bytes)")
 	flag.Float64Var(&o.maxCPU, "target-cpu", 1, "target: idle CPU with all apps under this % of one core")
 	flag.Parse()
@@ -107,7 +108,26 @@ func run(ctx context.Context, o options) (err error) {
 	if err := waitRunning(ctx, srv, o.apps); err != nil {
 		return err
 	}
-	report := render(b.Header, o, idle, full, installAll)
+	var again *sample
+	if o.restart {
+		// A server after a reboot or an upgrade: it neither migrates nor seeds the catalog, and its apps run.
+		logf("restarting stackhub serve on the same data dir")
+		b.Server.Stop()
+		ns, err := kit.StartServer(ctx, b.Server.Bin, b.Dir, b.Prefix)
+		if err != nil {
+			return err // the apps are swept by their prefix
+		}
+		b.Server, srv = ns, ns
+		if err := waitRunning(ctx, srv, o.apps); err != nil {
+			return err
+		}
+		s, err := measure(ctx, o, srv, o.apps)
+		if err != nil {
+			return err
+		}
+		again = &s
+	}
+	report := render(b.Header, o, idle, full, installAll, again)
 	fmt.Print(report)
 	if o.out != "" {
 		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
@@ -213,7 +233,7 @@ func measure(ctx context.Context, o options, srv *kit.Server, apps int) (sample,
 func mb(b int64) float64  { return float64(b) / 1e6 }
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
-func render(header []string, o options, idle, full sample, installAll time.Duration) string {
+func render(header []string, o options, idle, full sample, installAll time.Duration, again *sample) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "# StackHub idle footprint — %s\n\n", time.Now().UTC().Format("2006-01-02 15:04:05 UTC"))
 	for _, h := range header {
@@ -256,6 +276,13 @@ func render(header []string, o options, idle, full sample, installAll time.Durat
 	growth := full.cpu - idle.cpu
 	fmt.Fprintf(&sb, "\nStackHub's idle CPU with %d apps minus with 0: %s over %s.\n", full.apps, kit.Ms(growth),
 		full.elapsed.Round(time.Second))
+	if again != nil {
+		fmt.Fprintf(&sb, "\nStarted again on the same data dir with its %d apps running (a reboot or an upgrade: no "+
+			"migration, no catalog to seed; the targets above are for the first start): RSS %.1f MB (%.1f MiB), "+
+			"anonymous / file-backed %.1f / %.1f MB, peak since that start %.1f MB, CPU %.3f %% of a core (%s), %d "+
+			"context switches.\n", again.apps, mb(again.rssEnd), mib(again.rssEnd), mb(again.rssAnon), mb(again.rssFile),
+			mb(again.hwm), again.pct(again.cpu), kit.Ms(again.cpu), again.wakeups)
+	}
 	return sb.String()
 }
 
