@@ -107,69 +107,78 @@ func TestAccess(t *testing.T) {
 		alice := s.NewUser("alice")
 		aliceCookie := "geekapk_uid=" + itoa(alice.UID) + "; geekapk_passhash=" + alice.Passhash
 
-		for _, secure := range []bool{false, true} {
-			c := edgeClient(s, secure, "")
+		// Plain HTTP, HTTPS over HTTP/2 (net/http's server) and HTTPS over HTTP/1.1 (the edge's fast path).
+		for _, l := range []struct {
+			name   string
+			secure bool
+			client func(from string) *http.Client
+		}{
+			{"http", false, func(from string) *http.Client { return edgeClient(s, false, from) }},
+			{"https h2", true, func(from string) *http.Client { return edgeClient(s, true, from) }},
+			{"https/1.1", true, func(from string) *http.Client { return h1Client(s, from) }},
+		} {
+			secure, name, c := l.secure, l.name, l.client("")
 			// public, and a forged X-StackHub-User removed.
 			res, body := fetch(t, c, "GET", at(s, secure, "pub.test", "/headers"), "X-StackHub-User", "admin")
 			if res.StatusCode != 200 || seenUser(t, body) != "" {
-				t.Errorf("secure=%v public: %d, app saw user %q", secure, res.StatusCode, seenUser(t, body))
+				t.Errorf("%s public: %d, app saw user %q", name, res.StatusCode, seenUser(t, body))
 			}
 			// basic: none, wrong, right (twice: the second from the verified cache).
 			if res, _ := fetch(t, c, "GET", at(s, secure, "basic.test", "/")); res.StatusCode != 401 || res.Header.Get("WWW-Authenticate") == "" {
-				t.Errorf("secure=%v basic without credentials: %d", secure, res.StatusCode)
+				t.Errorf("%s basic without credentials: %d", name, res.StatusCode)
 			}
 			if res, _ := fetch(t, c, "GET", at(s, secure, "basic.test", "/"), "Authorization", basicAuth("ann", "wrong")); res.StatusCode != 401 {
-				t.Errorf("secure=%v basic with a wrong password: %d", secure, res.StatusCode)
+				t.Errorf("%s basic with a wrong password: %d", name, res.StatusCode)
 			}
 			if res, _ := fetch(t, c, "GET", at(s, secure, "basic.test", "/"), "Authorization", basicAuth("bob", "s3cret")); res.StatusCode != 401 {
-				t.Errorf("secure=%v basic with an unknown user: %d", secure, res.StatusCode)
+				t.Errorf("%s basic with an unknown user: %d", name, res.StatusCode)
 			}
 			for range 2 {
 				if res, body := fetch(t, c, "GET", at(s, secure, "basic.test", "/"), "Authorization", basicAuth("ann", "s3cret")); res.StatusCode != 200 || strings.TrimSpace(body) != "web v1" {
-					t.Errorf("secure=%v basic right: %d %q", secure, res.StatusCode, body)
+					t.Errorf("%s basic right: %d %q", name, res.StatusCode, body)
 				}
 			}
 			// users: sent to sign in; signed in, the app sees the user and never the client's header.
 			ck, _ := signInAt(t, s, c, secure, "users.test", "Cookie", aliceCookie)
 			res, body = fetch(t, c, "GET", at(s, secure, "users.test", "/headers"), "Cookie", ck, "X-StackHub-User", "admin")
 			if res.StatusCode != 200 || seenUser(t, body) != "alice" {
-				t.Errorf("secure=%v users signed in: %d, app saw %q", secure, res.StatusCode, seenUser(t, body))
+				t.Errorf("%s users signed in: %d, app saw %q", name, res.StatusCode, seenUser(t, body))
 			}
 			// That cookie is for users.test only.
 			if res, _ := fetch(t, c, "GET", at(s, secure, "admin.test", "/headers"), "Cookie", ck); res.StatusCode != http.StatusFound {
-				t.Errorf("secure=%v users.test's cookie on admin.test: %d", secure, res.StatusCode)
+				t.Errorf("%s users.test's cookie on admin.test: %d", name, res.StatusCode)
 			}
 			// admin: a user is refused at StackHub; the admin gets through.
 			if _, status := signInAt(t, s, c, secure, "admin.test", "Cookie", aliceCookie); status != http.StatusForbidden {
-				t.Errorf("secure=%v admin route for a user: authorize answered %d", secure, status)
+				t.Errorf("%s admin route for a user: authorize answered %d", name, status)
 			}
 			ck, _ = signInAt(t, s, c, secure, "admin.test", "Authorization", "Bearer "+tu.AdminToken)
 			if res, body := fetch(t, c, "GET", at(s, secure, "admin.test", "/headers"), "Cookie", ck); res.StatusCode != 200 || seenUser(t, body) != "admin" {
-				t.Errorf("secure=%v admin signed in: %d, app saw %q", secure, res.StatusCode, seenUser(t, body))
+				t.Errorf("%s admin signed in: %d, app saw %q", name, res.StatusCode, seenUser(t, body))
 			}
 			// A forged cookie is not a session.
 			if res, _ := fetch(t, c, "GET", at(s, secure, "users.test", "/"), "Cookie", "stackhub_edge=dXNlcnMudGVzdHwxfDk5OTk5OTk5OTl8cm9vdA.AAAA"); res.StatusCode != http.StatusFound {
-				t.Errorf("secure=%v forged cookie: %d", secure, res.StatusCode)
+				t.Errorf("%s forged cookie: %d", name, res.StatusCode)
 			}
 			// allow: the real client address decides; X-Forwarded-For counts only from a trusted proxy.
 			if res, _ := fetch(t, c, "GET", at(s, secure, "lan.test", "/"), "X-Forwarded-For", "10.1.2.3"); res.StatusCode != 403 {
-				t.Errorf("secure=%v allow from 127.0.0.1 claiming 10.1.2.3: %d, want 403", secure, res.StatusCode)
+				t.Errorf("%s allow from 127.0.0.1 claiming 10.1.2.3: %d, want 403", name, res.StatusCode)
 			}
-			proxy := edgeClient(s, secure, "127.0.0.2")
+			proxy := l.client("127.0.0.2")
 			res, body = fetch(t, proxy, "GET", at(s, secure, "lan.test", "/headers"), "X-Forwarded-For", "10.1.2.3")
 			if res.StatusCode != 200 {
-				t.Errorf("secure=%v allow through a trusted proxy for 10.1.2.3: %d", secure, res.StatusCode)
+				t.Errorf("%s allow through a trusted proxy for 10.1.2.3: %d", name, res.StatusCode)
 			} else {
 				var seen struct {
 					Headers map[string][]string `json:"headers"`
 				}
 				_ = json.Unmarshal([]byte(body), &seen)
 				if got := http.Header(seen.Headers).Get("X-Forwarded-For"); got != "10.1.2.3, 127.0.0.2" {
-					t.Errorf("secure=%v X-Forwarded-For through a trusted proxy: %q", secure, got)
+					t.Errorf("%s X-Forwarded-For through a trusted proxy: %q", name, got)
 				}
 			}
 			if res, _ := fetch(t, proxy, "GET", at(s, secure, "lan.test", "/"), "X-Forwarded-For", "192.168.1.1"); res.StatusCode != 403 {
-				t.Errorf("secure=%v allow through a trusted proxy for 192.168.1.1: %d, want 403", secure, res.StatusCode)
+				t.Errorf("%s allow through a trusted proxy for 192.168.1.1: %d, want 403", name, res.StatusCode)
 			}
 		}
 	})

@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -88,6 +89,8 @@ type Edge struct {
 	transport *http.Transport
 	httpPort  atomic.Int32 // the listeners' ports, for redirects (0: not listening)
 	httpsPort atomic.Int32
+
+	fastServed, handedOff atomic.Int64 // see ProxyCounts
 }
 
 // New returns the edge over the route table in st. main serves StackHub itself at cfg.Domain; certs may be nil
@@ -118,17 +121,17 @@ func New(st *store.Store, hs *host.Service, au *auth.Service, main http.Handler,
 // Listen serves the plain HTTP listener (httpLn) and the TLS one (httpsLn) until ctx ends; either may be nil.
 func (e *Edge) Listen(ctx context.Context, httpLn, httpsLn net.Listener) error {
 	var servers []*http.Server
+	var fast fastConns
 	// Handshakes for names without a certificate are routine on a public address: debug, not stderr.
 	errLog := slog.NewLogLogger(e.log.Handler(), slog.LevelDebug)
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	if httpLn != nil {
 		e.httpPort.Store(int32(portOf(httpLn.Addr())))
 		var h http.Handler = e.Handler(false)
 		if e.certs != nil {
 			h = e.certs.HTTPChallengeHandler(h)
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-			ErrorLog: errLog}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: headerTimeout, IdleTimeout: idleTimeout, ErrorLog: errLog}
 		servers = append(servers, srv)
 		go func() { errc <- srv.Serve(httpLn) }()
 	}
@@ -137,11 +140,18 @@ func (e *Edge) Listen(ctx context.Context, httpLn, httpsLn net.Listener) error {
 			return errors.New("edge: an HTTPS listener needs a certificate manager")
 		}
 		e.httpsPort.Store(int32(portOf(httpsLn.Addr())))
-		srv := &http.Server{Handler: e.Handler(true), TLSConfig: e.certs.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
+		tc := e.certs.TLSConfig().Clone()
+		if !slices.Contains(tc.NextProtos, "http/1.1") {
+			tc.NextProtos = append(tc.NextProtos, "http/1.1")
+		}
+		// The fast path (fast.go) takes the HTTP/1.1 connections and hands the others to srv, which turns HTTP/2
+		// on for a TLS configuration that offers "h2".
+		srv := &http.Server{Handler: withTLSState(e.Handler(true)), TLSConfig: tc, ReadHeaderTimeout: headerTimeout,
+			IdleTimeout: idleTimeout, ErrorLog: errLog, ConnContext: connContext}
 		servers = append(servers, srv)
-		// ServeTLS turns HTTP/2 on for a TLS configuration that offers "h2".
-		go func() { errc <- srv.ServeTLS(httpsLn, "", "") }()
+		hand := newHandoff(httpsLn.Addr())
+		go func() { errc <- srv.Serve(hand) }()
+		go func() { errc <- e.serveTLS(httpsLn, tc, hand, &fast) }()
 	}
 	var err error
 	select {
@@ -150,9 +160,13 @@ func (e *Edge) Listen(ctx context.Context, httpLn, httpsLn net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	if httpsLn != nil {
+		_ = httpsLn.Close()
+	}
 	for _, s := range servers {
 		_ = s.Shutdown(sctx)
 	}
+	fast.shutdown(sctx)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -41,31 +41,40 @@ func (e *Edge) Handler(secure bool) http.Handler {
 			e.main.ServeHTTP(w, r)
 			return
 		}
-		en := e.snap.Load().lookup(c.host, r.URL.Path)
-		if en == nil {
-			notFoundPage(w, c.host)
-			return
+		if en, user := e.decide(w, r, c, secure); en != nil {
+			e.proxy(w, r, en, c, user)
 		}
-		rt := &en.route
-		if !secure && rt.Redirect && rt.HTTPS != "off" && e.httpsPort.Load() != 0 && !strings.HasPrefix(r.URL.Path, acmePrefix) {
-			http.Redirect(w, r, e.httpsURL(c.host, r.URL.RequestURI()), http.StatusPermanentRedirect)
-			return
-		}
-		if !allowed(en.allow, c.addr) {
-			forbiddenPage(w, c.host, "your address "+c.addr.String()+" may not reach this app")
-			return
-		}
-		r.Header.Del(UserHeader) // only the edge says who the user is
-		if r.URL.Path == authPath && (rt.Access == "users" || rt.Access == "admin") {
-			e.finishSignIn(w, r, c, secure)
-			return
-		}
-		user, ok := e.admit(w, r, en, c, secure)
-		if !ok {
-			return
-		}
-		e.proxy(w, r, en, c, user)
 	})
+}
+
+// decide applies the route table and the route's rules to a request for an app: it answers the request itself
+// (a redirect, a page, a refusal, the end of a sign-in) and returns nil, or returns the route to proxy to and
+// the user to name to the app. Both the fast path and net/http's server call it.
+func (e *Edge) decide(w http.ResponseWriter, r *http.Request, c client, secure bool) (*entry, string) {
+	en := e.snap.Load().lookup(c.host, r.URL.Path)
+	if en == nil {
+		notFoundPage(w, c.host)
+		return nil, ""
+	}
+	rt := &en.route
+	if !secure && rt.Redirect && rt.HTTPS != "off" && e.httpsPort.Load() != 0 && !strings.HasPrefix(r.URL.Path, acmePrefix) {
+		http.Redirect(w, r, e.httpsURL(c.host, r.URL.RequestURI()), http.StatusPermanentRedirect)
+		return nil, ""
+	}
+	if !allowed(en.allow, c.addr) {
+		forbiddenPage(w, c.host, "your address "+c.addr.String()+" may not reach this app")
+		return nil, ""
+	}
+	r.Header.Del(UserHeader) // only the edge says who the user is
+	if r.URL.Path == authPath && (rt.Access == "users" || rt.Access == "admin") {
+		e.finishSignIn(w, r, c, secure)
+		return nil, ""
+	}
+	user, ok := e.admit(w, r, en, c, secure)
+	if !ok {
+		return nil, ""
+	}
+	return en, user
 }
 
 // clientOf reads the peer address, and the X-Forwarded-* headers of a trusted proxy.
@@ -162,6 +171,9 @@ func (e *Edge) proxy(w http.ResponseWriter, r *http.Request, en *entry, c client
 		e.badGateway(w, r, en)
 		return
 	}
+	// An app may answer while the body still comes (an echo, a stream); on HTTP/1.1 net/http would close the
+	// body at the answer's first byte unless told otherwise.
+	_ = http.NewResponseController(w).EnableFullDuplex()
 	target := &url.URL{Scheme: "http", Host: en.upstream}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {

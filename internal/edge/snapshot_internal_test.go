@@ -104,3 +104,19 @@ func TestBasicLimit(t *testing.T) {
 		t.Errorf("another address: %d, want 200 (admitted)", code)
 	}
 }
+
+// TestHeaderEnd finds the end of a request's header with CRLF and with bare LF lines, and waits for more.
+func TestHeaderEnd(t *testing.T) {
+	for in, want := range map[string]int{
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET":   len("GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+		"GET / HTTP/1.1\nHost: a\n\nrest":        len("GET / HTTP/1.1\nHost: a\n\n"),
+		"GET / HTTP/1.1\r\nHost: a\n\r\n":        len("GET / HTTP/1.1\r\nHost: a\n\r\n"),
+		"GET / HTTP/1.1\r\nHost: a\r\n":          0,
+		"GET / HTTP/1.1\r\nHost: a\r\n\r":        0,
+		"GET / HTTP/1.1\r\nX: a\r\nY: b\r\n\r\n": len("GET / HTTP/1.1\r\nX: a\r\nY: b\r\n\r\n"),
+	} {
+		if got := headerEnd([]byte(in)); got != want {
+			t.Errorf("headerEnd(%q) = %d, want %d", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,774 @@
+package edge
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// The HTTPS listener's HTTP/1.1 path (docs/edge.md "The proxy"). net/http's server and Transport cost a proxied
+// request two goroutine hand-offs on the way to the app, a background read on the client's connection and a
+// dozen allocations; on a 2-core server they made the edge a third of the direct path. Here one goroutine per
+// client connection reads a request, writes it to an app connection of its own and copies the answer back.
+//
+// It serves only plain requests: an HTTP/1.1 request with no body or a Content-Length one of up to 32 KiB, no Upgrade, Expect
+// or Transfer-Encoding, for a name other than StackHub's own. Anything else (HTTP/2, a WebSocket, a header it
+// cannot hold, a malformed request) goes, with the bytes already read, to net/http's server, which serves the
+// rest of that connection as it serves every connection of the plain HTTP listener. Both apply the same rules
+// (decide); only the hop to the app differs.
+
+const (
+	headerTimeout = 10 * time.Second // as the servers' ReadHeaderTimeout
+	idleTimeout   = 2 * time.Minute  // as their IdleTimeout
+	maxHeader     = 8 << 10          // a longer header goes to net/http (which takes up to 1 MiB)
+	discardLimit  = 256 << 10        // an unread request body up to this is skipped to keep the connection
+	// maxBody is the largest request body the fast path takes. It writes a body whole before it reads the answer,
+	// which an app that answers while it still reads (an echo, a stream) could block on once the body outgrows
+	// the sockets' buffers; net/http's server sends both ways at once.
+	maxBody = 32 << 10
+)
+
+// errHandoff asks for the connection to go to net/http's server.
+var errHandoff = errors.New("edge: hand the connection to net/http")
+
+// handoff is the listener net/http's server accepts the connections the fast path gives up.
+type handoff struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+	addr net.Addr
+}
+
+func newHandoff(addr net.Addr) *handoff {
+	return &handoff{ch: make(chan net.Conn), done: make(chan struct{}), addr: addr}
+}
+
+func (l *handoff) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoff) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoff) Addr() net.Addr { return l.addr }
+
+func (l *handoff) give(c net.Conn) {
+	select {
+	case l.ch <- c:
+	case <-l.done:
+		_ = c.Close()
+	}
+}
+
+// replayConn is a TLS connection handed over with bytes already read from it: they are read first.
+type replayConn struct {
+	*tls.Conn
+	r     *bufio.Reader
+	state *tls.ConnectionState
+}
+
+func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+type tlsStateKey struct{}
+
+// connContext gives net/http's requests on a replayConn their TLS state (net/http knows it only of a *tls.Conn).
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	if rc, ok := c.(*replayConn); ok {
+		return context.WithValue(ctx, tlsStateKey{}, rc.state)
+	}
+	return ctx
+}
+
+// withTLSState sets r.TLS for a request that came on a replayConn.
+func withTLSState(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			if st, ok := r.Context().Value(tlsStateKey{}).(*tls.ConnectionState); ok {
+				r.TLS = st
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// fastConns tracks the fast path's connections for a graceful shutdown.
+type fastConns struct {
+	mu      sync.Mutex
+	m       map[*h1conn]bool // → idle (waiting for a request)
+	closing bool
+	wg      sync.WaitGroup
+}
+
+func (f *fastConns) add(h *h1conn) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closing {
+		return false
+	}
+	if f.m == nil {
+		f.m = map[*h1conn]bool{}
+	}
+	f.m[h] = false
+	f.wg.Add(1)
+	return true
+}
+
+func (f *fastConns) remove(h *h1conn) {
+	f.mu.Lock()
+	delete(f.m, h)
+	f.mu.Unlock()
+	f.wg.Done()
+}
+
+// setIdle records whether h waits for a request; false once shutting down (h should end).
+func (f *fastConns) setIdle(h *h1conn, idle bool) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.m[h] = idle
+	return !f.closing
+}
+
+// shutdown closes the idle connections, lets the busy ones finish their request, and closes what is left when
+// ctx ends.
+func (f *fastConns) shutdown(ctx context.Context) {
+	f.mu.Lock()
+	f.closing = true
+	for h, idle := range f.m {
+		if idle {
+			_ = h.c.Close()
+		}
+	}
+	f.mu.Unlock()
+	done := make(chan struct{})
+	go func() { f.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		f.mu.Lock()
+		for h := range f.m {
+			_ = h.c.Close()
+		}
+		f.mu.Unlock()
+	}
+}
+
+// ProxyCounts says how the HTTPS listener served: requests answered on the fast path, and connections given to
+// net/http's server (HTTP/2, WebSockets, StackHub's own name, requests the fast path does not take).
+func (e *Edge) ProxyCounts() (fast, handedOff int64) {
+	return e.fastServed.Load(), e.handedOff.Load()
+}
+
+// serveTLS accepts TLS connections on ln until it is closed: HTTP/1.1 ones on the fast path, the others through
+// hand to net/http.
+func (e *Edge) serveTLS(ln net.Listener, cfg *tls.Config, hand *handoff, conns *fastConns) error {
+	for {
+		raw, err := ln.Accept()
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		h := &h1conn{e: e, c: tls.Server(raw, cfg), hand: hand, conns: conns}
+		if !conns.add(h) {
+			_ = raw.Close()
+			continue
+		}
+		go h.serve()
+	}
+}
+
+// h1conn is one client connection on the fast path.
+type h1conn struct {
+	e     *Edge
+	c     *tls.Conn
+	hand  *handoff
+	conns *fastConns
+	state *tls.ConnectionState
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	up    *upConn // the app connection this client's requests go through
+	body  io.LimitedReader
+	rec   recorder
+	peer  string // the peer's address, as X-Forwarded-For names it
+}
+
+// upConn is a keep-alive connection to an app.
+type upConn struct {
+	addr string
+	c    net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+}
+
+// A connection's buffers: the client's reader holds a whole header; bodies larger than a buffer bypass it.
+var (
+	headReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, maxHeader) }}
+	readers     = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+	writers     = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
+	// parsers read a request's header from a copy of its bytes, which stay in the connection's reader until the
+	// request is known to be the fast path's.
+	parsers = sync.Pool{New: func() any { return &parser{br: bufio.NewReaderSize(nil, 4<<10)} }}
+)
+
+type parser struct {
+	rd bytes.Reader
+	br *bufio.Reader
+}
+
+func (h *h1conn) serve() {
+	handedOff := false
+	handOff := func(c net.Conn) {
+		handedOff = true
+		h.e.handedOff.Add(1)
+		h.hand.give(c)
+	}
+	defer func() {
+		h.closeUpstream()
+		if !handedOff {
+			_ = h.c.Close()
+			if h.br != nil {
+				h.br.Reset(nil)
+				headReaders.Put(h.br)
+			}
+		}
+		if h.bw != nil {
+			h.bw.Reset(nil)
+			writers.Put(h.bw)
+		}
+		h.conns.remove(h)
+	}()
+	_ = h.c.SetDeadline(time.Now().Add(headerTimeout))
+	if err := h.c.HandshakeContext(context.Background()); err != nil {
+		h.e.log.Debug("edge TLS handshake", "remote", h.c.RemoteAddr(), "err", err)
+		return
+	}
+	_ = h.c.SetDeadline(time.Time{})
+	st := h.c.ConnectionState()
+	h.state = &st
+	if p := st.NegotiatedProtocol; p != "" && p != "http/1.1" {
+		handOff(h.c)
+		return
+	}
+	h.br = headReaders.Get().(*bufio.Reader)
+	h.br.Reset(h.c)
+	h.bw = writers.Get().(*bufio.Writer)
+	h.bw.Reset(h.c)
+	remote := h.c.RemoteAddr().String()
+	h.peer = remote
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		h.peer = host
+	}
+	for {
+		if !h.conns.setIdle(h, true) {
+			return
+		}
+		n, err := h.readHeader()
+		if !h.conns.setIdle(h, false) {
+			return
+		}
+		if err != nil {
+			if errors.Is(err, errHandoff) {
+				handOff(&replayConn{Conn: h.c, r: h.br, state: h.state})
+			}
+			return
+		}
+		req, err := h.parse(n)
+		if err != nil {
+			handOff(&replayConn{Conn: h.c, r: h.br, state: h.state})
+			return
+		}
+		req.RemoteAddr, req.TLS = remote, h.state
+		c := h.e.clientOf(req, true)
+		if h.e.cfg.Domain != "" && c.host == h.e.cfg.Domain {
+			// StackHub's own UI and API: WebSockets, streams and all.
+			handOff(&replayConn{Conn: h.c, r: h.br, state: h.state})
+			return
+		}
+		_, _ = h.br.Discard(n)
+		if req.ContentLength > 0 {
+			_ = h.c.SetReadDeadline(time.Time{}) // an upload takes as long as it takes, as on net/http's server
+			h.body = io.LimitedReader{R: h.br, N: req.ContentLength}
+			req.Body = io.NopCloser(&h.body)
+		} else {
+			h.body = io.LimitedReader{}
+			req.Body = http.NoBody
+		}
+		if !h.respond(req, c) || req.Close {
+			return
+		}
+		if h.body.N > 0 { // the rules answered without reading the body: skip it, or end the connection
+			if h.body.N > discardLimit {
+				return
+			}
+			if _, err := io.Copy(io.Discard, &h.body); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// readHeader waits for a request and returns its header's length, blank line included, with the header in h.br.
+// The connection's read deadline is left at the idle one when the header came in one read: nothing else reads
+// from the client until the next request unless the request has a body (serve clears it then).
+func (h *h1conn) readHeader() (int, error) {
+	if h.br.Buffered() == 0 {
+		_ = h.c.SetReadDeadline(time.Now().Add(idleTimeout))
+		if _, err := h.br.Peek(1); err != nil {
+			return 0, err
+		}
+	}
+	for waited := false; ; {
+		b, _ := h.br.Peek(h.br.Buffered())
+		if b[0] == '\r' || b[0] == '\n' {
+			return 0, errHandoff // net/http's parser decides what a leading blank line means
+		}
+		if i := headerEnd(b); i > 0 {
+			return i, nil
+		}
+		if len(b) >= maxHeader {
+			return 0, errHandoff
+		}
+		if !waited { // the rest of a header must follow its start within headerTimeout
+			_ = h.c.SetReadDeadline(time.Now().Add(headerTimeout))
+			waited = true
+		}
+		if _, err := h.br.Peek(len(b) + 1); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// headerEnd is the length of the header in b up to its first blank line ("\n\n" or "\n\r\n"), 0 if none yet.
+func headerEnd(b []byte) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return 0
+		}
+		i += j + 1
+		if i < len(b) && b[i] == '\n' {
+			return i + 1
+		}
+		if i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n' {
+			return i + 2
+		}
+	}
+}
+
+// parse reads the request whose header is the first n bytes in h.br, and refuses (errHandoff) what the fast path
+// does not serve.
+func (h *h1conn) parse(n int) (*http.Request, error) {
+	b, _ := h.br.Peek(n)
+	p := parsers.Get().(*parser)
+	p.rd.Reset(b)
+	p.br.Reset(&p.rd)
+	req, err := http.ReadRequest(p.br)
+	p.br.Reset(nil)
+	p.rd.Reset(nil)
+	parsers.Put(p)
+	if err != nil {
+		return nil, errHandoff
+	}
+	hd := req.Header
+	if req.ProtoMajor != 1 || req.ProtoMinor != 1 || req.Method == http.MethodConnect ||
+		!strings.HasPrefix(req.RequestURI, "/") || len(req.TransferEncoding) > 0 ||
+		hd["Transfer-Encoding"] != nil || hd["Expect"] != nil || hd["Upgrade"] != nil ||
+		req.Host == "" || !httpguts.ValidHostHeader(req.Host) || req.ContentLength < 0 || req.ContentLength > maxBody {
+		return nil, errHandoff
+	}
+	for k, vv := range hd {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return nil, errHandoff
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return nil, errHandoff
+			}
+		}
+	}
+	return req, nil
+}
+
+// respond answers req: by the route's rules (a page, a redirect, a refusal) or from its app. It reports whether
+// the connection may serve another request.
+func (h *h1conn) respond(req *http.Request, c client) bool {
+	h.e.fastServed.Add(1)
+	h.rec.reset()
+	en, user := h.e.decide(&h.rec, req, c, true)
+	if en == nil {
+		return h.writeRecorded(req)
+	}
+	if en.upstream == "" {
+		h.e.badGateway(&h.rec, req, en)
+		return h.writeRecorded(req)
+	}
+	ok, err := h.proxy(req, en, c, user)
+	if err != nil {
+		h.e.log.Debug("edge upstream", "instance", en.route.Instance, "err", err)
+		h.rec.reset()
+		h.e.badGateway(&h.rec, req, en)
+		return h.writeRecorded(req)
+	}
+	return ok
+}
+
+// errClient ends the connection: the client went away, or the answer broke off after part of it was sent.
+var errClient = errors.New("edge: client connection ended")
+
+// proxy sends req to the app and copies its answer to the client. An error means nothing was sent to the
+// client yet (answer it with the 502 page); ok=false that the connection must end.
+func (h *h1conn) proxy(req *http.Request, en *entry, c client, user string) (ok bool, err error) {
+	for attempt := 0; ; attempt++ {
+		reused, err := h.dial(en.upstream)
+		if err != nil {
+			return false, err
+		}
+		res, err := h.exchange(req, c, en, user)
+		if err == nil {
+			return h.forward(req, res), nil
+		}
+		h.closeUpstream()
+		// An app closes idle connections when it likes: an idempotent request without a body that found the
+		// reused one closed is sent again once on a new one, as net/http's Transport does.
+		if reused && attempt == 0 && req.ContentLength == 0 && replayable(req) && isClosed(err) {
+			continue
+		}
+		if errors.Is(err, errClient) {
+			return false, nil
+		}
+		return false, err
+	}
+}
+
+// isClosed says the app's connection was found closed before any of the answer came.
+func isClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+func replayable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return req.Header["Idempotency-Key"] != nil || req.Header["X-Idempotency-Key"] != nil
+}
+
+// dial makes sure h has a connection to addr; reused says it served before.
+func (h *h1conn) dial(addr string) (reused bool, err error) {
+	if h.up != nil && h.up.addr == addr {
+		return true, nil
+	}
+	h.closeUpstream()
+	conn, err := upstreamDialer.Dial("tcp", addr)
+	if err != nil {
+		return false, err
+	}
+	u := &upConn{addr: addr, c: conn, br: readers.Get().(*bufio.Reader), bw: writers.Get().(*bufio.Writer)}
+	u.br.Reset(conn)
+	u.bw.Reset(conn)
+	h.up = u
+	return false, nil
+}
+
+var upstreamDialer = &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+
+func (h *h1conn) closeUpstream() {
+	if h.up == nil {
+		return
+	}
+	_ = h.up.c.Close()
+	h.up.br.Reset(nil)
+	readers.Put(h.up.br)
+	h.up.bw.Reset(nil)
+	writers.Put(h.up.bw)
+	h.up = nil
+}
+
+// hopHeaders are the hop-by-hop headers (RFC 9110 §7.6.1) a proxy does not pass on, and the headers the edge
+// writes itself.
+var hopHeaders = map[string]bool{
+	"Connection": true, "Proxy-Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true,
+	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+	"Content-Length": true,
+}
+
+// forwardHeaders are the client's headers about its origin: replaced by the edge's own (a trusted proxy's
+// X-Forwarded-For chain is extended instead).
+var forwardHeaders = map[string]bool{
+	"Forwarded": true, "X-Forwarded-For": true, "X-Forwarded-Host": true, "X-Forwarded-Proto": true,
+	UserHeader: true,
+}
+
+// exchange writes req to the app and reads the head of its answer (after any 1xx, which it passes on).
+func (h *h1conn) exchange(req *http.Request, c client, en *entry, user string) (*http.Response, error) {
+	w := h.up.bw
+	uri := req.RequestURI
+	if en.route.StripPath && en.route.Path != "/" {
+		u := url.URL{Path: "/" + strings.TrimPrefix(strings.TrimPrefix(req.URL.Path, en.route.Path), "/"),
+			RawQuery: req.URL.RawQuery}
+		uri = u.RequestURI()
+	}
+	w.WriteString(req.Method)
+	w.WriteByte(' ')
+	w.WriteString(uri)
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	w.WriteString(req.Host)
+	w.WriteString("\r\n")
+	conn := req.Header["Connection"]
+	for k, vv := range req.Header {
+		if hopHeaders[k] || forwardHeaders[k] || listed(conn, k) {
+			if k == "Te" && httpguts.HeaderValuesContainsToken(vv, "trailers") {
+				w.WriteString("Te: trailers\r\n") // an end-to-end request, as ReverseProxy keeps it
+			}
+			continue
+		}
+		for _, v := range vv {
+			writeField(w, k, v)
+		}
+	}
+	xff := h.peer
+	if c.trusted {
+		if prior := req.Header["X-Forwarded-For"]; len(prior) > 0 {
+			xff = strings.Join(prior, ", ") + ", " + xff
+		}
+	}
+	writeField(w, "X-Forwarded-For", xff)
+	writeField(w, "X-Forwarded-Host", c.hostRaw)
+	writeField(w, "X-Forwarded-Proto", c.proto)
+	if user != "" {
+		writeField(w, UserHeader, user)
+	}
+	if req.ContentLength > 0 || req.Header["Content-Length"] != nil {
+		writeField(w, "Content-Length", strconv.FormatInt(req.ContentLength, 10))
+	}
+	w.WriteString("\r\n")
+	if req.ContentLength > 0 {
+		if _, err := io.CopyN(w, req.Body, req.ContentLength); err != nil {
+			return nil, err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return nil, err
+	}
+	for {
+		res, err := http.ReadResponse(h.up.br, req)
+		if err != nil {
+			return nil, err
+		}
+		if res.StatusCode == http.StatusSwitchingProtocols {
+			return nil, errors.New("the app switched protocols without being asked")
+		}
+		if res.StatusCode >= 200 {
+			return res, nil
+		}
+		// 1xx (103 Early Hints): pass it on and read on.
+		h.writeHead(statusLine(res), res.Header, nil)
+		if err := h.bw.Flush(); err != nil {
+			return nil, errClient
+		}
+	}
+}
+
+func listed(conn []string, k string) bool {
+	return len(conn) > 0 && httpguts.HeaderValuesContainsToken(conn, k)
+}
+
+func writeField(w *bufio.Writer, k, v string) {
+	w.WriteString(k)
+	w.WriteString(": ")
+	w.WriteString(v)
+	w.WriteString("\r\n")
+}
+
+// writeHead writes a status line and the end-to-end headers of hd, then the framing fields in extra, and the
+// blank line.
+func (h *h1conn) writeHead(status string, hd http.Header, extra []string) {
+	w := h.bw
+	w.WriteString("HTTP/1.1 ")
+	w.WriteString(status)
+	w.WriteString("\r\n")
+	conn := hd["Connection"]
+	for k, vv := range hd {
+		if hopHeaders[k] || listed(conn, k) {
+			continue
+		}
+		for _, v := range vv {
+			writeField(w, k, v)
+		}
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		writeField(w, extra[i], extra[i+1])
+	}
+	w.WriteString("\r\n")
+}
+
+// statusLine is the code and reason of the app's answer, with a reason of Go's when the app gave none.
+func statusLine(res *http.Response) string {
+	code := strconv.Itoa(res.StatusCode)
+	reason := strings.TrimSpace(strings.TrimPrefix(res.Status, code))
+	if reason == "" {
+		reason = http.StatusText(res.StatusCode)
+	}
+	return code + " " + reason
+}
+
+// forward copies the app's answer to the client; it reports whether the client connection may go on. The app
+// connection is kept when its answer ended cleanly and it did not ask to close.
+func (h *h1conn) forward(req *http.Request, res *http.Response) bool {
+	extra := make([]string, 0, 8)
+	if res.Header["Date"] == nil {
+		extra = append(extra, "Date", time.Now().UTC().Format(http.TimeFormat))
+	}
+	bodyless := req.Method == http.MethodHead || res.StatusCode == http.StatusNoContent ||
+		res.StatusCode == http.StatusNotModified
+	chunked := false
+	switch {
+	case bodyless:
+		if cl := res.Header["Content-Length"]; len(cl) == 1 && res.StatusCode != http.StatusNoContent {
+			extra = append(extra, "Content-Length", cl[0]) // what a GET would have had
+		}
+	case res.ContentLength >= 0:
+		extra = append(extra, "Content-Length", strconv.FormatInt(res.ContentLength, 10))
+	default: // chunked or until the app closes: chunked to the client, each piece passed on as it comes
+		chunked = true
+		extra = append(extra, "Transfer-Encoding", "chunked")
+		if len(res.Trailer) > 0 {
+			keys := make([]string, 0, len(res.Trailer))
+			for k := range res.Trailer {
+				keys = append(keys, k)
+			}
+			extra = append(extra, "Trailer", strings.Join(keys, ", "))
+		}
+	}
+	if req.Close {
+		extra = append(extra, "Connection", "close")
+	}
+	h.writeHead(statusLine(res), res.Header, extra)
+	upOK, clientOK := true, true
+	if !bodyless {
+		upOK, clientOK = h.copyBody(res.Body, chunked)
+		if chunked && upOK && clientOK {
+			h.bw.WriteString("0\r\n")
+			for k, vv := range res.Trailer {
+				for _, v := range vv {
+					writeField(h.bw, k, v)
+				}
+			}
+			h.bw.WriteString("\r\n")
+		}
+	}
+	if err := h.bw.Flush(); err != nil {
+		clientOK = false
+	}
+	keep := upOK && clientOK && !res.Close
+	if !keep {
+		_ = h.up.c.Close() // so that closing an unfinished body does not wait for the rest of it
+	}
+	_ = res.Body.Close()
+	if !keep {
+		h.closeUpstream()
+	}
+	return upOK && clientOK
+}
+
+// copyBody copies an answer's body to the client, flushing whenever the app has nothing more ready, so that a
+// stream (SSE, a long download) reaches the client as it comes.
+func (h *h1conn) copyBody(body io.Reader, chunked bool) (upOK, clientOK bool) {
+	buf := copyBuffers.Get()
+	defer copyBuffers.Put(buf)
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			if chunked {
+				h.bw.WriteString(strconv.FormatInt(int64(n), 16))
+				h.bw.WriteString("\r\n")
+			}
+			if _, werr := h.bw.Write(buf[:n]); werr != nil {
+				return true, false
+			}
+			if chunked {
+				h.bw.WriteString("\r\n")
+			}
+			if h.up.br.Buffered() == 0 && err == nil {
+				if h.bw.Flush() != nil {
+					return true, false
+				}
+			}
+		}
+		if err == io.EOF {
+			return true, true
+		}
+		if err != nil {
+			return false, true
+		}
+	}
+}
+
+// recorder is the http.ResponseWriter the rules write their own answers to (pages, redirects, refusals); they
+// are small, and written out whole.
+type recorder struct {
+	hd   http.Header
+	code int
+	body bytes.Buffer
+}
+
+func (r *recorder) reset() {
+	if r.hd == nil {
+		r.hd = http.Header{}
+	}
+	clear(r.hd)
+	r.code = 0
+	r.body.Reset()
+}
+
+func (r *recorder) Header() http.Header { return r.hd }
+
+func (r *recorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
+}
+
+// writeRecorded sends the recorder's answer to req.
+func (h *h1conn) writeRecorded(req *http.Request) bool {
+	r := &h.rec
+	r.WriteHeader(http.StatusOK)
+	r.hd.Del("Content-Length")
+	extra := []string{"Date", time.Now().UTC().Format(http.TimeFormat),
+		"Content-Length", strconv.Itoa(r.body.Len())}
+	if req.Close {
+		extra = append(extra, "Connection", "close")
+	}
+	h.writeHead(strconv.Itoa(r.code)+" "+http.StatusText(r.code), r.hd, extra)
+	if req.Method != http.MethodHead {
+		_, _ = h.bw.Write(r.body.Bytes())
+	}
+	return h.bw.Flush() == nil
+}
