@@ -163,10 +163,12 @@ func (e *Edge) Listen(ctx context.Context, httpLn, httpsLn net.Listener) error {
 	if httpsLn != nil {
 		_ = httpsLn.Close()
 	}
+	var wg sync.WaitGroup
+	wg.Go(func() { fast.shutdown(sctx) })
 	for _, s := range servers {
 		_ = s.Shutdown(sctx)
 	}
-	fast.shutdown(sctx)
+	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

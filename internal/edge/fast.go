@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -167,8 +169,15 @@ func (f *fastConns) shutdown(ctx context.Context) {
 		f.mu.Lock()
 		for h := range f.m {
 			_ = h.c.Close()
+			if u := h.upc.Load(); u != nil {
+				_ = u.c.Close() // a goroutine waiting on its app ends too
+			}
 		}
 		f.mu.Unlock()
+		select { // closed connections end their goroutines at once; a handshake within its 10 s
+		case <-done:
+		case <-time.After(headerTimeout):
+		}
 	}
 }
 
@@ -181,15 +190,22 @@ func (e *Edge) ProxyCounts() (fast, handedOff int64) {
 // serveTLS accepts TLS connections on ln until it is closed: HTTP/1.1 ones on the fast path, the others through
 // hand to net/http.
 func (e *Edge) serveTLS(ln net.Listener, cfg *tls.Config, hand *handoff, conns *fastConns) error {
+	var delay time.Duration
 	for {
 		raw, err := ln.Accept()
 		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				time.Sleep(5 * time.Millisecond)
+			// Out of file descriptors and the like: wait and accept again, as net/http's server does, rather than
+			// end the listener (and with it the server).
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				e.log.Warn("edge accept", "err", err)
+				time.Sleep(delay)
 				continue
 			}
 			return err
 		}
+		delay = 0
 		h := &h1conn{e: e, c: tls.Server(raw, cfg), hand: hand, conns: conns}
 		if !conns.add(h) {
 			_ = raw.Close()
@@ -211,8 +227,26 @@ type h1conn struct {
 	up    *upConn // the app connection this client's requests go through
 	body  io.LimitedReader
 	rec   recorder
-	peer  string // the peer's address, as X-Forwarded-For names it
+	peer  string                 // the peer's address, as X-Forwarded-For names it
+	upc   atomic.Pointer[upConn] // h.up, for a shutdown to close
+	watch watch
 }
+
+// watch notices a client that leaves while the edge waits on its app (a long poll, a quiet event stream): it
+// reads the client's connection, as net/http's server does in the background, and when that ends it closes the
+// app connection, which ends the wait and tells the app. It runs only once an answer is slow (watchAfter) or
+// is a stream, so a quick answer costs a timer and no goroutine.
+type watch struct {
+	mu       sync.Mutex
+	armed    bool // an exchange with the app runs
+	running  bool
+	done     chan struct{}
+	stopping atomic.Bool
+	left     atomic.Bool // the client went away while watched
+	timer    *time.Timer
+}
+
+const watchAfter = time.Second
 
 // upConn is a keep-alive connection to an app.
 type upConn struct {
@@ -220,6 +254,26 @@ type upConn struct {
 	c    net.Conn
 	br   *bufio.Reader
 	bw   *bufio.Writer
+}
+
+// alive peeks at the idle connection without blocking: the app has not closed it, and sent nothing unasked.
+func (u *upConn) alive() bool {
+	sc, ok := u.c.(syscall.Conn)
+	if !ok || u.br.Buffered() > 0 {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	alive := false
+	err = rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		alive = errors.Is(err, syscall.EAGAIN) // nothing to read: neither bytes nor the end
+		return true
+	})
+	return err == nil && alive
 }
 
 // A connection's buffers: the client's reader holds a whole header; bodies larger than a buffer bypass it.
@@ -440,8 +494,9 @@ var errClient = errors.New("edge: client connection ended")
 // proxy sends req to the app and copies its answer to the client. An error means nothing was sent to the
 // client yet (answer it with the 502 page); ok=false that the connection must end.
 func (h *h1conn) proxy(req *http.Request, en *entry, c client, user string) (ok bool, err error) {
+	defer h.endWatch()
 	for attempt := 0; ; attempt++ {
-		reused, err := h.dial(en.upstream)
+		reused, err := h.dial(en.upstream, !replayable(req) || req.ContentLength > 0)
 		if err != nil {
 			return false, err
 		}
@@ -449,7 +504,11 @@ func (h *h1conn) proxy(req *http.Request, en *entry, c client, user string) (ok 
 		if err == nil {
 			return h.forward(req, res), nil
 		}
+		h.endWatch()
 		h.closeUpstream()
+		if h.watch.left.Load() {
+			return false, nil // nobody to answer
+		}
 		// An app closes idle connections when it likes: an idempotent request without a body that found the
 		// reused one closed is sent again once on a new one, as net/http's Transport does.
 		if reused && attempt == 0 && req.ContentLength == 0 && replayable(req) && isClosed(err) {
@@ -462,9 +521,12 @@ func (h *h1conn) proxy(req *http.Request, en *entry, c client, user string) (ok 
 	}
 }
 
+// errNoAnswer is an app connection that ended before the first byte of an answer.
+var errNoAnswer = errors.New("the app closed the connection without an answer")
+
 // isClosed says the app's connection was found closed before any of the answer came.
 func isClosed(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	return errors.Is(err, errNoAnswer) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func replayable(req *http.Request) bool {
@@ -475,9 +537,11 @@ func replayable(req *http.Request) bool {
 	return req.Header["Idempotency-Key"] != nil || req.Header["X-Idempotency-Key"] != nil
 }
 
-// dial makes sure h has a connection to addr; reused says it served before.
-func (h *h1conn) dial(addr string) (reused bool, err error) {
-	if h.up != nil && h.up.addr == addr {
+// dial makes sure h has a connection to addr; reused says it served before. With check, a kept connection the
+// app has closed meanwhile (it closes idle ones when it likes) is replaced first: a request that cannot be sent
+// again must not be lost on it. Others are sent again instead (proxy), which spares a system call per request.
+func (h *h1conn) dial(addr string, check bool) (reused bool, err error) {
+	if h.up != nil && h.up.addr == addr && (!check || h.up.alive()) {
 		return true, nil
 	}
 	h.closeUpstream()
@@ -489,6 +553,7 @@ func (h *h1conn) dial(addr string) (reused bool, err error) {
 	u.br.Reset(conn)
 	u.bw.Reset(conn)
 	h.up = u
+	h.upc.Store(u)
 	return false, nil
 }
 
@@ -498,6 +563,7 @@ func (h *h1conn) closeUpstream() {
 	if h.up == nil {
 		return
 	}
+	h.upc.Store(nil)
 	_ = h.up.c.Close()
 	h.up.br.Reset(nil)
 	readers.Put(h.up.br)
@@ -518,7 +584,7 @@ var hopHeaders = map[string]bool{
 // X-Forwarded-For chain is extended instead).
 var forwardHeaders = map[string]bool{
 	"Forwarded": true, "X-Forwarded-For": true, "X-Forwarded-Host": true, "X-Forwarded-Proto": true,
-	UserHeader: true,
+	userKey: true,
 }
 
 // exchange writes req to the app and reads the head of its answer (after any 1xx, which it passes on).
@@ -572,6 +638,10 @@ func (h *h1conn) exchange(req *http.Request, c client, en *entry, user string) (
 	if err := w.Flush(); err != nil {
 		return nil, err
 	}
+	h.armWatch()
+	if _, err := h.up.br.Peek(1); err != nil {
+		return nil, fmt.Errorf("%w: %w", errNoAnswer, err)
+	}
 	for {
 		res, err := http.ReadResponse(h.up.br, req)
 		if err != nil {
@@ -579,6 +649,9 @@ func (h *h1conn) exchange(req *http.Request, c client, en *entry, user string) (
 		}
 		if res.StatusCode == http.StatusSwitchingProtocols {
 			return nil, errors.New("the app switched protocols without being asked")
+		}
+		if res.StatusCode < 100 || res.StatusCode > 999 {
+			return nil, fmt.Errorf("the app answered status %d", res.StatusCode)
 		}
 		if res.StatusCode >= 200 {
 			return res, nil
@@ -611,8 +684,8 @@ func (h *h1conn) writeHead(status string, hd http.Header, extra []string) {
 	w.WriteString("\r\n")
 	conn := hd["Connection"]
 	for k, vv := range hd {
-		if hopHeaders[k] || listed(conn, k) {
-			continue
+		if hopHeaders[k] || listed(conn, k) || !httpguts.ValidHeaderFieldName(k) {
+			continue // Go's parser keeps "Content-Length " (a space before the colon) as a name of its own
 		}
 		for _, v := range vv {
 			writeField(w, k, v)
@@ -624,14 +697,14 @@ func (h *h1conn) writeHead(status string, hd http.Header, extra []string) {
 	w.WriteString("\r\n")
 }
 
-// statusLine is the code and reason of the app's answer, with a reason of Go's when the app gave none.
+// statusLine is the answer's code with Go's reason phrase, as net/http's server writes it: the app's own could
+// hold anything its parser let through (a bare CR).
 func statusLine(res *http.Response) string {
-	code := strconv.Itoa(res.StatusCode)
-	reason := strings.TrimSpace(strings.TrimPrefix(res.Status, code))
-	if reason == "" {
-		reason = http.StatusText(res.StatusCode)
+	text := http.StatusText(res.StatusCode)
+	if text == "" {
+		text = "status code " + strconv.Itoa(res.StatusCode)
 	}
-	return code + " " + reason
+	return strconv.Itoa(res.StatusCode) + " " + text
 }
 
 // forward copies the app's answer to the client; it reports whether the client connection may go on. The app
@@ -657,13 +730,20 @@ func (h *h1conn) forward(req *http.Request, res *http.Response) bool {
 		if len(res.Trailer) > 0 {
 			keys := make([]string, 0, len(res.Trailer))
 			for k := range res.Trailer {
-				keys = append(keys, k)
+				if httpguts.ValidHeaderFieldName(k) && !hopHeaders[k] {
+					keys = append(keys, k)
+				}
 			}
 			extra = append(extra, "Trailer", strings.Join(keys, ", "))
 		}
 	}
 	if req.Close {
 		extra = append(extra, "Connection", "close")
+	}
+	if chunked {
+		h.watchNow()
+	} else {
+		h.quiet()
 	}
 	h.writeHead(statusLine(res), res.Header, extra)
 	upOK, clientOK := true, true
@@ -672,6 +752,9 @@ func (h *h1conn) forward(req *http.Request, res *http.Response) bool {
 		if chunked && upOK && clientOK {
 			h.bw.WriteString("0\r\n")
 			for k, vv := range res.Trailer {
+				if !httpguts.ValidHeaderFieldName(k) || hopHeaders[k] {
+					continue
+				}
 				for _, v := range vv {
 					writeField(h.bw, k, v)
 				}
@@ -682,7 +765,8 @@ func (h *h1conn) forward(req *http.Request, res *http.Response) bool {
 	if err := h.bw.Flush(); err != nil {
 		clientOK = false
 	}
-	keep := upOK && clientOK && !res.Close
+	// Bytes after the answer were never asked for (a body on a HEAD, 204 or 304): the connection is out of step.
+	keep := upOK && clientOK && !res.Close && h.up.br.Buffered() == 0
 	if !keep {
 		_ = h.up.c.Close() // so that closing an unfinished body does not wait for the rest of it
 	}
@@ -724,6 +808,78 @@ func (h *h1conn) copyBody(body io.Reader, chunked bool) (upOK, clientOK bool) {
 			return false, true
 		}
 	}
+}
+
+// armWatch starts watching the client if the app has not answered within watchAfter.
+func (h *h1conn) armWatch() {
+	w := &h.watch
+	w.mu.Lock()
+	w.armed = true
+	w.mu.Unlock()
+	if w.timer == nil {
+		w.timer = time.AfterFunc(watchAfter, h.startWatch)
+	} else {
+		w.timer.Reset(watchAfter)
+	}
+}
+
+// startWatch starts the watching goroutine, unless the exchange ended or it runs already.
+func (h *h1conn) startWatch() {
+	w := &h.watch
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.armed || w.running {
+		return
+	}
+	w.running, w.done = true, make(chan struct{})
+	go func(up net.Conn, done chan struct{}) {
+		defer close(done)
+		// The request and its body are read: what comes now is the next request (kept in h.br), or the end.
+		if _, err := h.br.Peek(1); err != nil && !w.stopping.Load() {
+			w.left.Store(true)
+			_ = up.Close()
+		}
+	}(h.up.c, w.done)
+}
+
+// watchNow watches the client from now on (the answer is a stream).
+func (h *h1conn) watchNow() {
+	w := &h.watch
+	w.mu.Lock()
+	w.armed = true
+	w.mu.Unlock()
+	h.startWatch()
+}
+
+// quiet stops the timer of a quick answer: no goroutine to stop.
+func (h *h1conn) quiet() {
+	w := &h.watch
+	w.mu.Lock()
+	w.armed = false
+	w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+// endWatch stops watching before the connection reads its next request.
+func (h *h1conn) endWatch() {
+	h.quiet()
+	w := &h.watch
+	w.mu.Lock()
+	running, done := w.running, w.done
+	w.mu.Unlock()
+	if !running {
+		return
+	}
+	w.stopping.Store(true)
+	_ = h.c.SetReadDeadline(time.Unix(1, 0)) // ends the watching read
+	<-done
+	_ = h.c.SetReadDeadline(time.Time{})
+	w.stopping.Store(false)
+	w.mu.Lock()
+	w.running = false
+	w.mu.Unlock()
 }
 
 // recorder is the http.ResponseWriter the rules write their own answers to (pages, redirects, refusals); they

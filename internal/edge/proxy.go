@@ -19,6 +19,9 @@ const UserHeader = "X-StackHub-User"
 
 const acmePrefix = "/.well-known/acme-challenge/"
 
+// userKey is UserHeader as http.Header keeps it.
+var userKey = http.CanonicalHeaderKey(UserHeader)
+
 // client is what the edge believes about a request's origin: the real client address, scheme and host, taken
 // from X-Forwarded-* only when the peer is a trusted proxy.
 type client struct {
@@ -51,6 +54,11 @@ func (e *Edge) Handler(secure bool) http.Handler {
 // (a redirect, a page, a refusal, the end of a sign-in) and returns nil, or returns the route to proxy to and
 // the user to name to the app. Both the fast path and net/http's server call it.
 func (e *Edge) decide(w http.ResponseWriter, r *http.Request, c client, secure bool) (*entry, string) {
+	if dotSegments(r.URL.Path) {
+		// Routes match path prefixes: "/pub/../admin" would match "/pub" while the app serves /admin.
+		writePage(w, http.StatusBadRequest, "Bad path", "The path has . or .. segments; send it resolved.")
+		return nil, ""
+	}
 	en := e.snap.Load().lookup(c.host, r.URL.Path)
 	if en == nil {
 		notFoundPage(w, c.host)
@@ -65,7 +73,7 @@ func (e *Edge) decide(w http.ResponseWriter, r *http.Request, c client, secure b
 		forbiddenPage(w, c.host, "your address "+c.addr.String()+" may not reach this app")
 		return nil, ""
 	}
-	r.Header.Del(UserHeader) // only the edge says who the user is
+	dropUserHeaders(r.Header) // only the edge says who the user is
 	if r.URL.Path == authPath && (rt.Access == "users" || rt.Access == "admin") {
 		e.finishSignIn(w, r, c, secure)
 		return nil, ""
@@ -75,6 +83,29 @@ func (e *Edge) decide(w http.ResponseWriter, r *http.Request, c client, secure b
 		return nil, ""
 	}
 	return en, user
+}
+
+// dropUserHeaders removes the client's X-StackHub-User, and any spelling an app may read as the same name:
+// CGI, PHP and WSGI servers turn "-" into "_", so X_StackHub_User would reach them as HTTP_X_STACKHUB_USER.
+func dropUserHeaders(h http.Header) {
+	delete(h, userKey)
+	for k := range h {
+		if strings.IndexByte(k, '_') >= 0 && strings.EqualFold(strings.ReplaceAll(k, "_", "-"), UserHeader) {
+			delete(h, k)
+		}
+	}
+}
+
+// dotSegments says whether path has a "." or ".." segment (browsers resolve them before they send a URL).
+func dotSegments(path string) bool {
+	for p := path; p != ""; {
+		var seg string
+		seg, p, _ = strings.Cut(p, "/")
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // clientOf reads the peer address, and the X-Forwarded-* headers of a trusted proxy.
@@ -196,6 +227,14 @@ func (e *Edge) proxy(w http.ResponseWriter, r *http.Request, en *entry, c client
 			if user != "" {
 				pr.Out.Header.Set(UserHeader, user)
 			}
+		},
+		// No Content-Type of the edge's own: net/http's server would guess one (text/html among them) for an
+		// answer the app sent without, and the fast path passes answers as the app sent them.
+		ModifyResponse: func(res *http.Response) error {
+			if _, ok := res.Header["Content-Type"]; !ok {
+				res.Header["Content-Type"] = nil
+			}
+			return nil
 		},
 		Transport:     e.transport,
 		BufferPool:    &copyBuffers,

@@ -1,0 +1,275 @@
+package edge
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stackhub/stackhub/internal/engine/docker"
+	"github.com/stackhub/stackhub/internal/host"
+	"github.com/stackhub/stackhub/internal/store"
+)
+
+// oneCert serves one self-signed certificate for "app.test" (Certs).
+type oneCert struct{ cert tls.Certificate }
+
+func (c oneCert) TLSConfig() *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{c.cert}, NextProtos: []string{"h2", "http/1.1"}}
+}
+func (oneCert) HTTPChallengeHandler(next http.Handler) http.Handler { return next }
+func (oneCert) Sync(context.Context, map[string]string) error       { return nil }
+
+// scriptedApp is an app that answers each request as its test says, byte for byte: what a real app does wrong
+// (a body after HEAD, a strange status line) cannot be made with net/http's server.
+type scriptedApp struct {
+	ln     net.Listener
+	conns  atomic.Int64
+	closed chan struct{} // a connection ended from the edge's side
+}
+
+// startApp serves answer on a loopback port: it gets each request (body read) and the raw connection, and says
+// whether to keep the connection.
+func startApp(t *testing.T, answer func(c net.Conn, req *http.Request, body string) bool) *scriptedApp {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &scriptedApp{ln: ln, closed: make(chan struct{}, 16)}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			a.conns.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						a.closed <- struct{}{}
+						return
+					}
+					b, _ := io.ReadAll(req.Body)
+					if !answer(c, req, string(b)) {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return a
+}
+
+func (a *scriptedApp) port() int { return a.ln.Addr().(*net.TCPAddr).Port }
+
+// startFastEdge runs the edge's HTTPS listener with one public route, app.test → the app on port, over a real
+// SQLite route table, and returns its address and a pool trusting its certificate.
+func startFastEdge(t *testing.T, port int) (string, *x509.CertPool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "edge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	q := st.Q()
+	if err := q.CreateInstance(ctx, &store.Instance{Name: "app", Project: "stackhub-app", App: 1, AppKey: "app",
+		Reversion: 1, Version: "1", State: store.StateInstalled, Settings: "{}", Secrets: "{}", Rendered: "{}",
+		CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.BookPort(ctx, store.PortBooking{Port: port, Protocol: "tcp", Instance: "app", Variable: "W9_HTTP_PORT_SET"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.CreateRoute(ctx, &store.Route{Instance: "app", Domain: "app.test", Path: "/", HTTPS: "custom",
+		Access: "public", BasicUsers: "[]", Allow: "[]", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"app.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	eng, err := docker.New() // the 502 page asks the engine for the app's status
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	hs := host.New(st, eng, nil, log, host.Config{DataDir: t.TempDir()})
+	e := New(st, hs, nil, http.NotFoundHandler(), oneCert{tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}, log, Config{})
+	if err := e.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.Listen(ctx, nil, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Listen: %v", err)
+		}
+		st.Close()
+	})
+	return ln.Addr().String(), pool
+}
+
+// dialEdge opens one HTTP/1.1 connection to the edge.
+func dialEdge(t *testing.T, addr string, pool *x509.CertPool) (*tls.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "app.test", NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	return c, bufio.NewReader(c)
+}
+
+func roundTrip(t *testing.T, c net.Conn, br *bufio.Reader, method, raw string) (*http.Response, string) {
+	t.Helper()
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("%q: %v", raw, err)
+	}
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%q: body: %v", raw, err)
+	}
+	return res, string(b)
+}
+
+func write(c net.Conn, s string) bool {
+	_, err := io.WriteString(c, s)
+	return err == nil
+}
+
+// TestFastPathAppMisbehaves holds the fast path to what net/http's Transport and server guarantee when an app
+// closes a kept connection, sends bytes it was not asked for, or writes a status line or header a client must
+// not see; and to the edge's own rules on names a client must not send.
+func TestFastPathAppMisbehaves(t *testing.T) {
+	var closeAfter atomic.Bool
+	app := startApp(t, func(c net.Conn, req *http.Request, body string) bool {
+		switch req.URL.Path {
+		case "/headers":
+			var sb strings.Builder
+			for k := range req.Header {
+				sb.WriteString(k + ";")
+			}
+			return write(c, fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", sb.Len(), sb.String()))
+		case "/head-with-body": // a HEAD answered with a body, as broken apps do
+			return write(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+		case "/cr-status":
+			return write(c, "HTTP/1.1 200 OK\rSet-Cookie: injected=1\r\nContent-Length: 2\r\n\r\nok")
+		case "/bad-name":
+			return write(c, "HTTP/1.1 200 OK\r\nContent-Length : 5\r\nContent-Length: 2\r\n\r\nok")
+		case "/zero":
+			return write(c, "HTTP/1.1 000 Zero\r\nContent-Length: 2\r\n\r\nok")
+		}
+		ok := write(c, fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s %s", len(req.Method)+1+len(body), req.Method, body))
+		if closeAfter.Load() { // an app closing idle connections (Node's default: after 5 s)
+			go func() { time.Sleep(100 * time.Millisecond); c.Close() }()
+		}
+		return ok
+	})
+	addr, pool := startFastEdge(t, app.port())
+	c, br := dialEdge(t, addr, pool)
+
+	// The app closes the kept connection while the client is idle: a POST then is not lost to it.
+	closeAfter.Store(true)
+	if res, body := roundTrip(t, c, br, "GET", "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n"); res.StatusCode != 200 || body != "GET " {
+		t.Fatalf("GET: %d %q", res.StatusCode, body)
+	}
+	<-app.closed
+	if res, body := roundTrip(t, c, br, "POST", "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 4\r\n\r\nform"); res.StatusCode != 200 || body != "POST form" {
+		t.Errorf("POST after the app closed the kept connection: %d %q", res.StatusCode, body)
+	}
+	<-app.closed
+	if res, body := roundTrip(t, c, br, "GET", "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n"); res.StatusCode != 200 || body != "GET " {
+		t.Errorf("GET after the app closed the kept connection: %d %q", res.StatusCode, body)
+	}
+	closeAfter.Store(false)
+
+	// A body after HEAD is not taken for the next answer.
+	if res, body := roundTrip(t, c, br, "HEAD", "HEAD /head-with-body HTTP/1.1\r\nHost: app.test\r\n\r\n"); res.StatusCode != 200 || body != "" || res.ContentLength != 5 {
+		t.Errorf("HEAD: %d length %d %q", res.StatusCode, res.ContentLength, body)
+	}
+	if res, body := roundTrip(t, c, br, "GET", "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n"); res.StatusCode != 200 || body != "GET " {
+		t.Errorf("the request after a HEAD answered with a body: %d %q", res.StatusCode, body)
+	}
+
+	// The status line is the edge's own; a header name Go's parser let through is not passed on.
+	if res, _ := roundTrip(t, c, br, "GET", "GET /cr-status HTTP/1.1\r\nHost: app.test\r\n\r\n"); res.Status != "200 OK" || res.Header.Get("Set-Cookie") != "" {
+		t.Errorf("a bare CR in the app's status line: %q, headers %v", res.Status, res.Header)
+	}
+	if res, body := roundTrip(t, c, br, "GET", "GET /bad-name HTTP/1.1\r\nHost: app.test\r\n\r\n"); res.StatusCode != 200 || body != "ok" || len(res.Header.Values("Content-Length")) != 1 {
+		t.Errorf("an invalid header name: %d %q, headers %v", res.StatusCode, body, res.Header)
+	}
+	if res, _ := roundTrip(t, c, br, "GET", "GET /zero HTTP/1.1\r\nHost: app.test\r\n\r\n"); res.StatusCode != http.StatusBadGateway {
+		t.Errorf("status 000: %d, want 502", res.StatusCode)
+	}
+
+	// Names the app could read as X-StackHub-User never reach it; paths with dot segments are refused.
+	if _, body := roundTrip(t, c, br, "GET", "GET /headers HTTP/1.1\r\nHost: app.test\r\nX_StackHub_User: root\r\nX-Stackhub-User: root\r\nX-Other: 1\r\n\r\n"); strings.Contains(strings.ToLower(body), "stackhub") || !strings.Contains(body, "X-Other;") {
+		t.Errorf("the app saw headers %q", body)
+	}
+	for _, p := range []string{"/a/../b", "/./b", "/%2e%2e/b"} {
+		if res, _ := roundTrip(t, c, br, "GET", "GET "+p+" HTTP/1.1\r\nHost: app.test\r\n\r\n"); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", p, res.StatusCode)
+		}
+	}
+}
+
+// TestFastPathClientLeaves: a client that goes away while its app has not answered is noticed, and the app's
+// connection is closed, as ReverseProxy cancels its request.
+func TestFastPathClientLeaves(t *testing.T) {
+	app := startApp(t, func(c net.Conn, req *http.Request, body string) bool {
+		return true // never answers: a long poll
+	})
+	addr, pool := startFastEdge(t, app.port())
+	c, _ := dialEdge(t, addr, pool)
+	if _, err := io.WriteString(c, "GET /poll HTTP/1.1\r\nHost: app.test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	for app.conns.Load() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.Close()
+	select {
+	case <-app.closed:
+	case <-time.After(time.Minute):
+		t.Fatal("the app's connection stayed open a minute after its client left")
+	}
+}
