@@ -195,6 +195,8 @@ func TestFastPathAppMisbehaves(t *testing.T) {
 			return write(c, "HTTP/1.1 200 OK\rSet-Cookie: injected=1\r\nContent-Length: 2\r\n\r\nok")
 		case "/bad-name":
 			return write(c, "HTTP/1.1 200 OK\r\nContent-Length : 5\r\nContent-Length: 2\r\n\r\nok")
+		case "/no-type":
+			return write(c, "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n<html>hi</ht>")
 		case "/zero":
 			return write(c, "HTTP/1.1 000 Zero\r\nContent-Length: 2\r\n\r\nok")
 		}
@@ -239,6 +241,21 @@ func TestFastPathAppMisbehaves(t *testing.T) {
 	}
 	if res, _ := roundTrip(t, c, br, "GET", "GET /zero HTTP/1.1\r\nHost: app.test\r\n\r\n"); res.StatusCode != http.StatusBadGateway {
 		t.Errorf("status 000: %d, want 502", res.StatusCode)
+	}
+
+	// An answer without Content-Type gets none, on either path (net/http's server would guess text/html).
+	if res, body := roundTrip(t, c, br, "GET", "GET /no-type HTTP/1.1\r\nHost: app.test\r\n\r\n"); body != "<html>hi</ht>" || res.Header["Content-Type"] != nil {
+		t.Errorf("no Content-Type on HTTP/1.1: %q, headers %v", body, res.Header)
+	}
+	h2 := &http.Client{Timeout: time.Minute, Transport: &http.Transport{ForceAttemptHTTP2: true,
+		TLSClientConfig: &tls.Config{RootCAs: pool},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}}}
+	if res, err := h2.Get("https://app.test/no-type"); err != nil {
+		t.Fatal(err)
+	} else if b, _ := io.ReadAll(res.Body); res.ProtoMajor != 2 || string(b) != "<html>hi</ht>" || res.Header["Content-Type"] != nil {
+		t.Errorf("no Content-Type on HTTP/2: %s %q, headers %v", res.Proto, b, res.Header)
 	}
 
 	// Names the app could read as X-StackHub-User never reach it; paths with dot segments are refused.

@@ -205,6 +205,9 @@ func (e *Edge) proxy(w http.ResponseWriter, r *http.Request, en *entry, c client
 	// An app may answer while the body still comes (an echo, a stream); on HTTP/1.1 net/http would close the
 	// body at the answer's first byte unless told otherwise.
 	_ = http.NewResponseController(w).EnableFullDuplex()
+	// No Content-Type of the edge's own: net/http's server would guess one (text/html among them) for an answer
+	// the app sent without; a nil entry stops it, and the app's own is added to it.
+	w.Header()["Content-Type"] = nil
 	target := &url.URL{Scheme: "http", Host: en.upstream}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -227,14 +230,6 @@ func (e *Edge) proxy(w http.ResponseWriter, r *http.Request, en *entry, c client
 			if user != "" {
 				pr.Out.Header.Set(UserHeader, user)
 			}
-		},
-		// No Content-Type of the edge's own: net/http's server would guess one (text/html among them) for an
-		// answer the app sent without, and the fast path passes answers as the app sent them.
-		ModifyResponse: func(res *http.Response) error {
-			if _, ok := res.Header["Content-Type"]; !ok {
-				res.Header["Content-Type"] = nil
-			}
-			return nil
 		},
 		Transport:     e.transport,
 		BufferPool:    &copyBuffers,
