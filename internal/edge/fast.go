@@ -21,14 +21,14 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// The HTTPS listener's HTTP/1.1 path (docs/edge.md "The proxy"). net/http's server and Transport cost a proxied
+// The HTTPS listener's HTTP/1.1 path (docs/edge.md §7 "Proxy"). net/http's server and Transport cost a proxied
 // request two goroutine hand-offs on the way to the app, a background read on the client's connection and a
-// dozen allocations; on a 2-core server they made the edge a third of the direct path. Here one goroutine per
-// client connection reads a request, writes it to an app connection of its own and copies the answer back.
+// dozen allocations: about 100 µs of CPU, where this path takes about 50 (bench/edge). One goroutine per client
+// connection reads a request, writes it to an app connection of its own and copies the answer back.
 //
-// It serves only plain requests: an HTTP/1.1 request with no body or a Content-Length one of up to 32 KiB, no Upgrade, Expect
-// or Transfer-Encoding, for a name other than StackHub's own. Anything else (HTTP/2, a WebSocket, a header it
-// cannot hold, a malformed request) goes, with the bytes already read, to net/http's server, which serves the
+// It serves only plain requests: HTTP/1.1 with no body or a Content-Length one of up to 32 KiB, no Upgrade,
+// Expect or Transfer-Encoding, for a name other than StackHub's own. Anything else (HTTP/2, a WebSocket, a header
+// it cannot hold, a malformed request) goes, with the bytes already read, to net/http's server, which serves the
 // rest of that connection as it serves every connection of the plain HTTP listener. Both apply the same rules
 // (decide); only the hop to the app differs.
 
