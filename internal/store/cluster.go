@@ -32,6 +32,9 @@ func (q *Q) Channels(ctx context.Context) (events, messages string, err error) {
 // has seen everything before it.
 const eventsLock = 0x5354_4b48_0001
 
+// migrateLock is held by the one process that runs the migrations at a time.
+const migrateLock = 0x5354_4b48_0003
+
 // ClusterEvent is one row of the shared event log.
 type ClusterEvent struct {
 	ID        int64
@@ -325,6 +328,22 @@ func (s *Store) TryLock(ctx context.Context, key int64) (ok bool, release func()
 		return false, nil, err
 	}
 	return true, func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
+		conn.Close()
+	}, nil
+}
+
+// lock waits for the session-level advisory lock key on a connection of its own, until release is called.
+func (s *Store) lock(ctx context.Context, key int64) (release func(), err error) {
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lock connection: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("advisory lock %d: %w", key, err)
+	}
+	return func() {
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
 		conn.Close()
 	}, nil

@@ -156,6 +156,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migration provider: %w", err)
 	}
+	if s.dialect == Postgres {
+		// Replicas may start together on a new database: one migrates, the others wait here and then find nothing
+		// left to apply (without the lock, two would run migration 1 at once, and one would fail).
+		release, err := s.lock(ctx, migrateLock)
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", s.dialect, err)
+		}
+		defer release()
+	}
 	applied, err := p.Up(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", s.dialect, err)

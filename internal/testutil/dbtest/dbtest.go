@@ -39,14 +39,20 @@ type Engine struct {
 	Name string
 	// DSN returns a fresh, empty (migrated) database for one test, removed when the test ends.
 	DSN func(t testing.TB) string
+	// Blank returns a new database with no tables at all, as a first start finds it, removed when the test ends.
+	Blank func(t testing.TB) string
 }
 
 // Engines lists SQLite always, and PostgreSQL when STACKHUB_TEST_POSTGRES is set. In CI (CI=true) PostgreSQL is
 // required: a run without it fails instead of quietly testing half.
 func Engines(t testing.TB) []Engine {
-	es := []Engine{{Name: "sqlite", DSN: sqliteFile}}
+	es := []Engine{{Name: "sqlite", DSN: sqliteFile, Blank: func(t testing.TB) string {
+		return filepath.Join(t.TempDir(), "stackhub.db")
+	}}}
 	if dsn := os.Getenv(PostgresEnv); dsn != "" {
-		es = append(es, Engine{Name: "postgres", DSN: func(t testing.TB) string { return pgDatabase(t, dsn) }})
+		es = append(es, Engine{Name: "postgres",
+			DSN:   func(t testing.TB) string { return pgDatabase(t, dsn, true) },
+			Blank: func(t testing.TB) string { return pgDatabase(t, dsn, false) }})
 	} else if os.Getenv("CI") == "true" {
 		t.Fatalf("%s is not set; CI must run the suite on PostgreSQL too (make test sets it)", PostgresEnv)
 	}
@@ -134,9 +140,9 @@ func pgPrefix() string {
 	return "sht_" + hex.EncodeToString(sum[:4]) + "_"
 }
 
-// pgDatabase creates a database from the template and returns a DSN for it; the database is dropped when the test
-// ends.
-func pgDatabase(t testing.TB, dsn string) string {
+// pgDatabase creates a database, from the migrated template or blank, and returns a DSN for it; the database is
+// dropped when the test ends.
+func pgDatabase(t testing.TB, dsn string, migrated bool) string {
 	t.Helper()
 	pg.once.Do(func() { pg.admin, pg.template, pg.err = pgTemplate(dsn) })
 	if pg.err != nil {
@@ -145,7 +151,11 @@ func pgDatabase(t testing.TB, dsn string) string {
 	name := fmt.Sprintf("%s%d_%s", pgPrefix(), os.Getpid(), randomHex(6))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := pg.admin.ExecContext(ctx, `CREATE DATABASE `+name+` TEMPLATE `+pg.template); err != nil {
+	create := `CREATE DATABASE ` + name
+	if migrated {
+		create += ` TEMPLATE ` + pg.template
+	}
+	if _, err := pg.admin.ExecContext(ctx, create); err != nil {
 		t.Fatalf("create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
