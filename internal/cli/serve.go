@@ -234,7 +234,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	go pruneSessions(ctx, au, log)
+	go housekeeping(ctx, au, h, log)
 	// Requests and events (install jobs publish theirs until they end) are work; memory goes back after them.
 	rel := idle.New(0)
 	defer bus.Subscribe(func(events.Event) { rel.Touch() })()
@@ -322,13 +322,18 @@ func seedCatalog(ctx context.Context, h *hub.Service, log *slog.Logger, load fun
 	return nil
 }
 
-// pruneSessions deletes expired web sessions at the start and then daily.
-func pruneSessions(ctx context.Context, au *auth.Service, log *slog.Logger) {
+// housekeeping deletes expired web sessions and the stack files no version refers to, at the start and then daily.
+func housekeeping(ctx context.Context, au *auth.Service, h *hub.Service, log *slog.Logger) {
 	t := time.NewTicker(24 * time.Hour)
 	defer t.Stop()
 	for {
 		if err := au.PruneSessions(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("prune sessions", "err", err)
+		}
+		if n, err := h.SweepStackFiles(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("sweep stack files", "err", err)
+		} else if n > 0 {
+			log.Info("deleted stack files no version uses", "files", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -208,6 +208,12 @@ func (s *Service) SeedCatalog(ctx context.Context, templates []catalog.Template)
 	return s.SeedCatalogFrom(ctx, func() ([]catalog.Template, error) { return templates, nil })
 }
 
+// SweepStackFiles deletes the stored stack files that no version refers to any more (deleted apps and versions,
+// edited stacks, versions a store sync retired), and tells how many.
+func (s *Service) SweepStackFiles(ctx context.Context) (int64, error) {
+	return s.store.SweepStackFiles(ctx)
+}
+
 // SeedCatalogFrom is SeedCatalog with the templates read by load only when they are needed: reading and
 // validating them all costs every start time, and only the first start uses them.
 func (s *Service) SeedCatalogFrom(ctx context.Context, load func() ([]catalog.Template, error)) (int, error) {

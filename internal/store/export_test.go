@@ -59,3 +59,8 @@ func SoloRetry(t interface{ Cleanup(func()) }, d time.Duration) {
 
 // ShortenCacheAge sets how long the read cache's entries serve; call it before any read.
 func (s *Store) ShortenCacheAge(d time.Duration) { s.reads.maxAge = d }
+
+// StackFileBodies lists the bodies stored in stack_files, sorted.
+func (s *Store) StackFileBodies(ctx context.Context) ([]string, error) {
+	return queryRows(ctx, sqlQuerier{s.read}, scanString, `SELECT body FROM stack_files ORDER BY body`)
+}

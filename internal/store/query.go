@@ -152,6 +152,14 @@ func scanID(row rowScanner) (*int64, error) {
 	return &id, nil
 }
 
+func scanString(row rowScanner) (*string, error) {
+	var s string
+	if err := row.Scan(&s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
 func (q *Q) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	res, err := q.db.ExecContext(ctx, query, args...)
 	if err != nil {

@@ -15,8 +15,14 @@ const (
 	stackRefsKey  = "file_refs"
 )
 
+// stackFilesLock orders SweepStackFiles against the transactions that refer to stack files: they hold it shared,
+// a sweep alone. Without it a PostgreSQL sweep could delete a file that a version being written (not yet
+// committed, so not yet seen by the sweep) refers to, as it finds the file already stored.
+const stackFilesLock = 0x5354_4b48_0004
+
 // storeStackFiles writes the files of stack into stack_files (once per content) and returns the stack JSON to
-// store in the version row, holding references instead. A stack without files, or nil, is returned as is.
+// store in the version row, holding references instead. A stack without files, or nil, is returned as is. It runs
+// in a transaction (Store.Tx), which the references must be written in too.
 func (q *Q) storeStackFiles(ctx context.Context, stack *string) (*string, error) {
 	if stack == nil {
 		return nil, nil
@@ -28,6 +34,11 @@ func (q *Q) storeStackFiles(ctx context.Context, stack *string) (*string, error)
 	var files map[string]json.RawMessage
 	if err := json.Unmarshal(m[stackFilesKey], &files); err != nil {
 		return nil, fmt.Errorf("stack files: %w", err)
+	}
+	if q.pg {
+		if _, err := q.exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, int64(stackFilesLock)); err != nil {
+			return nil, fmt.Errorf("stack files lock: %w", err)
+		}
 	}
 	refs := make(map[string]string, len(files))
 	for path, body := range files {
@@ -91,4 +102,51 @@ func (q *Q) loadStackFiles(ctx context.Context, u *Update) error {
 // CountStackFiles counts the stored stack file contents (each stored once, however many versions share it).
 func (q *Q) CountStackFiles(ctx context.Context) (int64, error) {
 	return q.int64(ctx, `SELECT COUNT(*) FROM stack_files`)
+}
+
+// SweepStackFiles deletes the stack files no version refers to any more: those of deleted versions and apps, and
+// those a version's edit replaced, which nothing else removes (a store that drops and adds versions at every sync
+// would otherwise grow the table for ever). It tells how many it deleted.
+func (s *Store) SweepStackFiles(ctx context.Context) (deleted int64, err error) {
+	err = s.Tx(ctx, func(q *Q) error {
+		if q.pg {
+			if _, err := q.exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(stackFilesLock)); err != nil {
+				return fmt.Errorf("stack files lock: %w", err)
+			}
+		}
+		used := map[string]bool{}
+		stacks, err := queryRows(ctx, q.db, scanString, `SELECT stack FROM updates WHERE stack LIKE '%"`+stackRefsKey+`"%'`)
+		if err != nil {
+			return fmt.Errorf("versions' stack files: %w", err)
+		}
+		for _, text := range stacks {
+			var m map[string]json.RawMessage
+			var refs map[string]string
+			if json.Unmarshal([]byte(text), &m) != nil || json.Unmarshal(m[stackRefsKey], &refs) != nil {
+				continue // "file_refs" in a stack stored as it was (not ours): it refers to nothing
+			}
+			for _, h := range refs {
+				used[h] = true
+			}
+		}
+		hashes, err := queryRows(ctx, q.db, scanString, `SELECT hash FROM stack_files`)
+		if err != nil {
+			return fmt.Errorf("stack files: %w", err)
+		}
+		for _, h := range hashes {
+			if used[h] {
+				continue
+			}
+			n, err := q.exec(ctx, `DELETE FROM stack_files WHERE hash = $1`, h)
+			if err != nil {
+				return fmt.Errorf("delete stack file %s: %w", h, err)
+			}
+			deleted += n
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sweep stack files: %w", err)
+	}
+	return deleted, nil
 }

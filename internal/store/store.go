@@ -88,6 +88,8 @@ type Q struct {
 	// reads keeps the results of some reads (see readCache); nil in a transaction, whose reads must see its own
 	// writes.
 	reads *readCache
+	// pg is set in a transaction on PostgreSQL, for the advisory locks that SQLite's one writer does not need.
+	pg bool
 }
 
 // Store is the database. Reads go to a pool; writes go through Tx.
@@ -216,7 +218,7 @@ func (s *Store) Tx(ctx context.Context, fn func(q *Q) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer s.reads.written()
-	q := &Q{db: sqlQuerier{tx}, raw: sqlQuerier{tx}}
+	q := &Q{db: sqlQuerier{tx}, raw: sqlQuerier{tx}, pg: s.dialect == Postgres}
 	if s.writeStmts != nil {
 		st := &stmtTx{tx: tx, c: s.writeStmts}
 		q.db = st
