@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,12 @@ import (
 // it cannot hold, a malformed request) goes, with the bytes already read, to net/http's server, which serves the
 // rest of that connection as it serves every connection of the plain HTTP listener. Both apply the same rules
 // (decide); only the hop to the app differs.
+
+// upstreamIdle is how long a client connection may wait for its next request before the edge closes the app
+// connection it kept for it: an app then holds a connection per active client, not one per open browser tab, and
+// the edge lets go before the app's own keep-alive timeout (5 s in Apache httpd and Node.js) can close it under a
+// request. A var for tests.
+var upstreamIdle = 4 * time.Second
 
 const (
 	headerTimeout = 10 * time.Second // as the servers' ReadHeaderTimeout
@@ -388,9 +395,23 @@ func (h *h1conn) serve() {
 // from the client until the next request unless the request has a body (serve clears it then).
 func (h *h1conn) readHeader() (int, error) {
 	if h.br.Buffered() == 0 {
-		_ = h.c.SetReadDeadline(time.Now().Add(idleTimeout))
-		if _, err := h.br.Peek(1); err != nil {
-			return 0, err
+		idle := idleTimeout
+		if h.up != nil {
+			_ = h.c.SetReadDeadline(time.Now().Add(upstreamIdle))
+			_, err := h.br.Peek(1)
+			if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				return 0, err
+			}
+			if err != nil { // a timeout leaves the TLS connection usable: wait on without the app's
+				h.closeUpstream()
+				idle -= upstreamIdle
+			}
+		}
+		if h.br.Buffered() == 0 {
+			_ = h.c.SetReadDeadline(time.Now().Add(idle))
+			if _, err := h.br.Peek(1); err != nil {
+				return 0, err
+			}
 		}
 	}
 	for waited := false; ; {

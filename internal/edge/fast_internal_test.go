@@ -290,3 +290,29 @@ func TestFastPathClientLeaves(t *testing.T) {
 		t.Fatal("the app's connection stayed open a minute after its client left")
 	}
 }
+
+// TestFastPathLetsGoOfIdleApp: the app connection kept for a client is closed once the client has waited
+// upstreamIdle for its next request, and the client's connection goes on with a new one.
+func TestFastPathLetsGoOfIdleApp(t *testing.T) {
+	old := upstreamIdle
+	upstreamIdle = 200 * time.Millisecond // a sequential test: the parallel ones run after it, with the old value
+	t.Cleanup(func() { upstreamIdle = old })
+	app := startApp(t, func(c net.Conn, req *http.Request, body string) bool {
+		return write(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	addr, pool := startFastEdge(t, app.port())
+	c, br := dialEdge(t, addr, pool)
+	for i := range 2 {
+		if res, body := roundTrip(t, c, br, "GET", "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n"); res.StatusCode != 200 || body != "ok" {
+			t.Fatalf("request %d: %d %q", i+1, res.StatusCode, body)
+		}
+		select {
+		case <-app.closed: // the edge closed the app connection; the client's is still open
+		case <-time.After(time.Minute):
+			t.Fatalf("request %d: the app connection stayed open a minute after its client went quiet", i+1)
+		}
+	}
+	if n := app.conns.Load(); n != 2 {
+		t.Errorf("the app saw %d connections, want 2 (one per quiet spell)", n)
+	}
+}
