@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"io/fs"
 	"time"
+
+	"github.com/pressly/goose/v3"
 )
 
 // CachedStatements counts the statements in the read and write caches (0 where there is none).
@@ -63,4 +66,28 @@ func (s *Store) ShortenCacheAge(d time.Duration) { s.reads.maxAge = d }
 // StackFileBodies lists the bodies stored in stack_files, sorted.
 func (s *Store) StackFileBodies(ctx context.Context) ([]string, error) {
 	return queryRows(ctx, sqlQuerier{s.read}, scanString, `SELECT body FROM stack_files ORDER BY body`)
+}
+
+// CacheGeneration is the read cache's generation: it moves when the cache is turned off or on, and with the store's
+// own writes.
+func (s *Store) CacheGeneration() uint64 { return s.reads.gen.Load() }
+
+// RollBackLastMigration undoes the newest migration on the PostgreSQL database at dsn, as if it ran a release
+// before it: the next Open applies it again.
+func RollBackLastMigration(ctx context.Context, dsn string) error {
+	s, err := openPostgres(dsn)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	dir, err := fs.Sub(migrations, "migrations/"+string(Postgres))
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, s.write, dir)
+	if err != nil {
+		return err
+	}
+	_, err = p.Down(ctx)
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stackhub/stackhub/internal/store"
 	"github.com/stackhub/stackhub/internal/testutil"
@@ -50,5 +51,39 @@ func TestReplicasMigrateOnce(t *testing.T) {
 		if u, err := stores[replicas-1].Q().User(ctx, u.ID); err != nil || u.SimpleName != "first" {
 			t.Errorf("another replica reads %+v, %v", u, err)
 		}
+	}
+}
+
+// TestMigrationsStopTheCache: a process of a newer release that migrates (here the newest migration, which
+// rewrites every app's folded names, undone first) makes a process that caches reads alone stop caching before
+// the migration writes, as a process that joins does before its first write.
+func TestMigrationsStopTheCache(t *testing.T) {
+	var dsn string
+	for _, e := range testutil.Engines(t) {
+		if e.Name == "postgres" {
+			dsn = e.DSN(t)
+		}
+	}
+	if dsn == "" { // Engines already failed the test in CI
+		t.Skip("the solo lock is PostgreSQL's; set " + testutil.PostgresEnv)
+	}
+	store.SoloRetry(t, 20*time.Millisecond)
+	ctx := context.Background()
+	first, _ := openPair(t, dsn)
+	seedApp(t, first)
+	if !first.Caching() {
+		t.Fatal("a lone process does not cache")
+	}
+	if err := store.RollBackLastMigration(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	gen := first.CacheGeneration()
+	newer, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer newer.Close()
+	if first.CacheGeneration() == gen {
+		t.Error("the caching process kept its cache while a newer one migrated")
 	}
 }

@@ -80,16 +80,23 @@ func (so *solo) join(ctx context.Context) error {
 }
 
 func (so *solo) take(ctx context.Context) error {
+	alone, err := so.acquire(ctx)
+	if err != nil || !alone {
+		return err
+	}
+	so.alone = true
+	return so.check(ctx)
+}
+
+// acquire takes the lock on so.conn: alone (true) if nobody holds it, otherwise shared, asking the soloist (if
+// any) to share until it does. It reads no table.
+func (so *solo) acquire(ctx context.Context) (alone bool, err error) {
 	// lock_timeout bounds each wait for the shared lock below, so that the ask is repeated.
 	if _, err := so.conn.Exec(ctx, `LISTEN `+soloChannel+`; SET lock_timeout = '1s'`); err != nil {
-		return fmt.Errorf("solo lock: listen: %w", err)
+		return false, fmt.Errorf("solo lock: listen: %w", err)
 	}
 	if ok, err := so.try(ctx, `SELECT pg_try_advisory_lock($1)`); err != nil || ok {
-		if ok {
-			so.alone = true
-			return so.check(ctx)
-		}
-		return err
+		return ok, err
 	}
 	// Someone holds it: shared (nothing to wait for) or alone, and then it shares once asked. Waiting in the
 	// lock's queue, this process also keeps the holder from taking it alone again meanwhile.
@@ -97,20 +104,36 @@ func (so *solo) take(ctx context.Context) error {
 	for {
 		// Two statements: a notification leaves when its transaction commits.
 		if _, err := so.conn.Exec(ctx, `SELECT pg_notify('`+soloChannel+`', '')`); err != nil {
-			return fmt.Errorf("solo lock: ask to share: %w", err)
+			return false, fmt.Errorf("solo lock: ask to share: %w", err)
 		}
 		_, err := so.conn.Exec(ctx, `SELECT pg_advisory_lock_shared($1)`, int64(soloLock))
 		var pgErr *pgconn.PgError
 		switch {
 		case err == nil:
-			return nil
+			return false, nil
 		case !errors.As(err, &pgErr) || pgErr.Code != "55P03": // lock_not_available: lock_timeout passed
-			return fmt.Errorf("solo lock: %w", err)
+			return false, fmt.Errorf("solo lock: %w", err)
 		case time.Now().After(deadline):
-			return fmt.Errorf("another StackHub process on this database has held the read cache's lock "+
+			return false, fmt.Errorf("another StackHub process on this database has held the read cache's lock "+
 				"(advisory lock %d) for %s without letting go: is it hung? (see pg_locks)", soloLock, soloWait)
 		}
 	}
+}
+
+// quiesce holds the solo lock on a connection of its own until release, having asked a process that caches reads
+// alone to share it first: then no process caches while this one writes before it has joined (its migrations).
+// It reads no table, so it works on a database of any age.
+func (s *Store) quiesce(ctx context.Context) (release func(), err error) {
+	c, err := s.ListenConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	so := &solo{s: s, conn: c}
+	if _, err := so.acquire(ctx); err != nil {
+		_ = c.Close(context.Background())
+		return nil, err
+	}
+	return func() { _ = c.Close(context.Background()) }, nil // the lock goes with the session
 }
 
 // drop stops the cache and closes the connection, which lets go of the lock.

@@ -166,6 +166,19 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("migrate %s: %w", s.dialect, err)
 		}
 		defer release()
+		// A process of the release before may cache reads alone: it stops before the migrations write, or it
+		// would serve rows they rewrote from its cache for up to MaxCacheAge.
+		pending, err := p.HasPending(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", s.dialect, err)
+		}
+		if pending {
+			release, err := s.quiesce(ctx)
+			if err != nil {
+				return fmt.Errorf("migrate %s: %w", s.dialect, err)
+			}
+			defer release()
+		}
 	}
 	applied, err := p.Up(ctx)
 	if err != nil {
