@@ -368,8 +368,10 @@ func (h *h1conn) serve() {
 			return
 		}
 		_, _ = h.br.Discard(n)
+		// The header's deadlines end with it: a body takes as long as it takes, as on net/http's server, and the
+		// watch reads the client for as long as the app takes to answer.
+		_ = h.c.SetReadDeadline(time.Time{})
 		if req.ContentLength > 0 {
-			_ = h.c.SetReadDeadline(time.Time{}) // an upload takes as long as it takes, as on net/http's server
 			h.body = io.LimitedReader{R: h.br, N: req.ContentLength}
 			req.Body = io.NopCloser(&h.body)
 		} else {
@@ -391,8 +393,7 @@ func (h *h1conn) serve() {
 }
 
 // readHeader waits for a request and returns its header's length, blank line included, with the header in h.br.
-// The connection's read deadline is left at the idle one when the header came in one read: nothing else reads
-// from the client until the next request unless the request has a body (serve clears it then).
+// It leaves a read deadline on the connection, which serve clears once the header is taken.
 func (h *h1conn) readHeader() (int, error) {
 	if h.br.Buffered() == 0 {
 		idle := idleTimeout

@@ -316,3 +316,43 @@ func TestFastPathLetsGoOfIdleApp(t *testing.T) {
 		t.Errorf("the app saw %d connections, want 2 (one per quiet spell)", n)
 	}
 }
+
+// TestFastPathSlowAnswerOnKeptConn: a slow answer or a stream to a later request on a client connection is not cut
+// by the deadlines of waiting for its header (the quiet spell that lets go of the app, the idle timeout), which
+// the watch reading the client would otherwise hit.
+func TestFastPathSlowAnswerOnKeptConn(t *testing.T) {
+	old := upstreamIdle
+	upstreamIdle = 200 * time.Millisecond // a sequential test: the parallel ones run after it, with the old value
+	t.Cleanup(func() { upstreamIdle = old })
+	const chunks = 8
+	app := startApp(t, func(c net.Conn, req *http.Request, body string) bool {
+		switch req.URL.Path {
+		case "/slow": // past watchAfter and upstreamIdle both
+			time.Sleep(watchAfter + 3*upstreamIdle)
+		case "/events":
+			if !write(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n") {
+				return false
+			}
+			for range chunks {
+				time.Sleep(upstreamIdle)
+				if !write(c, "5\r\ndata\n\r\n") {
+					return false
+				}
+			}
+			return write(c, "0\r\n\r\n")
+		}
+		return write(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	addr, pool := startFastEdge(t, app.port())
+	c, br := dialEdge(t, addr, pool)
+	for _, path := range []string{"/", "/slow", "/", "/events"} {
+		res, body := roundTrip(t, c, br, "GET", "GET "+path+" HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		want := "ok"
+		if path == "/events" {
+			want = strings.Repeat("data\n", chunks)
+		}
+		if res.StatusCode != 200 || body != want {
+			t.Fatalf("%s: %d %q, want %q", path, res.StatusCode, body, want)
+		}
+	}
+}
