@@ -133,13 +133,22 @@ func (s *Store) SweepStackFiles(ctx context.Context) (deleted int64, err error) 
 		if err != nil {
 			return fmt.Errorf("stack files: %w", err)
 		}
+		var unused []any
 		for _, h := range hashes {
-			if used[h] {
-				continue
+			if !used[h] {
+				unused = append(unused, h)
 			}
-			n, err := q.exec(ctx, `DELETE FROM stack_files WHERE hash = $1`, h)
+		}
+		for len(unused) > 0 { // in batches, within both engines' limits on bound parameters
+			batch := unused[:min(len(unused), 500)]
+			unused = unused[len(batch):]
+			res, err := q.raw.ExecContext(ctx, `DELETE FROM stack_files WHERE hash IN (`+placeholders(1, len(batch))+`)`, batch...)
 			if err != nil {
-				return fmt.Errorf("delete stack file %s: %w", h, err)
+				return fmt.Errorf("delete stack files: %w", mapErr(err))
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("delete stack files: %w", err)
 			}
 			deleted += n
 		}

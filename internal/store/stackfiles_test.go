@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stackhub/stackhub/internal/store"
@@ -23,13 +24,15 @@ func stackWith(t *testing.T, files map[string]string) *string {
 	return &s
 }
 
+var users atomic.Int64
+
 // newApp creates a user and an app and returns the app's id.
 func newApp(t *testing.T, st *store.Store) int64 {
 	t.Helper()
 	ctx := context.Background()
 	var app int64
 	err := st.Tx(ctx, func(q *store.Q) error {
-		u := &store.User{SimpleName: "u", Name: "U", CreatedAt: 1, OnlineAt: 1, Enabled: true}
+		u := &store.User{SimpleName: fmt.Sprintf("u%d", users.Add(1)), Name: "U", CreatedAt: 1, OnlineAt: 1, Enabled: true}
 		if err := q.CreateUser(ctx, u, "hash"); err != nil {
 			return err
 		}
@@ -120,6 +123,23 @@ func TestSweepStackFiles(t *testing.T) {
 		}
 		if n := sweep(t, st); n != 2 {
 			t.Errorf("after deleting the app: swept %d files, want 2", n)
+		}
+
+		// More unused files than one statement deletes.
+		app = newApp(t, st)
+		many := map[string]string{}
+		for i := range 1234 {
+			many[fmt.Sprintf("f%d", i)] = fmt.Sprintf("file %d", i)
+		}
+		rev := publish(t, st, app, "big", stackWith(t, many))
+		if err := st.Tx(ctx, func(q *store.Q) error { return q.DeleteUpdate(ctx, app, rev) }); err != nil {
+			t.Fatal(err)
+		}
+		if n := sweep(t, st); n != 1234 {
+			t.Errorf("after deleting a version of 1234 files: swept %d", n)
+		}
+		if b := bodies(t, st); len(b) != 0 {
+			t.Errorf("%d files left", len(b))
 		}
 	})
 }
