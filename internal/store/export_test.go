@@ -91,3 +91,6 @@ func RollBackLastMigration(ctx context.Context, dsn string) error {
 	_, err = p.Down(ctx)
 	return err
 }
+
+// Quiesce is what migrate holds while migrations run.
+func (s *Store) Quiesce(ctx context.Context) (release func(), err error) { return s.quiesce(ctx) }

@@ -87,3 +87,39 @@ func TestMigrationsStopTheCache(t *testing.T) {
 		t.Error("the caching process kept its cache while a newer one migrated")
 	}
 }
+
+// TestJoinDuringMigrations: a process that joins while another migrates (one of an older release, which does not
+// wait for the migration lock, or one whose lock connection dropped) is not kept waiting for the migrating
+// process, which holds the read cache's lock shared and does not answer asks to share.
+func TestJoinDuringMigrations(t *testing.T) {
+	var dsn string
+	for _, e := range testutil.Engines(t) {
+		if e.Name == "postgres" {
+			dsn = e.DSN(t)
+		}
+	}
+	if dsn == "" { // Engines already failed the test in CI
+		t.Skip("the solo lock is PostgreSQL's; set " + testutil.PostgresEnv)
+	}
+	ctx := context.Background()
+	var st [2]*store.Store
+	for i := range st {
+		var err error
+		if st[i], err = store.Open(ctx, dsn); err != nil {
+			t.Fatal(err)
+		}
+		defer st[i].Close()
+	}
+	migrating, joining := st[0], st[1]
+	release, err := migrating.Quiesce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if err := joining.CacheReads(ctx, testutil.Logger(t)); err != nil {
+		t.Fatalf("a process joining while another migrates: %v", err)
+	}
+	if joining.Caching() {
+		t.Error("a process caches while another migrates")
+	}
+}

@@ -80,7 +80,7 @@ func (so *solo) join(ctx context.Context) error {
 }
 
 func (so *solo) take(ctx context.Context) error {
-	alone, err := so.acquire(ctx)
+	alone, err := so.acquire(ctx, false)
 	if err != nil || !alone {
 		return err
 	}
@@ -88,15 +88,19 @@ func (so *solo) take(ctx context.Context) error {
 	return so.check(ctx)
 }
 
-// acquire takes the lock on so.conn: alone (true) if nobody holds it, otherwise shared, asking the soloist (if
-// any) to share until it does. It reads no table.
-func (so *solo) acquire(ctx context.Context) (alone bool, err error) {
+// acquire takes the lock on so.conn: alone (true) if nobody holds it, unless shared asks never to hold it alone,
+// otherwise shared, asking the soloist (if any) to share until it does. It reads no table.
+func (so *solo) acquire(ctx context.Context, shared bool) (alone bool, err error) {
 	// lock_timeout bounds each wait for the shared lock below, so that the ask is repeated.
 	if _, err := so.conn.Exec(ctx, `LISTEN `+soloChannel+`; SET lock_timeout = '1s'`); err != nil {
 		return false, fmt.Errorf("solo lock: listen: %w", err)
 	}
-	if ok, err := so.try(ctx, `SELECT pg_try_advisory_lock($1)`); err != nil || ok {
-		return ok, err
+	first := `SELECT pg_try_advisory_lock($1)`
+	if shared {
+		first = `SELECT pg_try_advisory_lock_shared($1)` // fails only while a soloist holds it alone
+	}
+	if ok, err := so.try(ctx, first); err != nil || ok {
+		return ok && !shared, err
 	}
 	// Someone holds it: shared (nothing to wait for) or alone, and then it shares once asked. Waiting in the
 	// lock's queue, this process also keeps the holder from taking it alone again meanwhile.
@@ -120,20 +124,26 @@ func (so *solo) acquire(ctx context.Context) (alone bool, err error) {
 	}
 }
 
-// quiesce holds the solo lock on a connection of its own until release, having asked a process that caches reads
-// alone to share it first: then no process caches while this one writes before it has joined (its migrations).
-// It reads no table, so it works on a database of any age.
+// quiesce holds the solo lock shared on a connection of its own until release, having asked a process that caches
+// reads alone to share it first: then no process caches while this one writes before it has joined (its
+// migrations). Shared, never alone: a process joining meanwhile (one of an older release, which does not wait for
+// the migration lock, or one that lost its lock's connection) takes it shared at once instead of asking a
+// holder that does not listen. It reads no table, so it works on a database of any age.
 func (s *Store) quiesce(ctx context.Context) (release func(), err error) {
 	c, err := s.ListenConn(ctx)
 	if err != nil {
 		return nil, err
 	}
 	so := &solo{s: s, conn: c}
-	if _, err := so.acquire(ctx); err != nil {
+	if _, err := so.acquire(ctx, true); err != nil {
 		_ = c.Close(context.Background())
 		return nil, err
 	}
-	return func() { _ = c.Close(context.Background()) }, nil // the lock goes with the session
+	return func() {
+		// Unlocked before the close, whose backend may end a moment later: the caller joins right after.
+		_, _ = c.Exec(context.Background(), `SELECT pg_advisory_unlock_all()`)
+		_ = c.Close(context.Background())
+	}, nil
 }
 
 // drop stops the cache and closes the connection, which lets go of the lock.
