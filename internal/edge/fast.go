@@ -43,7 +43,6 @@ const (
 	headerTimeout = 10 * time.Second // as the servers' ReadHeaderTimeout
 	idleTimeout   = 2 * time.Minute  // as their IdleTimeout
 	maxHeader     = 8 << 10          // a longer header goes to net/http (which takes up to 1 MiB)
-	discardLimit  = 256 << 10        // an unread request body up to this is skipped to keep the connection
 	// maxBody is the largest request body the fast path takes. It writes a body whole before it reads the answer,
 	// which an app that answers while it still reads (an echo, a stream) could block on once the body outgrows
 	// the sockets' buffers; net/http's server sends both ways at once.
@@ -231,8 +230,8 @@ type h1conn struct {
 	state *tls.ConnectionState
 	br    *bufio.Reader
 	bw    *bufio.Writer
-	up    *upConn // the app connection this client's requests go through
-	body  io.LimitedReader
+	up    *upConn      // the app connection this client's requests go through
+	body  bytes.Reader // the request's body, read whole before the app hears of the request
 	rec   recorder
 	peer  string                 // the peer's address, as X-Forwarded-For names it
 	upc   atomic.Pointer[upConn] // h.up, for a shutdown to close
@@ -371,23 +370,28 @@ func (h *h1conn) serve() {
 		// The header's deadlines end with it: a body takes as long as it takes, as on net/http's server, and the
 		// watch reads the client for as long as the app takes to answer.
 		_ = h.c.SetReadDeadline(time.Time{})
+		req.Body = http.NoBody
+		var buf []byte
 		if req.ContentLength > 0 {
-			h.body = io.LimitedReader{R: h.br, N: req.ContentLength}
+			// The whole body first (at most maxBody): a client that trickles it ties up this goroutine, not a
+			// connection of its app (a PHP worker, say), which hears of the request once all of it is here.
+			if buf = copyBuffers.Get(); int64(len(buf)) < req.ContentLength {
+				buf = make([]byte, req.ContentLength) // only if maxBody outgrows the pool's buffers
+			}
+			if _, err := io.ReadFull(h.br, buf[:req.ContentLength]); err != nil {
+				copyBuffers.Put(buf)
+				return
+			}
+			h.body.Reset(buf[:req.ContentLength])
 			req.Body = io.NopCloser(&h.body)
-		} else {
-			h.body = io.LimitedReader{}
-			req.Body = http.NoBody
 		}
-		if !h.respond(req, c) || req.Close {
+		ok := h.respond(req, c) && !req.Close
+		if buf != nil {
+			h.body.Reset(nil)
+			copyBuffers.Put(buf)
+		}
+		if !ok {
 			return
-		}
-		if h.body.N > 0 { // the rules answered without reading the body: skip it, or end the connection
-			if h.body.N > discardLimit {
-				return
-			}
-			if _, err := io.Copy(io.Discard, &h.body); err != nil {
-				return
-			}
 		}
 	}
 }

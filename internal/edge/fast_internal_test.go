@@ -356,3 +356,23 @@ func TestFastPathSlowAnswerOnKeptConn(t *testing.T) {
 		}
 	}
 }
+
+// TestFastPathBodyBeforeApp: a request's body is read whole before the app hears of the request, so a client that
+// trickles its body holds no app connection (a PHP worker) meanwhile.
+func TestFastPathBodyBeforeApp(t *testing.T) {
+	app := startApp(t, func(c net.Conn, req *http.Request, body string) bool {
+		return write(c, fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+	})
+	addr, pool := startFastEdge(t, app.port())
+	c, br := dialEdge(t, addr, pool)
+	if !write(c, "POST /form HTTP/1.1\r\nHost: app.test\r\nContent-Length: 10\r\n\r\nhalf.") {
+		t.Fatal("write")
+	}
+	time.Sleep(500 * time.Millisecond) // time enough for an edge that sends the header at once to have dialled
+	if n := app.conns.Load(); n != 0 {
+		t.Fatalf("the app has %d connections while the body is half sent", n)
+	}
+	if res, body := roundTrip(t, c, br, "POST", "rest!"); res.StatusCode != 200 || body != "half.rest!" {
+		t.Errorf("POST: %d %q", res.StatusCode, body)
+	}
+}
