@@ -58,15 +58,7 @@ func TestReplicasMigrateOnce(t *testing.T) {
 // rewrites every app's folded names, undone first) makes a process that caches reads alone stop caching before
 // the migration writes, as a process that joins does before its first write.
 func TestMigrationsStopTheCache(t *testing.T) {
-	var dsn string
-	for _, e := range testutil.Engines(t) {
-		if e.Name == "postgres" {
-			dsn = e.DSN(t)
-		}
-	}
-	if dsn == "" { // Engines already failed the test in CI
-		t.Skip("the solo lock is PostgreSQL's; set " + testutil.PostgresEnv)
-	}
+	dsn := soloDSN(t)
 	store.SoloRetry(t, 20*time.Millisecond)
 	ctx := context.Background()
 	first, _ := openPair(t, dsn)
@@ -92,15 +84,7 @@ func TestMigrationsStopTheCache(t *testing.T) {
 // wait for the migration lock, or one whose lock connection dropped) is not kept waiting for the migrating
 // process, which holds the read cache's lock shared and does not answer asks to share.
 func TestJoinDuringMigrations(t *testing.T) {
-	var dsn string
-	for _, e := range testutil.Engines(t) {
-		if e.Name == "postgres" {
-			dsn = e.DSN(t)
-		}
-	}
-	if dsn == "" { // Engines already failed the test in CI
-		t.Skip("the solo lock is PostgreSQL's; set " + testutil.PostgresEnv)
-	}
+	dsn := soloDSN(t)
 	ctx := context.Background()
 	var st [2]*store.Store
 	for i := range st {
