@@ -334,34 +334,21 @@ func (s *Store) TryLock(ctx context.Context, key int64) (ok bool, release func()
 	}, nil
 }
 
-// lock waits for the session-level advisory lock key on a connection of its own, until release is called. It asks
-// every quarter second rather than blocking in pg_advisory_lock: a statement blocked there holds a snapshot, which
-// a migration that builds an index CONCURRENTLY would wait out while holding the lock, for ever.
+// lock waits for the session-level advisory lock key (TryLock, every quarter second), until release is called. It
+// does not block in pg_advisory_lock: a statement blocked there holds a snapshot, which a migration that builds an
+// index CONCURRENTLY would wait out while holding the lock, for ever.
 func (s *Store) lock(ctx context.Context, key int64) (release func(), err error) {
-	conn, err := s.write.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("lock connection: %w", err)
-	}
 	for {
-		var ok bool
-		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("advisory lock %d: %w", key, err)
-		}
-		if ok {
-			break
+		ok, release, err := s.TryLock(ctx, key)
+		if err != nil || ok {
+			return release, err
 		}
 		select {
 		case <-ctx.Done():
-			conn.Close()
 			return nil, fmt.Errorf("advisory lock %d: %w", key, ctx.Err())
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	return func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
-		conn.Close()
-	}, nil
 }
 
 // ListenConn opens a connection of its own for LISTEN (the pool's connections are shared and come and go).

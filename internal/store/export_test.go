@@ -2,10 +2,7 @@ package store
 
 import (
 	"context"
-	"io/fs"
 	"time"
-
-	"github.com/pressly/goose/v3"
 )
 
 // CachedStatements counts the statements in the read and write caches (0 where there is none).
@@ -80,11 +77,7 @@ func RollBackLastMigration(ctx context.Context, dsn string) error {
 		return err
 	}
 	defer s.Close()
-	dir, err := fs.Sub(migrations, "migrations/"+string(Postgres))
-	if err != nil {
-		return err
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, s.write, dir)
+	p, err := s.migrations()
 	if err != nil {
 		return err
 	}

@@ -145,10 +145,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) migrate(ctx context.Context) error {
+// migrations is goose's provider of the store's dialect's migrations, on the write pool.
+func (s *Store) migrations() (*goose.Provider, error) {
 	dir, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
 	if err != nil {
-		return fmt.Errorf("migrations for %s: %w", s.dialect, err)
+		return nil, fmt.Errorf("migrations for %s: %w", s.dialect, err)
 	}
 	gd := goose.DialectSQLite3
 	if s.dialect == Postgres {
@@ -156,7 +157,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	p, err := goose.NewProvider(gd, s.write, dir)
 	if err != nil {
-		return fmt.Errorf("migration provider: %w", err)
+		return nil, fmt.Errorf("migration provider: %w", err)
+	}
+	return p, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	p, err := s.migrations()
+	if err != nil {
+		return err
 	}
 	if s.dialect == Postgres {
 		// Replicas may start together on a new database: one migrates, the others wait here and then find nothing
