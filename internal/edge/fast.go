@@ -258,6 +258,7 @@ const watchAfter = time.Second
 type upConn struct {
 	addr string
 	c    net.Conn
+	held *heldConn // c, when it can wait for the answer as it sends the request
 	br   *bufio.Reader
 	bw   *bufio.Writer
 }
@@ -576,8 +577,11 @@ func (h *h1conn) dial(addr string, check bool) (reused bool, err error) {
 		return false, err
 	}
 	u := &upConn{addr: addr, c: conn, br: readers.Get().(*bufio.Reader), bw: writers.Get().(*bufio.Writer)}
-	u.br.Reset(conn)
-	u.bw.Reset(conn)
+	if u.held = newHeldConn(conn); u.held != nil {
+		u.c = u.held
+	}
+	u.br.Reset(u.c)
+	u.bw.Reset(u.c)
 	h.up = u
 	h.upc.Store(u)
 	return false, nil
@@ -661,10 +665,18 @@ func (h *h1conn) exchange(req *http.Request, c client, en *entry, user string) (
 			return nil, err
 		}
 	}
+	if held := h.up.held; held != nil {
+		held.holdWrites(true)
+	}
 	if err := w.Flush(); err != nil {
 		return nil, err
 	}
 	h.armWatch()
+	if held := h.up.held; held != nil {
+		if err := held.sendAwait(heldWait); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := h.up.br.Peek(1); err != nil {
 		return nil, fmt.Errorf("%w: %w", errNoAnswer, err)
 	}

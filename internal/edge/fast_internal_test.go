@@ -376,3 +376,31 @@ func TestFastPathBodyBeforeApp(t *testing.T) {
 		t.Errorf("POST: %d %q", res.StatusCode, body)
 	}
 }
+
+// TestFastPathAppHalfCloses: an app that ends a kept connection with a half close and reads on without answering
+// (Apache's lingering close) does not hold a request: the edge waits for an answer as it sends (heldConn), and
+// the close it cannot see that way is found within heldWait, and the request goes again on a new connection.
+func TestFastPathAppHalfCloses(t *testing.T) {
+	app := startApp(t, func(c net.Conn, req *http.Request, body string) bool {
+		if req.Header.Get("X-Half-Close") == "" {
+			return write(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+		ok := write(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlast")
+		_ = c.(*net.TCPConn).CloseWrite()
+		return ok // and read on, answering nothing more on this connection
+	})
+	addr, pool := startFastEdge(t, app.port())
+	c, br := dialEdge(t, addr, pool)
+	if res, body := roundTrip(t, c, br, "GET", "GET / HTTP/1.1\r\nHost: app.test\r\nX-Half-Close: 1\r\n\r\n"); res.StatusCode != 200 || body != "last" {
+		t.Fatalf("first request: %d %q", res.StatusCode, body)
+	}
+	time.Sleep(100 * time.Millisecond) // the app's FIN reaches the edge while the connection is idle
+	for i := range 3 {
+		if res, body := roundTrip(t, c, br, "GET", "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n"); res.StatusCode != 200 || body != "ok" {
+			t.Fatalf("request %d after the half close: %d %q", i+2, res.StatusCode, body)
+		}
+	}
+	if n := app.conns.Load(); n != 2 {
+		t.Errorf("the app saw %d connections, want 2", n)
+	}
+}

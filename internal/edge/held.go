@@ -1,0 +1,125 @@
+package edge
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// heldConn is an app connection whose request is held back, then sent from inside the wait for the answer.
+// A plain read right after the write finds nothing yet and parks on Go's poller: a system call for nothing, one
+// of the five or six the fast path makes a request. Waiting on the poller without that try is safe only when the
+// wait starts before the peer can have sent anything (readiness that came before is lost, and the request
+// stalls), so sendAwait starts the wait and sends from inside it. An app speaks only when asked: what it may
+// send unasked (a close, a 408 before it) is answered by a reset once the request reaches the closed socket,
+// which ends the wait too. A client may pipeline, so the client's side keeps its plain reads.
+type heldConn struct {
+	net.Conn
+	rc   syscall.RawConn
+	mu   sync.Mutex // one writer on the socket at a time: Write, and sendAwait's send
+	hold bool
+	out  []byte
+}
+
+// heldWait bounds sendAwait's wait; the caller's plain read takes over after it. Readiness can still be lost
+// where an app half-closed the idle connection and reads on without answering (Apache's lingering close): that
+// costs this long, then the plain read finds the end and the request goes again on a new connection, not a hang
+// (TestFastPathAppHalfCloses).
+var heldWait = time.Second
+
+// newHeldConn wraps c, or returns nil when c has no file descriptor to wait on.
+func newHeldConn(c net.Conn) *heldConn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return &heldConn{Conn: c, rc: rc}
+}
+
+// SyscallConn lets alive peek at the socket.
+func (c *heldConn) SyscallConn() (syscall.RawConn, error) { return c.rc, nil }
+
+// holdWrites holds what is written from now on, until sendAwait.
+func (c *heldConn) holdWrites(on bool) {
+	c.mu.Lock()
+	c.hold = on
+	c.mu.Unlock()
+}
+
+func (c *heldConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hold {
+		if c.out == nil {
+			c.out = (*heldBuffers.Get().(*[]byte))[:0]
+		}
+		c.out = append(c.out, p...)
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+var heldBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+// sendAwait writes what is held and waits, for at most wait, until the peer sends or the connection ends; the
+// caller then reads as it would have. A write error is returned; the wait's end is not.
+func (c *heldConn) sendAwait(wait time.Duration) error {
+	c.mu.Lock()
+	c.hold = false
+	out := c.out
+	c.out = nil
+	c.mu.Unlock()
+	if out == nil {
+		return nil
+	}
+	defer func() {
+		if cap(out) <= 64<<10 {
+			out = out[:0]
+			heldBuffers.Put(&out)
+		}
+	}()
+	_ = c.Conn.SetReadDeadline(time.Now().Add(wait))
+	defer c.Conn.SetReadDeadline(time.Time{})
+	sent, waited := 0, false
+	var werr error
+	_ = c.rc.Read(func(fd uintptr) bool {
+		if waited {
+			return true // readable, or at least woken: the caller's read tells
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for sent < len(out) {
+			n, err := syscall.Write(int(fd), out[sent:])
+			if n > 0 {
+				sent += n
+			}
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			if err != nil {
+				if !errors.Is(err, syscall.EAGAIN) {
+					werr = err
+				}
+				return true // the rest goes through the poller below, and the read is a plain one
+			}
+		}
+		waited = true
+		return false
+	})
+	if werr != nil {
+		return os.NewSyscallError("write", werr)
+	}
+	if sent < len(out) { // the socket's buffer was full, or the wait could not start
+		if _, err := c.Write(out[sent:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
