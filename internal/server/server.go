@@ -57,19 +57,22 @@ func Handler(d Deps) http.Handler {
 	installer := stackhub.New(d.Host, d.Auth, d.Log, d.WeakToken)
 	installer.Register(mux)
 	v1.Register(mux, v1.Deps{Hub: d.Hub, Host: d.Host, Auth: d.Auth, Version: d.Version, WeakToken: d.WeakToken,
-		Feed: d.Feed, Webhooks: d.Webhooks, Sources: d.Sources, Edge: d.Edge, Certs: d.Certs, Audit: d.Audit})
+		Feed: d.Feed, Webhooks: d.Webhooks, Sources: d.Sources, Edge: d.Edge, Certs: d.Certs, Audit: d.Audit,
+		NotFound: http.HandlerFunc(notFound)})
 	if d.Edge != nil {
 		mux.HandleFunc("GET "+edge.AuthorizePath, d.Edge.Authorize)
 	}
 	if d.UI != nil {
 		d.UI.Register(mux)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.WriteHeader(http.StatusNotFound)
-		_ = json.NewEncoder(w).Encode(map[string]any{"status": 404, "message": "Resource was not found"})
-	})
+	mux.HandleFunc("/", notFound)
 	return recoverer(d.Log, logRequests(d.Log, d.Idle, sameOrigin(mux, installer)))
+}
+
+func notFound(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusNotFound)
+	_ = json.NewEncoder(w).Encode(map[string]any{"status": 404, "message": "Resource was not found"})
 }
 
 // sameOrigin refuses writes from another origin (http.CrossOriginProtection); the installer endpoints refuse in

@@ -7,6 +7,8 @@ import (
 	"github.com/stackhub/stackhub/internal/edge"
 	"io"
 	"net/http"
+	"strings"
+	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -77,6 +79,7 @@ type Deps struct {
 	Edge      *edge.Edge       // serves /api/v1/installs/{name}/domains; nil answers 503
 	Certs     *certs.Manager   // serves /api/v1/certificates and /api/v1/ca.pem; nil answers 503
 	Audit     *audit.Log       // serves /api/v1/audit
+	NotFound  http.Handler     // answers a path under /api/v1 that is not the API's; nil: net/http's 404
 }
 
 type actorKey struct{}
@@ -85,11 +88,33 @@ type actorKey struct{}
 // test process runs several at once) registers or serves.
 func init() { huma.NewError = newProblem }
 
-// Register mounts /api/v1 on mux.
+// Register mounts /api/v1 on mux, through a mux of its own so that requests for the OpenAPI document can be
+// serialized: huma marshals it on its first request into a variable with no lock.
 func Register(mux *http.ServeMux, d Deps) {
+	inner := http.NewServeMux()
+	register(inner, d)
+	if d.NotFound != nil {
+		inner.Handle("/", d.NotFound)
+	}
+	var specMu sync.Mutex
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, specPath) {
+			specMu.Lock()
+			defer specMu.Unlock()
+		}
+		inner.ServeHTTP(w, r)
+	})
+	mux.Handle(Prefix+"/", api)
+	mux.Handle(Prefix, api)
+}
+
+// specPath is where the OpenAPI document is served, as JSON and YAML, 3.1 and 3.0.
+const specPath = Prefix + "/openapi"
+
+func register(mux *http.ServeMux, d Deps) {
 	h, version := d.Hub, d.Version
 	cfg := huma.DefaultConfig("StackHub API", version)
-	cfg.OpenAPIPath = Prefix + "/openapi"
+	cfg.OpenAPIPath = specPath
 	cfg.DocsPath = Prefix + "/docs"
 	cfg.SchemasPath = Prefix + "/schemas"
 	cfg.Servers = nil

@@ -1,0 +1,45 @@
+package v1_test
+
+import (
+	"sync"
+	"testing"
+
+	tu "github.com/stackhub/stackhub/internal/testutil"
+)
+
+// TestMount: first requests that come together, for the OpenAPI document among them, are all answered (huma
+// builds the document on its first request), and a path under /api/v1 that is not the API's gets the server's
+// JSON 404.
+func TestMount(t *testing.T) {
+	t.Parallel()
+	tu.ForEachEngineParallel(t, func(t *testing.T, e tu.Engine) {
+		s := tu.StartServer(t, e, tu.Options{})
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				path := "/api/v1/health"
+				if i%2 == 1 {
+					path = "/api/v1/openapi.json"
+				}
+				if r := s.Do(tu.Admin, "GET", path, nil); r.Status != 200 {
+					t.Errorf("GET %s: %d %s", path, r.Status, r.Text())
+				}
+			})
+		}
+		wg.Wait()
+		for _, p := range []string{"/api/v1", "/api/v1/", "/api/v1/no-such-thing"} {
+			r := s.Do(tu.Admin, "GET", p, nil)
+			var body struct {
+				Status  int    `json:"status"`
+				Message string `json:"message"`
+			}
+			r.JSON(t, &body)
+			if r.Status != 404 || body.Status != 404 || body.Message != "Resource was not found" {
+				t.Errorf("GET %s: %d %s", p, r.Status, r.Text())
+			}
+		}
+		if r := s.Do(tu.Admin, "POST", "/api/v1/health", nil); r.Status != 404 {
+			t.Errorf("POST /api/v1/health: %d %s", r.Status, r.Text())
+		}
+	})
+}
