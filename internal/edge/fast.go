@@ -236,6 +236,7 @@ type h1conn struct {
 	peer  string                 // the peer's address, as X-Forwarded-For names it
 	upc   atomic.Pointer[upConn] // h.up, for a shutdown to close
 	watch watch
+	out   clientWriter // h.c, for h.bw: each write pushes the write deadline on (sendTimeout)
 }
 
 // watch notices a client that leaves while the edge waits on its app (a long poll, a quiet event stream): it
@@ -301,6 +302,8 @@ type parser struct {
 func (h *h1conn) serve() {
 	handedOff := false
 	handOff := func(c net.Conn) {
+		// A deadline left by an answer here would cut what net/http's server writes unwrapped (a 100 Continue).
+		_ = h.c.SetWriteDeadline(time.Time{})
 		handedOff = true
 		h.e.handedOff.Add(1)
 		h.hand.give(c)
@@ -335,7 +338,8 @@ func (h *h1conn) serve() {
 	h.br = headReaders.Get().(*bufio.Reader)
 	h.br.Reset(h.c)
 	h.bw = writers.Get().(*bufio.Writer)
-	h.bw.Reset(h.c)
+	h.out = clientWriter{c: h.c, wd: writeDeadline{conn: h.c}}
+	h.bw.Reset(&h.out)
 	remote := h.c.RemoteAddr().String()
 	h.peer = remote
 	if host, _, err := net.SplitHostPort(remote); err == nil {

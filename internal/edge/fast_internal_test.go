@@ -404,3 +404,80 @@ func TestFastPathAppHalfCloses(t *testing.T) {
 		t.Errorf("the app saw %d connections, want 2", n)
 	}
 }
+
+// TestClientStopsReading: a client that stops reading a long answer is given up once a write has made no progress
+// for sendTimeout, on both paths, and its app connection is closed with it, which frees the app's worker.
+func TestClientStopsReading(t *testing.T) {
+	old := sendTimeout
+	sendTimeout = 300 * time.Millisecond // a sequential test: the parallel ones run after it, with the old value
+	t.Cleanup(func() { sendTimeout = old })
+	cut := make(chan struct{}, 4)
+	app := startApp(t, func(c net.Conn, req *http.Request, body string) bool {
+		if req.URL.Path == "/" {
+			return write(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+		if req.Header.Get("Upgrade") == "echo" {
+			if !write(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n") {
+				return false
+			}
+			_, _ = io.Copy(c, c)
+			return false
+		}
+		ok := write(c, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1073741824\r\n\r\n")
+		for chunk := strings.Repeat("x", 64<<10); ok; {
+			ok = write(c, chunk)
+		}
+		cut <- struct{}{}
+		return false
+	})
+	addr, pool := startFastEdge(t, app.port())
+	for _, tc := range []struct{ path, req string }{
+		{"the fast path", "GET /big HTTP/1.1\r\nHost: app.test\r\n\r\n"},
+		{"net/http's path", "POST /big HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+	} {
+		c, _ := dialEdge(t, addr, pool)
+		if !write(c, tc.req) { // and read nothing
+			t.Fatalf("%s: write", tc.path)
+		}
+		select {
+		case <-cut:
+		case <-time.After(time.Minute):
+			t.Fatalf("%s: the app still sent a minute after its client stopped reading", tc.path)
+		}
+	}
+
+	// An answer's deadline does not outlive the connection's hand-over to net/http, whose own writes (a 100
+	// Continue) it would cut.
+	c, br := dialEdge(t, addr, pool)
+	if res, body := roundTrip(t, c, br, "GET", "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n"); res.StatusCode != 200 || body != "ok" {
+		t.Fatalf("GET: %d %q", res.StatusCode, body)
+	}
+	time.Sleep(3 * sendTimeout)
+	if !write(c, "POST / HTTP/1.1\r\nHost: app.test\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n") {
+		t.Fatal("write")
+	}
+	if res, err := http.ReadResponse(br, nil); err != nil || res.StatusCode != http.StatusContinue {
+		t.Fatalf("Expect: 100-continue: %v %v", res, err)
+	}
+	if res, body := roundTrip(t, c, br, "POST", "body"); res.StatusCode != 200 || body != "ok" {
+		t.Fatalf("POST: %d %q", res.StatusCode, body)
+	}
+
+	// A connection upgraded after an answer (which left a write deadline) keeps no deadline: a quiet WebSocket
+	// outlives sendTimeout.
+	c, br = dialEdge(t, addr, pool)
+	if res, body := roundTrip(t, c, br, "GET", "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n"); res.StatusCode != 200 || body != "ok" {
+		t.Fatalf("GET: %d %q", res.StatusCode, body)
+	}
+	if res, _ := roundTrip(t, c, br, "GET", "GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n"); res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %d", res.StatusCode)
+	}
+	time.Sleep(3 * sendTimeout)
+	if !write(c, "ping") {
+		t.Fatal("write after the quiet spell")
+	}
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(br, got); err != nil || string(got) != "ping" {
+		t.Errorf("echo after a quiet spell past sendTimeout: %q %v", got, err)
+	}
+}
