@@ -413,8 +413,15 @@ func TestClientStopsReading(t *testing.T) {
 	t.Cleanup(func() { sendTimeout = old })
 	cut := make(chan struct{}, 4)
 	app := startApp(t, func(c net.Conn, req *http.Request, body string) bool {
-		if req.URL.Path == "/" {
+		switch req.URL.Path {
+		case "/":
 			return write(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		case "/quiet": // an event stream quiet for longer than sendTimeout between its events
+			if !write(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n") {
+				return false
+			}
+			time.Sleep(3 * sendTimeout)
+			return write(c, "5\r\nlast\n\r\n0\r\n\r\n")
 		}
 		if req.Header.Get("Upgrade") == "echo" {
 			if !write(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n") {
@@ -444,6 +451,31 @@ func TestClientStopsReading(t *testing.T) {
 		case <-time.After(time.Minute):
 			t.Fatalf("%s: the app still sent a minute after its client stopped reading", tc.path)
 		}
+	}
+
+	// On HTTP/2 too, a stream whose client stops reading is given up, and one quiet between its events is not.
+	h2 := &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: pool},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}}}
+	ctx, cancel := context.WithCancel(context.Background()) // no client timeout: it would end the stream too
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "https://app.test/big", nil)
+	res, err := h2.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close() // and read nothing
+	select {
+	case <-cut:
+	case <-time.After(time.Minute):
+		t.Fatalf("HTTP/2: the app still sent a minute after its client stopped reading")
+	}
+	h2.Timeout = time.Minute
+	if res, err := h2.Get("https://app.test/quiet"); err != nil {
+		t.Fatal(err)
+	} else if b, err := io.ReadAll(res.Body); res.ProtoMajor != 2 || string(b) != "first\nlast\n" {
+		t.Errorf("a quiet stream on HTTP/2: %s %q %v", res.Proto, b, err)
 	}
 
 	// An answer's deadline does not outlive the connection's hand-over to net/http, whose own writes (a 100

@@ -243,7 +243,7 @@ func (e *Edge) proxy(w http.ResponseWriter, r *http.Request, en *entry, c client
 			e.badGateway(w, r, en)
 		},
 	}
-	rp.ServeHTTP(&sendWriter{ResponseWriter: w, rc: http.NewResponseController(w)}, r)
+	rp.ServeHTTP(newSendWriter(w, r), r)
 }
 
 // copyBuffers lends ReverseProxy the buffers it copies response bodies through: without a pool it allocates

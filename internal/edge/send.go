@@ -39,34 +39,53 @@ func (w *clientWriter) Write(p []byte) (int, error) {
 	return w.c.Write(p)
 }
 
-// sendWriter is the ResponseWriter ReverseProxy writes the answer to on net/http's path. The deadline it leaves
-// also bounds the server's last flush after the handler returns; the server then clears it, as it clears every
-// deadline of a connection it hands over (a WebSocket's, which ReverseProxy copies with no deadline of its own).
+// sendWriter is the ResponseWriter ReverseProxy writes the answer to on net/http's path. On HTTP/1.1 the deadline
+// it leaves also bounds the server's last flush after the handler returns; the server then clears it, as it clears
+// every deadline of a connection it hands over (a WebSocket's, which ReverseProxy copies with no deadline of its
+// own). An HTTP/2 stream's deadline is a timer that resets the stream when it fires, write or no write: there it
+// is set for each write and cleared after it, so a stream quiet between events is not cut.
 type sendWriter struct {
 	http.ResponseWriter
 	rc *http.ResponseController
+	h2 bool
 	wd writeDeadline
 }
 
-func (w *sendWriter) deadline() {
-	if w.wd.conn == nil {
-		w.wd.conn = w.rc
+func newSendWriter(w http.ResponseWriter, r *http.Request) *sendWriter {
+	s := &sendWriter{ResponseWriter: w, rc: http.NewResponseController(w), h2: r.ProtoMajor == 2}
+	s.wd.conn = s.rc
+	return s
+}
+
+func (w *sendWriter) before() {
+	if w.h2 {
+		_ = w.rc.SetWriteDeadline(time.Now().Add(sendTimeout))
+		return
 	}
 	w.wd.push()
 }
 
+func (w *sendWriter) after() {
+	if w.h2 {
+		_ = w.rc.SetWriteDeadline(time.Time{})
+	}
+}
+
 func (w *sendWriter) WriteHeader(code int) {
-	w.deadline()
+	w.before()
 	w.ResponseWriter.WriteHeader(code)
+	w.after()
 }
 
 func (w *sendWriter) Write(p []byte) (int, error) {
-	w.deadline()
+	w.before()
+	defer w.after()
 	return w.ResponseWriter.Write(p)
 }
 
 func (w *sendWriter) FlushError() error {
-	w.deadline()
+	w.before()
+	defer w.after()
 	return w.rc.Flush()
 }
 
