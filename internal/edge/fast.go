@@ -260,8 +260,10 @@ type upConn struct {
 	addr string
 	c    net.Conn
 	held *heldConn // c, when it can wait for the answer as it sends the request
-	br   *bufio.Reader
-	bw   *bufio.Writer
+	// answered is when its last answer ended; zero until it has answered once.
+	answered time.Time
+	br       *bufio.Reader
+	bw       *bufio.Writer
 }
 
 // alive peeks at the idle connection without blocking: the app has not closed it, and sent nothing unasked.
@@ -623,6 +625,14 @@ var forwardHeaders = map[string]bool{
 
 // exchange writes req to the app and reads the head of its answer (after any 1xx, which it passes on).
 func (h *h1conn) exchange(req *http.Request, c client, en *entry, user string) (*http.Response, error) {
+	// Held (sent from inside the wait for the answer) whole, so that none of it reaches an app that answers on the
+	// header before the wait starts; only on a connection that answered just now (heldFresh).
+	held := h.up.held
+	if held != nil && !h.up.answered.IsZero() && time.Since(h.up.answered) < heldFresh {
+		held.holdWrites(true)
+	} else {
+		held = nil
+	}
 	w := h.up.bw
 	uri := req.RequestURI
 	if en.route.StripPath && en.route.Path != "/" {
@@ -669,14 +679,11 @@ func (h *h1conn) exchange(req *http.Request, c client, en *entry, user string) (
 			return nil, err
 		}
 	}
-	if held := h.up.held; held != nil {
-		held.holdWrites(true)
-	}
 	if err := w.Flush(); err != nil {
 		return nil, err
 	}
 	h.armWatch()
-	if held := h.up.held; held != nil {
+	if held != nil {
 		if err := held.sendAwait(heldWait); err != nil {
 			return nil, err
 		}
@@ -815,6 +822,8 @@ func (h *h1conn) forward(req *http.Request, res *http.Response) bool {
 	_ = res.Body.Close()
 	if !keep {
 		h.closeUpstream()
+	} else {
+		h.up.answered = time.Now()
 	}
 	return upOK && clientOK
 }

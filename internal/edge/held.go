@@ -13,9 +13,9 @@ import (
 // A plain read right after the write finds nothing yet and parks on Go's poller: a system call for nothing, one
 // of the five or six the fast path makes a request. Waiting on the poller without that try is safe only when the
 // wait starts before the peer can have sent anything (readiness that came before is lost, and the request
-// stalls), so sendAwait starts the wait and sends from inside it. An app speaks only when asked: what it may
-// send unasked (a close, a 408 before it) is answered by a reset once the request reaches the closed socket,
-// which ends the wait too. A client may pipeline, so the client's side keeps its plain reads.
+// stalls), so sendAwait starts the wait and sends from inside it. An app speaks only when asked, but for a close:
+// a full close is answered by a reset once the request reaches the closed socket, which ends the wait too; a half
+// close is not, hence heldFresh and heldWait. A client may pipeline, so the client's side keeps its plain reads.
 type heldConn struct {
 	net.Conn
 	rc   syscall.RawConn
@@ -24,10 +24,17 @@ type heldConn struct {
 	out  []byte
 }
 
-// heldWait bounds sendAwait's wait; the caller's plain read takes over after it. Readiness can still be lost
-// where an app half-closed the idle connection and reads on without answering (Apache's lingering close): that
-// costs this long, then the plain read finds the end and the request goes again on a new connection, not a hang
-// (TestFastPathAppHalfCloses).
+// heldFresh is how recently an app connection must have answered for its next request to be sent this way. An app
+// closes a connection it found idle after its keep-alive timeout (2 s in gunicorn, 5 s in Apache httpd and
+// Node.js), and behind Docker's userland proxy (docker-proxy) that close reaches the edge as a half close, which
+// the wait cannot see: an older connection is written and read plainly, and a close is found at once. Under load,
+// where the system call counts, connections are reused well within it.
+const heldFresh = 100 * time.Millisecond
+
+// heldWait bounds sendAwait's wait; the caller's plain read takes over after it. A half close can still come
+// within heldFresh of an answer (an app that ends a connection without saying so, behind docker-proxy or with a
+// lingering close): that costs this long, then the plain read finds the end and a GET goes again on a new
+// connection, rather than a hang (TestFastPathAppHalfCloses).
 var heldWait = time.Second
 
 // newHeldConn wraps c, or returns nil when c has no file descriptor to wait on.
