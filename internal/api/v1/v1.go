@@ -6,7 +6,9 @@ import (
 	"context"
 	"github.com/stackhub/stackhub/internal/edge"
 	"io"
+	"maps"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 
@@ -89,7 +91,8 @@ type actorKey struct{}
 func init() { huma.NewError = newProblem }
 
 // Register mounts /api/v1 on mux, through a mux of its own so that requests for the OpenAPI document can be
-// serialized: huma marshals it on its first request into a variable with no lock.
+// serialized: huma marshals it on its first request into a variable with no lock. The document is made into a
+// buffer under the lock and sent after, so that a client that does not read holds nobody else up.
 func Register(mux *http.ServeMux, d Deps) {
 	inner := http.NewServeMux()
 	register(inner, d)
@@ -98,11 +101,17 @@ func Register(mux *http.ServeMux, d Deps) {
 	}
 	var specMu sync.Mutex
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, specPath) {
-			specMu.Lock()
-			defer specMu.Unlock()
+		if !strings.HasPrefix(r.URL.Path, specPath) {
+			inner.ServeHTTP(w, r)
+			return
 		}
-		inner.ServeHTTP(w, r)
+		rec := httptest.NewRecorder()
+		specMu.Lock()
+		inner.ServeHTTP(rec, r)
+		specMu.Unlock()
+		maps.Copy(w.Header(), rec.Header())
+		w.WriteHeader(rec.Code)
+		_, _ = rec.Body.WriteTo(w)
 	})
 	mux.Handle(Prefix+"/", api)
 	mux.Handle(Prefix, api)
