@@ -340,7 +340,7 @@ func (h *h1conn) serve() {
 	h.br = headReaders.Get().(*bufio.Reader)
 	h.br.Reset(h.c)
 	h.bw = writers.Get().(*bufio.Writer)
-	h.out = clientWriter{c: h.c, wd: writeDeadline{conn: h.c}}
+	h.out = clientWriter{c: h.c, wd: newWriteDeadline(h.c)}
 	h.bw.Reset(&h.out)
 	remote := h.c.RemoteAddr().String()
 	h.peer = remote

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,6 +20,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"github.com/stackhub/stackhub/internal/engine/docker"
 	"github.com/stackhub/stackhub/internal/host"
@@ -517,5 +521,57 @@ func TestClientStopsReading(t *testing.T) {
 	got := make([]byte, 4)
 	if _, err := io.ReadFull(br, got); err != nil || string(got) != "ping" {
 		t.Errorf("echo after a quiet spell past sendTimeout: %q %v", got, err)
+	}
+}
+
+// TestHTTP2ClientOpensNoWindow: an HTTP/2 client that lets the edge send nothing (a flow-control window of 0) has
+// its stream reset once sendTimeout passes, even for a small answer that the server sends only after the handler
+// returns.
+func TestHTTP2ClientOpensNoWindow(t *testing.T) {
+	old := sendTimeout
+	sendTimeout = 300 * time.Millisecond // a sequential test: the parallel ones run after it, with the old value
+	t.Cleanup(func() { sendTimeout = old })
+	app := startApp(t, func(c net.Conn, req *http.Request, body string) bool {
+		return write(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	addr, pool := startFastEdge(t, app.port())
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "app.test", NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(c, c)
+	if err := fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
+		t.Fatal(err)
+	}
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "app.test"}, {":path", "/"}} {
+		_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("no reset of the stream a minute on: %v", err)
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				_ = fr.WriteSettingsAck()
+			}
+		case *http2.RSTStreamFrame:
+			if f.StreamID == 1 {
+				return
+			}
+		case *http2.DataFrame:
+			t.Fatalf("DATA with a window of 0: %q", f.Data())
+		}
 	}
 }

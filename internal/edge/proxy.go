@@ -243,7 +243,9 @@ func (e *Edge) proxy(w http.ResponseWriter, r *http.Request, en *entry, c client
 			e.badGateway(w, r, en)
 		},
 	}
-	rp.ServeHTTP(newSendWriter(w, r), r)
+	sw := newSendWriter(w, r)
+	rp.ServeHTTP(sw, r)
+	sw.finish()
 }
 
 // copyBuffers lends ReverseProxy the buffers it copies response bodies through: without a pool it allocates

@@ -17,14 +17,19 @@ var sendTimeout = time.Minute
 // then falls between sendTimeout less a second and sendTimeout after the last progress, for one timer change a
 // second rather than one a write.
 type writeDeadline struct {
-	conn interface{ SetWriteDeadline(time.Time) error }
-	set  time.Time
+	conn    interface{ SetWriteDeadline(time.Time) error }
+	timeout time.Duration // sendTimeout when the connection or request began
+	set     time.Time
+}
+
+func newWriteDeadline(conn interface{ SetWriteDeadline(time.Time) error }) writeDeadline {
+	return writeDeadline{conn: conn, timeout: sendTimeout}
 }
 
 func (d *writeDeadline) push() {
 	if now := time.Now(); now.Sub(d.set) >= time.Second {
 		d.set = now
-		_ = d.conn.SetWriteDeadline(now.Add(sendTimeout))
+		_ = d.conn.SetWriteDeadline(now.Add(d.timeout))
 	}
 }
 
@@ -53,13 +58,13 @@ type sendWriter struct {
 
 func newSendWriter(w http.ResponseWriter, r *http.Request) *sendWriter {
 	s := &sendWriter{ResponseWriter: w, rc: http.NewResponseController(w), h2: r.ProtoMajor == 2}
-	s.wd.conn = s.rc
+	s.wd = newWriteDeadline(s.rc)
 	return s
 }
 
 func (w *sendWriter) before() {
 	if w.h2 {
-		_ = w.rc.SetWriteDeadline(time.Now().Add(sendTimeout))
+		_ = w.rc.SetWriteDeadline(time.Now().Add(w.wd.timeout))
 		return
 	}
 	w.wd.push()
@@ -69,6 +74,17 @@ func (w *sendWriter) after() {
 	if w.h2 {
 		_ = w.rc.SetWriteDeadline(time.Time{})
 	}
+}
+
+// finish sets the deadline for what the server sends after the handler returns: the rest of its buffer (all of a
+// small answer with a length, which ReverseProxy does not flush). On HTTP/2 it is left set: the stream's end
+// stops it.
+func (w *sendWriter) finish() {
+	if w.h2 {
+		_ = w.rc.SetWriteDeadline(time.Now().Add(w.wd.timeout))
+		return
+	}
+	w.wd.push()
 }
 
 func (w *sendWriter) WriteHeader(code int) {

@@ -106,9 +106,11 @@ func Register(mux *http.ServeMux, d Deps) {
 			return
 		}
 		rec := httptest.NewRecorder()
-		specMu.Lock()
-		inner.ServeHTTP(rec, r)
-		specMu.Unlock()
+		func() {
+			specMu.Lock()
+			defer specMu.Unlock() // a panic, which the server recovers from, must not leave it locked
+			inner.ServeHTTP(rec, r)
+		}()
 		maps.Copy(w.Header(), rec.Header())
 		w.WriteHeader(rec.Code)
 		_, _ = rec.Body.WriteTo(w)
