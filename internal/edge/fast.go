@@ -629,7 +629,7 @@ func (h *h1conn) exchange(req *http.Request, c client, en *entry, user string) (
 	// header before the wait starts; only on a connection that answered just now (heldFresh).
 	held := h.up.held
 	if held != nil && !h.up.answered.IsZero() && time.Since(h.up.answered) < heldFresh {
-		held.holdWrites(true)
+		held.holdWrites()
 	} else {
 		held = nil
 	}
@@ -684,7 +684,7 @@ func (h *h1conn) exchange(req *http.Request, c client, en *entry, user string) (
 	}
 	h.armWatch()
 	if held != nil {
-		if err := held.sendAwait(heldWait); err != nil {
+		if err := held.sendAwait(); err != nil {
 			return nil, err
 		}
 	}

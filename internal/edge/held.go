@@ -16,10 +16,11 @@ import (
 // stalls), so sendAwait starts the wait and sends from inside it. An app speaks only when asked, but for a close:
 // a full close is answered by a reset once the request reaches the closed socket, which ends the wait too; a half
 // close is not, hence heldFresh and heldWait. A client may pipeline, so the client's side keeps its plain reads.
+// Only the goroutine proxying for its client writes to an app connection (others only close it), so none of this
+// is locked.
 type heldConn struct {
 	net.Conn
 	rc   syscall.RawConn
-	mu   sync.Mutex // one writer on the socket at a time: Write, and sendAwait's send
 	hold bool
 	out  []byte
 }
@@ -35,7 +36,7 @@ const heldFresh = 100 * time.Millisecond
 // within heldFresh of an answer (an app that ends a connection without saying so, behind docker-proxy or with a
 // lingering close): that costs this long, then the plain read finds the end and a GET goes again on a new
 // connection, rather than a hang (TestFastPathAppHalfCloses).
-var heldWait = time.Second
+const heldWait = time.Second
 
 // newHeldConn wraps c, or returns nil when c has no file descriptor to wait on.
 func newHeldConn(c net.Conn) *heldConn {
@@ -54,15 +55,9 @@ func newHeldConn(c net.Conn) *heldConn {
 func (c *heldConn) SyscallConn() (syscall.RawConn, error) { return c.rc, nil }
 
 // holdWrites holds what is written from now on, until sendAwait.
-func (c *heldConn) holdWrites(on bool) {
-	c.mu.Lock()
-	c.hold = on
-	c.mu.Unlock()
-}
+func (c *heldConn) holdWrites() { c.hold = true }
 
 func (c *heldConn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.hold {
 		if c.out == nil {
 			c.out = (*heldBuffers.Get().(*[]byte))[:0]
@@ -75,14 +70,11 @@ func (c *heldConn) Write(p []byte) (int, error) {
 
 var heldBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
-// sendAwait writes what is held and waits, for at most wait, until the peer sends or the connection ends; the
+// sendAwait writes what is held and waits, for at most heldWait, until the peer sends or the connection ends; the
 // caller then reads as it would have. A write error is returned; the wait's end is not.
-func (c *heldConn) sendAwait(wait time.Duration) error {
-	c.mu.Lock()
-	c.hold = false
+func (c *heldConn) sendAwait() error {
 	out := c.out
-	c.out = nil
-	c.mu.Unlock()
+	c.hold, c.out = false, nil
 	if out == nil {
 		return nil
 	}
@@ -92,7 +84,7 @@ func (c *heldConn) sendAwait(wait time.Duration) error {
 			heldBuffers.Put(&out)
 		}
 	}()
-	_ = c.Conn.SetReadDeadline(time.Now().Add(wait))
+	_ = c.Conn.SetReadDeadline(time.Now().Add(heldWait))
 	defer c.Conn.SetReadDeadline(time.Time{})
 	sent, waited := 0, false
 	var werr error
@@ -100,8 +92,6 @@ func (c *heldConn) sendAwait(wait time.Duration) error {
 		if waited {
 			return true // readable, or at least woken: the caller's read tells
 		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
 		for sent < len(out) {
 			n, err := syscall.Write(int(fd), out[sent:])
 			if n > 0 {
@@ -124,7 +114,7 @@ func (c *heldConn) sendAwait(wait time.Duration) error {
 		return os.NewSyscallError("write", werr)
 	}
 	if sent < len(out) { // the socket's buffer was full, or the wait could not start
-		if _, err := c.Write(out[sent:]); err != nil {
+		if _, err := c.Conn.Write(out[sent:]); err != nil {
 			return err
 		}
 	}
