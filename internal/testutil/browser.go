@@ -99,15 +99,31 @@ func StopBrowser() {
 	}
 }
 
-// Do runs browser steps with a deadline and fails the test with what was being done and where.
+// Do runs browser steps with a deadline and fails the test with what was being done and where. Steps that
+// failed because Chromium saw the machine's network change are run again, a few times: see networkChanged.
 func Do(t testing.TB, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	c, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if err := chromedp.Do(c, steps...); err != nil {
+	for try := 1; ; try++ {
+		c, cancel := context.WithTimeout(ctx, 60*time.Second)
+		err := chromedp.Do(c, steps...)
+		cancel()
+		if err == nil {
+			return
+		}
+		if networkChanged(err) && try < 3 {
+			t.Logf("%s: %v; again", what, err)
+			continue
+		}
 		url, _ := chromedp.Run(ctx, chromedp.Location())
 		t.Fatalf("%s (at %s): %v", what, url, err)
 	}
+}
+
+// networkChanged tells whether a navigation failed because Chromium saw an address appear or go on the machine
+// and dropped the requests it had under way. Docker does that whenever a test in any package makes a network or
+// starts a container, so it says nothing of the page; a browser's own error page reloads on it too.
+func networkChanged(err error) bool {
+	return strings.Contains(err.Error(), "net::ERR_NETWORK_CHANGED")
 }
 
 // Get runs one browser action that returns a value, with a deadline, and fails the test on error.
