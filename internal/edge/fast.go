@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/stackhub/stackhub/internal/sendtimeout"
 )
 
 // The HTTPS listener's HTTP/1.1 path (docs/edge.md §7 "Proxy"). net/http's server and Transport cost a proxied
@@ -236,7 +238,7 @@ type h1conn struct {
 	peer  string                 // the peer's address, as X-Forwarded-For names it
 	upc   atomic.Pointer[upConn] // h.up, for a shutdown to close
 	watch watch
-	out   clientWriter // h.c, for h.bw: each write pushes the write deadline on (sendTimeout)
+	out   clientWriter // h.c, for h.bw: each write pushes the write deadline on (sendtimeout)
 }
 
 // watch notices a client that leaves while the edge waits on its app (a long poll, a quiet event stream): it
@@ -340,7 +342,7 @@ func (h *h1conn) serve() {
 	h.br = headReaders.Get().(*bufio.Reader)
 	h.br.Reset(h.c)
 	h.bw = writers.Get().(*bufio.Writer)
-	h.out = clientWriter{c: h.c, wd: newWriteDeadline(h.c)}
+	h.out = clientWriter{c: h.c, wd: sendtimeout.NewDeadline(h.c)}
 	h.bw.Reset(&h.out)
 	remote := h.c.RemoteAddr().String()
 	h.peer = remote

@@ -26,6 +26,7 @@ import (
 
 	"github.com/stackhub/stackhub/internal/engine/docker"
 	"github.com/stackhub/stackhub/internal/host"
+	"github.com/stackhub/stackhub/internal/sendtimeout"
 	"github.com/stackhub/stackhub/internal/store"
 )
 
@@ -416,21 +417,21 @@ func TestFastPathAppHalfCloses(t *testing.T) {
 }
 
 // TestClientStopsReading: a client that stops reading a long answer is given up once a write has made no progress
-// for sendTimeout, on both paths, and its app connection is closed with it, which frees the app's worker.
+// for sendtimeout.Timeout, on both paths, and its app connection is closed with it, which frees the app's worker.
 func TestClientStopsReading(t *testing.T) {
-	old := sendTimeout
-	sendTimeout = 300 * time.Millisecond // a sequential test: the parallel ones run after it, with the old value
-	t.Cleanup(func() { sendTimeout = old })
+	old := sendtimeout.Timeout
+	sendtimeout.Timeout = 300 * time.Millisecond // a sequential test: the parallel ones run after it, with the old value
+	t.Cleanup(func() { sendtimeout.Timeout = old })
 	cut := make(chan struct{}, 4)
 	app := startApp(t, func(c net.Conn, req *http.Request, body string) bool {
 		switch req.URL.Path {
 		case "/":
 			return write(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		case "/quiet": // an event stream quiet for longer than sendTimeout between its events
+		case "/quiet": // an event stream quiet for longer than sendtimeout.Timeout between its events
 			if !write(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n") {
 				return false
 			}
-			time.Sleep(3 * sendTimeout)
+			time.Sleep(3 * sendtimeout.Timeout)
 			return write(c, "5\r\nlast\n\r\n0\r\n\r\n")
 		}
 		if req.Header.Get("Upgrade") == "echo" {
@@ -494,7 +495,7 @@ func TestClientStopsReading(t *testing.T) {
 	if res, body := roundTrip(t, c, br, "GET", "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n"); res.StatusCode != 200 || body != "ok" {
 		t.Fatalf("GET: %d %q", res.StatusCode, body)
 	}
-	time.Sleep(3 * sendTimeout)
+	time.Sleep(3 * sendtimeout.Timeout)
 	if !write(c, "POST / HTTP/1.1\r\nHost: app.test\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n") {
 		t.Fatal("write")
 	}
@@ -506,7 +507,7 @@ func TestClientStopsReading(t *testing.T) {
 	}
 
 	// A connection upgraded after an answer (which left a write deadline) keeps no deadline: a quiet WebSocket
-	// outlives sendTimeout.
+	// outlives sendtimeout.Timeout.
 	c, br = dialEdge(t, addr, pool)
 	if res, body := roundTrip(t, c, br, "GET", "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n"); res.StatusCode != 200 || body != "ok" {
 		t.Fatalf("GET: %d %q", res.StatusCode, body)
@@ -514,23 +515,23 @@ func TestClientStopsReading(t *testing.T) {
 	if res, _ := roundTrip(t, c, br, "GET", "GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n"); res.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("upgrade: %d", res.StatusCode)
 	}
-	time.Sleep(3 * sendTimeout)
+	time.Sleep(3 * sendtimeout.Timeout)
 	if !write(c, "ping") {
 		t.Fatal("write after the quiet spell")
 	}
 	got := make([]byte, 4)
 	if _, err := io.ReadFull(br, got); err != nil || string(got) != "ping" {
-		t.Errorf("echo after a quiet spell past sendTimeout: %q %v", got, err)
+		t.Errorf("echo after a quiet spell past sendtimeout.Timeout: %q %v", got, err)
 	}
 }
 
 // TestHTTP2ClientOpensNoWindow: an HTTP/2 client that lets the edge send nothing (a flow-control window of 0) has
-// its stream reset once sendTimeout passes, even for a small answer that the server sends only after the handler
+// its stream reset once sendtimeout.Timeout passes, even for a small answer that the server sends only after the handler
 // returns.
 func TestHTTP2ClientOpensNoWindow(t *testing.T) {
-	old := sendTimeout
-	sendTimeout = 300 * time.Millisecond // a sequential test: the parallel ones run after it, with the old value
-	t.Cleanup(func() { sendTimeout = old })
+	old := sendtimeout.Timeout
+	sendtimeout.Timeout = 300 * time.Millisecond // a sequential test: the parallel ones run after it, with the old value
+	t.Cleanup(func() { sendtimeout.Timeout = old })
 	app := startApp(t, func(c net.Conn, req *http.Request, body string) bool {
 		return write(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 	})

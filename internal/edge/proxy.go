@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/stackhub/stackhub/internal/sendtimeout"
 )
 
 // UserHeader carries the signed-in StackHub user to an app behind `users` or `admin` access. A client's own is
@@ -243,9 +245,9 @@ func (e *Edge) proxy(w http.ResponseWriter, r *http.Request, en *entry, c client
 			e.badGateway(w, r, en)
 		},
 	}
-	sw := newSendWriter(w, r)
+	sw := sendtimeout.NewWriter(w, r)
 	rp.ServeHTTP(sw, r)
-	sw.finish()
+	sw.Finish()
 }
 
 // copyBuffers lends ReverseProxy the buffers it copies response bodies through: without a pool it allocates

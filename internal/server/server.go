@@ -22,6 +22,7 @@ import (
 	"github.com/stackhub/stackhub/internal/idle"
 	"github.com/stackhub/stackhub/internal/logx"
 	"github.com/stackhub/stackhub/internal/realtime"
+	"github.com/stackhub/stackhub/internal/sendtimeout"
 	"github.com/stackhub/stackhub/internal/sources"
 	"github.com/stackhub/stackhub/internal/web"
 	"github.com/stackhub/stackhub/internal/webhook"
@@ -46,7 +47,8 @@ type Deps struct {
 }
 
 // Handler returns the whole HTTP surface: the GeekApk paths at the root, /api/v1 and the web UI. Every write
-// from another origin is refused (http.CrossOriginProtection): browsers send cookies, and the APIs accept them.
+// from another origin is refused (http.CrossOriginProtection): browsers send cookies, and the APIs accept them. A
+// client that stops reading an answer is given up after a minute without progress (sendtimeout).
 func Handler(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	var hooks []webhook.Hook // the GeekApk API lists the configured ones
@@ -66,7 +68,7 @@ func Handler(d Deps) http.Handler {
 		d.UI.Register(mux)
 	}
 	mux.HandleFunc("/", notFound)
-	return recoverer(d.Log, logRequests(d.Log, d.Idle, sameOrigin(mux, installer)))
+	return recoverer(d.Log, sendtimeout.Handler(logRequests(d.Log, d.Idle, sameOrigin(mux, installer))))
 }
 
 func notFound(w http.ResponseWriter, _ *http.Request) {

@@ -78,6 +78,8 @@ type Server struct {
 	StandIn   *StandInCerts
 	// UI is the web UI behind URL.
 	UI *web.UI
+	// Handler is the whole HTTP surface behind URL (server.Handler), for a test that serves it itself.
+	Handler http.Handler
 }
 
 // EdgeOptions start the edge's listeners (127.0.0.1, random ports) with these settings.
@@ -268,7 +270,8 @@ func StartServer(t testing.TB, e Engine, opt Options) *Server {
 	})
 	return &Server{t: t, URL: ts.URL, UI: ui, Store: st, Auth: au, Bus: bus, Hub: h, Host: hs, HTTP: ts.Client(), DataDir: dataDir,
 		Prefix: prefix, WSURL: "ws" + strings.TrimPrefix(wsTS.URL, "http"), Geek: geek, Feed: feed, Webhooks: wh,
-		Sources: srcs, DSN: opt.DSN, Edge: eg, EdgeHTTP: edgeHTTP, EdgeHTTPS: edgeHTTPS, StandIn: standIn, Certs: cm}
+		Sources: srcs, DSN: opt.DSN, Edge: eg, EdgeHTTP: edgeHTTP, EdgeHTTPS: edgeHTTPS, StandIn: standIn, Certs: cm,
+		Handler: handler}
 }
 
 // startEdge builds the edge over the server's routes and, with opt, runs its listeners on loopback until the

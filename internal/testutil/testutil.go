@@ -5,6 +5,7 @@ package testutil
 import (
 	"io"
 	"log/slog"
+	"net"
 	"testing"
 
 	"github.com/stackhub/stackhub/internal/store"
@@ -47,4 +48,21 @@ type tWriter struct{ t testing.TB }
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// SmallSendBuffers wraps l so that every connection it accepts has a send buffer of size bytes, fixed: Linux would
+// otherwise grow it to megabytes on loopback, and a test of a client that stops reading needs a write that blocks.
+func SmallSendBuffers(l net.Listener, size int) net.Listener { return smallSendBuffers{l, size} }
+
+type smallSendBuffers struct {
+	net.Listener
+	size int
+}
+
+func (l smallSendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(l.size)
+	}
+	return c, err
 }

@@ -1,0 +1,63 @@
+package server_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackhub/stackhub/internal/sendtimeout"
+	tu "github.com/stackhub/stackhub/internal/testutil"
+)
+
+// A client that asks for an answer and stops reading is given up (sendtimeout): the server closes the connection
+// instead of holding the handler's goroutine for ever; the client then finds the answer cut short.
+func TestClientStopsReading(t *testing.T) {
+	old := sendtimeout.Timeout
+	sendtimeout.Timeout = 300 * time.Millisecond
+	t.Cleanup(func() { sendtimeout.Timeout = old })
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s := tu.StartServer(t, e, tu.Options{})
+		// The same handler on a listener whose connections have a small send buffer: Linux would otherwise grow
+		// it past what any answer of a fresh server holds.
+		ts := httptest.NewUnstartedServer(s.Handler)
+		ts.Listener = tu.SmallSendBuffers(ts.Listener, 4<<10)
+		closed := make(chan struct{})
+		ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+			if st == http.StateClosed {
+				close(closed) // one connection in this test
+			}
+		}
+		ts.Start()
+		defer ts.Close()
+		c, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// The smallest receive buffer the kernel allows: the OpenAPI document (80 KB) cannot go out unread.
+		_ = c.(*net.TCPConn).SetReadBuffer(1)
+		if _, err := fmt.Fprintf(c, "GET /api/v1/openapi.yaml HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		select { // reads nothing: the server's write blocks, times out, and the server closes the connection
+		case <-closed:
+		case <-time.After(time.Minute):
+			t.Fatal("the server still holds a connection whose client has read nothing for a minute")
+		}
+		_ = c.SetReadDeadline(time.Now().Add(time.Minute))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("the answer's head: %v", err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		if err == nil { // chunked: a whole answer ends with its last chunk
+			t.Fatalf("the client read a whole answer (%d bytes) after the server gave it up", n)
+		}
+	})
+}
