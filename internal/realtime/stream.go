@@ -176,7 +176,8 @@ func (s *wsSink) heartbeat(ctx context.Context) error {
 // EventSource.onmessage sees them all. The browser resumes by itself with Last-Event-ID.
 func (f *Feed) serveSSE(w http.ResponseWriter, r *http.Request, a auth.Actor, after int64) {
 	rc := http.NewResponseController(w)
-	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }() // the server sets none of its own to restore
+	// The last deadline also bounds the server's closing chunk after the stream ends.
+	defer func() { _ = rc.SetWriteDeadline(time.Now().Add(f.opt.WriteTimeout)) }()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream

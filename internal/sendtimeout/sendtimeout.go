@@ -6,6 +6,8 @@
 package sendtimeout
 
 import (
+	"bufio"
+	"net"
 	"net/http"
 	"time"
 )
@@ -44,10 +46,11 @@ func (d *Deadline) Push() {
 // them: from then on the Writer leaves the deadline alone.
 type Writer struct {
 	http.ResponseWriter
-	rc  http.ResponseController // a value: one allocation a request, not two
-	h2  bool
-	own bool // the handler set a deadline itself
-	wd  Deadline
+	rc       http.ResponseController // a value: one allocation a request, not two
+	h2       bool
+	own      bool // the handler set a deadline itself
+	hijacked bool // the connection is the handler's: its deadlines are too
+	wd       Deadline
 }
 
 // NewWriter wraps w, the ResponseWriter of r.
@@ -68,7 +71,7 @@ func Handler(next http.Handler) http.Handler {
 
 func (w *Writer) before() {
 	switch {
-	case w.own:
+	case w.own, w.hijacked:
 	case w.h2:
 		_ = w.rc.SetWriteDeadline(time.Now().Add(w.wd.timeout))
 	default:
@@ -77,7 +80,7 @@ func (w *Writer) before() {
 }
 
 func (w *Writer) after() {
-	if w.h2 && !w.own {
+	if w.h2 && !w.own && !w.hijacked {
 		_ = w.rc.SetWriteDeadline(time.Time{})
 	}
 }
@@ -105,10 +108,36 @@ func (w *Writer) FlushError() error {
 	return w.rc.Flush()
 }
 
+// Flush is FlushError for code that asks for an http.Flusher.
+func (w *Writer) Flush() { _ = w.FlushError() }
+
 // SetWriteDeadline is the handler's own deadline (a ResponseController finds it here): it replaces the Writer's.
 func (w *Writer) SetWriteDeadline(t time.Time) error {
 	w.own = true
 	return w.rc.SetWriteDeadline(t)
 }
 
+// Hijack hands the connection to the handler (a WebSocket) through the ResponseController, which finds it here:
+// from then on the Writer sets no deadline, since net/http sets one on the connection even after a hijack.
+func (w *Writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := w.rc.Hijack()
+	if err == nil {
+		w.hijacked = true
+	}
+	return c, brw, err
+}
+
 func (w *Writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Innermost returns the ResponseWriter under every wrapper that has an Unwrap method, this package's among them.
+// http.MaxBytesReader needs it: it tells net/http's own writer that a body was too large (so that the server
+// closes the connection after the answer instead of reading the rest first) by its type, not through Unwrap.
+func Innermost(w http.ResponseWriter) http.ResponseWriter {
+	for {
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return w
+		}
+		w = u.Unwrap()
+	}
+}

@@ -158,3 +158,35 @@ func TestHandlerOwnDeadline(t *testing.T) {
 		t.Fatalf("status %s", resp.Status)
 	}
 }
+
+// A connection the handler takes over (a WebSocket) keeps no deadline of the Writer's: net/http would set one on
+// it even after the hijack, and the handler's goroutine writing later would find it passed.
+func TestHijackedConnKeepsNoDeadline(t *testing.T) {
+	setTimeout(t, 300*time.Millisecond)
+	wrote := make(chan error, 1)
+	srv := httptest.NewServer(sendtimeout.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			wrote <- err
+			return
+		}
+		go func() { // the handler returns at once; the connection lives on, as a WebSocket's does
+			defer c.Close()
+			time.Sleep(3 * sendtimeout.Timeout)
+			_, err := brw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+			if err == nil {
+				err = brw.Flush()
+			}
+			wrote <- err
+		}()
+	})))
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := wait(t, wrote, "the hijacked connection's write"); err != nil {
+		t.Fatalf("a write on the hijacked connection after the timeout: %v", err)
+	}
+}

@@ -61,3 +61,42 @@ func TestClientStopsReading(t *testing.T) {
 		}
 	})
 }
+
+// A body over an API's limit gets its 413 at once, the connection closed after it, even when the client stops
+// sending the rest: the server must not wait for bytes it will throw away. http.MaxBytesReader tells net/http so
+// through its own ResponseWriter, which the middleware wraps (sendtimeout.Innermost).
+func TestBodyTooLargeAnsweredAtOnce(t *testing.T) {
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		s := tu.StartServer(t, e, tu.Options{})
+		for _, c := range []struct {
+			path   string
+			limit  int
+			status int    // the installer contract answers its errors with 200 and an envelope
+			says   string // in the body
+		}{{"/app", 4 << 20, http.StatusRequestEntityTooLarge, "too large"}, {"/installApp", 1 << 20, http.StatusOK, "over the 1 MiB limit"}} {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			// Declared: the limit and 128 KiB. Sent: the limit and 16 KiB, then nothing. net/http reads what is
+			// left of a body it was not told is too large before it answers, when that is under 256 KiB.
+			head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+				"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n", c.path, tu.AdminToken, c.limit+128<<10)
+			body := `{"desc": "` + strings.Repeat("a", c.limit+16<<10)
+			if _, err := io.WriteString(conn, head+body); err != nil {
+				t.Fatalf("%s: send: %v", c.path, err)
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("%s: no answer to a body over the limit while the rest is not sent: %v", c.path, err)
+			}
+			msg, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != c.status || !strings.Contains(string(msg), c.says) || !resp.Close {
+				t.Errorf("%s: %s %q, close %v; want %d saying %q, and the connection closed", c.path, resp.Status, msg,
+					resp.Close, c.status, c.says)
+			}
+		}
+	})
+}

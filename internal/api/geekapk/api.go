@@ -17,6 +17,7 @@ import (
 	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/hub"
+	"github.com/stackhub/stackhub/internal/sendtimeout"
 	"github.com/stackhub/stackhub/internal/webhook"
 )
 
@@ -166,7 +167,7 @@ func readText(w http.ResponseWriter, r *http.Request) (string, error) {
 }
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	r.Body = http.MaxBytesReader(sendtimeout.Innermost(w), r.Body, maxBody)
 	b, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {

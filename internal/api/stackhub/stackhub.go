@@ -17,6 +17,7 @@ import (
 	"github.com/stackhub/stackhub/internal/apperr"
 	"github.com/stackhub/stackhub/internal/auth"
 	"github.com/stackhub/stackhub/internal/host"
+	"github.com/stackhub/stackhub/internal/sendtimeout"
 )
 
 // Handler serves the contract.
@@ -144,7 +145,7 @@ func readParams(w http.ResponseWriter, r *http.Request) (params, error) {
 		return p, nil
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	r.Body = http.MaxBytesReader(sendtimeout.Innermost(w), r.Body, 1<<20)
 	switch ct {
 	case "application/json", "":
 		b, err := io.ReadAll(r.Body)
