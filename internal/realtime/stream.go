@@ -202,9 +202,14 @@ func (s *sseSink) send(it *Item) error {
 	return err
 }
 
+// flush sends what send buffered, then clears the deadline: on HTTP/2 a stream's deadline is a timer that resets
+// the stream when it fires, write or no write, and a stream is quiet between events for longer than the timeout.
+// Every send is followed by a flush before the stream waits.
 func (s *sseSink) flush() error {
 	_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
-	return s.rc.Flush()
+	err := s.rc.Flush()
+	_ = s.rc.SetWriteDeadline(time.Time{})
+	return err
 }
 
 func (s *sseSink) heartbeat(context.Context) error {

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
@@ -206,5 +208,27 @@ func TestEventStreamDropsSlowClient(t *testing.T) {
 		if ev := again.next(); ev.Type != realtime.GapType {
 			t.Errorf("resuming after the drop: first message %s, want %s", ev.Type, realtime.GapType)
 		}
+	})
+}
+
+// An event stream quiet for longer than its write timeout lives on over HTTP/2 too, where a stream's write
+// deadline is a timer that resets the stream when it fires, write or no write: StackHub's own name is served
+// over HTTP/2 by the edge.
+func TestEventStreamQuietOverHTTP2(t *testing.T) {
+	tu.ForEachEngine(t, func(t *testing.T, e tu.Engine) {
+		const writeTimeout = 300 * time.Millisecond
+		s := tu.StartServer(t, e, tu.Options{Feed: realtime.FeedOptions{WriteTimeout: writeTimeout, Heartbeat: time.Hour}})
+		ts := httptest.NewUnstartedServer(s.Handler)
+		ts.EnableHTTP2 = true
+		ts.StartTLS()
+		t.Cleanup(ts.Close)
+		alice := s.NewUser("alice")
+		c := openSSEAt(t, ts.URL, ts.Client(), alice, "", "")
+		if c.proto != 2 {
+			t.Fatalf("the stream came over HTTP/%d, want 2", c.proto)
+		}
+		time.Sleep(3 * writeTimeout) // quiet: no event, no heartbeat
+		s.Want(http.StatusOK, alice, "POST", "/app", map[string]any{"name": "after the quiet"})
+		until(c, appNamed("after the quiet")) // fails if the stream ended
 	})
 }

@@ -45,14 +45,21 @@ type sseStream struct {
 	t      *testing.T
 	cancel context.CancelFunc
 	events chan event
+	proto  int // the HTTP major version it came over
 }
 
 // openSSE starts an SSE stream; lastID, when set, goes in the Last-Event-ID header as a browser sends it.
 func openSSE(t *testing.T, s *tu.Server, as tu.As, query, lastID string) *sseStream {
 	t.Helper()
+	return openSSEAt(t, s.URL, http.DefaultClient, as, query, lastID)
+}
+
+// openSSEAt is openSSE on the server at base, through client.
+func openSSEAt(t *testing.T, base string, client *http.Client, as tu.As, query, lastID string) *sseStream {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	u := s.URL + "/api/v1/events"
+	u := base + "/api/v1/events"
 	if query != "" {
 		u += "?" + query
 	}
@@ -64,14 +71,14 @@ func openSSE(t *testing.T, s *tu.Server, as tu.As, query, lastID string) *sseStr
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
 		t.Fatalf("SSE: %s, %s", res.Status, res.Header.Get("Content-Type"))
 	}
-	st := &sseStream{t: t, cancel: cancel, events: make(chan event, 1000)}
+	st := &sseStream{t: t, cancel: cancel, events: make(chan event, 1000), proto: res.ProtoMajor}
 	go func() {
 		defer res.Body.Close()
 		defer close(st.events)

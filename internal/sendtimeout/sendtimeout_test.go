@@ -170,9 +170,12 @@ func TestHijackedConnKeepsNoDeadline(t *testing.T) {
 			wrote <- err
 			return
 		}
-		go func() { // the handler returns at once; the connection lives on, as a WebSocket's does
+		// The handler returns at once; the connection lives on, as a WebSocket's does. The wait is read here: the
+		// test's cleanup restores Timeout while a failed run's goroutine still waits.
+		quiet := 3 * sendtimeout.Timeout
+		go func() {
 			defer c.Close()
-			time.Sleep(3 * sendtimeout.Timeout)
+			time.Sleep(quiet)
 			_, err := brw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
 			if err == nil {
 				err = brw.Flush()
